@@ -1,0 +1,24 @@
+"""Every URL the server answers, in one list. New feature areas add their ENDPOINTS here."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from server.api import auth, dealerships, health, users
+from server.api.endpoint import Endpoint
+from server.api.openapi import openapi_endpoint
+
+VERSION = "0.1.0"
+
+ENDPOINTS: list[Endpoint] = [
+    *health.ENDPOINTS,
+    *auth.ENDPOINTS,
+    *dealerships.ENDPOINTS,
+    *users.ENDPOINTS,
+]
+
+
+def build_routes() -> list[BaseRoute]:
+    endpoints = [*ENDPOINTS]
+    endpoints.append(openapi_endpoint(endpoints, VERSION))
+    return [ep.route() for ep in endpoints]

@@ -1,0 +1,168 @@
+"""/users: staff accounts. Admins manage their dealership's; users read and rename themselves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from server import audit
+from server.accounts import check_password_bytes, create_user, email_taken, revoke_all_refresh_tokens
+from server.api.endpoint import Ctx, endpoint
+from server.api.schemas import Email, Input, Output, PageQuery, Password, UserDetail
+from server.auth.passwords import hash_password
+from server.db.models import AuditAction, Dealership, Role, User
+from server.errors import Conflict, Forbidden, ValidationFailed
+
+TAG = "users"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ADMINS = [Role.super_admin, Role.dealership_admin]
+
+
+class UserIn(Input):
+    email: Email
+    password: Password
+    name: Name
+    role: Role = Role.user
+    dealership_id: uuid.UUID | None = None
+
+
+class UserPatch(Input):
+    name: Name | None = None
+    email: Email | None = None
+    role: Role | None = None
+    active: bool | None = None
+    password: Password | None = None
+    dealership_id: uuid.UUID | None = None
+
+
+class UserQuery(PageQuery):
+    role: Role | None = None
+    active: bool | None = None
+    dealership_id: uuid.UUID | None = None
+    q: str | None = Field(default=None, max_length=200, description="matches email or name")
+
+
+class UserList(Output):
+    items: list[UserDetail]
+    total: int
+
+
+@endpoint("POST", "/users", summary="Create (invite) a user", tag=TAG, body=UserIn, response=UserDetail,
+          status=201, roles=ADMINS, errors=(403, 404, 409))
+async def create(ctx: Ctx, body: UserIn) -> UserDetail:
+    me = ctx.principal
+    if body.role is Role.super_admin and not me.is_super_admin:
+        raise Forbidden("Only a super admin can create a super admin.")
+    dealership_id = None
+    if body.role is not Role.super_admin:
+        # Dealership admins always create in their own dealership, whatever they send.
+        dealership_id = (await ctx.scope.dealership(body.dealership_id if me.is_super_admin else None)).id
+    user = await create_user(ctx.db, email=body.email, password=body.password, name=body.name,
+                             role=body.role, dealership_id=dealership_id,
+                             bcrypt_rounds=ctx.state.settings.bcrypt_rounds)
+    audit.record(ctx.db, AuditAction.user_created, actor_id=me.user_id, subject_id=user.id,
+                 dealership_id=dealership_id, ip=ctx.client_ip, role=body.role.value)
+    await ctx.db.refresh(user)
+    return UserDetail.model_validate(user)
+
+
+@endpoint("GET", "/users", summary="List the users you can see", tag=TAG, query=UserQuery,
+          response=UserList)
+async def list_users(ctx: Ctx, query: UserQuery) -> UserList:
+    criteria = []
+    if query.role is not None:
+        criteria.append(User.role == query.role)
+    if query.active is not None:
+        criteria.append(User.active.is_(query.active))
+    if query.dealership_id is not None:
+        criteria.append(User.dealership_id == query.dealership_id)
+    if query.q:
+        pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        criteria.append(User.email.ilike(pattern) | User.name.ilike(pattern))
+    rows, total = await ctx.scope.list(User, *criteria, order_by=User.created_at, limit=query.limit,
+                                       offset=query.offset)
+    return UserList(items=[UserDetail.model_validate(row) for row in rows], total=total)
+
+
+@endpoint("GET", "/users/{user_id:uuid}", summary="Get a user", tag=TAG, response=UserDetail, errors=(404,))
+async def get_user(ctx: Ctx, user_id: uuid.UUID) -> UserDetail:
+    return UserDetail.model_validate(await ctx.scope.get(User, user_id))
+
+
+@endpoint("PATCH", "/users/{user_id:uuid}", summary="Update a user", tag=TAG, body=UserPatch,
+          response=UserDetail, errors=(403, 404, 409))
+async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDetail:
+    me = ctx.principal
+    user = await ctx.scope.get(User, user_id, for_update=True)
+    changes = body.model_dump(exclude_unset=True)
+    if not me.is_admin and set(changes) - {"name"}:
+        raise Forbidden("You can change only your own name.")
+    if "dealership_id" in changes and not me.is_super_admin:
+        raise Forbidden("Only a super admin can move a user to another dealership.")
+    if body.role is Role.super_admin and not me.is_super_admin:
+        raise Forbidden("Only a super admin can grant the super admin role.")
+    if user.id == me.user_id and (body.active is False or (body.role is not None and body.role != user.role)):
+        raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
+
+    if body.name is not None:
+        user.name = body.name
+    if body.email is not None and body.email != user.email:
+        if await email_taken(ctx.db, body.email, except_id=user.id):
+            raise Conflict("An account with this email already exists.", code="email_taken")
+        user.email = body.email
+    revoke = False
+    if body.role is not None and body.role != user.role:
+        audit.record(ctx.db, AuditAction.role_change, actor_id=me.user_id, subject_id=user.id,
+                     dealership_id=user.dealership_id, ip=ctx.client_ip, old=user.role.value, new=body.role.value)
+        user.role = body.role
+        revoke = True
+    if "dealership_id" in changes:
+        if body.dealership_id is not None:
+            await ctx.scope.get(Dealership, body.dealership_id)
+        user.dealership_id = body.dealership_id
+        revoke = True
+    if user.role is Role.super_admin:
+        user.dealership_id = None
+    elif user.dealership_id is None:
+        raise ValidationFailed(details=[{"field": "dealership_id", "message": "required for this role"}])
+    if body.active is not None and body.active != user.active:
+        action = AuditAction.reactivation if body.active else AuditAction.deactivation
+        audit.record(ctx.db, action, actor_id=me.user_id, subject_id=user.id,
+                     dealership_id=user.dealership_id, ip=ctx.client_ip)
+        user.active = body.active
+        revoke = revoke or not body.active
+    if body.password is not None:
+        check_password_bytes(body.password)
+        user.password_hash = await hash_password(body.password, ctx.state.settings.bcrypt_rounds)
+        audit.record(ctx.db, AuditAction.password_change, actor_id=me.user_id, subject_id=user.id,
+                     dealership_id=user.dealership_id, ip=ctx.client_ip)
+        revoke = True
+    if revoke:
+        # Every existing token of this account stops working (access tokens via the version).
+        user.token_version += 1
+        await revoke_all_refresh_tokens(ctx.db, user.id)
+    ctx.state.authenticator.invalidate(user.id)
+    await ctx.db.flush()
+    await ctx.db.refresh(user)
+    return UserDetail.model_validate(user)
+
+
+@endpoint("DELETE", "/users/{user_id:uuid}", summary="Delete a user", tag=TAG, status=204, roles=ADMINS,
+          errors=(403, 404, 409))
+async def delete_user(ctx: Ctx, user_id: uuid.UUID) -> None:
+    user = await ctx.scope.get(User, user_id, for_update=True)
+    if user.id == ctx.principal.user_id:
+        raise Conflict("You cannot delete your own account.", code="self_change")
+    user.deleted_at = datetime.now(UTC)
+    user.active = False
+    user.token_version += 1
+    await revoke_all_refresh_tokens(ctx.db, user.id)
+    audit.record(ctx.db, AuditAction.user_deleted, actor_id=ctx.principal.user_id, subject_id=user.id,
+                 dealership_id=user.dealership_id, ip=ctx.client_ip)
+    ctx.state.authenticator.invalidate(user.id)
+
+
+ENDPOINTS = [create, list_users, get_user, update_user, delete_user]

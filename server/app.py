@@ -1,0 +1,139 @@
+"""The application factory: `create_app(settings)`.
+
+Startup is a short chain of lifespans (database -> redis -> app state); each owns what it
+opens and closes it on the way out. `uvicorn --factory server.app:create_app` works as is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api.routes import build_routes
+from server.auth.principal import Authenticator
+from server.db.engine import create_engine, create_sessionmaker, resolve_database_url
+from server.db.migrate import upgrade_head_async
+from server.errors import SparringError, error_for_status, error_response
+from server.log import configure_logging
+from server.middleware.body_limit import BodyLimitMiddleware
+from server.middleware.metrics import MetricsMiddleware, RequestMetrics
+from server.middleware.request_id import RequestIdMiddleware
+from server.middleware.security_headers import SecurityHeadersMiddleware
+from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
+from server.settings import Settings, load_settings
+from server.state import STATE_KEY, AppState
+from server.tasks import TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PATH = "/api/v1/rag/upload"
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    url = resolve_database_url(settings)
+    await upgrade_head_async(url)
+    engine = create_engine(url)
+    try:
+        yield url, engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def redis_client(settings: Settings) -> AsyncIterator[Redis | None]:
+    if not settings.redis_url:
+        yield None
+        return
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    registry = CollectorRegistry()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            url, engine = await stack.enter_async_context(database(settings))
+            redis = await stack.enter_async_context(redis_client(settings))
+            sessionmaker = create_sessionmaker(engine)
+            limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
+            tasks = TaskSupervisor()
+            stack.push_async_callback(tasks.shutdown)
+            state = AppState(
+                settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
+                limits=RateLimits(limiter, settings),
+                authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
+                                            ttl=settings.principal_cache_seconds),
+                registry=registry, tasks=tasks,
+            )
+            app.state.sparring = state  # for code outside a request (tests, CLI helpers)
+            log.info("sparring ready", extra={"environment": settings.environment,
+                                              "providers": settings.provider_status()})
+            yield {STATE_KEY: state}
+
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(MetricsMiddleware, metrics=RequestMetrics(registry)),
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
+                   path_limits={UPLOAD_PATH: settings.max_upload_mb * 1024 * 1024 + 64 * 1024}),
+    ]
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["authorization", "content-type"],
+            expose_headers=["x-request-id", "retry-after"],
+        ))
+
+    return Starlette(
+        routes=build_routes(),
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, SparringError: _sparring_error, Exception: _crash},
+        lifespan=lifespan,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = error_for_status(exc.status_code)
+    if exc.status_code == 404:
+        error.message = "No such endpoint."
+    response = error_response(error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _sparring_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SparringError)
+    return error_response(exc)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(SparringError())
+
+
+def asgi_factory() -> Starlette:
+    """Entry point for uvicorn workers: settings from the environment, logging configured."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

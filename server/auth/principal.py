@@ -1,0 +1,72 @@
+"""Turning an access token into a `Principal`, with a short-lived cache of account state.
+
+The cache keeps `/auth/me`-style requests off the database; its TTL (at most 60 s) bounds how
+late a deactivation, deletion or password change is noticed by another instance. On the
+instance that made the change it is invalidated at once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.auth.tokens import decode_access_token
+from server.db.models import Role, User
+from server.errors import Unauthorized
+from server.tenancy import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    principal: Principal
+    usable: bool
+    token_version: int
+
+
+class Authenticator:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, secret: str, ttl: float) -> None:
+        self._sessionmaker = sessionmaker
+        self._secret = secret
+        self._ttl = ttl
+        self._cache: dict[uuid.UUID, tuple[float, _Account | None]] = {}
+
+    async def authenticate(self, token: str) -> Principal:
+        claims = decode_access_token(token, secret=self._secret)
+        account = await self._account(claims.user_id)
+        if account is None or not account.usable:
+            raise Unauthorized("This account is not active.", code="account_inactive")
+        if account.token_version != claims.token_version:
+            raise Unauthorized("This token has been revoked; sign in again.", code="token_revoked")
+        return account.principal
+
+    def invalidate(self, user_id: uuid.UUID) -> None:
+        self._cache.pop(user_id, None)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    async def _account(self, user_id: uuid.UUID) -> _Account | None:
+        now = time.monotonic()
+        hit = self._cache.get(user_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        async with self._sessionmaker() as session:
+            user = (await session.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
+        account = None if user is None else account_of(user)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[user_id] = (now, account)
+        return account
+
+
+def account_of(user: User) -> _Account:
+    principal = Principal(
+        user_id=user.id, role=Role(user.role), dealership_id=user.dealership_id,
+        email=user.email, name=user.name,
+    )
+    return _Account(principal=principal, usable=user.active and user.deleted_at is None,
+                    token_version=user.token_version)

@@ -1,0 +1,149 @@
+"""The `sparring` command: serve, migrate, create-superuser, seed-demo, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from server.settings import ConfigurationError, Settings, load_settings
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _database_url(settings: Settings) -> str:
+    from server.db.engine import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from server.db.engine import create_engine, create_sessionmaker
+    from server.db.migrate import upgrade_head_async
+
+    url = _database_url(settings)
+    await upgrade_head_async(url)
+    engine = create_engine(url, pool_size=2)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.db.migrate import upgrade_head
+    from server.log import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    url = _database_url(settings)
+    upgrade_head(url)
+    # Workers inherit the resolved URL, so they share this process's embedded server.
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run("server.app:asgi_factory", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_config=None, proxy_headers=True, ws_max_size=64 * 1024)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from server.db.migrate import head_revision, upgrade_head
+
+    url = _database_url(settings)
+    upgrade_head(url)
+    print(f"database at migration {head_revision(url)}")
+    return 0
+
+
+def cmd_create_superuser(settings: Settings, args: argparse.Namespace) -> int:
+    from server.accounts import create_user
+    from server.db.models import Role
+    from server.errors import SparringError
+
+    password = sys.stdin.readline().rstrip("\n") if args.password == "-" else args.password
+    if len(password) < 8:
+        return _fail("the password must be at least 8 characters")
+
+    async def work(session: Any) -> int:
+        try:
+            user = await create_user(session, email=args.email.strip().lower(), password=password,
+                                     name=args.name or "", role=Role.super_admin, dealership_id=None,
+                                     bcrypt_rounds=settings.bcrypt_rounds)
+        except SparringError as exc:
+            return _fail(exc.message if not exc.details else f"{exc.message} {exc.details}")
+        await session.commit()
+        print(f"created super admin {user.email} ({user.id})")
+        return 0
+
+    return asyncio.run(_with_session(settings, work))
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from server.demo import seed_demo
+
+    async def work(session: Any) -> int:
+        accounts = await seed_demo(session, settings)
+        await session.commit()
+        print("Demo dealership 'Demo Motors' (slug demo-motors) is ready. Sign in with:")
+        for role, email, password in accounts:
+            print(f"  {role:<17} {email:<32} {password}")
+        return 0
+
+    return asyncio.run(_with_session(settings, work))
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from server.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparring", description="Sparring server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    su = sub.add_parser("create-superuser", help="create a super admin (non-interactive)")
+    su.add_argument("--email", required=True)
+    su.add_argument("--password", required=True, help="the password, or '-' to read it from stdin")
+    su.add_argument("--name", default="")
+    su.set_defaults(func=cmd_create_superuser)
+
+    sub.add_parser("seed-demo", help="create a demo dealership with an admin and a trainee").set_defaults(
+        func=cmd_seed_demo)
+    sub.add_parser("doctor", help="check configuration, database, migrations and providers").set_defaults(
+        func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        return _fail(f"configuration: {exc}")
+    result: int = args.func(settings, args)
+    return result
+
+
+def random_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

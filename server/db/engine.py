@@ -1,0 +1,30 @@
+"""Engine and session factory, built once per app from the settings."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from server.db.embedded import start_embedded, to_asyncpg_url
+from server.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return to_asyncpg_url(settings.database_url)
+    return start_embedded(settings.data_dir)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        # A cancelled request must not leave a connection mid-transaction in the pool.
+        pool_reset_on_return="rollback",
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,60 @@
+"""`sparring doctor`: what is configured, what is reachable, what runs offline."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from server.settings import Settings
+
+
+def _line(ok: bool | None, label: str, detail: str) -> None:
+    mark = {True: "ok  ", False: "FAIL", None: "info"}[ok]
+    print(f"[{mark}] {label:<14} {detail}")
+
+
+async def run_doctor(settings: Settings) -> int:
+    from server.db.engine import create_engine, resolve_database_url
+    from server.db.migrate import current_revision, head_revision
+
+    failures = 0
+    _line(True, "settings", f"environment={settings.environment}, data_dir={settings.data_dir}")
+    try:
+        url = resolve_database_url(settings)
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                version = (await conn.execute(text("SHOW server_version"))).scalar_one()
+                vector = (await conn.execute(text(
+                    "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"))).scalar()
+            current = await current_revision(engine)
+        finally:
+            await engine.dispose()
+        where = "embedded (pgserver)" if settings.embedded_database else "DATABASE_URL"
+        _line(True, "database", f"PostgreSQL {version} via {where}; pgvector {vector or 'MISSING'}")
+        failures += vector is None
+        head = head_revision(url)
+        at_head = current == head
+        _line(at_head, "migrations", f"current={current} head={head}" + ("" if at_head else
+                                                                           " (run `sparring migrate`)"))
+        failures += not at_head
+    except Exception as exc:
+        _line(False, "database", f"unreachable: {exc.__class__.__name__}: {exc}")
+        failures += 1
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+            _line(True, "redis", "reachable (shared rate limits and caches)")
+        except Exception as exc:
+            _line(False, "redis", f"unreachable: {exc}")
+            failures += 1
+        finally:
+            await client.aclose()
+    else:
+        _line(None, "redis", "not configured: rate limits and caches are per process")
+    for name, provider in settings.provider_status().items():
+        _line(None, f"provider:{name}", provider)
+    print("all checks passed" if not failures else f"{failures} check(s) failed")
+    return 1 if failures else 0

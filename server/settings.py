@@ -1,0 +1,120 @@
+"""Settings, read once from the environment (and an optional `.env`) and validated at start.
+
+Every name here is documented in `docs/configuration.md` and `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
+
+
+class ConfigurationError(Exception):
+    """Raised for settings that cannot work; the CLI prints it without a traceback."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    jwt_secret: str = "dev-secret-change-me"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=7, ge=1, le=90)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # How long a verified account snapshot is trusted before the database is asked again;
+    # this bounds how late a deactivation takes effect on another instance.
+    principal_cache_seconds: float = Field(default=30.0, ge=0, le=60)
+
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_mb: int = Field(default=25, ge=1, le=1024)
+
+    # "limit/period" per route group; period is second, minute or hour.
+    rate_limit_login: str = "10/minute"
+    rate_limit_chat: str = "30/minute"
+    rate_limit_voice: str = "20/minute"
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    openai_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    elevenlabs_api_key: str | None = None
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    pinecone_api_key: str | None = None
+    pinecone_host: str | None = None
+    liveavatar_api_key: str | None = None
+    liveavatar_base_url: str = "https://api.liveavatar.com"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_chat", "rate_limit_voice")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment != "development" and (
+            self.jwt_secret.strip().lower() in PLACEHOLDER_SECRETS or len(self.jwt_secret) < 32
+        ):
+            raise ValueError(
+                "JWT_SECRET is a placeholder or shorter than 32 characters; set a real secret "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "or run with ENVIRONMENT=development"
+            )
+        return self
+
+    @cached_property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    def provider_status(self) -> dict[str, str]:
+        """Which outside services are real and which run offline, for `doctor` and `ready`."""
+        return {
+            "llm": "openai" if self.openai_api_key else "offline",
+            "stt": "openai" if self.openai_api_key else "offline",
+            "embeddings": "openai" if self.openai_api_key else "offline",
+            "tts": "elevenlabs" if self.elevenlabs_api_key else "offline",
+            "vector_store": "pinecone" if self.pinecone_api_key else "pgvector",
+            "avatar": "liveavatar" if self.liveavatar_api_key else "off",
+        }
+
+
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """'10/minute' -> (10, 60.0)."""
+    try:
+        count_text, period = value.split("/", 1)
+        count = int(count_text)
+        seconds = _PERIODS[period.strip().lower()]
+    except (ValueError, KeyError):
+        raise ValueError(f"rate {value!r} must look like '10/minute' (second, minute or hour)") from None
+    if count < 1:
+        raise ValueError(f"rate {value!r} must allow at least one request")
+    return count, seconds
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
