@@ -24,7 +24,7 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, *, ws: str = "websockets") -> Iterator[str]:
+def serve_in_thread(app: ASGIApp, *, ws: str = "websockets-sansio") -> Iterator[str]:
     """Yields the base URL (http://127.0.0.1:PORT) while the app is served."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws=ws)
