@@ -71,9 +71,11 @@ export class VoiceClient {
   }
 
   on<K extends keyof VoiceEvents>(event: K, listener: VoiceEvents[K]): () => void {
-    this.listeners[event].push(listener);
+    const list = this.listeners[event] as VoiceEvents[K][];
+    list.push(listener);
     return () => {
-      this.listeners[event] = this.listeners[event].filter((l) => l !== listener) as VoiceEvents[K][];
+      const index = list.indexOf(listener);
+      if (index >= 0) list.splice(index, 1);
     };
   }
 
