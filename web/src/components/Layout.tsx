@@ -10,10 +10,16 @@ export function Layout() {
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const main = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
 
   useEffect(() => {
-    // Move focus to the new page's heading so keyboard and screen-reader users land on it.
+    // After in-app navigation, move focus to the new page's heading so keyboard and
+    // screen-reader users land on it; a fresh page load starts at the top (skip link first).
     setMenuOpen(false);
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
     const heading = main.current?.querySelector<HTMLElement>("h1");
     heading?.focus();
   }, [location.pathname]);

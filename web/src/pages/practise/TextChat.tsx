@@ -27,7 +27,7 @@ export function Transcript({ turns, assistantName }: { turns: Turn[]; assistantN
   return (
     <ol className="transcript" aria-live="polite" aria-label="Conversation" data-testid="transcript">
       {turns.map((t) => (
-        <li key={t.id} className={`turn turn-${t.role}`} data-role={t.role} data-streaming={t.streaming ? "true" : undefined}>
+        <li key={t.id} className={`turn turn-${t.role}`} data-role={t.role} data-message-id={t.id} data-streaming={t.streaming ? "true" : undefined}>
           <span className="speaker">{t.role === "user" ? "You" : assistantName}</span>
           <p>
             {t.text}

@@ -172,6 +172,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   const sessionId = client.current?.sessionId;
   if (scorecard !== undefined && sessionId) return <EndedView sessionId={sessionId} scorecard={scorecard} onLeave={onLeave} />;
 
+  const playedByMessage = Object.fromEntries(
+    (playback?.played ?? []).map((p) => [p.messageId, Math.round((p.playedSamples / (playback?.sampleRate ?? 1)) * 1000)]),
+  );
   const playedMs = playback ? Math.round((playback.played.reduce((a, p) => a + p.playedSamples, 0) / playback.sampleRate) * 1000) : 0;
   return (
     <div className="voice card" data-state={state}>
@@ -204,7 +207,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         </button>
       </form>
       <div className="row end">
-        <span className="muted playback" data-testid="playback" data-received={playback?.received ?? 0} data-played-ms={playedMs}>
+        <span className="muted playback" data-testid="playback" data-received={playback?.received ?? 0} data-played-ms={playedMs} data-played={JSON.stringify(playedByMessage)}>
           Played {playedMs} ms{playback?.underruns ? ` · ${playback.underruns} underruns` : ""}
         </span>
         <button type="button" className="secondary" onClick={() => client.current?.interrupt()} disabled={state !== "live"}>
