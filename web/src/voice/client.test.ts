@@ -153,7 +153,7 @@ describe("VoiceClient", () => {
     s.client.connect();
     s.sockets[0]!.open();
     await flush();
-    s.sockets[0]!.drop(CloseCode.unauthorized);
+    s.sockets[0]!.drop(CloseCode.authFailed);
     expect(s.client.state).toBe("failed");
     expect(s.timers).toHaveLength(0);
   });

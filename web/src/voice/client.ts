@@ -195,7 +195,7 @@ export class VoiceClient {
       return;
     }
     if (FATAL_CLOSE_CODES.has(code)) {
-      this.fail(code === CloseCode.unauthorized ? "authentication refused" : reason || `closed (${code})`);
+      this.fail(code === CloseCode.authFailed ? "authentication refused" : reason || `closed (${code})`);
       return;
     }
     const delay = (this.options.backoff ?? defaultBackoff)(this.attempt);

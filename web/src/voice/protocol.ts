@@ -4,7 +4,12 @@
  * See docs/voice-protocol.md for the full description.
  */
 
+export const PROTOCOL_VERSION = "1.0";
 export const VOICE_PATH = "/api/v1/voice/live";
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const FRAME_MS = 20;
+export const INPUT_SAMPLE_RATES = [16000] as const;
+export const OUTPUT_SAMPLE_RATES = [16000, 24000] as const;
 
 export const ClientEvent = {
   auth: "auth",
@@ -33,13 +38,48 @@ export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
 
 export const CloseCode = {
   normal: 1000,
-  messageTooBig: 1009,
-  unauthorized: 4401,
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  badStart: 4400,
+  authFailed: 4401,
+  forbidden: 4403,
+  tooManySessions: 4429,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Close codes after which reconnecting cannot help. */
-export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.unauthorized, CloseCode.messageTooBig]);
+/** Close codes after which reconnecting cannot help (a drop, 1001 or 1011 is worth a resume). */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.policyViolation, CloseCode.tooBig, CloseCode.badStart, CloseCode.authFailed, CloseCode.forbidden,
+  CloseCode.tooManySessions,
+]);
+
+export const ErrorCode = {
+  malformed: "malformed",
+  unknownType: "unknown_type",
+  notStarted: "not_started",
+  alreadyStarted: "already_started",
+  badAudio: "bad_audio",
+  audioTooFast: "audio_too_fast",
+  unsupportedAudio: "unsupported_audio",
+  sttFailed: "stt_failed",
+  llmFailed: "llm_failed",
+  ttsFailed: "tts_failed",
+  sessionNotFound: "session_not_found",
+  personaNotFound: "persona_not_found",
+  rateLimited: "rate_limited",
+  tooManySessions: "too_many_sessions",
+  authFailed: "auth_failed",
+  internal: "internal_error",
+} as const;
+
+export const EndReason = {
+  clientEnd: "client_end",
+  idle: "idle",
+  maxDuration: "max_duration",
+  serverShutdown: "server_shutdown",
+} as const;
 
 export type Mode = "training" | "roleplay";
 
@@ -92,7 +132,7 @@ export type ServerMessage =
   | { type: "audio.start"; message_id: string; sample_rate: number }
   | { type: "audio.end"; message_id: string }
   | { type: "interrupted"; message_id: string; heard_text: string }
-  | { type: "sources"; message_id?: string; sources: Source[] }
+  | { type: "sources"; message_id?: string; items?: Source[]; sources?: Source[] }
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "session.ended"; reason: string; session_id: string };

@@ -130,7 +130,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "sources": {
         const target = m.message_id ?? lastAssistant.current;
-        const sources = (Array.isArray(m) ? m : m.sources) as ChatSource[];
+        const sources = (m.items ?? m.sources ?? []) as ChatSource[];
         if (target) upsertAssistant(target, (t) => ({ ...t, sources }));
         break;
       }
