@@ -106,6 +106,13 @@ async def test_admin_pages_and_screenshots(world: World, live_server: LiveServer
     await run_spec("admin_pages", live_server, {"accounts": data})
 
 
+async def test_practise_starts_the_audio_worklets_under_the_csp(world: World, live_server: LiveServer,
+                                                                app: Starlette) -> None:
+    data, _ = await accounts(world)
+    chat = BACKENDS[4] in {getattr(route, "path", None) for route in app.routes}
+    await run_spec("practise_audio", live_server, {"accounts": data, "backends": {"chat": chat}})
+
+
 async def test_documents_upload_ready_delete(world: World, live_server: LiveServer, app: Starlette) -> None:
     needs(app, 3)
     data, _ = await accounts(world)

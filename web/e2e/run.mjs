@@ -23,10 +23,9 @@ const args = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
 ];
-if (process.env.E2E_FAKE_AUDIO) {
-  args.push("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${process.env.E2E_FAKE_AUDIO}`);
-}
+// A fake microphone always (Chromium's beep, or the given WAV, looped), with permission granted.
+args.push("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream");
+if (process.env.E2E_FAKE_AUDIO) args.push(`--use-file-for-fake-audio-capture=${process.env.E2E_FAKE_AUDIO}`);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -38,7 +37,7 @@ const problems = [];
 /** A new page that records console errors, CSP violations and uncaught exceptions. */
 async function newPage({ width = 1280, height = 860 } = {}) {
   const context = await browser.newContext({ baseURL: base, viewport: { width, height } });
-  if (process.env.E2E_FAKE_AUDIO) await context.grantPermissions(["microphone"], { origin: base });
+  await context.grantPermissions(["microphone"], { origin: base });
   const page = await context.newPage();
   page.on("console", (msg) => {
     const text = msg.text();
