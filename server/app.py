@@ -35,6 +35,7 @@ from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
 from server.tasks import TaskSupervisor
+from server.web import WebApp
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ))
 
     return Starlette(
-        routes=build_routes(),
+        routes=[*build_routes(), WebApp(settings.web_dist_dir)],  # the web app last: API routes win
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, SparringError: _sparring_error, Exception: _crash},
         lifespan=lifespan,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     rate_limit_chat: str = "30/minute"
     rate_limit_voice: str = "20/minute"
 
+    # The built web app (`npm run build` in web/); unset means the repository's web/dist.
+    web_dist_dir: Path | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 

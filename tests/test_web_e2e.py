@@ -1,0 +1,190 @@
+"""Browser end-to-end tests: Debian's headless Chromium (driven by playwright-core from node)
+against a real uvicorn server on a free port. Each test prepares accounts (and data) through the
+API, then runs one spec from web/e2e/specs/. Screenshots land in test-artifacts/web/.
+
+Specs whose backend (documents: issue 3, conversations: issue 4, voice: issue 5) is not in this
+build are skipped with that reason; they run as soon as those routes exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import uuid
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from server.auth.tokens import issue_access_token
+from server.db.models import Role
+from server.settings import Settings
+from server.web import REPO_DIST
+from tests.conftest import ROOT, TEST_PASSWORD, Account, LiveServer, World
+
+pytestmark = pytest.mark.e2e
+
+WEB = ROOT / "web"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+BACKENDS = {3: "/api/v1/rag/upload", 4: "/api/v1/chat", 5: "/api/v1/voice/live"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_ready() -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    if not (WEB / "node_modules" / "playwright-core").is_dir():
+        pytest.skip("web/node_modules is missing: run scripts/setup")
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    if not (REPO_DIST / "index.html").is_file():
+        pytest.skip("web/dist is not built: run scripts/setup")
+
+
+def needs(app: Starlette, *issues: int) -> None:
+    paths = {getattr(route, "path", None) for route in app.routes}
+    missing = [n for n in issues if BACKENDS[n] not in paths]
+    if missing:
+        pytest.skip(" and ".join(f"needs issue {n} backend" for n in missing))
+
+
+async def run_spec(spec: str, server: LiveServer, data: dict[str, Any], fake_audio: Path | None = None) -> None:
+    env = {**os.environ, "E2E_BASE_URL": server.url, "E2E_DATA": json.dumps(data), "E2E_ARTIFACTS": str(ARTIFACTS)}
+    if fake_audio is not None:
+        env["E2E_FAKE_AUDIO"] = str(fake_audio)
+    process = await asyncio.create_subprocess_exec(
+        "node", "e2e/run.mjs", spec, cwd=WEB, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"spec {spec} timed out\n{server.logs()[-4000:]}")
+    text = output.decode(errors="replace")
+    print(text)
+    if process.returncode != 0:
+        pytest.fail(f"spec {spec} failed:\n{text}\n--- server log (tail) ---\n{server.logs()[-4000:]}")
+
+
+def creds(account: Account) -> dict[str, str]:
+    return {"email": account.email, "password": TEST_PASSWORD}
+
+
+async def accounts(world: World) -> tuple[dict[str, dict[str, str]], dict[str, Account]]:
+    root = await world.root()
+    dealership = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealership)
+    user = await world.account(Role.user, dealership)
+    made = {"super": root, "admin": admin, "user": user}
+    return {name: creds(account) for name, account in made.items()}, made
+
+
+async def test_login_token_refresh_and_logout(world: World, live_server: LiveServer, settings: Settings) -> None:
+    data, made = await accounts(world)
+    root = made["super"]
+    forged, _ = issue_access_token(secret="not-the-server-secret-" + uuid.uuid4().hex, user_id=root.id,
+                                   role="super_admin", dealership_id=None, token_version=0, ttl_seconds=600)
+    expired, _ = issue_access_token(secret=settings.jwt_secret, user_id=root.id, role="super_admin",
+                                    dealership_id=None, token_version=0, ttl_seconds=-120)
+    await run_spec("auth", live_server, {"accounts": data, "tokens": {"forged": forged, "expired": expired}})
+
+
+async def test_a_salesperson_cannot_open_admin_pages(world: World, live_server: LiveServer) -> None:
+    data, _ = await accounts(world)
+    await run_spec("rbac", live_server, {"accounts": data})
+
+
+async def test_admin_pages_and_screenshots(world: World, live_server: LiveServer) -> None:
+    data, _ = await accounts(world)
+    await run_spec("admin_pages", live_server, {"accounts": data})
+
+
+async def test_practise_starts_the_audio_worklets_under_the_csp(world: World, live_server: LiveServer,
+                                                                app: Starlette) -> None:
+    data, _ = await accounts(world)
+    chat = BACKENDS[4] in {getattr(route, "path", None) for route in app.routes}
+    await run_spec("practise_audio", live_server, {"accounts": data, "backends": {"chat": chat}})
+
+
+async def test_documents_upload_ready_delete(world: World, live_server: LiveServer, app: Starlette) -> None:
+    needs(app, 3)
+    data, _ = await accounts(world)
+    await run_spec("documents", live_server, {"accounts": data})
+
+
+async def upload_guide(server: LiveServer, admin: Account) -> None:
+    """Puts one training document in the dealership and waits until it is ready."""
+    text = ("Handling 'the payment is too high': acknowledge it, ask what monthly figure they had in mind, "
+            "then show value before price and offer a longer term or a larger down payment.\n")
+    async with httpx.AsyncClient(base_url=server.url, headers=admin.headers, timeout=30) as client:
+        response = await client.post("/api/v1/rag/upload",
+                                     files=[("file", ("payment-objections.txt", text.encode(), "text/plain"))])
+        assert response.status_code == 202, response.text
+        document_id = response.json()["documents"][0]["id"]
+        for _ in range(300):
+            status = (await client.get(f"/api/v1/rag/documents/{document_id}")).json()["status"]
+            if status in ("ready", "failed"):
+                break
+            await asyncio.sleep(0.2)
+        assert status == "ready"
+
+
+async def test_text_chat_streams_an_answer_with_its_source(world: World, live_server: LiveServer,
+                                                            app: Starlette) -> None:
+    needs(app, 3, 4)
+    data, made = await accounts(world)
+    await upload_guide(live_server, made["admin"])
+    await run_spec("chat", live_server, {"accounts": data})
+
+
+async def test_scorecard_after_ending_a_session(world: World, live_server: LiveServer, app: Starlette) -> None:
+    needs(app, 4)
+    data, _ = await accounts(world)
+    await run_spec("scorecard", live_server, {"accounts": data})
+
+
+def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
+    """Spoken English from espeak-ng, with silence after it (and, for barge-in, speech again
+    while the reply is playing). Chromium loops the file as the microphone."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng to synthesise the fake microphone's speech (apt-get install espeak-ng)")
+    spoken = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken),
+                    "The customer says the monthly payment is too high. What should I say?"], check=True)
+    with wave.open(str(spoken)) as source:
+        params = source.getparams()
+        speech = source.readframes(source.getnframes())
+    frame_bytes = params.sampwidth * params.nchannels
+
+    def silence(seconds: float) -> bytes:
+        return b"\x00" * int(params.framerate * seconds) * frame_bytes
+
+    # Barge-in: speak again ~1.5 s after the first question, while the answer is being spoken.
+    body = speech + silence(1.5) + speech + silence(6) if repeat_during_reply else speech + silence(8)
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(body)
+    return path
+
+
+async def test_voice_turn_with_a_fake_microphone(world: World, live_server: LiveServer, app: Starlette,
+                                                 tmp_path: Path) -> None:
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("voice", live_server, {"accounts": data},
+                   fake_audio=speech_wav(tmp_path / "turn.wav", repeat_during_reply=False))
+
+
+async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: World, live_server: LiveServer,
+                                                                       app: Starlette, tmp_path: Path) -> None:
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("barge_in", live_server, {"accounts": data},
+                   fake_audio=speech_wav(tmp_path / "barge.wav", repeat_during_reply=True))

@@ -1,0 +1,79 @@
+import { lazy, Suspense, type ReactNode } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
+import type { Role } from "./api/types";
+import { AuthProvider, useAuth } from "./auth/AuthContext";
+import { Layout } from "./components/Layout";
+import { RequireRole } from "./components/RequireRole";
+import { Loading, PageHeader } from "./components/ui";
+import { ADMINS, EVERYONE, homeFor } from "./nav";
+import Login from "./pages/Login";
+
+// Every page but the sign-in form loads on demand: the first visit downloads only the shell.
+const Practise = lazy(() => import("./pages/Practise"));
+const Dashboard = lazy(() => import("./pages/Dashboard"));
+const SessionReview = lazy(() => import("./pages/SessionReview"));
+const Documents = lazy(() => import("./pages/Documents"));
+const Staff = lazy(() => import("./pages/Staff"));
+const Personas = lazy(() => import("./pages/Personas"));
+const Reports = lazy(() => import("./pages/Reports"));
+const Dealerships = lazy(() => import("./pages/Dealerships"));
+
+function SignedIn({ children }: { children: ReactNode }) {
+  const { user, ready } = useAuth();
+  const location = useLocation();
+  if (!ready) return <Loading label="Starting…" />;
+  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <>{children}</>;
+}
+
+function Home() {
+  const { user } = useAuth();
+  return <Navigate to={user ? homeFor(user.role) : "/login"} replace />;
+}
+
+function page(roles: Role[], element: ReactNode) {
+  return (
+    <RequireRole roles={roles}>
+      <Suspense fallback={<Loading />}>{element}</Suspense>
+    </RequireRole>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <PageHeader title="Page not found" />
+      <p>There is nothing at this address.</p>
+    </section>
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <BrowserRouter>
+        <Routes>
+          <Route path="/login" element={<Login />} />
+          <Route
+            element={
+              <SignedIn>
+                <Layout />
+              </SignedIn>
+            }
+          >
+            <Route index element={<Home />} />
+            <Route path="practise" element={page(EVERYONE, <Practise />)} />
+            <Route path="dashboard" element={page(EVERYONE, <Dashboard />)} />
+            <Route path="sessions/:sessionId" element={page(EVERYONE, <SessionReview />)} />
+            <Route path="documents" element={page(ADMINS, <Documents />)} />
+            <Route path="staff" element={page(ADMINS, <Staff />)} />
+            <Route path="personas" element={page(ADMINS, <Personas />)} />
+            <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </BrowserRouter>
+    </AuthProvider>
+  );
+}

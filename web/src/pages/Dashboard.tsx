@@ -1,0 +1,86 @@
+import { Link } from "react-router";
+import { itemsOf, type SessionSummary, type UserList } from "../api/types";
+import { useUser } from "../auth/AuthContext";
+import { ScoreChart, type ScorePoint } from "../components/ScoreChart";
+import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
+import { useResource } from "../hooks";
+import { readScorecard } from "../scorecard";
+
+function when(s: SessionSummary): string | undefined {
+  return (s.ended_at ?? s.started_at ?? s.created_at) ?? undefined;
+}
+
+export default function Dashboard() {
+  const user = useUser();
+  const sessions = useResource<{ items: SessionSummary[] } | SessionSummary[]>("/api/v1/sessions", { limit: "100" });
+  const admin = user.role !== "user";
+  const staff = useResource<UserList>(admin ? "/api/v1/users" : null, { limit: "1" });
+  const items = sessions.data ? itemsOf<SessionSummary>(sessions.data) : [];
+  const points: ScorePoint[] = items.flatMap((s) => {
+    const overall = readScorecard(s.scorecard)?.overall ?? (typeof s.score === "number" ? s.score : null);
+    const at = when(s);
+    return overall !== null && at ? [{ at: new Date(at), score: overall, label: `${s.mode} ${formatDate(at)}` }] : [];
+  });
+
+  return (
+    <section>
+      <PageHeader title="Dashboard" />
+      <div className="grid">
+        <article className="card">
+          <h2>{admin ? "Scores across your dealership" : "Your scores over time"}</h2>
+          {sessions.loading ? <Loading /> : null}
+          <ErrorMessage error={sessions.error} title="Sessions could not be loaded" />
+          {sessions.data ? <ScoreChart points={points} /> : null}
+        </article>
+        {admin ? (
+          <article className="card stat">
+            <h2>Staff</h2>
+            <p className="big">{staff.data?.total ?? "—"}</p>
+            <Link to="/staff">Manage staff</Link>
+          </article>
+        ) : (
+          <article className="card stat">
+            <h2>Keep practising</h2>
+            <p>Short, frequent sessions build the habit.</p>
+            <Link to="/practise">Start a session</Link>
+          </article>
+        )}
+      </div>
+      <article className="card">
+        <h2>Recent sessions</h2>
+        {items.length === 0 && !sessions.loading ? <p className="muted">No sessions yet.</p> : null}
+        {items.length > 0 ? (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Mode</th>
+                  <th scope="col">Customer</th>
+                  <th scope="col">Score</th>
+                  <th scope="col"><span className="sr-only">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.slice(0, 20).map((s) => {
+                  const overall = readScorecard(s.scorecard)?.overall;
+                  return (
+                    <tr key={s.id}>
+                      <td>{formatDate(when(s))}</td>
+                      <td>{s.mode}</td>
+                      <td>{String(s.persona_name ?? s.persona_id ?? "Adam")}</td>
+                      <td>{overall != null ? overall.toFixed(1) : "—"}</td>
+                      <td>
+                        <Link to={`/sessions/${s.id}`}>Review</Link>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </article>
+    </section>
+  );
+}

@@ -1,0 +1,175 @@
+import { useEffect, useRef, useState, type DragEvent } from "react";
+import { api } from "../api/http";
+import type { DealershipList, DocumentItem, Page } from "../api/types";
+import { useUser } from "../auth/AuthContext";
+import { ErrorMessage, formatBytes, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
+import { asApiError, useResource } from "../hooks";
+
+const ACCEPT = ".pdf,.docx,.txt,.md,application/pdf,application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/markdown";
+const BUSY = new Set(["queued", "processing"]);
+
+export default function Documents() {
+  const user = useUser();
+  const superAdmin = user.role === "super_admin";
+  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
+  const [dealershipId, setDealershipId] = useState("");
+  const scoped = superAdmin ? (dealershipId ? { dealership_id: dealershipId } : undefined) : {};
+  const docs = useResource<Page<DocumentItem>>(scoped ? "/api/v1/rag/documents" : null, scoped);
+  const [dragging, setDragging] = useState(false);
+  const [messages, setMessages] = useState<string[]>([]);
+  const [error, setError] = useState<string>();
+  const input = useRef<HTMLInputElement>(null);
+  const items = docs.data?.items ?? [];
+  const pending = items.some((d) => BUSY.has(d.status));
+
+  // Poll while anything is still queued or processing.
+  useEffect(() => {
+    if (!pending) return;
+    const timer = window.setInterval(() => void docs.reload(), 1500);
+    return () => window.clearInterval(timer);
+  }, [pending, docs.reload]);
+
+  async function upload(files: File[]) {
+    if (files.length === 0) return;
+    setError(undefined);
+    const form = new FormData();
+    for (const file of files) form.append("file", file, file.name);
+    if (superAdmin) form.append("dealership_id", dealershipId);
+    try {
+      const result = await api<{ documents: { filename: string }[] }>("POST", "/api/v1/rag/upload", { body: form });
+      setMessages([`Uploaded ${result.documents.length} file(s): ${result.documents.map((d) => d.filename).join(", ")}`]);
+    } catch (e) {
+      const err = asApiError(e);
+      setError(err.status === 409 ? `${err.message} (this file is already in your library)` : err.message);
+    }
+    await docs.reload();
+  }
+
+  async function act(doc: DocumentItem, action: "delete" | "reindex") {
+    setError(undefined);
+    try {
+      if (action === "delete") {
+        if (!window.confirm(`Delete “${doc.filename}”? Its passages stop being used at once.`)) return;
+        await api("DELETE", `/api/v1/rag/documents/${doc.id}`);
+      } else {
+        await api("POST", `/api/v1/rag/documents/${doc.id}/reindex`);
+      }
+    } catch (e) {
+      setError(asApiError(e).message);
+    }
+    await docs.reload();
+  }
+
+  function drop(event: DragEvent) {
+    event.preventDefault();
+    setDragging(false);
+    void upload([...event.dataTransfer.files]);
+  }
+
+  return (
+    <section>
+      <PageHeader title="Documents" />
+      {superAdmin ? (
+        <label className="card">
+          Dealership
+          <select value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
+            <option value="">Choose a dealership…</option>
+            {(dealerships.data?.items ?? []).map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
+      {scoped ? (
+        <>
+          <div
+            className={`dropzone card${dragging ? " dragging" : ""}`}
+            data-testid="dropzone"
+            onDragOver={(e) => {
+              e.preventDefault();
+              setDragging(true);
+            }}
+            onDragLeave={() => setDragging(false)}
+            onDrop={drop}
+          >
+            <p>
+              <strong>Drop training documents here</strong>
+              <br />
+              <span className="muted">PDF, Word (DOCX), text or Markdown · many at once · up to 25 MB each</span>
+            </p>
+            <label className="button">
+              Choose files
+              <input
+                ref={input}
+                className="sr-only"
+                type="file"
+                multiple
+                accept={ACCEPT}
+                onChange={(e) => {
+                  void upload([...(e.target.files ?? [])]);
+                  e.target.value = "";
+                }}
+              />
+            </label>
+          </div>
+          <div aria-live="polite" className="muted">
+            {messages.map((m) => (
+              <p key={m}>{m}</p>
+            ))}
+          </div>
+          <ErrorMessage error={error} />
+          <ErrorMessage error={docs.error} title="Documents could not be loaded" />
+          {docs.loading && !docs.data ? <Loading /> : null}
+          <div className="table-wrap card">
+            <table data-testid="documents">
+              <caption className="sr-only">Your dealership's documents</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Document</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Pages</th>
+                  <th scope="col">Passages</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col"><span className="sr-only">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.length === 0 ? (
+                  <tr>
+                    <td colSpan={7} className="muted">
+                      No documents yet.
+                    </td>
+                  </tr>
+                ) : null}
+                {items.map((d) => (
+                  <tr key={d.id} data-status={d.status} data-filename={d.filename}>
+                    <td>{d.filename}</td>
+                    <td>
+                      <StatusBadge status={d.status} />
+                      {d.error ? <div className="error-text">{d.error}</div> : null}
+                    </td>
+                    <td>{d.pages ?? "—"}</td>
+                    <td>{d.chunks ?? "—"}</td>
+                    <td>{formatBytes(d.size)}</td>
+                    <td>{formatDate(d.updated_at)}</td>
+                    <td className="actions">
+                      <button type="button" className="secondary" onClick={() => act(d, "reindex")} disabled={BUSY.has(d.status)} aria-label={`Re-index ${d.filename}`}>
+                        Re-index
+                      </button>
+                      <button type="button" className="danger" onClick={() => act(d, "delete")} aria-label={`Delete ${d.filename}`}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,108 @@
+import { lazy, Suspense, useMemo, useState } from "react";
+import type { Mode, Persona } from "../api/types";
+import { itemsOf } from "../api/types";
+import { ErrorMessage, Loading, PageHeader } from "../components/ui";
+import { useResource } from "../hooks";
+import { TextChat } from "./practise/TextChat";
+
+// Voice pulls in the audio engine and worklets: load it only when someone picks it.
+const VoicePanel = lazy(() => import("./practise/VoicePanel"));
+
+type Channel = "voice" | "text";
+
+function isTrainer(p: Persona): boolean {
+  const kind = String(p.mode ?? p.kind ?? p.type ?? p.role ?? "");
+  return kind === "training" || kind === "trainer";
+}
+
+export default function Practise() {
+  const personas = useResource<Persona[] | { items: Persona[] }>("/api/v1/personas");
+  const [mode, setMode] = useState<Mode>("training");
+  const [personaId, setPersonaId] = useState("");
+  const [channel, setChannel] = useState<Channel>("voice");
+  const [started, setStarted] = useState<{ mode: Mode; personaId?: string; channel: Channel; key: number } | null>(null);
+
+  const customers = useMemo(
+    () => (personas.data ? itemsOf<Persona>(personas.data).filter((p) => !isTrainer(p) && p.active !== false && p.enabled !== false) : []),
+    [personas.data],
+  );
+  const persona = customers.find((p) => p.id === personaId);
+
+  if (started) {
+    const props = { mode: started.mode, ...(started.personaId ? { personaId: started.personaId } : {}), onLeave: () => setStarted(null) };
+    return (
+      <section>
+        <PageHeader title={started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`} />
+        {started.channel === "text" ? (
+          <TextChat key={started.key} {...props} />
+        ) : (
+          <Suspense fallback={<Loading label="Preparing audio…" />}>
+            <VoicePanel key={started.key} {...props} />
+          </Suspense>
+        )}
+      </section>
+    );
+  }
+
+  return (
+    <section>
+      <PageHeader title="Practise" />
+      <form
+        className="card practise-setup"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setStarted({ mode, ...(mode === "roleplay" && personaId ? { personaId } : {}), channel, key: Date.now() });
+        }}
+      >
+        <fieldset>
+          <legend>Who do you want to talk to?</legend>
+          <label className="choice">
+            <input type="radio" name="mode" value="training" checked={mode === "training"} onChange={() => setMode("training")} />
+            <span>
+              <strong>Training with Adam</strong>
+              <span className="muted">Ask your F&amp;I and sales trainer how to handle a situation.</span>
+            </span>
+          </label>
+          <label className="choice">
+            <input type="radio" name="mode" value="roleplay" checked={mode === "roleplay"} onChange={() => setMode("roleplay")} />
+            <span>
+              <strong>Role-play a customer</strong>
+              <span className="muted">Practise on a realistic customer with real objections.</span>
+            </span>
+          </label>
+        </fieldset>
+        {mode === "roleplay" ? (
+          <div>
+            {personas.loading ? <Loading label="Loading customers…" /> : null}
+            <ErrorMessage error={personas.error} title="Customers could not be loaded" />
+            <label>
+              Customer
+              <select required value={personaId} onChange={(e) => setPersonaId(e.target.value)}>
+                <option value="">Choose a customer…</option>
+                {customers.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                    {p.difficulty ? ` (${String(p.difficulty)})` : ""}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {persona?.description ? <p className="muted">{String(persona.description)}</p> : null}
+          </div>
+        ) : null}
+        <fieldset>
+          <legend>How?</legend>
+          <label className="choice inline">
+            <input type="radio" name="channel" value="voice" checked={channel === "voice"} onChange={() => setChannel("voice")} />
+            <span>Talk (microphone)</span>
+          </label>
+          <label className="choice inline">
+            <input type="radio" name="channel" value="text" checked={channel === "text"} onChange={() => setChannel("text")} />
+            <span>Type</span>
+          </label>
+        </fieldset>
+        <button type="submit">Start session</button>
+      </form>
+    </section>
+  );
+}

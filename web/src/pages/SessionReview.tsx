@@ -1,0 +1,98 @@
+import { useState } from "react";
+import { useParams } from "react-router";
+import { api } from "../api/http";
+import type { SessionDetail, SessionMessage } from "../api/types";
+import { Scorecard } from "../components/Scorecard";
+import { Sources } from "../components/Sources";
+import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
+import { Waterfall } from "../components/Waterfall";
+import { asApiError, useResource } from "../hooks";
+
+function ReportButton({ sessionId, messageId }: { sessionId: string; messageId: string }) {
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState("");
+  const [done, setDone] = useState<string>();
+  if (done) return <span className="muted" role="status">{done}</span>;
+  if (!open) {
+    return (
+      <button type="button" className="link" onClick={() => setOpen(true)}>
+        Report this answer
+      </button>
+    );
+  }
+  return (
+    <form
+      className="report-form"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          await api("POST", "/api/v1/reports", { body: { session_id: sessionId, message_id: messageId, reason } });
+          setDone("Reported. Thank you.");
+        } catch (err) {
+          setDone(asApiError(err).message);
+        }
+      }}
+    >
+      <label>
+        What is wrong with this answer?
+        <input required maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
+      </label>
+      <button type="submit">Send report</button>
+    </form>
+  );
+}
+
+function metricsOf(m: SessionMessage): Record<string, unknown> | null {
+  return (m.metrics ?? m.timings ?? m.latency ?? null) as Record<string, unknown> | null;
+}
+
+export default function SessionReview() {
+  const { sessionId = "" } = useParams();
+  const session = useResource<SessionDetail>(`/api/v1/sessions/${sessionId}`);
+  const data = session.data;
+  const messages = data?.messages ?? data?.transcript ?? [];
+  const turns = messages
+    .filter((m) => m.role !== "user" && metricsOf(m))
+    .map((m, i) => ({ id: m.id, label: `Reply ${i + 1}`, metrics: metricsOf(m)! }));
+
+  return (
+    <section>
+      <PageHeader title="Session review" />
+      {session.loading ? <Loading /> : null}
+      <ErrorMessage error={session.error} />
+      {data ? (
+        <div className="stack">
+          <p className="muted">
+            {data.mode === "training" ? "Training with Adam" : `Role-play${data.persona_name ? ` with ${String(data.persona_name)}` : ""}`} ·{" "}
+            {formatDate(data.started_at ?? data.created_at)}
+          </p>
+          <Scorecard scorecard={data.scorecard} />
+          {data.recording_url ? (
+            <article className="card">
+              <h2>Recording</h2>
+              <audio controls src={data.recording_url} />
+            </article>
+          ) : null}
+          <article className="card">
+            <h2>Transcript</h2>
+            <ol className="transcript" data-testid="review-transcript">
+              {messages.map((m) => (
+                <li key={m.id} className={`turn turn-${m.role === "user" ? "user" : "assistant"}`}>
+                  <span className="speaker">{m.role === "user" ? "Salesperson" : data.mode === "training" ? "Adam" : "Customer"}</span>
+                  <p>{m.text}</p>
+                  {m.interrupted ? <span className="badge badge-interrupted">interrupted</span> : null}
+                  <Sources sources={m.sources} />
+                  {m.role !== "user" ? <ReportButton sessionId={sessionId} messageId={m.id} /> : null}
+                </li>
+              ))}
+            </ol>
+          </article>
+          <article className="card">
+            <h2>Latency per turn</h2>
+            <Waterfall turns={turns} />
+          </article>
+        </div>
+      ) : null}
+    </section>
+  );
+}

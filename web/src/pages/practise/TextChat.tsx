@@ -1,0 +1,148 @@
+import { useRef, useState, type FormEvent } from "react";
+import { Link } from "react-router";
+import { streamChat } from "../../api/chat";
+import { api } from "../../api/http";
+import type { ChatSource, Mode } from "../../api/types";
+import { Scorecard } from "../../components/Scorecard";
+import { Sources } from "../../components/Sources";
+import { ErrorMessage } from "../../components/ui";
+import { asApiError } from "../../hooks";
+
+export interface Turn {
+  id: string;
+  role: "user" | "assistant";
+  text: string;
+  sources?: ChatSource[];
+  streaming?: boolean;
+  interrupted?: boolean;
+}
+
+export interface PracticeProps {
+  mode: Mode;
+  personaId?: string;
+  onLeave: () => void;
+}
+
+export function Transcript({ turns, assistantName }: { turns: Turn[]; assistantName: string }) {
+  return (
+    <ol className="transcript" aria-live="polite" aria-label="Conversation" data-testid="transcript">
+      {turns.map((t) => (
+        <li key={t.id} className={`turn turn-${t.role}`} data-role={t.role} data-message-id={t.id} data-streaming={t.streaming ? "true" : undefined}>
+          <span className="speaker">{t.role === "user" ? "You" : assistantName}</span>
+          <p>
+            {t.text}
+            {t.streaming ? <span className="cursor" aria-hidden="true">▍</span> : null}
+          </p>
+          {t.interrupted ? <span className="badge badge-interrupted" data-testid="interrupted">interrupted</span> : null}
+          <Sources sources={t.sources} />
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function EndedView({ sessionId, scorecard, onLeave }: { sessionId: string; scorecard: unknown; onLeave: () => void }) {
+  return (
+    <div className="stack">
+      <Scorecard scorecard={scorecard} />
+      <p className="row">
+        <Link to={`/sessions/${sessionId}`}>Review the session</Link>
+        <button type="button" className="secondary" onClick={onLeave}>
+          Practise again
+        </button>
+      </p>
+    </div>
+  );
+}
+
+export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
+  const [turns, setTurns] = useState<Turn[]>([]);
+  const [draft, setDraft] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const [ended, setEnded] = useState<unknown>();
+  const sessionId = useRef<string | undefined>(undefined);
+  const counter = useRef(0);
+
+  function update(id: string, change: (t: Turn) => Turn) {
+    setTurns((all) => all.map((t) => (t.id === id ? change(t) : t)));
+  }
+
+  async function send(event: FormEvent) {
+    event.preventDefault();
+    const message = draft.trim();
+    if (!message || busy) return;
+    setDraft("");
+    setError(undefined);
+    setBusy(true);
+    const n = ++counter.current;
+    let replyId = `pending-${n}`;
+    setTurns((all) => [...all, { id: `user-${n}`, role: "user", text: message }, { id: replyId, role: "assistant", text: "", streaming: true }]);
+    try {
+      await streamChat(
+        { message, mode, ...(personaId ? { persona_id: personaId } : {}), ...(sessionId.current ? { session_id: sessionId.current } : {}) },
+        {
+          delta: (text) => update(replyId, (t) => ({ ...t, text: t.text + text })),
+          sources: (sources) => update(replyId, (t) => ({ ...t, sources })),
+          done: (result) => {
+            sessionId.current = result.session_id;
+            update(replyId, (t) => ({ ...t, id: result.message_id, streaming: false }));
+            replyId = result.message_id;
+          },
+        },
+      );
+    } catch (e) {
+      setError(asApiError(e).message);
+      update(replyId, (t) => ({ ...t, streaming: false }));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function end() {
+    if (!sessionId.current) return onLeave();
+    try {
+      setEnded((await api<unknown>("POST", `/api/v1/sessions/${sessionId.current}/end`)) ?? {});
+    } catch (e) {
+      setError(asApiError(e).message);
+    }
+  }
+
+  const name = mode === "training" ? "Adam" : "Customer";
+  if (ended !== undefined && sessionId.current) {
+    const card = (ended as { scorecard?: unknown }).scorecard ?? ended;
+    return <EndedView sessionId={sessionId.current} scorecard={card} onLeave={onLeave} />;
+  }
+  return (
+    <div className="chat card">
+      <Transcript turns={turns} assistantName={name} />
+      <ErrorMessage error={error} />
+      <form className="composer" onSubmit={send}>
+        <label className="grow">
+          <span className="sr-only">Your message</span>
+          <textarea
+            rows={2}
+            maxLength={5000}
+            placeholder={mode === "training" ? "Ask Adam, e.g. “The customer says the payment is too high”" : "Say something to the customer"}
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && !e.shiftKey) {
+                e.preventDefault();
+                e.currentTarget.form?.requestSubmit();
+              }
+            }}
+          />
+        </label>
+        <button type="submit" disabled={busy || !draft.trim()}>
+          {busy ? "Answering…" : "Send"}
+        </button>
+      </form>
+      <div className="row end">
+        <button type="button" className="secondary" onClick={end} disabled={busy}>
+          End session
+        </button>
+      </div>
+    </div>
+  );
+}

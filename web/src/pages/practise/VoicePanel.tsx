@@ -1,0 +1,228 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { api, accessToken, ApiError } from "../../api/http";
+import type { ChatSource } from "../../api/types";
+import { Waterfall } from "../../components/Waterfall";
+import { ErrorMessage } from "../../components/ui";
+import { asApiError } from "../../hooks";
+import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
+import { VoiceClient, type VoiceState } from "../../voice/client";
+import { VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
+import { EndedView, Transcript, type PracticeProps, type Turn } from "./TextChat";
+
+const STATE_TEXT: Record<VoiceState, string> = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  starting: "Starting the session…",
+  live: "Live",
+  reconnecting: "Connection lost, reconnecting…",
+  ending: "Ending…",
+  ended: "Session ended",
+  failed: "Disconnected",
+};
+
+function socketUrl(): string {
+  return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
+}
+
+export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) {
+  const [state, setState] = useState<VoiceState>("idle");
+  const [detail, setDetail] = useState<string>();
+  const [hearing, setHearing] = useState(false);
+  const [level, setLevel] = useState(0);
+  const [partial, setPartial] = useState("");
+  const [turns, setTurns] = useState<Turn[]>([]);
+  const [metrics, setMetrics] = useState<{ id: string; label: string; metrics: TurnMetrics }[]>([]);
+  const [offline, setOffline] = useState<string[]>([]);
+  const [playback, setPlayback] = useState<PlaybackProgress>();
+  const [error, setError] = useState<string>();
+  const [draft, setDraft] = useState("");
+  const [scorecard, setScorecard] = useState<unknown>();
+  const client = useRef<VoiceClient | undefined>(undefined);
+  const engine = useRef<AudioEngine | undefined>(undefined);
+  const lastAssistant = useRef<string | undefined>(undefined);
+
+  useEffect(() => {
+    let disposed = false;
+    const voice = new VoiceClient({
+      url: socketUrl(),
+      mode,
+      ...(personaId ? { personaId } : {}),
+      outputSampleRate: 24000,
+      getToken: accessToken,
+    });
+    client.current = voice;
+    voice.on("state", (s, d) => {
+      setState(s);
+      setDetail(d);
+    });
+    voice.on("audio", (id, pcm, rate) => engine.current?.play(id, pcm, rate));
+    voice.on("interrupted", (id, heard) => {
+      engine.current?.flush();
+      setTurns((all) => all.map((t) => (t.id === id ? { ...t, text: heard || t.text, interrupted: true, streaming: false } : t)));
+    });
+    voice.on("message", (m) => handle(m));
+
+    (async () => {
+      try {
+        const audio = await AudioEngine.create();
+        if (disposed) return void audio.close();
+        engine.current = audio;
+        audio.startPlayback((progress) => {
+          setPlayback(progress);
+          for (const p of progress.played) {
+            if (p.messageId === lastAssistant.current) voice.reportPlayback(p.messageId, (p.playedSamples / progress.sampleRate) * 1000);
+          }
+        });
+        await audio.startMicrophone(
+          (frame) => voice.sendAudio(frame),
+          (rms) => setLevel(rms),
+        );
+      } catch (e) {
+        setError(
+          e instanceof DOMException && e.name === "NotAllowedError"
+            ? "Microphone access was refused. Allow it in the browser, or type your turns below."
+            : `Audio could not start: ${e instanceof Error ? e.message : String(e)}. You can still type.`,
+        );
+      }
+      if (!disposed) voice.connect();
+    })();
+    return () => {
+      disposed = true;
+      voice.end();
+      void engine.current?.close();
+      engine.current = undefined;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  function upsertAssistant(id: string, change: (t: Turn) => Turn) {
+    setTurns((all) => {
+      if (all.some((t) => t.id === id)) return all.map((t) => (t.id === id ? change(t) : t));
+      return [...all, change({ id, role: "assistant", text: "", streaming: true })];
+    });
+  }
+
+  function handle(m: ServerMessage) {
+    switch (m.type) {
+      case "ready":
+        setOffline(Object.entries(m.offline ?? {}).filter(([, v]) => v).map(([k]) => k));
+        setError(undefined);
+        break;
+      case "vad":
+        setHearing(m.speaking);
+        break;
+      case "transcript":
+        if (m.final) {
+          setPartial("");
+          if (m.text.trim()) setTurns((all) => [...all, { id: `user-${Date.now()}-${all.length}`, role: "user", text: m.text }]);
+        } else setPartial(m.text);
+        break;
+      case "response.delta":
+        lastAssistant.current = m.message_id;
+        upsertAssistant(m.message_id, (t) => ({ ...t, text: t.text + m.text }));
+        break;
+      case "audio.start":
+        lastAssistant.current = m.message_id;
+        break;
+      case "audio.end":
+        engine.current?.endOfReply();
+        upsertAssistant(m.message_id, (t) => ({ ...t, streaming: false }));
+        break;
+      case "sources": {
+        const target = m.message_id ?? lastAssistant.current;
+        const sources = (m.items ?? m.sources ?? []) as ChatSource[];
+        if (target) upsertAssistant(target, (t) => ({ ...t, sources }));
+        break;
+      }
+      case "metrics": {
+        const id = m.message_id ?? lastAssistant.current ?? `turn-${Date.now()}`;
+        setMetrics((all) => [...all.filter((x) => x.id !== id), { id, label: `Turn ${all.length + 1}`, metrics: m }]);
+        break;
+      }
+      case "error":
+        setError(`${m.message}${m.retryable ? " (you can try again)" : ""}`);
+        break;
+      case "session.ended":
+        void fetchScorecard(m.session_id);
+        break;
+    }
+  }
+
+  async function fetchScorecard(sessionId: string) {
+    try {
+      const result = await api<{ scorecard?: unknown }>("POST", `/api/v1/sessions/${sessionId}/end`);
+      setScorecard(result?.scorecard ?? result ?? {});
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) {
+        const session = await api<{ scorecard?: unknown }>("GET", `/api/v1/sessions/${sessionId}`);
+        setScorecard(session.scorecard ?? {});
+      } else setError(asApiError(e).message);
+    }
+  }
+
+  function sendText(event: FormEvent) {
+    event.preventDefault();
+    const text = draft.trim();
+    if (!text) return;
+    client.current?.sendText(text);
+    setTurns((all) => [...all, { id: `typed-${Date.now()}`, role: "user", text }]);
+    setDraft("");
+  }
+
+  const sessionId = client.current?.sessionId;
+  if (scorecard !== undefined && sessionId) return <EndedView sessionId={sessionId} scorecard={scorecard} onLeave={onLeave} />;
+
+  const playedByMessage = Object.fromEntries(
+    (playback?.played ?? []).map((p) => [p.messageId, Math.round((p.playedSamples / (playback?.sampleRate ?? 1)) * 1000)]),
+  );
+  const playedMs = playback ? Math.round((playback.played.reduce((a, p) => a + p.playedSamples, 0) / playback.sampleRate) * 1000) : 0;
+  return (
+    <div className="voice card" data-state={state}>
+      <div className="voice-status" role="status" aria-live="polite">
+        <span className={`dot dot-${state}`} aria-hidden="true" />
+        <strong data-testid="voice-state">{STATE_TEXT[state]}</strong>
+        {detail && state !== "live" ? <span className="muted"> ({detail})</span> : null}
+        {offline.length > 0 ? <span className="badge">offline: {offline.join(", ")}</span> : null}
+      </div>
+      <div className="mic" aria-label="Microphone">
+        <meter min={0} max={0.3} value={Math.min(level, 0.3)} aria-label="Microphone level" />
+        <span data-testid="hearing" className={hearing ? "hearing on" : "hearing"}>
+          {hearing ? "Hearing you…" : "Listening"}
+        </span>
+      </div>
+      <Transcript turns={turns} assistantName={mode === "training" ? "Adam" : "Customer"} />
+      {partial ? (
+        <p className="partial" aria-live="polite" data-testid="partial">
+          {partial}…
+        </p>
+      ) : null}
+      <ErrorMessage error={error} />
+      <form className="composer" onSubmit={sendText}>
+        <label className="grow">
+          <span className="sr-only">Type a turn instead of speaking</span>
+          <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="Type instead of speaking" disabled={state !== "live"} />
+        </label>
+        <button type="submit" disabled={state !== "live" || !draft.trim()}>
+          Send
+        </button>
+      </form>
+      <div className="row end">
+        <span className="muted playback" data-testid="playback" data-received={playback?.received ?? 0} data-played-ms={playedMs} data-played={JSON.stringify(playedByMessage)}>
+          Played {playedMs} ms{playback?.underruns ? ` · ${playback.underruns} underruns` : ""}
+        </span>
+        <button type="button" className="secondary" onClick={() => client.current?.interrupt()} disabled={state !== "live"}>
+          Stop reply
+        </button>
+        <button type="button" onClick={() => client.current?.end()} disabled={state !== "live"}>
+          End session
+        </button>
+      </div>
+      {metrics.length > 0 ? (
+        <section aria-labelledby="turn-metrics" data-testid="metrics">
+          <h2 id="turn-metrics">Response times</h2>
+          <Waterfall turns={metrics} />
+        </section>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * The voice WebSocket protocol (`/api/v1/voice/live`), mirrored from the server's single
+ * definition in `server/voice/protocol.py`. `protocol.drift.test.ts` fails when they differ.
+ * See docs/voice-protocol.md for the full description.
+ */
+
+export const PROTOCOL_VERSION = "1.0";
+export const VOICE_PATH = "/api/v1/voice/live";
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const FRAME_MS = 20;
+export const INPUT_SAMPLE_RATES = [16000] as const;
+export const OUTPUT_SAMPLE_RATES = [16000, 24000] as const;
+
+export const ClientEvent = {
+  auth: "auth",
+  start: "start",
+  text: "text",
+  interrupt: "interrupt",
+  playback: "playback",
+  end: "end",
+} as const;
+export type ClientEventName = (typeof ClientEvent)[keyof typeof ClientEvent];
+
+export const ServerEvent = {
+  ready: "ready",
+  vad: "vad",
+  transcript: "transcript",
+  responseDelta: "response.delta",
+  audioStart: "audio.start",
+  audioEnd: "audio.end",
+  interrupted: "interrupted",
+  sources: "sources",
+  metrics: "metrics",
+  error: "error",
+  sessionEnded: "session.ended",
+} as const;
+export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
+
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  badStart: 4400,
+  authFailed: 4401,
+  forbidden: 4403,
+  tooManySessions: 4429,
+} as const;
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Close codes after which reconnecting cannot help (a drop, 1001 or 1011 is worth a resume). */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.policyViolation, CloseCode.tooBig, CloseCode.badStart, CloseCode.authFailed, CloseCode.forbidden,
+  CloseCode.tooManySessions,
+]);
+
+export const ErrorCode = {
+  malformed: "malformed",
+  unknownType: "unknown_type",
+  notStarted: "not_started",
+  alreadyStarted: "already_started",
+  badAudio: "bad_audio",
+  audioTooFast: "audio_too_fast",
+  unsupportedAudio: "unsupported_audio",
+  sttFailed: "stt_failed",
+  llmFailed: "llm_failed",
+  ttsFailed: "tts_failed",
+  sessionNotFound: "session_not_found",
+  personaNotFound: "persona_not_found",
+  rateLimited: "rate_limited",
+  tooManySessions: "too_many_sessions",
+  authFailed: "auth_failed",
+  internal: "internal_error",
+} as const;
+
+export const EndReason = {
+  clientEnd: "client_end",
+  idle: "idle",
+  maxDuration: "max_duration",
+  serverShutdown: "server_shutdown",
+} as const;
+
+export type Mode = "training" | "roleplay";
+
+export interface AudioFormat {
+  encoding: "pcm_s16le";
+  sample_rate: number;
+  channels?: 1;
+}
+
+export interface StartMessage {
+  type: "start";
+  mode: Mode;
+  persona_id?: string;
+  session_id?: string;
+  input_audio: AudioFormat & { channels: 1 };
+  output_audio: AudioFormat;
+}
+
+export type ClientMessage =
+  | { type: "auth"; token: string }
+  | StartMessage
+  | { type: "text"; text: string }
+  | { type: "interrupt" }
+  | { type: "playback"; message_id: string; played_ms: number }
+  | { type: "end" };
+
+export interface Source {
+  document_id?: string;
+  filename: string;
+  page?: number | null;
+  excerpt?: string;
+  text?: string;
+}
+
+export interface TurnMetrics {
+  message_id?: string;
+  endpoint_ms?: number;
+  stt_ms?: number;
+  llm_ttft_ms?: number;
+  tts_ttfb_ms?: number;
+  first_audio_ms?: number;
+  [key: string]: unknown;
+}
+
+export type ServerMessage =
+  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean } }
+  | { type: "vad"; speaking: boolean }
+  | { type: "transcript"; text: string; final: boolean }
+  | { type: "response.delta"; message_id: string; text: string }
+  | { type: "audio.start"; message_id: string; sample_rate: number }
+  | { type: "audio.end"; message_id: string }
+  | { type: "interrupted"; message_id: string; heard_text: string }
+  | { type: "sources"; message_id?: string; items?: Source[]; sources?: Source[] }
+  | ({ type: "metrics" } & TurnMetrics)
+  | { type: "error"; code: string; message: string; retryable: boolean }
+  | { type: "session.ended"; reason: string; session_id: string };
+
+/** What the client sends: 20 ms frames of 16 kHz mono PCM16. */
+export const INPUT_FORMAT = { encoding: "pcm_s16le", sample_rate: 16000, channels: 1 } as const;

@@ -1,0 +1,59 @@
+/**
+ * Reply playback: chunks (already at the context's rate) go through the jitter buffer and out
+ * without gaps; `flush` silences at once (barge-in). Reports what was played, per message.
+ */
+import { JitterBuffer } from "../jitter";
+
+type Command =
+  | { type: "push"; messageId: string; samples: Float32Array }
+  | { type: "end" }
+  | { type: "flush" };
+
+const PREBUFFER_MS = 60;
+const REPORT_EVERY = Math.round(sampleRate / 10);
+
+class PlaybackProcessor extends AudioWorkletProcessor {
+  private readonly buffer = new JitterBuffer(Math.round((sampleRate * PREBUFFER_MS) / 1000));
+  private sinceReport = 0;
+  private wasPlaying = false;
+
+  constructor() {
+    super();
+    this.port.onmessage = (event: MessageEvent<Command>) => {
+      const command = event.data;
+      if (command.type === "push") this.buffer.push(command.messageId, command.samples);
+      else if (command.type === "end") this.buffer.end();
+      else {
+        this.buffer.flush();
+        this.report();
+      }
+    };
+  }
+
+  process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+    const output = outputs[0];
+    const first = output?.[0];
+    if (!output || !first) return true;
+    const played = this.buffer.pull(first);
+    for (let c = 1; c < output.length; c++) output[c]!.set(first);
+    this.sinceReport += played;
+    const playing = played > 0;
+    if (this.sinceReport >= REPORT_EVERY || (this.wasPlaying && !playing)) this.report();
+    this.wasPlaying = playing;
+    return true;
+  }
+
+  private report(): void {
+    this.sinceReport = 0;
+    this.port.postMessage({
+      type: "progress",
+      played: this.buffer.report(),
+      received: this.buffer.received,
+      buffered: this.buffer.bufferedSamples,
+      underruns: this.buffer.underruns,
+      sampleRate,
+    });
+  }
+}
+
+registerProcessor("sparring-playback", PlaybackProcessor);
