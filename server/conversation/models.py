@@ -61,7 +61,8 @@ class Persona(Base):
     __table_args__ = (Index("ix_persona_dealership", "dealership_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
-    dealership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
+    dealership_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(100))
     # Everything else a persona says about itself (vehicle, budget, objections, lines...), validated
@@ -84,7 +85,8 @@ class ConversationSession(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
-    dealership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
+    dealership_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("app_user.id", ondelete="CASCADE"))
     mode: Mapped[Mode] = mapped_column(_enum(Mode, "conversation_mode"))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "conversation_channel"))
@@ -112,7 +114,8 @@ class ConversationMessage(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
     session_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("conversation_session.id", ondelete="CASCADE"))
-    dealership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
+    dealership_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("app_user.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     role: Mapped[MessageRole] = mapped_column(_enum(MessageRole, "message_role"))
@@ -140,7 +143,8 @@ class MessageReport(Base):
     __table_args__ = (Index("ix_message_report_dealership_status", "dealership_id", "status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
-    dealership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
+    dealership_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("dealership.id", ondelete="CASCADE"))
     session_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("conversation_session.id", ondelete="CASCADE"))
     message_id: Mapped[uuid.UUID] = mapped_column(
