@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,7 +115,7 @@ class ConversationEngine:
             return Conversation(row.id, row.dealership_id, row.user_id, mode, channel, persona, created=True)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
-                    started: float | None = None) -> AsyncIterator[EngineEvent]:
+                    started: float | None = None) -> AsyncGenerator[EngineEvent, None]:
         """Answer one user turn. `metrics` (e.g. the voice channel's speech timings) is stored with
         the user's message; `started` (a perf_counter value) is when the turn began for the user."""
         started = started if started is not None else time.perf_counter()

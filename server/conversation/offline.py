@@ -23,10 +23,11 @@ from server.conversation.taxonomy import Objection, Technique
 
 MODEL_NAME = "offline"
 _WORD = re.compile(r"[a-z0-9&']+")
-_STOP = frozenset((
+_STOP_WORDS = (
     "a an and are as at be but by can do does for from have how i if in is it its me my of on or our so that the "
     "their them they this to was we what when which who why will with you your customer customers says said say tell"
-).split())
+)
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 @cache
