@@ -1,7 +1,7 @@
 """The conversation engine: the one brain every channel (text chat, voice, avatar) talks to.
 
     conv = await engine.open(principal, mode=..., persona_id=..., session_id=None, channel=...)
-    async for event in engine.reply(conv, text):       # Delta* then Sources then Done, or Failed
+    async for event in engine.reply(conv, text):   # Started, Delta*, Sources, Done; or Failed
         ...
     await engine.record_interrupted(message_id, heard_text)   # after a barge-in
     scorecard = await engine.end(principal, session_id)
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
-from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources
+from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources, Started
 from server.conversation.grounding import Passage, Retriever, retrieve
 from server.conversation.llm import LLM, ChatTurn, LLMError
 from server.conversation.models import (
@@ -130,6 +130,7 @@ class ConversationEngine:
                          session_id=conv.session_id)
             return
         answer_id = uuid.uuid4()
+        yield Started(conv.session_id, answer_id, turn.message_id)
         passages = await self._passages(conv, text)
         parts: list[str] = []
         ttft: float | None = None

@@ -1,5 +1,6 @@
-"""What `ConversationEngine.reply()` yields, in order: `Delta`s as text arrives, then `Sources`,
-then `Done`; or, at any point, one `Failed` (errors are data, so every channel can relay them)."""
+"""What `ConversationEngine.reply()` yields, in order: `Started` (the ids, once the user's turn
+is saved), `Delta`s as text arrives, then `Sources`, then `Done`; or, at any point, one `Failed`
+(errors are data, so every channel can relay them)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.conversation.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    session_id: uuid.UUID
+    message_id: uuid.UUID  # the answer's id, known up front so a barge-in can name it
+    user_message_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,4 +52,4 @@ class Failed:
     status: int = 503
 
 
-EngineEvent = Delta | Sources | Done | Failed
+EngineEvent = Started | Delta | Sources | Done | Failed
