@@ -256,10 +256,12 @@ async def test_dealership_personas(client: httpx.AsyncClient, world: World) -> N
     persona_id = created.json()["id"]
     names = [p["name"] for p in (await client.get("/api/v1/personas", headers=user.headers)).json()["items"]]
     assert "Adam" in names and "Fleet Frank" in names and len(names) >= 7
-    outsider_names = [p["name"] for p in (await client.get("/api/v1/personas", headers=outsider.headers)).json()["items"]]
+    outsider_list = (await client.get("/api/v1/personas", headers=outsider.headers)).json()["items"]
+    outsider_names = [p["name"] for p in outsider_list]
     assert "Fleet Frank" not in outsider_names
     assert (await client.get(f"/api/v1/personas/{persona_id}", headers=outsider.headers)).status_code == 404
-    assert (await chat(client, outsider.headers, mode="roleplay", persona_id=persona_id, message="Hi")).status_code == 404
+    foreign = await chat(client, outsider.headers, mode="roleplay", persona_id=persona_id, message="Hi")
+    assert foreign.status_code == 404
     # A role-play with the new persona: the offline customer follows its objections (generic lines).
     first = await chat(client, user.headers, mode="roleplay", persona_id=persona_id, message="Hello!")
     assert first.json()["response"] == "I need five vans, fast."
