@@ -47,6 +47,7 @@ from server.tenancy import Principal, Scope
 
 log = logging.getLogger(__name__)
 HISTORY_ROWS = 60
+MAX_UNSAVED = 10_000
 History = list[tuple[str, str, dict[str, Any]]]  # (role, text, tags), oldest first
 
 
@@ -80,6 +81,7 @@ class ConversationEngine:
         self._sessionmaker = sessionmaker
         self._tasks = tasks
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._unsaved: dict[uuid.UUID, ConversationSession] = {}
 
     @property
     def offline(self) -> bool:
@@ -92,7 +94,14 @@ class ConversationEngine:
     async def open(self, principal: Principal, *, mode: Mode, persona_id: str | None = None,
                    session_id: uuid.UUID | None = None, channel: Channel = Channel.text,
                    dealership_id: uuid.UUID | None = None) -> Conversation:
-        """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s)."""
+        """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
+
+        A new session is stored with its first turn, so opening one costs no database write; for
+        a plain user with a built-in persona it costs no database read either."""
+        if session_id is None and not principal.is_super_admin and principal.dealership_id is not None:
+            persona = personas.builtin(persona_id, mode)
+            if persona is not None:
+                return self._start(principal, principal.dealership_id, persona, mode, channel)
         async with self._sessionmaker() as db, db.begin():
             scope = Scope(principal, db)
             if session_id is not None:
@@ -108,11 +117,19 @@ class ConversationEngine:
                                     PersonaView.model_validate(row.persona), created=False)
             dealership = await scope.dealership(dealership_id)
             persona = await personas.resolve(principal, db, persona_id, mode, dealership.id)
-            row = ConversationSession(dealership_id=dealership.id, user_id=principal.user_id, mode=mode,
-                                      channel=channel, persona_id=persona.id, persona=persona.model_dump(mode="json"))
-            db.add(row)
-            await db.flush()
-            return Conversation(row.id, row.dealership_id, row.user_id, mode, channel, persona, created=True)
+        return self._start(principal, dealership.id, persona, mode, channel)
+
+    def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
+               channel: Channel) -> Conversation:
+        row = ConversationSession(
+            id=uuid.uuid4(), dealership_id=dealership_id, user_id=principal.user_id, mode=mode, channel=channel,
+            persona_id=persona.id, persona=persona.model_dump(mode="json"), status=SessionStatus.active,
+            message_count=0, flags=[], flagged=False,
+        )
+        while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
+            self._unsaved.pop(next(iter(self._unsaved)))
+        self._unsaved[row.id] = row
+        return Conversation(row.id, dealership_id, principal.user_id, mode, channel, persona, created=True)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
                     started: float | None = None) -> AsyncGenerator[EngineEvent, None]:
@@ -134,6 +151,7 @@ class ConversationEngine:
         passages = await self._passages(conv, text)
         parts: list[str] = []
         ttft: float | None = None
+        model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
         usage: Usage | None = None
         tags: dict[str, Any] = {}
         version: str | None = None
@@ -147,12 +165,13 @@ class ConversationEngine:
                 version = system.version
                 chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in turn.history]
                 stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
+            asked = time.perf_counter()
             async for item in stream:
                 if isinstance(item, Usage):
                     usage = item
                     continue
                 if ttft is None:
-                    ttft = _ms(started)
+                    ttft, model_ttft = _ms(started), _ms(asked)
                 parts.append(item)
                 yield Delta(item)
             finished = True
@@ -180,7 +199,7 @@ class ConversationEngine:
         usage = usage.priced(self.settings.llm_price_input_per_mtok, self.settings.llm_price_output_per_mtok) \
             if self.llm is not None else usage
         flags = moderation.check_answer(conv.mode, answer, answer_id)
-        timings = {"ttft_ms": ttft, "total_ms": _ms(started)}
+        timings = {"ttft_ms": ttft, "total_ms": _ms(started), "model_ttft_ms": model_ttft}
         sources = [p.source() for p in passages]
         try:
             await asyncio.shield(
@@ -230,13 +249,19 @@ class ConversationEngine:
         return card
 
     async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any]) -> _UserTurn:
+        new = self._unsaved.get(conv.session_id)
         async with self._sessionmaker() as db, db.begin():
-            session = await _lock(db, conv.session_id)
-            if session.status is SessionStatus.ended:
-                raise Conflict("This session has ended; start a new one.", code="session_ended")
-            rows = list(reversed((await db.execute(
-                select(ConversationMessage).where(ConversationMessage.session_id == conv.session_id)
-                .order_by(ConversationMessage.seq.desc()).limit(HISTORY_ROWS))).scalars().all()))
+            if new is not None:
+                session, rows = new, []
+                db.add(session)
+                await db.flush()  # the session row before its first message (no ORM relationship orders them)
+            else:
+                session = await _lock(db, conv.session_id)
+                if session.status is SessionStatus.ended:
+                    raise Conflict("This session has ended; start a new one.", code="session_ended")
+                rows = list(reversed((await db.execute(
+                    select(ConversationMessage).where(ConversationMessage.session_id == conv.session_id)
+                    .order_by(ConversationMessage.seq.desc()).limit(HISTORY_ROWS))).scalars().all()))
             session.last_activity_at = datetime.now(UTC)
             if rows and rows[-1].role is MessageRole.user and rows[-1].text == text:
                 # A retry after a failed answer: continue from the message already saved.
@@ -249,7 +274,9 @@ class ConversationEngine:
             db.add(message)
             session.message_count += 1
             _add_flags(session, moderation.check_user_turn(text, message.id))
-            return _UserTurn(message.id, _history(rows))
+            turn = _UserTurn(message.id, _history(rows))
+        self._unsaved.pop(conv.session_id, None)
+        return turn
 
     async def _passages(self, conv: Conversation, text: str) -> list[Passage]:
         if conv.mode is not Mode.training:
@@ -280,7 +307,8 @@ class ConversationEngine:
             offline=self.offline, prompt_version=version, prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, ttft_ms=timings.get("ttft_ms"),
             total_ms=timings.get("total_ms"), interrupted=interrupted,
-            metrics={"usage_estimated": usage.estimated, **({"generated_text": text} if interrupted else {})},
+            metrics={"usage_estimated": usage.estimated, "model_ttft_ms": timings.get("model_ttft_ms"),
+                     **({"generated_text": text} if interrupted else {})},
         )
         task = self._tasks.spawn(f"conversation.save-answer:{message_id}", self._save(message, flags))
         self._saving[message_id] = task

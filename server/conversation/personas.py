@@ -73,26 +73,34 @@ def from_row(row: Persona) -> PersonaView:
                        **{k: v for k, v in row.spec.items() if k not in {"kind", "name"}})
 
 
-async def resolve(principal: Principal, db: AsyncSession, persona_id: str | None, mode: Mode,
-                  dealership_id: uuid.UUID) -> PersonaView:
-    """The persona a new session uses: built-in or the session dealership's own (404 otherwise)."""
+def builtin(persona_id: str | None, mode: Mode) -> PersonaView | None:
+    """The built-in persona a new session uses (Adam when training without a choice), or None."""
     if persona_id is None:
         if mode is Mode.training:
             return builtin_personas()[TRAINER_ID]
         raise ValidationFailed("persona_id is required in roleplay mode.",
                                details=[{"field": "persona_id", "message": "required for roleplay"}])
     persona = builtin_personas().get(persona_id)
-    if persona is None:
-        try:
-            key = uuid.UUID(persona_id)
-        except ValueError:
-            raise NotFound("Persona not found.") from None
-        row = await Scope(principal, db).get(Persona, key)
-        if row.dealership_id != dealership_id:
-            raise NotFound("Persona not found.")
-        persona = from_row(row)
-    if not persona.active:
+    return _check_mode(persona, mode) if persona is not None else None
+
+
+async def resolve(principal: Principal, db: AsyncSession, persona_id: str | None, mode: Mode,
+                  dealership_id: uuid.UUID) -> PersonaView:
+    """The persona a new session uses: built-in or the session dealership's own (404 otherwise)."""
+    found = builtin(persona_id, mode)
+    if found is not None:
+        return found
+    try:
+        key = uuid.UUID(str(persona_id))
+    except ValueError:
+        raise NotFound("Persona not found.") from None
+    row = await Scope(principal, db).get(Persona, key)
+    if row.dealership_id != dealership_id or not row.active:
         raise NotFound("Persona not found.")
+    return _check_mode(from_row(row), mode)
+
+
+def _check_mode(persona: PersonaView, mode: Mode) -> PersonaView:
     if persona.mode is not mode:
         raise ValidationFailed(f"Persona {persona.name!r} is for {persona.mode.value} mode.",
                                details=[{"field": "persona_id", "message": f"not a {mode.value} persona"}])
