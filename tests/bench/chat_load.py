@@ -7,7 +7,7 @@ to first token. We measure, from a client, the time to the first token
      auth, rate limit, session and message writes, retrieval, prompt building included),
 with CONCURRENCY chats in flight at once, and report the difference of the p50 and p95.
 
-    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--rounds 6] [--ttft 0.2]
+    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--rounds 6] [--ttft 0.2] [--words 10]
 
 Uses DATABASE_URL if set, else an embedded PostgreSQL in a temporary folder.
 """
@@ -143,13 +143,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--ttft", type=float, default=0.2)
+    parser.add_argument("--words", type=int, default=10, help="words per fake answer")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
     emails = asyncio.run(seed(database_url, args.concurrency))
     fake_port, server_port = free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
-                             "--ttft", str(args.ttft), "--tps", "100", "--words", "30"], cwd=ROOT)
+                             "--ttft", str(args.ttft), "--tps", "100", "--words", str(args.words)], cwd=ROOT)
     env = {**os.environ, "DATABASE_URL": database_url, "OPENAI_API_KEY": "bench",
            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "RATE_LIMIT_CHAT": "100000/minute",
            "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
