@@ -291,3 +291,18 @@ async def test_super_admin_chats_for_a_chosen_dealership(client: httpx.AsyncClie
     other = await world.dealership()
     assert (await chat(client, user.headers, message="Hi", dealership_id=str(other))).status_code == 403
     assert uuid.UUID(data["message_id"])
+
+
+@pytest.mark.e2e
+async def test_sse_streams_over_a_real_server(live_server: Any, world: World) -> None:
+    user = await world.account(Role.user, await world.dealership())
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as real:
+        events = []
+        async with real.stream("POST", "/api/v1/chat", headers={**user.headers, **SSE},
+                               json={"mode": "roleplay", "persona_id": "grace-firsttime", "message": "Hello!"}) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            body = "".join([chunk async for chunk in r.aiter_text()])
+        events = parse_sse(body)
+    assert [n for n, _ in events][-2:] == ["sources", "done"]
+    assert "".join(d["text"] for n, d in events if n == "delta") == "Hi! I'm looking for my first car, something " \
+        "small and good on gas."
