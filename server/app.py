@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,6 +23,8 @@ from starlette.responses import Response
 
 from server.api.routes import build_routes
 from server.auth.principal import Authenticator
+from server.conversation.engine import ConversationEngine
+from server.conversation.llm import LLM, OpenAIChat
 from server.db.engine import create_engine, create_sessionmaker, resolve_database_url
 from server.db.migrate import upgrade_head_async
 from server.errors import SparringError, error_for_status, error_response
@@ -65,6 +67,19 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis | None]:
         await client.aclose()
 
 
+@asynccontextmanager
+async def conversation_engine(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
+                              tasks: TaskSupervisor, retriever: Any) -> AsyncIterator[ConversationEngine]:
+    """The model behind conversations: OpenAI-compatible when a key is set, else the offline engine."""
+    chat = OpenAIChat(settings) if settings.openai_api_key else None
+    llm: LLM | None = chat
+    try:
+        yield ConversationEngine(settings, sessionmaker, tasks, llm=llm, retriever=retriever)
+    finally:
+        if chat is not None:
+            await chat.close()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     registry = CollectorRegistry()
@@ -78,12 +93,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
+            retriever = None  # the documents feature provides it (server.conversation.grounding.Retriever)
+            conversations = await stack.enter_async_context(
+                conversation_engine(settings, sessionmaker, tasks, retriever))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                registry=registry, tasks=tasks,
+                registry=registry, tasks=tasks, retriever=retriever, conversations=conversations,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             log.info("sparring ready", extra={"environment": settings.environment,

@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     liveavatar_api_key: str | None = None
     liveavatar_base_url: str = "https://api.liveavatar.com"
 
+    # Conversations (docs/configuration.md, "Conversations").
+    llm_model: str = "gpt-4o"
+    llm_temperature: float = Field(default=0.7, ge=0, le=2)
+    llm_max_tokens: int = Field(default=400, ge=16, le=4096)
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Longest wait for the first token (retries included) and between two chunks of a stream.
+    llm_first_token_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    llm_retries: int = Field(default=2, ge=0, le=5)
+    llm_history_tokens: int = Field(default=3000, ge=200)
+    llm_price_input_per_mtok: float = Field(default=2.5, ge=0)
+    llm_price_output_per_mtok: float = Field(default=10.0, ge=0)
+    chat_passages: int = Field(default=4, ge=0, le=20)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -6,6 +6,7 @@ Handlers read it through `app_state(request)`; nothing reaches for module-level 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from server.auth.principal import Authenticator
+from server.conversation.engine import ConversationEngine
 from server.ratelimit import RateLimits
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -31,6 +33,10 @@ class AppState:
     authenticator: Authenticator
     registry: CollectorRegistry
     tasks: TaskSupervisor
+    # Conversations (issue 4): the document retriever the engine grounds answers in (set by the
+    # documents feature; None answers without passages), and the engine every channel uses.
+    retriever: Any = None
+    conversations: ConversationEngine | None = None
 
 
 def app_state(conn: HTTPConnection) -> AppState:

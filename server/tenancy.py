@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.conversation.models import ConversationMessage, ConversationSession, MessageReport, Persona
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
 
@@ -49,6 +50,11 @@ class Principal:
 Dealership.__tenant_column__ = "id"
 User.__owner_column__ = "id"
 User.__soft_delete__ = "deleted_at"
+# Conversations: plain users see their own sessions, messages and reports; admins their dealership's.
+ConversationSession.__owner_column__ = "user_id"
+ConversationMessage.__owner_column__ = "user_id"
+MessageReport.__owner_column__ = "reporter_id"
+Persona.__soft_delete__ = "deleted_at"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

@@ -1,0 +1,134 @@
+"""/personas: Adam and the role-play customers. Built-ins ship with the server; dealership
+admins add, edit and disable their dealership's own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from server.api.endpoint import Ctx, endpoint, field_errors
+from server.api.schemas import Input, Output
+from server.conversation.models import Persona
+from server.conversation.personas import Kind, PersonaSpec, PersonaView, builtin_personas, from_row
+from server.db.models import Role
+from server.errors import Forbidden, NotFound, ValidationFailed
+
+TAG = "personas"
+ADMINS = [Role.super_admin, Role.dealership_admin]
+
+
+class PersonaIn(PersonaSpec):
+    dealership_id: uuid.UUID | None = Field(default=None, description="super admins only")
+
+
+class PersonaPatch(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    summary: str | None = Field(default=None, max_length=500)
+    difficulty: str | None = Field(default=None, pattern="^(easy|medium|hard)$")
+    vehicle: str | None = Field(default=None, max_length=200)
+    budget: str | None = Field(default=None, max_length=200)
+    personality: str | None = Field(default=None, max_length=1000)
+    objections: list[str] | None = None
+    opening_line: str | None = Field(default=None, max_length=500)
+    lines: dict[str, list[str]] | None = None
+    agree_line: str | None = Field(default=None, max_length=500)
+    voice: str | None = Field(default=None, max_length=100)
+    active: bool | None = None
+
+
+class PersonaOut(PersonaView):
+    dealership_id: uuid.UUID | None = None
+
+
+class PersonaQuery(Input):
+    kind: Kind | None = None
+    include_inactive: bool = False
+
+
+class PersonaList(Output):
+    items: list[PersonaOut]
+    total: int
+
+
+def _out(row: Persona) -> PersonaOut:
+    return PersonaOut(**from_row(row).model_dump(), dealership_id=row.dealership_id)
+
+
+async def _own(ctx: Ctx, persona_id: str) -> Persona:
+    if persona_id in builtin_personas():
+        raise Forbidden("Built-in personas cannot be changed; create your dealership's own instead.",
+                        code="builtin_persona")
+    try:
+        key = uuid.UUID(persona_id)
+    except ValueError:
+        raise NotFound("Persona not found.") from None
+    return await ctx.scope.get(Persona, key, for_update=True)
+
+
+@endpoint("GET", "/personas", summary="List the personas you can practise with", tag=TAG, query=PersonaQuery,
+          response=PersonaList)
+async def list_personas(ctx: Ctx, query: PersonaQuery) -> PersonaList:
+    items = [PersonaOut(**p.model_dump()) for p in builtin_personas().values()]
+    criteria = [] if query.include_inactive and ctx.principal.is_admin else [Persona.active.is_(True)]
+    rows, _ = await ctx.scope.list(Persona, *criteria, order_by=Persona.created_at, limit=200)
+    items += [_out(row) for row in rows]
+    if query.kind is not None:
+        items = [p for p in items if p.kind == query.kind]
+    return PersonaList(items=items, total=len(items))
+
+
+@endpoint("GET", "/personas/{persona_id}", summary="Get a persona", tag=TAG, response=PersonaOut, errors=(404,))
+async def get_persona(ctx: Ctx, persona_id: str) -> PersonaOut:
+    if (builtin := builtin_personas().get(persona_id)) is not None:
+        return PersonaOut(**builtin.model_dump())
+    try:
+        key = uuid.UUID(persona_id)
+    except ValueError:
+        raise NotFound("Persona not found.") from None
+    return _out(await ctx.scope.get(Persona, key))
+
+
+@endpoint("POST", "/personas", summary="Create a persona for your dealership", tag=TAG, body=PersonaIn,
+          response=PersonaOut, status=201, roles=ADMINS, errors=(403, 404, 422))
+async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
+    dealership = await ctx.scope.dealership(body.dealership_id if ctx.principal.is_super_admin else None)
+    spec = PersonaSpec.model_validate(body.model_dump(exclude={"dealership_id"}))
+    row = Persona(dealership_id=dealership.id, kind=spec.kind, name=spec.name, created_by=ctx.principal.user_id,
+                  spec=spec.model_dump(mode="json", exclude={"kind", "name"}))
+    ctx.db.add(row)
+    await ctx.db.flush()
+    await ctx.db.refresh(row)
+    return _out(row)
+
+
+@endpoint("PATCH", "/personas/{persona_id}", summary="Edit, disable or re-enable a persona", tag=TAG,
+          body=PersonaPatch, response=PersonaOut, roles=ADMINS, errors=(403, 404, 422))
+async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> PersonaOut:
+    row = await _own(ctx, persona_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if "active" in changes:
+        row.active = bool(changes.pop("active"))
+    merged = {**row.spec, "kind": row.kind, "name": row.name, **changes}
+    try:
+        spec = PersonaSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise ValidationFailed(details=field_errors(exc, "body")) from None
+    row.name = spec.name
+    row.spec = spec.model_dump(mode="json", exclude={"kind", "name"})
+    await ctx.db.flush()
+    await ctx.db.refresh(row)
+    return _out(row)
+
+
+@endpoint("DELETE", "/personas/{persona_id}", summary="Delete a persona (past sessions keep their copy)", tag=TAG,
+          status=204, roles=ADMINS, errors=(403, 404))
+async def delete_persona(ctx: Ctx, persona_id: str) -> None:
+    row = await _own(ctx, persona_id)
+    row.deleted_at = datetime.now(UTC)
+    row.active = False
+
+
+ENDPOINTS = [list_personas, get_persona, create_persona, update_persona, delete_persona]

@@ -1,0 +1,167 @@
+"""/sessions: conversation history. A user sees their own sessions, a dealership admin their
+dealership's, a super admin all (the filter lives in `server.tenancy.Scope`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import ColumnElement, select
+
+from server.api.chat import SourceOut, engine_of
+from server.api.endpoint import Ctx, endpoint
+from server.api.schemas import Output, PageQuery
+from server.conversation.models import (
+    Channel,
+    ConversationMessage,
+    ConversationSession,
+    MessageRole,
+    Mode,
+    SessionStatus,
+)
+
+TAG = "sessions"
+
+
+class SessionQuery(PageQuery):
+    user_id: uuid.UUID | None = None
+    persona_id: str | None = Field(default=None, max_length=64)
+    mode: Mode | None = None
+    channel: Channel | None = None
+    status: SessionStatus | None = None
+    flagged: bool | None = None
+    dealership_id: uuid.UUID | None = None
+    since: datetime | None = Field(default=None, description="started at or after (ISO 8601)")
+    until: datetime | None = Field(default=None, description="started before (ISO 8601)")
+
+
+class SessionSummary(Output):
+    id: uuid.UUID
+    dealership_id: uuid.UUID
+    user_id: uuid.UUID
+    mode: Mode
+    channel: Channel
+    persona_id: str
+    persona_name: str
+    status: SessionStatus
+    message_count: int
+    flagged: bool
+    overall_score: float | None
+    started_at: datetime
+    last_activity_at: datetime
+    ended_at: datetime | None
+
+
+class SessionList(Output):
+    items: list[SessionSummary]
+    total: int
+
+
+class MessageOut(Output):
+    id: uuid.UUID
+    seq: int
+    role: MessageRole
+    text: str
+    sources: list[SourceOut]
+    tags: dict[str, Any]
+    model: str | None
+    offline: bool
+    interrupted: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    timings: dict[str, float | None]
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class SessionDetail(SessionSummary):
+    persona: dict[str, Any]
+    flags: list[dict[str, Any]]
+    scorecard: dict[str, Any] | None
+    messages: list[MessageOut]
+
+
+class ScoreOut(Output):
+    dimension: str
+    score: int
+    evidence: str
+    message_id: uuid.UUID | None
+
+
+class ScorecardOut(Output):
+    session_id: uuid.UUID
+    mode: Mode
+    persona_id: str
+    generated_by: str
+    overall: float | None
+    scores: list[ScoreOut]
+    objections: dict[str, list[str]]
+    talk_ratio: float | None
+    talk_words: dict[str, int]
+    longest_monologue: dict[str, Any] | None
+    words_per_minute: float | None
+    filler_words: dict[str, Any] | None
+    summary: str
+    turns: int
+
+
+def summary(row: ConversationSession) -> SessionSummary:
+    overall = row.scorecard.get("overall") if row.scorecard else None
+    return SessionSummary(
+        id=row.id, dealership_id=row.dealership_id, user_id=row.user_id, mode=row.mode, channel=row.channel,
+        persona_id=row.persona_id, persona_name=str(row.persona.get("name", "")), status=row.status,
+        message_count=row.message_count, flagged=row.flagged, overall_score=overall, started_at=row.started_at,
+        last_activity_at=row.last_activity_at, ended_at=row.ended_at,
+    )
+
+
+def message_out(row: ConversationMessage) -> MessageOut:
+    return MessageOut(
+        id=row.id, seq=row.seq, role=row.role, text=row.text,
+        sources=[SourceOut.model_validate(s) for s in row.sources],
+        tags=row.tags, model=row.model, offline=row.offline, interrupted=row.interrupted,
+        prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens, cost_usd=row.cost_usd,
+        timings={"ttft_ms": row.ttft_ms, "total_ms": row.total_ms}, metrics=row.metrics, created_at=row.created_at,
+    )
+
+
+@endpoint("GET", "/sessions", summary="List conversation sessions you can see", tag=TAG, query=SessionQuery,
+          response=SessionList)
+async def list_sessions(ctx: Ctx, query: SessionQuery) -> SessionList:
+    model = ConversationSession
+    criteria: list[ColumnElement[bool]] = []
+    filters: dict[str, Any] = {"user_id": query.user_id, "persona_id": query.persona_id, "mode": query.mode,
+                               "channel": query.channel, "status": query.status, "flagged": query.flagged,
+                               "dealership_id": query.dealership_id}
+    criteria += [getattr(model, name) == value for name, value in filters.items() if value is not None]
+    if query.since is not None:
+        criteria.append(model.started_at >= query.since)
+    if query.until is not None:
+        criteria.append(model.started_at < query.until)
+    rows, total = await ctx.scope.list(model, *criteria, order_by=model.started_at.desc(), limit=query.limit,
+                                       offset=query.offset)
+    return SessionList(items=[summary(row) for row in rows], total=total)
+
+
+@endpoint("GET", "/sessions/{session_id:uuid}", summary="A session's transcript, sources, timings and scorecard",
+          tag=TAG, response=SessionDetail, errors=(404,))
+async def get_session(ctx: Ctx, session_id: uuid.UUID) -> SessionDetail:
+    row = await ctx.scope.get(ConversationSession, session_id)
+    messages = (await ctx.db.execute(
+        select(ConversationMessage).where(ConversationMessage.session_id == row.id).order_by(ConversationMessage.seq)
+    )).scalars().all()
+    return SessionDetail(**summary(row).model_dump(), persona=row.persona, flags=row.flags, scorecard=row.scorecard,
+                         messages=[message_out(m) for m in messages])
+
+
+@endpoint("POST", "/sessions/{session_id:uuid}/end", summary="End a session and get its scorecard", tag=TAG,
+          response=ScorecardOut, errors=(404, 409))
+async def end_session(ctx: Ctx, session_id: uuid.UUID) -> ScorecardOut:
+    card = await engine_of(ctx).end(ctx.principal, session_id)
+    return ScorecardOut.model_validate(card)
+
+
+ENDPOINTS = [list_sessions, get_session, end_session]

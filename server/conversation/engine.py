@@ -1,0 +1,351 @@
+"""The conversation engine: the one brain every channel (text chat, voice, avatar) talks to.
+
+    conv = await engine.open(principal, mode=..., persona_id=..., session_id=None, channel=...)
+    async for event in engine.reply(conv, text):   # Started, Delta*, Sources, Done; or Failed
+        ...
+    await engine.record_interrupted(message_id, heard_text)   # after a barge-in
+    scorecard = await engine.end(principal, session_id)
+
+The user's turn is committed before the model is asked, so a provider failure loses nothing
+and a retry of the same text continues from it. The answer is committed before `Done` is
+yielded. If the consumer stops listening mid-answer (cancellation, barge-in), what was
+generated so far is saved, marked interrupted, by a supervised task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
+from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources, Started
+from server.conversation.grounding import Passage, Retriever, retrieve
+from server.conversation.llm import LLM, ChatTurn, LLMError
+from server.conversation.models import (
+    Channel,
+    ConversationMessage,
+    ConversationSession,
+    MessageRole,
+    Mode,
+    SessionStatus,
+)
+from server.conversation.personas import PersonaView
+from server.conversation.usage import Usage, estimate_tokens
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.settings import Settings
+from server.tasks import TaskSupervisor
+from server.tenancy import Principal, Scope
+
+log = logging.getLogger(__name__)
+HISTORY_ROWS = 60
+MAX_UNSAVED = 10_000
+History = list[tuple[str, str, dict[str, Any]]]  # (role, text, tags), oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    session_id: uuid.UUID
+    dealership_id: uuid.UUID
+    user_id: uuid.UUID
+    mode: Mode
+    channel: Channel
+    persona: PersonaView
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _UserTurn:
+    message_id: uuid.UUID
+    history: History
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+class ConversationEngine:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], tasks: TaskSupervisor,
+                 *, llm: LLM | None, retriever: Retriever | None) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.retriever = retriever
+        self._sessionmaker = sessionmaker
+        self._tasks = tasks
+        self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._unsaved: dict[uuid.UUID, ConversationSession] = {}
+
+    @property
+    def offline(self) -> bool:
+        return self.llm is None
+
+    @property
+    def model(self) -> str:
+        return offline.MODEL_NAME if self.llm is None else self.llm.model
+
+    async def open(self, principal: Principal, *, mode: Mode, persona_id: str | None = None,
+                   session_id: uuid.UUID | None = None, channel: Channel = Channel.text,
+                   dealership_id: uuid.UUID | None = None) -> Conversation:
+        """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
+
+        A new session is stored with its first turn, so opening one costs no database write; for
+        a plain user with a built-in persona it costs no database read either."""
+        if session_id is None and not principal.is_super_admin and principal.dealership_id is not None:
+            persona = personas.builtin(persona_id, mode)
+            if persona is not None:
+                return self._start(principal, principal.dealership_id, persona, mode, channel)
+        async with self._sessionmaker() as db, db.begin():
+            scope = Scope(principal, db)
+            if session_id is not None:
+                row = await scope.get(ConversationSession, session_id)
+                if row.user_id != principal.user_id:
+                    raise NotFound("ConversationSession not found.")
+                if row.status is SessionStatus.ended:
+                    raise Conflict("This session has ended; start a new one.", code="session_ended")
+                if row.mode is not mode or (persona_id is not None and persona_id != row.persona_id):
+                    raise ValidationFailed("The session was started with another mode or persona.", details=[
+                        {"field": "session_id", "message": f"session is {row.mode.value} with {row.persona_id}"}])
+                return Conversation(row.id, row.dealership_id, row.user_id, row.mode, row.channel,
+                                    PersonaView.model_validate(row.persona), created=False)
+            dealership = await scope.dealership(dealership_id)
+            persona = await personas.resolve(principal, db, persona_id, mode, dealership.id)
+        return self._start(principal, dealership.id, persona, mode, channel)
+
+    def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
+               channel: Channel) -> Conversation:
+        row = ConversationSession(
+            id=uuid.uuid4(), dealership_id=dealership_id, user_id=principal.user_id, mode=mode, channel=channel,
+            persona_id=persona.id, persona=persona.model_dump(mode="json"), status=SessionStatus.active,
+            message_count=0, flags=[], flagged=False,
+        )
+        while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
+            self._unsaved.pop(next(iter(self._unsaved)))
+        self._unsaved[row.id] = row
+        return Conversation(row.id, dealership_id, principal.user_id, mode, channel, persona, created=True)
+
+    async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
+                    started: float | None = None) -> AsyncGenerator[EngineEvent, None]:
+        """Answer one user turn. `metrics` (e.g. the voice channel's speech timings) is stored with
+        the user's message; `started` (a perf_counter value) is when the turn began for the user."""
+        started = started if started is not None else time.perf_counter()
+        try:
+            turn = await self._record_user_turn(conv, text, metrics or {})
+        except Conflict as exc:
+            yield Failed(exc.code, exc.message, retryable=False, session_id=conv.session_id, status=409)
+            return
+        except Exception:
+            log.exception("could not record a user turn", extra={"session_id": str(conv.session_id)})
+            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                         session_id=conv.session_id)
+            return
+        answer_id = uuid.uuid4()
+        yield Started(conv.session_id, answer_id, turn.message_id)
+        passages = await self._passages(conv, text)
+        parts: list[str] = []
+        ttft: float | None = None
+        model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
+        usage: Usage | None = None
+        tags: dict[str, Any] = {}
+        version: str | None = None
+        finished = failed = False
+        try:
+            if self.llm is None:
+                body, tags, usage = self._offline_answer(conv, turn.history, text, passages)
+                stream: AsyncIterator[str | Usage] = _replay(offline.chunks(body))
+            else:
+                system = prompts.system_prompt(conv.persona, passages)
+                version = system.version
+                chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in turn.history]
+                stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
+            asked = time.perf_counter()
+            async for item in stream:
+                if isinstance(item, Usage):
+                    usage = item
+                    continue
+                if ttft is None:
+                    ttft, model_ttft = _ms(started), _ms(asked)
+                parts.append(item)
+                yield Delta(item)
+            finished = True
+        except LLMError as error:
+            failed = True
+            yield Failed(error.code, error.message, error.retryable, conv.session_id, turn.message_id)
+            return
+        except Exception:
+            failed = True
+            log.exception("conversation reply failed", extra={"session_id": str(conv.session_id)})
+            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                         session_id=conv.session_id, user_message_id=turn.message_id)
+            return
+        finally:
+            if not finished and not failed and parts:
+                # The listener went away mid-answer (barge-in, closed stream): keep what was generated.
+                partial = "".join(parts)
+                self._spawn_save(conv, answer_id, partial, [], tags, usage or Usage(), {"ttft_ms": ttft},
+                                 version, [], interrupted=True)
+        answer = "".join(parts)
+        if self.llm is not None and conv.mode is Mode.roleplay:
+            tags = tagging.customer_tags(answer)
+        if usage is None:
+            usage = Usage(0, estimate_tokens(answer), estimated=True)
+        usage = usage.priced(self.settings.llm_price_input_per_mtok, self.settings.llm_price_output_per_mtok) \
+            if self.llm is not None else usage
+        flags = moderation.check_answer(conv.mode, answer, answer_id)
+        timings = {"ttft_ms": ttft, "total_ms": _ms(started), "model_ttft_ms": model_ttft}
+        sources = [p.source() for p in passages]
+        try:
+            await asyncio.shield(
+                self._spawn_save(conv, answer_id, answer, sources, tags, usage, timings, version, flags))
+        except Exception:
+            log.exception("could not save an answer", extra={"session_id": str(conv.session_id)})
+            yield Failed("internal_error", "The answer could not be saved; try again.", retryable=True,
+                         session_id=conv.session_id, user_message_id=turn.message_id)
+            return
+        yield Sources(sources)
+        yield Done(conv.session_id, answer_id, turn.message_id, answer, usage, timings, self.offline, self.model,
+                   flags)
+
+    async def record_interrupted(self, message_id: uuid.UUID, heard_text: str) -> bool:
+        """After a barge-in: keep only what the user heard in the transcript (and in the history the
+        model sees next); the full generation stays in the message's metrics. False if unknown."""
+        pending = self._saving.get(message_id)
+        if pending is not None:
+            await asyncio.wait([pending])
+        async with self._sessionmaker() as db, db.begin():
+            row = await db.get(ConversationMessage, message_id, with_for_update=True)
+            if row is None or row.role is not MessageRole.assistant:
+                return False
+            row.metrics = {**row.metrics, "generated_text": row.metrics.get("generated_text", row.text)}
+            row.text = heard_text
+            row.interrupted = True
+        return True
+
+    async def end(self, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+        """End a session and return its scorecard (409 if it has already ended)."""
+        async with self._sessionmaker() as db, db.begin():
+            row = await Scope(principal, db).get(ConversationSession, session_id)
+            if row.status is SessionStatus.ended:
+                raise Conflict("This session has already ended.", code="session_ended")
+            messages = await _messages(db, session_id)
+        card, retags = await scorecard.build(self.llm, row, messages)
+        async with self._sessionmaker() as db, db.begin():
+            locked = await _lock(db, session_id)
+            if locked.status is SessionStatus.ended:
+                raise Conflict("This session has already ended.", code="session_ended")
+            locked.status = SessionStatus.ended
+            locked.ended_at = datetime.now(UTC)
+            locked.scorecard = card
+            for message in await _messages(db, session_id):
+                if message.id in retags:
+                    message.tags = retags[message.id]
+        return card
+
+    async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any]) -> _UserTurn:
+        new = self._unsaved.get(conv.session_id)
+        async with self._sessionmaker() as db, db.begin():
+            if new is not None:
+                session, rows = new, []
+                db.add(session)
+                await db.flush()  # the session row before its first message (no ORM relationship orders them)
+            else:
+                session = await _lock(db, conv.session_id)
+                if session.status is SessionStatus.ended:
+                    raise Conflict("This session has ended; start a new one.", code="session_ended")
+                rows = list(reversed((await db.execute(
+                    select(ConversationMessage).where(ConversationMessage.session_id == conv.session_id)
+                    .order_by(ConversationMessage.seq.desc()).limit(HISTORY_ROWS))).scalars().all()))
+            session.last_activity_at = datetime.now(UTC)
+            if rows and rows[-1].role is MessageRole.user and rows[-1].text == text:
+                # A retry after a failed answer: continue from the message already saved.
+                return _UserTurn(rows[-1].id, _history(rows[:-1]))
+            message = ConversationMessage(
+                id=uuid.uuid4(), session_id=session.id, dealership_id=session.dealership_id, user_id=session.user_id,
+                seq=session.message_count + 1, role=MessageRole.user, text=text, metrics=metrics,
+                tags=tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
+            )
+            db.add(message)
+            session.message_count += 1
+            _add_flags(session, moderation.check_user_turn(text, message.id))
+            turn = _UserTurn(message.id, _history(rows))
+        self._unsaved.pop(conv.session_id, None)
+        return turn
+
+    async def _passages(self, conv: Conversation, text: str) -> list[Passage]:
+        if conv.mode is not Mode.training:
+            return []
+        try:
+            return await retrieve(self.retriever, conv.dealership_id, text, self.settings.chat_passages)
+        except Exception:
+            # Coaching without documents beats no coaching: answer ungrounded and say so in the log.
+            log.exception("retrieval failed", extra={"dealership_id": str(conv.dealership_id)})
+            return []
+
+    def _offline_answer(self, conv: Conversation, history: History, text: str,
+                        passages: list[Passage]) -> tuple[str, dict[str, Any], Usage]:
+        tags: dict[str, Any] = {}
+        if conv.mode is Mode.training:
+            body = offline.training_answer(text, passages)
+        else:
+            body, tags = offline.customer_reply(conv.persona, history, text)
+        prompt_tokens = sum(estimate_tokens(t) for _, t, _ in history) + sum(estimate_tokens(p.text) for p in passages)
+        return body, tags, Usage(prompt_tokens + estimate_tokens(text), estimate_tokens(body), estimated=True)
+
+    def _spawn_save(self, conv: Conversation, message_id: uuid.UUID, text: str, sources: list[dict[str, Any]],
+                    tags: dict[str, Any], usage: Usage, timings: dict[str, float | None], version: str | None,
+                    flags: list[dict[str, Any]], *, interrupted: bool = False) -> asyncio.Task[None]:
+        message = ConversationMessage(
+            id=message_id, session_id=conv.session_id, dealership_id=conv.dealership_id, user_id=conv.user_id,
+            role=MessageRole.assistant, text=text, sources=sources, tags=tags, model=self.model,
+            offline=self.offline, prompt_version=version, prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, ttft_ms=timings.get("ttft_ms"),
+            total_ms=timings.get("total_ms"), interrupted=interrupted,
+            metrics={"usage_estimated": usage.estimated, "model_ttft_ms": timings.get("model_ttft_ms"),
+                     **({"generated_text": text} if interrupted else {})},
+        )
+        task = self._tasks.spawn(f"conversation.save-answer:{message_id}", self._save(message, flags))
+        self._saving[message_id] = task
+        task.add_done_callback(lambda _: self._saving.pop(message_id, None))
+        return task
+
+    async def _save(self, message: ConversationMessage, flags: list[dict[str, Any]]) -> None:
+        async with self._sessionmaker() as db, db.begin():
+            session = await _lock(db, message.session_id)
+            session.message_count += 1
+            message.seq = session.message_count
+            session.last_activity_at = datetime.now(UTC)
+            _add_flags(session, flags)
+            db.add(message)
+
+
+async def _replay(pieces: list[str]) -> AsyncIterator[str | Usage]:
+    for piece in pieces:
+        yield piece
+
+
+async def _lock(db: AsyncSession, session_id: uuid.UUID) -> ConversationSession:
+    query = select(ConversationSession).where(ConversationSession.id == session_id).with_for_update()
+    return (await db.execute(query)).scalar_one()
+
+
+async def _messages(db: AsyncSession, session_id: uuid.UUID) -> list[ConversationMessage]:
+    query = select(ConversationMessage).where(ConversationMessage.session_id == session_id) \
+        .order_by(ConversationMessage.seq)
+    return list((await db.execute(query)).scalars().all())
+
+
+def _history(rows: list[ConversationMessage]) -> History:
+    return [(row.role.value, row.text, row.tags) for row in rows]
+
+
+def _add_flags(session: ConversationSession, flags: list[dict[str, Any]]) -> None:
+    if flags:
+        session.flags = [*session.flags, *flags]
+        session.flagged = True

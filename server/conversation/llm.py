@@ -1,0 +1,195 @@
+"""The language model behind a small interface, and its OpenAI-compatible adapter.
+
+`stream()` yields text deltas and then one `Usage`; every failure is an `LLMError` with a
+code and a `retryable` flag. The adapter retries (connection errors, 408/409/429/5xx, a stream
+that ends before its first token) only until the first token: after that, a broken stream is
+an error for the caller, never a silent cut. Any server speaking OpenAI's chat completions API
+(OpenRouter, Ollama, vLLM) works by setting `OPENAI_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import openai
+from openai import AsyncOpenAI
+
+from server.conversation.usage import Usage
+from server.settings import Settings
+
+ChatTurn = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
+
+
+class LLMError(Exception):
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+class LLM(Protocol):
+    model: str
+
+    def stream(self, messages: list[ChatTurn]) -> AsyncIterator[str | Usage]: ...
+
+    async def complete_json(self, messages: list[ChatTurn], *, name: str,
+                            schema: dict[str, Any]) -> tuple[dict[str, Any], Usage]: ...
+
+
+@dataclass
+class _Opening:
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+
+
+class OpenAIChat:
+    """Chat completions over `AsyncOpenAI`; the SDK's own retries are off (we retry only before
+    the first token, within `llm_first_token_timeout_seconds`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.model = settings.llm_model
+        self._settings = settings
+        self._client = AsyncOpenAI(
+            api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=0,
+            timeout=openai.Timeout(connect=settings.llm_connect_timeout_seconds,
+                                   read=settings.llm_read_timeout_seconds, write=10.0, pool=5.0),
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def stream(self, messages: list[ChatTurn]) -> AsyncIterator[str | Usage]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.llm_first_token_timeout_seconds
+        attempt = 0
+        while True:
+            stream: openai.AsyncStream[Any] | None = None
+            try:
+                async with asyncio.timeout_at(deadline):
+                    stream = await self._client.chat.completions.create(
+                        model=self.model, messages=cast(Any, messages), stream=True,
+                        stream_options={"include_usage": True}, temperature=self._settings.llm_temperature,
+                        max_tokens=self._settings.llm_max_tokens,
+                    )
+                    chunks = stream.__aiter__()
+                    opening = await _opening(chunks)
+            except (openai.APIError, TimeoutError) as exc:
+                if stream is not None:
+                    await stream.close()
+                error = classify(exc)
+                attempt += 1
+                pause = _backoff(exc, attempt)
+                if not error.retryable or attempt > self._settings.llm_retries or loop.time() + pause >= deadline:
+                    raise error from exc
+                await asyncio.sleep(pause)
+                continue
+            break
+        try:
+            async for item in _relay(chunks, opening):
+                yield item
+        finally:
+            await stream.close()
+
+    async def complete_json(self, messages: list[ChatTurn], *, name: str,
+                            schema: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout(self._settings.llm_read_timeout_seconds):
+                    completion = await self._client.chat.completions.create(
+                        model=self.model, messages=cast(Any, messages), temperature=0,
+                        response_format=cast(Any, {"type": "json_schema", "json_schema": {
+                            "name": name, "schema": schema, "strict": True}}),
+                    )
+                break
+            except (openai.APIError, TimeoutError) as exc:
+                error = classify(exc)
+                attempt += 1
+                if not error.retryable or attempt > self._settings.llm_retries:
+                    raise error from exc
+                await asyncio.sleep(_backoff(exc, attempt))
+        content = completion.choices[0].message.content if completion.choices else None
+        try:
+            data = json.loads(content or "")
+        except ValueError:
+            raise LLMError("invalid_json", "The model did not answer with JSON.", retryable=False) from None
+        if not isinstance(data, dict):
+            raise LLMError("invalid_json", "The model's JSON is not an object.", retryable=False)
+        usage = Usage()
+        if completion.usage is not None:
+            usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+        return data, usage
+
+
+async def _opening(chunks: AsyncIterator[Any]) -> _Opening:
+    """Read until the first text (or the end): what happens before it may still be retried."""
+    usage: Usage | None = None
+    async for chunk in chunks:
+        if chunk.usage is not None:
+            usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        for choice in chunk.choices:
+            if choice.delta is not None and choice.delta.content:
+                return _Opening(choice.delta.content, choice.finish_reason, usage)
+            if choice.finish_reason:
+                return _Opening("", choice.finish_reason, usage)
+    raise LLMError("stream_interrupted", "The model's stream ended before it said anything.", retryable=True)
+
+
+async def _relay(chunks: AsyncIterator[Any], opening: _Opening) -> AsyncIterator[str | Usage]:
+    if opening.text:
+        yield opening.text
+    finish, usage = opening.finish_reason, opening.usage
+    try:
+        async for chunk in chunks:
+            if chunk.usage is not None:
+                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            for choice in chunk.choices:
+                if choice.delta is not None and choice.delta.content:
+                    yield choice.delta.content
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+    except openai.APIError as exc:
+        raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.",
+                       retryable=True) from exc
+    if finish is None:
+        raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.", retryable=True)
+    if finish == "content_filter":
+        raise LLMError("content_filtered", "The model's provider filtered this answer.", retryable=False)
+    if usage is not None:
+        yield usage
+
+
+def classify(exc: BaseException) -> LLMError:
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, TimeoutError | openai.APITimeoutError):
+        return LLMError("provider_timeout", "The language model took too long to answer.", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError("provider_unavailable", "The language model cannot be reached.", retryable=True)
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError("provider_rate_limited", "The language model is rate limited; try again shortly.",
+                        retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code in (408, 409):
+            return LLMError("provider_unavailable", "The language model is unavailable.", retryable=True)
+        if exc.status_code in (401, 403):
+            return LLMError("provider_auth", "The language model rejected our credentials.", retryable=False)
+        return LLMError("provider_rejected", "The language model rejected the request.", retryable=False)
+    return LLMError("provider_error", "The language model failed.", retryable=True)
+
+
+def _backoff(exc: BaseException, attempt: int) -> float:
+    if isinstance(exc, openai.APIStatusError):
+        header = exc.response.headers.get("retry-after")
+        try:
+            if header is not None:
+                return min(float(header), 8.0)
+        except ValueError:
+            pass
+    return float(min(0.25 * 2 ** (attempt - 1), 2.0))

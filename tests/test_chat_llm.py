@@ -1,0 +1,231 @@
+"""The engine against a fake OpenAI-compatible server, through the real `openai` SDK: streaming,
+usage, retries before the first token, provider faults, barge-in, and the model's scorecard."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.conversation.events import Delta, Started
+from server.conversation.models import Channel, Mode
+from server.db.models import Role
+from server.settings import Settings
+from server.state import AppState
+from server.tenancy import Principal
+from tests.conftest import Account, World, make_settings
+from tests.conversation_support import parse_sse
+from tests.fakes.openai_chat import FakeOpenAI, Fault, echo_reply
+from tests.fakes.server import serve_in_thread
+
+ANSWER = "Acknowledge the payment concern, then rebuild value with the warranty and offer a longer term."
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[tuple[FakeOpenAI, str]]:
+    fake = FakeOpenAI()
+    with serve_in_thread(fake.app) as url:
+        yield fake, url
+
+
+@pytest.fixture(scope="module")
+async def llm_app(fake_server: tuple[FakeOpenAI, str], database_url: str, settings: Settings,
+                  app: Starlette) -> AsyncIterator[Starlette]:
+    llm_settings = make_settings(database_url, jwt_secret=settings.jwt_secret, openai_api_key="test-key",
+                                 openai_base_url=fake_server[1] + "/v1", llm_first_token_timeout_seconds=1.5,
+                                 llm_retries=2, rate_limit_chat="1000/minute")
+    application = create_app(llm_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def fake(fake_server: tuple[FakeOpenAI, str]) -> FakeOpenAI:
+    fake = fake_server[0]
+    fake.faults.clear()
+    fake.requests.clear()
+    fake.ttft, fake.tokens_per_second, fake.json_reply = 0.0, 0.0, None
+    fake.reply = lambda messages: ANSWER
+    return fake
+
+
+@pytest.fixture
+async def llm(llm_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=llm_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def user_of(world: World) -> Account:
+    return await world.account(Role.user, await world.dealership())
+
+
+async def transcript(client: httpx.AsyncClient, account: Account, session_id: str) -> list[dict[str, Any]]:
+    detail = (await client.get(f"/api/v1/sessions/{session_id}", headers=account.headers)).json()
+    return list(detail["messages"])
+
+
+async def test_answers_stream_through_the_real_sdk(llm: httpx.AsyncClient, fake: FakeOpenAI, world: World) -> None:
+    user = await user_of(world)
+    response = await llm.post("/api/v1/chat", headers={**user.headers, "Accept": "text/event-stream"},
+                              json={"mode": "training", "message": "The customer says the payment is too high."})
+    events = parse_sse(response.text)
+    assert [n for n, _ in events][-2:] == ["sources", "done"]
+    deltas = [d["text"] for n, d in events if n == "delta"]
+    assert "".join(deltas) == ANSWER and len(deltas) == len(ANSWER.split(" "))
+    done = events[-1][1]
+    assert done["offline"] is False and done["model"] == "gpt-4o"
+    assert done["usage"]["completion_tokens"] == len(deltas) and done["usage"]["prompt_tokens"] > 0
+    assert done["usage"]["estimated"] is False and done["usage"]["cost_usd"] > 0
+    request = fake.requests[-1]
+    assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
+    assert request["messages"][0]["role"] == "system" and "Adam" in request["messages"][0]["content"]
+    assert request["messages"][-1] == {"role": "user", "content": "The customer says the payment is too high."}
+    second = await llm.post("/api/v1/chat", headers=user.headers, json={
+        "mode": "training", "message": "And then?", "session_id": done["session_id"]})
+    assert second.status_code == 200
+    assert [m["role"] for m in fake.requests[-1]["messages"]] == ["system", "user", "assistant", "user"]
+    stored = await transcript(llm, user, done["session_id"])
+    assert stored[1]["prompt_tokens"] == done["usage"]["prompt_tokens"] and stored[1]["timings"]["ttft_ms"] > 0
+
+
+async def test_a_429_before_the_first_token_is_retried(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                       world: World) -> None:
+    user = await user_of(world)
+    fake.fail_next(Fault("status", status=429, retry_after=0.05))
+    response = await llm.post("/api/v1/chat", headers=user.headers, json={"mode": "training", "message": "Hi"})
+    assert response.status_code == 200 and response.json()["response"] == ANSWER
+    assert len(fake.requests) == 2
+
+
+async def test_provider_down_keeps_the_message_and_a_retry_continues(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                                     world: World) -> None:
+    user = await user_of(world)
+    fake.fail_next(*[Fault("status", status=500)] * 3)
+    body = {"mode": "training", "message": "How do I present GAP coverage?"}
+    failed = await llm.post("/api/v1/chat", headers=user.headers, json=body)
+    assert failed.status_code == 503
+    error = failed.json()["error"]
+    assert error["code"] == "provider_unavailable" and error["details"]["retryable"] is True
+    assert len(fake.requests) == 3
+    session_id = error["details"]["session_id"]
+    assert [m["role"] for m in await transcript(llm, user, session_id)] == ["user"]
+    retried = await llm.post("/api/v1/chat", headers=user.headers, json={**body, "session_id": session_id})
+    assert retried.status_code == 200 and retried.json()["user_message_id"] == error["details"]["user_message_id"]
+    assert [m["role"] for m in await transcript(llm, user, session_id)] == ["user", "assistant"]
+
+
+async def test_a_stream_cut_midway_ends_with_an_error_event(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                            world: World) -> None:
+    user = await user_of(world)
+    fake.fail_next(Fault("cut", after_tokens=3))
+    response = await llm.post("/api/v1/chat", headers={**user.headers, "Accept": "text/event-stream"},
+                              json={"mode": "training", "message": "Hi"})
+    events = parse_sse(response.text)
+    assert [n for n, _ in events] == ["delta", "delta", "delta", "error"]
+    error = events[-1][1]
+    assert error["code"] == "stream_interrupted" and error["retryable"] is True
+    assert [m["role"] for m in await transcript(llm, user, error["session_id"])] == ["user"]
+
+
+async def test_a_stream_that_stops_without_finishing_is_an_error(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                                 world: World) -> None:
+    user = await user_of(world)
+    fake.fail_next(Fault("truncate", after_tokens=2))
+    response = await llm.post("/api/v1/chat", headers=user.headers, json={"mode": "training", "message": "Hi"})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "stream_interrupted"
+
+
+async def test_a_slow_first_token_times_out(llm: httpx.AsyncClient, fake: FakeOpenAI, world: World) -> None:
+    user = await user_of(world)
+    fake.ttft = 3.0
+    response = await llm.post("/api/v1/chat", headers=user.headers, json={"mode": "training", "message": "Hi"})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "provider_timeout"
+    assert response.json()["error"]["details"]["retryable"] is True
+
+
+async def test_barge_in_keeps_only_what_was_heard(llm_app: Starlette, llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                  world: World) -> None:
+    user = await user_of(world)
+    state: AppState = llm_app.state.sparring
+    engine = state.conversations
+    assert engine is not None
+    fake.tokens_per_second = 50
+    principal = Principal(user.id, Role.user, user.dealership_id, user.email, "user")
+    conv = await engine.open(principal, mode=Mode.roleplay, persona_id="maria-payment", channel=Channel.voice)
+    heard: list[str] = []
+    message_id: uuid.UUID | None = None
+    async with aclosing(engine.reply(conv, "Hi, welcome!", metrics={"speech_ms": 1200})) as events:
+        async for event in events:
+            if isinstance(event, Started):
+                message_id = event.message_id
+            elif isinstance(event, Delta):
+                heard.append(event.text)
+                if len(heard) == 3:
+                    break  # the user barged in
+    assert message_id is not None
+    assert await engine.record_interrupted(message_id, "".join(heard))
+    messages = await transcript(llm, user, str(conv.session_id))
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[0]["metrics"] == {"speech_ms": 1200}
+    answer = messages[1]
+    assert answer["interrupted"] is True and answer["text"] == "".join(heard)
+    assert ANSWER.startswith(answer["metrics"]["generated_text"]) and answer["text"] != ANSWER
+    fake.tokens_per_second = 0
+    async with aclosing(engine.reply(conv, "Sorry, go on.")) as events:
+        assert [type(e).__name__ for e in [e async for e in events]][-2:] == ["Sources", "Done"]
+    assert fake.requests[-1]["messages"][-2] == {"role": "assistant", "content": "".join(heard)}
+
+
+async def test_a_customer_breaking_character_is_flagged(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                        world: World) -> None:
+    user = await user_of(world)
+    fake.reply = lambda messages: "As an AI language model, I don't actually buy cars."
+    data = (await llm.post("/api/v1/chat", headers=user.headers, json={
+        "mode": "roleplay", "persona_id": "linda-fi", "message": "Hello!"})).json()
+    detail = (await llm.get(f"/api/v1/sessions/{data['session_id']}", headers=user.headers)).json()
+    assert detail["flagged"] is True and [f["kind"] for f in detail["flags"]] == ["broke_character"]
+    assert "customer" in fake.requests[-1]["messages"][0]["content"]
+
+
+async def test_the_model_scores_the_session_and_its_evidence_is_checked(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                                         world: World) -> None:
+    user = await user_of(world)
+    fake.reply = echo_reply
+    lines = ["Hi, I'm Jo, welcome in!", "I understand; the warranty covers every repair for five years."]
+    session_id = None
+    for line in lines:
+        response = await llm.post("/api/v1/chat", headers=user.headers, json={
+            "mode": "roleplay", "persona_id": "linda-fi", "message": line, "session_id": session_id})
+        session_id = response.json()["session_id"]
+
+    def scorecard(name: str, schema: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        assert name == "scorecard" and "Salesperson: Hi, I'm Jo, welcome in!" in messages[0]["content"]
+        assert schema["additionalProperties"] is False
+        return {
+            "turns": [{"index": 0, "techniques": ["greeting_rapport"], "objection": None},
+                      {"index": 1, "techniques": [], "objection": "fi_products"}],
+            "scores": [{"dimension": "rapport", "score": 4, "evidence": "Hi, I'm Jo, welcome in!"},
+                       {"dimension": "closing", "score": 2, "evidence": "Sign here and you get a free car."}],
+            "objections_raised": ["fi_products"], "objections_resolved": [],
+            "summary": "Warm opening; ask for the sale.",
+        }
+
+    fake.json_reply = scorecard
+    card = (await llm.post(f"/api/v1/sessions/{session_id}/end", headers=user.headers)).json()
+    assert card["generated_by"] == "llm" and card["summary"] == "Warm opening; ask for the sale."
+    scores = {s["dimension"]: s for s in card["scores"]}
+    assert len(scores) == 5
+    assert scores["rapport"]["score"] == 4 and scores["rapport"]["evidence"] == "Hi, I'm Jo, welcome in!"
+    assert scores["closing"]["score"] == 2 and scores["closing"]["evidence"] == ""  # invented quote dropped
+    assert card["objections"] == {"raised": ["fi_products"], "resolved": [], "unresolved": ["fi_products"]}
+    messages = await transcript(llm, user, str(session_id))
+    assert messages[0]["tags"] == {"techniques": ["greeting_rapport"], "by": "llm"}
+    assert messages[1]["tags"]["objection"] == "fi_products"
