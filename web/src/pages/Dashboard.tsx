@@ -17,7 +17,7 @@ export default function Dashboard() {
   const staff = useResource<UserList>(admin ? "/api/v1/users" : null, { limit: "1" });
   const items = sessions.data ? itemsOf<SessionSummary>(sessions.data) : [];
   const points: ScorePoint[] = items.flatMap((s) => {
-    const overall = readScorecard(s.scorecard)?.overall ?? (typeof s.score === "number" ? s.score : null);
+    const overall = typeof s.overall_score === "number" ? s.overall_score : (readScorecard(s.scorecard)?.overall ?? null);
     const at = when(s);
     return overall !== null && at ? [{ at: new Date(at), score: overall, label: `${s.mode} ${formatDate(at)}` }] : [];
   });
@@ -63,7 +63,7 @@ export default function Dashboard() {
               </thead>
               <tbody>
                 {items.slice(0, 20).map((s) => {
-                  const overall = readScorecard(s.scorecard)?.overall;
+                  const overall = typeof s.overall_score === "number" ? s.overall_score : readScorecard(s.scorecard)?.overall;
                   return (
                     <tr key={s.id}>
                       <td>{formatDate(when(s))}</td>

@@ -75,9 +75,9 @@ export default function Practise() {
           <div>
             {personas.loading ? <Loading label="Loading customers…" /> : null}
             <ErrorMessage error={personas.error} title="Customers could not be loaded" />
-            <label>
-              Customer
-              <select required value={personaId} onChange={(e) => setPersonaId(e.target.value)}>
+            {/* A separate label: a wrapping one would fold the selected option's text into the name. */}
+            <label htmlFor="practise-customer">Customer</label>
+            <select id="practise-customer" required value={personaId} onChange={(e) => setPersonaId(e.target.value)}>
                 <option value="">Choose a customer…</option>
                 {customers.map((p) => (
                   <option key={p.id} value={p.id}>
@@ -85,8 +85,7 @@ export default function Practise() {
                     {p.difficulty ? ` (${String(p.difficulty)})` : ""}
                   </option>
                 ))}
-              </select>
-            </label>
+            </select>
             {persona?.description ? <p className="muted">{String(persona.description)}</p> : null}
           </div>
         ) : null}
