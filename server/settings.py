@@ -46,6 +46,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Seconds between event-loop lag probes (exposed on /metrics); 0 leaves the probe off.
+    loop_lag_probe_seconds: float = Field(default=0.0, ge=0, le=10)
 
     openai_api_key: str | None = None
     openai_base_url: str = "https://api.openai.com/v1"

@@ -37,4 +37,4 @@ def app_state(conn: HTTPConnection) -> AppState:
     # Servers that support lifespan state (uvicorn) hand it to each request; in-process test
     # transports do not, so fall back to the copy the lifespan keeps on the app.
     state: AppState | None = getattr(conn.state, STATE_KEY, None)
-    return state if state is not None else conn.app.state.sparring  # type: ignore[no-any-return]
+    return state if state is not None else conn.app.state.sparring
