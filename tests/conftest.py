@@ -77,10 +77,11 @@ def state(app: Starlette) -> AppState:
 
 @pytest.fixture(autouse=True)
 async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    # Resolved before the test runs: pytest refuses new fixture requests during teardown.
+    state: AppState | None = request.getfixturevalue("state") if "app" in request.fixturenames else None
     yield
-    if "app" not in request.fixturenames:
+    if state is None:
         return
-    state: AppState = request.getfixturevalue("state")
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with state.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} CASCADE"))

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from server.db.models import Role
 from server.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     SparringError,
     Unauthorized,
@@ -138,6 +140,11 @@ class Endpoint:
             if ctx is not None:
                 await ctx.finish(ok=False)
             return error_response(error)
+        except IntegrityError:
+            # A unique or foreign key constraint lost a race that the handler's own check passed.
+            if ctx is not None:
+                await ctx.finish(ok=False)
+            return error_response(Conflict("This conflicts with an existing record; reload and retry."))
         except Exception:
             if ctx is not None:
                 await ctx.finish(ok=False)
@@ -186,10 +193,26 @@ async def _json_body(request: Request) -> Any:
 
 
 def _validate(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+    if nul := _nul_fields(data, ""):
+        # PostgreSQL text cannot hold U+0000; refuse it here rather than fail at the database.
+        raise ValidationFailed(details=[{"field": path or location, "location": location,
+                                         "message": "must not contain the NUL character (U+0000)",
+                                         "type": "nul_character"} for path in nul])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(details=field_errors(exc, location)) from None
+
+
+def _nul_fields(data: Any, path: str) -> list[str]:
+    if isinstance(data, str):
+        return [path] if "\x00" in data else []
+    if isinstance(data, dict):
+        return [hit for key, value in data.items()
+                for hit in _nul_fields(key, path) + _nul_fields(value, f"{path}.{key}".lstrip("."))]
+    if isinstance(data, list):
+        return [hit for index, value in enumerate(data) for hit in _nul_fields(value, f"{path}.{index}".lstrip("."))]
+    return []
 
 
 def field_errors(exc: ValidationError, location: str) -> list[dict[str, Any]]:
