@@ -80,14 +80,15 @@ async def test_a_dead_database_connection_gives_a_plain_500(database_url: str, s
 
 async def test_cors_allow_list(database_url: str) -> None:
     app = create_app(make_settings(database_url, cors_origins=["https://app.example.com"]))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-            preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-            allowed = await client.options("/api/v1/auth/login",
-                                           headers={"Origin": "https://app.example.com", **preflight})
-            refused = await client.options("/api/v1/auth/login",
-                                           headers={"Origin": "https://evil.example.com", **preflight})
-            simple = await client.get("/api/health", headers={"Origin": "https://app.example.com"})
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport,
+                                                                   base_url="http://testserver") as client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        allowed = await client.options("/api/v1/auth/login",
+                                       headers={"Origin": "https://app.example.com", **preflight})
+        refused = await client.options("/api/v1/auth/login",
+                                       headers={"Origin": "https://evil.example.com", **preflight})
+        simple = await client.get("/api/health", headers={"Origin": "https://app.example.com"})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "access-control-allow-origin" not in refused.headers
