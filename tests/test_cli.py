@@ -19,9 +19,12 @@ from server.state import AppState
 from tests.conftest import ROOT
 
 
-def sparring(settings: Settings, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": settings.database_url or "", "ENVIRONMENT": "test",
-                   "JWT_SECRET": settings.jwt_secret, "BCRYPT_ROUNDS": "4", "REDIS_URL": "", **env}
+def sparring(settings: Settings, *args: str, stdin: str | None = None,
+             **env: str | None) -> subprocess.CompletedProcess[str]:
+    """Runs the command; an env value of None removes that variable."""
+    merged = {**os.environ, "DATABASE_URL": settings.database_url or "", "ENVIRONMENT": "test",
+              "JWT_SECRET": settings.jwt_secret, "BCRYPT_ROUNDS": "4", "REDIS_URL": "", **env}
+    environment = {k: v for k, v in merged.items() if v is not None}
     return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=environment, input=stdin,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -98,12 +101,8 @@ def test_a_placeholder_secret_is_refused_outside_development(settings: Settings)
 
 @pytest.mark.usefixtures("client")
 async def test_default_bcrypt_cost_is_at_least_12(settings: Settings, state: AppState) -> None:
-    environment = {k: v for k, v in os.environ.items() if k != "BCRYPT_ROUNDS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "create-superuser", "--email", "cost@example.com", "--password", "-"],
-        cwd=ROOT, input="default-cost-pw\n", capture_output=True, text=True, timeout=120, check=False,
-        env={**environment, "DATABASE_URL": settings.database_url or "", "ENVIRONMENT": "test",
-             "JWT_SECRET": settings.jwt_secret})
+    done = sparring(settings, "create-superuser", "--email", "cost@example.com", "--password", "-",
+                    stdin="default-cost-pw\n", BCRYPT_ROUNDS=None)
     assert done.returncode == 0, done.stderr
     async with state.sessionmaker() as session:
         user = (await session.execute(select(User).where(User.email == "cost@example.com"))).scalar_one()
