@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=100)
     args = parser.parse_args()
     wrk_binary = ensure_wrk()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     workdir = Path(tempfile.mkdtemp(prefix="sparring-bench-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -153,6 +154,12 @@ def main() -> None:
                 "email": email, "password": PASSWORD, "name": "Trainee", "dealership_id": dealership["id"]})
             assert created.status_code == 201, created.text
 
+        # The noise floor: the same probe while the server is idle (other processes on the
+        # machine delay the loop thread too), for comparison with the login burst below.
+        idle_before = httpx.get(url + "/metrics").text
+        time.sleep(10)
+        idle = worst_bucket(lag_histogram(idle_before), lag_histogram(httpx.get(url + "/metrics").text))
+
         before = httpx.get(url + "/metrics").text
         started = time.perf_counter()
         latencies, tokens = asyncio.run(logins(url, emails, args.logins))
@@ -170,12 +177,16 @@ def main() -> None:
     me_rps = me["requests"] / me["seconds"]
     health_rps = health["requests"] / health["seconds"]
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    print(f"load average before/after (other processes share these CPUs): {load_before} / "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"machine: {os.cpu_count()} CPUs; server: 1 process, 1 worker, embedded PostgreSQL; wrk -t1 "
           f"-c{args.connections} -d{args.duration}s on the same machine")
     print(f"logins: {args.logins} concurrent (bcrypt cost 12) in {login_seconds:.2f} s; latency p50 "
           f"{latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
     print(f"event-loop lag during the logins: {probes} probes, {over} over 20 ms, worst bucket <= "
           f"{worst * 1000:.1f} ms; max since start {lag_gauge(after) * 1000:.1f} ms")
+    print(f"event-loop lag while idle (10 s):  {idle[2]} probes, {idle[1]} over 20 ms, worst bucket <= "
+          f"{idle[0] * 1000:.1f} ms")
     print(f"GET /api/health : {health_rps:8.0f} req/s  p50 {health['p50']:.2f} ms  p95 {health['p95']:.2f} ms  "
           f"p99 {health['p99']:.2f} ms  errors {int(health['errors'] + health['non2xx'])}")
     print(f"GET /auth/me    : {me_rps:8.0f} req/s  p50 {me['p50']:.2f} ms  p95 {me['p95']:.2f} ms  "
