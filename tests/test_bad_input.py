@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -160,3 +161,14 @@ async def test_password_over_72_bytes_is_refused(client: httpx.AsyncClient,
         "email": "long@example.com", "password": "é" * 40, "name": "Long", "dealership_id": ids["dealership"]})
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "password"
+
+
+async def test_racing_creations_of_one_email_give_201_and_409(
+        client: httpx.AsyncClient, setting: tuple[Account, dict[str, str]]) -> None:
+    root, ids = setting
+    body = {"email": "race@example.com", "password": "long-enough-pw", "name": "Race",
+            "dealership_id": ids["dealership"]}
+    responses = await asyncio.gather(*(client.post("/api/v1/users", headers=root.headers, json=body)
+                                       for _ in range(4)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert all(r.json()["error"]["code"] in {"email_taken", "conflict"} for r in responses if r.status_code == 409)
