@@ -29,6 +29,7 @@ from server.db.engine import create_engine, create_sessionmaker, resolve_databas
 from server.db.migrate import upgrade_head_async
 from server.errors import SparringError, error_for_status, error_response
 from server.log import configure_logging
+from server.looplag import LoopLagMonitor
 from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
+            if settings.loop_lag_probe_seconds > 0:
+                tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
             retriever = None  # the documents feature provides it (server.conversation.grounding.Retriever)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
 
@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     # this bounds how late a deactivation takes effect on another instance.
     principal_cache_seconds: float = Field(default=30.0, ge=0, le=60)
 
-    cors_origins: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment (NoDecode: not parsed as JSON first).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_mb: int = Field(default=25, ge=1, le=1024)
 
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Seconds between event-loop lag probes (exposed on /metrics); 0 leaves the probe off.
+    loop_lag_probe_seconds: float = Field(default=0.0, ge=0, le=10)
 
     openai_api_key: str | None = None
     openai_base_url: str = "https://api.openai.com/v1"

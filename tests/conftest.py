@@ -6,11 +6,14 @@ database). End-to-end tests start a real uvicorn server on a free port (`live_se
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,10 +37,16 @@ TEST_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
-        return url
-    return start_embedded(tmp_path_factory.mktemp("pg"))
+        yield url
+        return
+    # Not under pytest's temp root: run as root, pgserver opens the path up to the unprivileged
+    # user PostgreSQL runs as, and any other pytest run starting meanwhile closes it again.
+    directory = Path(tempfile.mkdtemp(prefix="sparring-test-pg-"))
+    # Registered first, so it runs last at exit: after pgserver has stopped the server.
+    atexit.register(shutil.rmtree, directory, True)
+    yield start_embedded(directory)
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -77,7 +86,7 @@ def state(app: Starlette) -> AppState:
 
 @pytest.fixture(autouse=True)
 async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    # Resolved before the test runs: pytest no longer allows requesting fixtures in teardown.
+    # Resolved before the test runs: pytest refuses new fixture requests during teardown.
     state: AppState | None = request.getfixturevalue("state") if "app" in request.fixturenames else None
     yield
     if state is None:

@@ -12,7 +12,7 @@ from server import audit
 from server.accounts import check_password_bytes, revoke_all_refresh_tokens
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Email, Input, Output, Password, UserOut
-from server.auth.passwords import hash_password, verify_password
+from server.auth.passwords import admission, hash_password, verify_password
 from server.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 from server.db.models import AuditAction, RefreshToken, User
 from server.errors import Unauthorized
@@ -64,6 +64,11 @@ INVALID_LOGIN = "Email or password is incorrect."
           response=TokenOut, auth=False, errors=(401, 429))
 async def login(ctx: Ctx, body: LoginIn) -> TokenOut:
     await ctx.state.limits.check("login", f"{body.email}|{ctx.client_ip}")
+    async with admission():
+        return await _login(ctx, body)
+
+
+async def _login(ctx: Ctx, body: LoginIn) -> TokenOut:
     user = (await ctx.db.execute(
         select(User).where(func.lower(User.email) == body.email, User.deleted_at.is_(None))
     )).scalar_one_or_none()

@@ -116,7 +116,7 @@ async def get_dealership(ctx: Ctx, dealership_id: uuid.UUID) -> DealershipOut:
 
 @endpoint("PATCH", "/dealerships/{dealership_id:uuid}", summary="Update a dealership", tag=TAG,
           body=DealershipPatch, response=DealershipOut, roles=[Role.super_admin, Role.dealership_admin],
-          errors=(403, 404, 409))
+          resource=Dealership, errors=(403, 404, 409))
 async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: DealershipPatch) -> DealershipOut:
     dealership = await ctx.scope.get(Dealership, dealership_id, for_update=True)
     if not ctx.principal.is_super_admin and (body.slug is not None or body.active is not None):
@@ -143,7 +143,7 @@ async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: Dealership
 
 
 @endpoint("DELETE", "/dealerships/{dealership_id:uuid}", summary="Delete a dealership and all its data",
-          tag=TAG, status=204, roles=[Role.super_admin], errors=(404,))
+          tag=TAG, status=204, roles=[Role.super_admin], resource=Dealership, errors=(403, 404))
 async def delete_dealership(ctx: Ctx, dealership_id: uuid.UUID) -> None:
     dealership = await ctx.scope.get(Dealership, dealership_id)
     audit.record(ctx.db, AuditAction.dealership_deleted, actor_id=ctx.principal.user_id, ip=ctx.client_ip,

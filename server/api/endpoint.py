@@ -4,7 +4,8 @@ An `Endpoint` names its method, path, roles, request and response models. From t
 declaration it authenticates, checks the role, parses and validates JSON/query input into
 pydantic models (422 with per-field details), runs the handler inside one database
 transaction (committed only on success, so a failure never leaves a half-written record),
-serialises the response, and describes itself in the OpenAPI document.
+serialises the response, and describes itself in the OpenAPI document. With `resource=Model`
+a role that may not use the endpoint still gets 404 for a resource outside its scope.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from server.db.models import Role
 from server.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     SparringError,
     Unauthorized,
@@ -97,6 +100,8 @@ class Endpoint:
     auth: bool = True
     roles: frozenset[Role] | None = None
     errors: tuple[int, ...] = ()
+    # The model the last path parameter identifies (see `_deny`).
+    resource: type[Any] | None = None
     extra_openapi: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,26 +126,38 @@ class Endpoint:
         ctx: Ctx | None = None
         try:
             principal = await self._authenticate(request, state) if self.auth else None
+            ctx = Ctx(request, state, principal)
             if self.roles is not None and principal is not None and principal.role not in self.roles:
-                raise Forbidden()
+                await self._deny(ctx)
             kwargs: dict[str, Any] = dict(request.path_params)
             if self.query is not None:
                 kwargs["query"] = _validate(self.query, dict(request.query_params), location="query")
             if self.body is not None:
                 kwargs["body"] = _validate(self.body, await _json_body(request), location="body")
-            ctx = Ctx(request, state, principal)
             result = await self.handler(ctx, **kwargs)
             await ctx.finish(ok=True)
         except SparringError as error:
             if ctx is not None:
                 await ctx.finish(ok=False)
             return error_response(error)
+        except IntegrityError:
+            # A unique or foreign key constraint lost a race that the handler's own check passed.
+            if ctx is not None:
+                await ctx.finish(ok=False)
+            return error_response(Conflict("This conflicts with an existing record; reload and retry."))
         except Exception:
             if ctx is not None:
                 await ctx.finish(ok=False)
             log.exception("unhandled error", extra={"route": self.template})
             return error_response(SparringError())
         return _render(result, self.status)
+
+    async def _deny(self, ctx: Ctx) -> NoReturn:
+        # A resource the caller cannot see answers 404 even where the role may not act on it at
+        # all, so a 403 never confirms that another dealership's resource exists.
+        if self.resource is not None and ctx.request.path_params:
+            await ctx.scope.get(self.resource, list(ctx.request.path_params.values())[-1])
+        raise Forbidden()
 
     @staticmethod
     async def _authenticate(request: Request, state: AppState) -> Principal:
@@ -176,10 +193,26 @@ async def _json_body(request: Request) -> Any:
 
 
 def _validate(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+    if nul := _nul_fields(data, ""):
+        # PostgreSQL text cannot hold U+0000; refuse it here rather than fail at the database.
+        raise ValidationFailed(details=[{"field": path or location, "location": location,
+                                         "message": "must not contain the NUL character (U+0000)",
+                                         "type": "nul_character"} for path in nul])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(details=field_errors(exc, location)) from None
+
+
+def _nul_fields(data: Any, path: str) -> list[str]:
+    if isinstance(data, str):
+        return [path] if "\x00" in data else []
+    if isinstance(data, dict):
+        return [hit for key, value in data.items()
+                for hit in _nul_fields(key, path) + _nul_fields(value, f"{path}.{key}".lstrip("."))]
+    if isinstance(data, list):
+        return [hit for index, value in enumerate(data) for hit in _nul_fields(value, f"{path}.{index}".lstrip("."))]
+    return []
 
 
 def field_errors(exc: ValidationError, location: str) -> list[dict[str, Any]]:
@@ -194,12 +227,13 @@ def endpoint(
     method: str, path: str, *, summary: str, tag: str, body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
     auth: bool = True, roles: Iterable[Role] | None = None, errors: tuple[int, ...] = (),
+    resource: type[Any] | None = None,
 ) -> Callable[[Handler], Endpoint]:
     def wrap(handler: Handler) -> Endpoint:
         return Endpoint(
             method=method, path=path, handler=handler, summary=summary, tag=tag, body=body, query=query,
             response=response, status=status, auth=auth,
-            roles=frozenset(roles) if roles is not None else None, errors=errors,
+            roles=frozenset(roles) if roles is not None else None, errors=errors, resource=resource,
         )
 
     return wrap

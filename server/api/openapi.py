@@ -69,6 +69,11 @@ def build_openapi(endpoints: list[Endpoint], *, version: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref(ErrorBody, "serialization")}},
             }
         paths.setdefault(ep.template, {})[ep.method.lower()] = operation
+    _no_nul(components)
+    for item in paths.values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                _no_nul(parameter["schema"])
     return {
         "openapi": "3.1.0",
         "info": {"title": "Sparring API", "version": version,
@@ -77,6 +82,21 @@ def build_openapi(endpoints: list[Endpoint], *, version: str) -> dict[str, Any]:
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
+
+
+def _no_nul(schema: Any) -> None:
+    """Every string input refuses U+0000 (PostgreSQL text cannot hold it); say so in the schema."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
+            schema["pattern"] = NO_NUL
+        for value in schema.values():
+            _no_nul(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _no_nul(value)
+
+
+NO_NUL = "^[^\\x00]*$"
 
 
 def openapi_endpoint(endpoints: list[Endpoint], version: str) -> Endpoint:

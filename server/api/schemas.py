@@ -22,8 +22,10 @@ class Output(BaseModel):
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
-                      pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    # No whitespace or control characters (spelled out: "\s" means different things to Python
+    # and to the ECMA regexes OpenAPI clients use); clients trim what users type.
+    StringConstraints(to_lower=True, min_length=3, max_length=254,
+                      pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD_BYTES)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]

@@ -151,7 +151,7 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
 
 
 @endpoint("DELETE", "/users/{user_id:uuid}", summary="Delete a user", tag=TAG, status=204, roles=ADMINS,
-          errors=(403, 404, 409))
+          resource=User, errors=(403, 404, 409))
 async def delete_user(ctx: Ctx, user_id: uuid.UUID) -> None:
     user = await ctx.scope.get(User, user_id, for_update=True)
     if user.id == ctx.principal.user_id:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.auth.tokens import decode_access_token
+from server.auth.tokens import AccessClaims, decode_access_token
 from server.db.models import Role, User
 from server.errors import Unauthorized
 from server.tenancy import Principal
+
+VERIFIED_TOKENS_MAX = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +35,30 @@ class Authenticator:
         self._secret = secret
         self._ttl = ttl
         self._cache: dict[uuid.UUID, tuple[float, _Account | None]] = {}
+        self._verified: dict[str, AccessClaims] = {}
 
     async def authenticate(self, token: str) -> Principal:
-        claims = decode_access_token(token, secret=self._secret)
+        claims = self._claims(token)
         account = await self._account(claims.user_id)
         if account is None or not account.usable:
             raise Unauthorized("This account is not active.", code="account_inactive")
         if account.token_version != claims.token_version:
             raise Unauthorized("This token has been revoked; sign in again.", code="token_revoked")
         return account.principal
+
+    def _claims(self, token: str) -> AccessClaims:
+        # A client sends the same access token for up to 30 minutes; verifying its signature once
+        # and remembering the result (keyed by the whole token, signature included, so any
+        # altered token is verified afresh) takes JWT parsing off the hot path. Expiry is still
+        # checked on every use.
+        claims = self._verified.get(token)
+        if claims is not None and claims.expires_at > time.time():
+            return claims
+        claims = decode_access_token(token, secret=self._secret)
+        if len(self._verified) >= VERIFIED_TOKENS_MAX:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
     def invalidate(self, user_id: uuid.UUID) -> None:
         self._cache.pop(user_id, None)

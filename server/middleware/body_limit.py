@@ -10,10 +10,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.errors import PayloadTooLarge, error_response
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, default_limit: int, path_limits: Mapping[str, int]) -> None:
         self.app = app
@@ -38,12 +34,14 @@ class BodyLimitMiddleware:
         started = False
 
         async def limited_receive() -> Message:
+            # A body without Content-Length (chunked) is counted as it arrives. The error raised
+            # here is a SparringError, so the endpoint that is reading answers 413 itself.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    raise _too_large(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,13 +52,15 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if started:
                 raise
             await self._refuse(scope, receive, send, limit)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        error = PayloadTooLarge(f"The request body is larger than {limit} bytes.",
-                                details={"limit_bytes": limit})
-        await error_response(error)(scope, receive, send)
+        await error_response(_too_large(limit))(scope, receive, send)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes.", details={"limit_bytes": limit})

@@ -1,0 +1,37 @@
+"""Event-loop lag: how late the loop wakes a task that asked to sleep for a fixed interval.
+
+Anything that blocks the loop (CPU work, a synchronous call) shows up here as lag. Enabled by
+LOOP_LAG_PROBE_SECONDS > 0; the figures are on /metrics as
+`sparring_event_loop_lag_seconds` (histogram) and `sparring_event_loop_lag_max_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class LoopLagMonitor:
+    def __init__(self, registry: CollectorRegistry, interval: float) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.histogram = Histogram("sparring_event_loop_lag_seconds", "Event-loop wake-up delay per probe",
+                                   buckets=BUCKETS, registry=registry)
+        self.max = Gauge("sparring_event_loop_lag_max_seconds", "Largest event-loop delay since start",
+                         registry=registry)
+
+    def observe(self, lag: float) -> None:
+        self.histogram.observe(lag)
+        if lag > self.worst:
+            self.worst = lag
+            self.max.set(lag)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(self.interval)
+            self.observe(max(0.0, loop.time() - started - self.interval))

@@ -1,0 +1,110 @@
+"""The `sparring` command, run as a real subprocess against the test database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from server.db.migrate import head_revision
+from server.db.models import Role, User
+from server.settings import Settings
+from server.state import AppState
+from tests.conftest import ROOT
+
+
+def sparring(settings: Settings, *args: str, stdin: str | None = None,
+             **env: str | None) -> subprocess.CompletedProcess[str]:
+    """Runs the command; an env value of None removes that variable."""
+    merged = {**os.environ, "DATABASE_URL": settings.database_url or "", "ENVIRONMENT": "test",
+              "JWT_SECRET": settings.jwt_secret, "BCRYPT_ROUNDS": "4", "REDIS_URL": "", **env}
+    environment = {k: v for k, v in merged.items() if v is not None}
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=environment, input=stdin,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    user: dict[str, Any] = response.json()["user"]
+    return user
+
+
+async def test_create_superuser(settings: Settings, client: httpx.AsyncClient) -> None:
+    done = sparring(settings, "create-superuser", "--email", "Boss@Example.com", "--password", "boss-password-1",
+                    "--name", "The Boss")
+    assert done.returncode == 0, done.stderr
+    assert "created super admin boss@example.com" in done.stdout
+    user = await _login(client, "boss@example.com", "boss-password-1")
+    assert user["role"] == "super_admin" and user["name"] == "The Boss" and user["dealership_id"] is None
+
+    again = sparring(settings, "create-superuser", "--email", "boss@example.com", "--password", "other-password")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+async def test_create_superuser_reads_the_password_from_stdin(settings: Settings, client: httpx.AsyncClient) -> None:
+    done = sparring(settings, "create-superuser", "--email", "piped@example.com", "--password", "-",
+                    stdin="a piped secret 1\n")
+    assert done.returncode == 0, done.stderr
+    assert "a piped secret" not in done.stdout + done.stderr
+    await _login(client, "piped@example.com", "a piped secret 1")
+    short = sparring(settings, "create-superuser", "--email", "short@example.com", "--password", "-", stdin="short\n")
+    assert short.returncode == 1 and "at least 8" in short.stderr
+
+
+async def test_seed_demo_prints_working_credentials(settings: Settings, client: httpx.AsyncClient) -> None:
+    done = sparring(settings, "seed-demo")
+    assert done.returncode == 0, done.stderr
+    accounts = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+(\S+)$", done.stdout, re.MULTILINE)
+    assert {role for role, _, _ in accounts} == {"dealership_admin", "user"}
+    for role, email, password in accounts:
+        user = await _login(client, email, password)
+        assert user["role"] == role and user["dealership_id"]
+    # Running it again keeps one dealership and hands out fresh passwords.
+    rerun = sparring(settings, "seed-demo")
+    again = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+(\S+)$", rerun.stdout, re.MULTILINE)
+    assert {p for _, _, p in again}.isdisjoint({p for _, _, p in accounts})
+    await _login(client, again[0][1], again[0][2])
+
+
+def test_migrate_and_doctor(settings: Settings) -> None:
+    migrate = sparring(settings, "migrate")
+    assert migrate.returncode == 0, migrate.stderr
+    assert migrate.stdout.strip() == f"database at migration {head_revision(settings.database_url or '')}"
+    doctor = sparring(settings, "doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "[ok  ] database" in doctor.stdout and "pgvector" in doctor.stdout
+    assert "[ok  ] migrations" in doctor.stdout
+    assert "provider:llm" in doctor.stdout and "offline" in doctor.stdout
+    assert doctor.stdout.strip().endswith("all checks passed")
+
+
+def test_doctor_reports_an_unreachable_database(settings: Settings) -> None:
+    doctor = sparring(settings, "doctor", DATABASE_URL="postgresql://nobody@127.0.0.1:9/none")
+    assert doctor.returncode == 1
+    assert "[FAIL] database" in doctor.stdout and "Traceback" not in doctor.stdout + doctor.stderr
+
+
+def test_a_placeholder_secret_is_refused_outside_development(settings: Settings) -> None:
+    refused = sparring(settings, "doctor", ENVIRONMENT="production", JWT_SECRET="change-me")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: configuration:") and "JWT_SECRET" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.usefixtures("client")
+async def test_default_bcrypt_cost_is_at_least_12(settings: Settings, state: AppState) -> None:
+    done = sparring(settings, "create-superuser", "--email", "cost@example.com", "--password", "-",
+                    stdin="default-cost-pw\n", BCRYPT_ROUNDS=None)
+    assert done.returncode == 0, done.stderr
+    async with state.sessionmaker() as session:
+        user = (await session.execute(select(User).where(User.email == "cost@example.com"))).scalar_one()
+    assert user.role is Role.super_admin
+    assert int(user.password_hash.split("$")[2]) >= 12
