@@ -35,6 +35,7 @@ from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
 from server.tasks import TaskSupervisor
+from server.voice.runtime import voice_runtime
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
+            voice = await stack.enter_async_context(voice_runtime(settings))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                registry=registry, tasks=tasks,
+                registry=registry, tasks=tasks, voice=voice,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             log.info("sparring ready", extra={"environment": settings.environment,
