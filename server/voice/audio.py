@@ -75,10 +75,11 @@ class RateGuard:
         if self._started is None:
             self._started = now
         allowance = (now - self._started) * 1000 + self._burst_ms
-        if self._accepted_ms + ms > allowance:
-            return False
         # Credit never builds up beyond the burst: a long silence does not buy a later flood.
-        self._accepted_ms = max(self._accepted_ms + ms, allowance - self._burst_ms)
+        accepted = max(self._accepted_ms, allowance - self._burst_ms)
+        if accepted + ms > allowance + 1e-6:
+            return False
+        self._accepted_ms = accepted + ms
         return True
 
 
