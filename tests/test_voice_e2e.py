@@ -95,7 +95,7 @@ async def test_full_turn(server: LiveServer, world: World, fakes: tuple[Fakes, s
     transcript = await client.wait_for("transcript")
     assert transcript == {"type": "transcript", "text": "How much is this car?", "final": True}
     start = await client.wait_for("audio.start")
-    end = await client.wait_for("audio.end", timeout=20)
+    end = await client.wait_for("audio.end", wait_s=20)
     metrics = await client.wait_for("metrics")
     assert start["message_id"] == end["message_id"] == metrics["message_id"] and start["sample_rate"] == 16000
     deltas = [e["text"] for e in client.events(["response.delta"])]
@@ -115,7 +115,7 @@ async def test_two_turns_keep_the_history(server: LiveServer, world: World, fake
     client = await session(server, world)
     for _ in range(2):
         await speak(client, "How much is this car?")
-        await client.wait_for("metrics", timeout=20)
+        await client.wait_for("metrics", wait_s=20)
     history = fakes[0].openai.chats[-1]["messages"]
     assert [m["role"] for m in history] == ["system", "user", "assistant", "user"]
     assert history[2]["content"] == OpenAIConfig().reply
@@ -126,7 +126,7 @@ async def test_typed_text_turn(server: LiveServer, world: World, fakes: tuple[Fa
     client = await session(server, world)
     await client.send({"type": "text", "text": "Can you do better on the price?"})
     assert (await client.wait_for("transcript"))["text"] == "Can you do better on the price?"
-    metrics = await client.wait_for("metrics", timeout=20)
+    metrics = await client.wait_for("metrics", wait_s=20)
     assert metrics["endpoint_ms"] is None and metrics["stt_ms"] is None and metrics["first_audio_ms"] > 0
     assert fakes[0].openai.chats[-1]["messages"][-1]["content"] == "Can you do better on the price?"
     await client.close()
@@ -137,7 +137,7 @@ async def test_barge_in_stops_audio_and_keeps_only_what_was_heard(
     fakes[0].openai.config.reply = LONG_REPLY
     client = await session(server, world)
     await speak(client, "How much is this car?")
-    start = await client.wait_for("audio.start", timeout=20)
+    start = await client.wait_for("audio.start", wait_s=20)
     await asyncio.sleep(1.5)
     await client.send({"type": "playback", "message_id": start["message_id"], "played_ms": 1400})
     fakes[0].openai.config.reply = "Fine."
@@ -146,7 +146,7 @@ async def test_barge_in_stops_audio_and_keeps_only_what_was_heard(
     assert interrupted["message_id"] == start["message_id"]
     heard = interrupted["heard_text"]
     assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
-    await client.wait_for("metrics", timeout=20)  # the new turn is answered
+    await client.wait_for("metrics", wait_s=20)  # the new turn is answered
     # No audio for the interrupted message after `interrupted`, and no audio.end for it.
     log = client.log
     at = next(i for i, r in enumerate(log) if r.event and r.event["type"] == "interrupted")
@@ -163,12 +163,12 @@ async def test_backchannel_does_not_interrupt(server: LiveServer, world: World, 
     fakes[0].openai.config.reply = LONG_REPLY
     client = await session(server, world)
     await speak(client, "How much is this car?")
-    start = await client.wait_for("audio.start", timeout=20)
+    start = await client.wait_for("audio.start", wait_s=20)
     await asyncio.sleep(0.5)
     chats = len(fakes[0].openai.chats)
     # 160 ms of voice: WebRTC VAD's hangover adds ~80-120 ms, so the detector counts < 300 ms.
     await client.stream(speech("uh huh")[: 16000 * 2 * 160 // 1000] + silence(800, 16000))
-    end = await client.wait_for("audio.end", timeout=20)
+    end = await client.wait_for("audio.end", wait_s=20)
     assert end["message_id"] == start["message_id"]
     assert client.events(["interrupted"]) == []
     assert [e["speaking"] for e in client.events(["vad"])] == [True, False, True, False]
@@ -183,12 +183,12 @@ async def test_resume_continues_the_conversation(server: LiveServer, world: Worl
     client = await VoiceClient.connect(server.url, account.token)
     session_id = (await client.start())["session_id"]
     await client.send({"type": "text", "text": "First question."})
-    await client.wait_for("metrics", timeout=20)
+    await client.wait_for("metrics", wait_s=20)
     client.connection.transport.abort()  # a dropped connection, no close handshake
     again = await VoiceClient.connect(server.url, account.token)
     assert (await again.start(session_id=session_id))["session_id"] == session_id
     await again.send({"type": "text", "text": "Second question."})
-    await again.wait_for("metrics", timeout=20)
+    await again.wait_for("metrics", wait_s=20)
     contents = [m["content"] for m in fakes[0].openai.chats[-1]["messages"]]
     assert contents[1:] == ["First question.", OpenAIConfig().reply, "Second question."]
     # Someone else cannot resume it.
@@ -212,12 +212,12 @@ async def test_provider_failure_mid_turn_then_the_next_turn_works(
     else:
         fakes[0].eleven.config.hang_next = 1  # TTS timeout (1 s on this server)
     await speak(client, "How much is this car?")
-    error = await client.wait_for("error", timeout=20)
+    error = await client.wait_for("error", wait_s=20)
     assert error["code"] == code and error["message"] and error["retryable"] is True
     fakes[0].openai.config.stt_fail_next = 0
     await asyncio.sleep(0.5)
     await speak(client, "How much is this car?")
-    metrics = await client.wait_for("metrics", timeout=20)
+    metrics = await client.wait_for("metrics", wait_s=20)
     assert metrics["first_audio_ms"] > 0
     await client.close()
 
@@ -235,7 +235,7 @@ async def test_audio_faster_than_real_time_is_refused(server: LiveServer, world:
     error = await client.wait_for("error")
     assert error["code"] == "audio_too_fast"
     await client.send({"type": "text", "text": "Still there?"})  # the session carries on
-    await client.wait_for("metrics", timeout=20)
+    await client.wait_for("metrics", wait_s=20)
     await client.close()
 
 
@@ -251,7 +251,7 @@ async def test_malformed_and_unknown_messages_give_errors_and_the_session_contin
     await client.connection.send(b"\x00\x01\x02")
     assert (await client.wait_for("error"))["code"] == "bad_audio"
     await client.send({"type": "text", "text": "Hello?"})
-    await client.wait_for("metrics", timeout=20)
+    await client.wait_for("metrics", wait_s=20)
     await client.close()
 
 
@@ -283,7 +283,7 @@ async def test_bad_auth_closes_4401(server: LiveServer, first: dict[str, str]) -
 
 async def test_idle_timeout_ends_the_session(strict_server: LiveServer, world: World) -> None:
     client = await session(strict_server, world)
-    ended = await client.wait_for("session.ended", timeout=5)
+    ended = await client.wait_for("session.ended", wait_s=5)
     assert ended["reason"] == "idle"
     assert await client.closed() == 1000
 
@@ -291,7 +291,7 @@ async def test_idle_timeout_ends_the_session(strict_server: LiveServer, world: W
 async def test_max_session_length_ends_the_session(strict_server: LiveServer, world: World) -> None:
     client = await session(strict_server, world)
     streaming = asyncio.get_running_loop().create_task(client.stream(silence(5000, 16000)))
-    ended = await client.wait_for("session.ended", timeout=6)
+    ended = await client.wait_for("session.ended", wait_s=6)
     assert ended["reason"] == "max_duration"
     streaming.cancel()
     await asyncio.wait([streaming])
@@ -320,3 +320,26 @@ async def test_concurrent_session_cap_and_start_rate_limit(strict_server: LiveSe
     assert await fifth.closed() == 4429
     await fourth.close()
 
+
+
+async def test_talk_cli_streams_a_wav_and_saves_the_reply(server: LiveServer, world: World,
+                                                          tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from server.voice.audio import read_wav, to_wav
+
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    wav = tmp_path / "say.wav"
+    wav.write_bytes(to_wav(utterance("How much is this car?"), 16000))
+    out = tmp_path / "reply.wav"
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "server.cli", "talk", "--wav", str(wav), "--out", str(out),
+                         "--url", server.url, "--token", account.token],
+        capture_output=True, text=True, timeout=60, env={**__import__("os").environ, "ENVIRONMENT": "development"})
+    assert result.returncode == 0, result.stderr
+    assert "you:  How much is this car?" in result.stdout
+    assert "metrics:" in result.stdout and "first_audio_ms" in result.stdout
+    pcm, rate = read_wav(out.read_bytes())
+    assert rate == 16000 and len(pcm) > 16000  # more than half a second of reply

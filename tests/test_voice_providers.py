@@ -139,7 +139,7 @@ async def test_elevenlabs_http_failure_and_timeout(fake_eleven: tuple[FakeEleven
     with pytest.raises(TtsError):
         await collect(synth, "Hello.", 16000)
     fake.config.hang_next = 1
-    with pytest.raises(TtsError, match="nothing for 0.3 s"):
+    with pytest.raises(TtsError, match=r"nothing for 0\.3 s"):
         await collect(synth, "Hello.", 16000)
     await asyncio.sleep(0.2)
     assert fake.open_streams == 0  # the hung response was closed, not left open
@@ -234,9 +234,10 @@ async def test_cancelling_a_reply_stops_everything(fake_openai: tuple[FakeOpenAI
     fake_eleven[0].config.speed = 1.0
     synth, http = eleven_http(fake_eleven[1])
     reply, out, _, _ = await make_reply(url, synth)
+    first_audio = asyncio.Event()
+    reply.sender._send = _notify(reply.sender._send, first_audio)
     task = asyncio.get_running_loop().create_task(reply.run("Why?"))
-    while not any(isinstance(m, bytes) for m in out):
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(first_audio.wait(), 10)
     task.cancel()
     await asyncio.wait([task])
     sent = len(out)
@@ -248,6 +249,14 @@ async def test_cancelling_a_reply_stops_everything(fake_openai: tuple[FakeOpenAI
         await asyncio.sleep(0.02)
     assert fake.open_streams == 0 and fake_eleven[0].open_streams == 0
     await http.aclose()
+
+
+def _notify(send: Any, flag: asyncio.Event) -> Any:
+    async def wrapped(chunk: bytes) -> None:
+        await send(chunk)
+        flag.set()
+
+    return wrapped
 
 
 @pytest.mark.parametrize("failure", ["llm_cut", "tts_500"])

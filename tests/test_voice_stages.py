@@ -68,7 +68,7 @@ def test_speech_then_silence_starts_and_ends_one_turn() -> None:
     events = run_vad(pcm)
     kinds = [type(e).__name__ for _, e in events]
     assert kinds[0] == "SpeechStarted" and kinds[-1] == "TurnEnded" and kinds.count("TurnEnded") == 1
-    started_at, started = events[0]
+    _, started = events[0]
     assert isinstance(started, SpeechStarted)
     assert 300 <= started.at_ms <= 700
     ended_at, ended = events[-1]

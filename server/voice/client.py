@@ -52,7 +52,7 @@ class VoiceClient:
         await self.connection.send(json.dumps(message))
 
     async def start(self, mode: str = "customer", *, persona_id: str | None = None, session_id: str | None = None,
-                    output_rate: int = 16000, timeout: float = 10) -> dict[str, Any]:
+                    output_rate: int = 16000, wait_s: float = 10) -> dict[str, Any]:
         message: dict[str, Any] = {"type": "start", "mode": mode,
                                    "input_audio": {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1},
                                    "output_audio": {"encoding": "pcm_s16le", "sample_rate": output_rate}}
@@ -61,7 +61,7 @@ class VoiceClient:
         if session_id:
             message["session_id"] = session_id
         await self.send(message)
-        return await self.wait_for(ServerEvent.ready, timeout=timeout)
+        return await self.wait_for(ServerEvent.ready, wait_s=wait_s)
 
     async def stream(self, pcm: bytes, *, sample_rate: int = 16000, realtime: bool = True,
                      frames_per_message: int = 1) -> None:
@@ -75,9 +75,9 @@ class VoiceClient:
                     await asyncio.sleep(delay)
             await self.connection.send(pcm[start:start + step])
 
-    async def wait_for(self, kind: ServerEvent | str, *, timeout: float = 10) -> dict[str, Any]:
+    async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = 10) -> dict[str, Any]:
         wanted = kind.value if isinstance(kind, ServerEvent) else kind
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_s):
             while True:
                 message = await self._queue.get()
                 if message.get("type") == wanted:
@@ -87,13 +87,13 @@ class VoiceClient:
         wanted = set(kinds) if kinds is not None else None
         return [r.event for r in self.log if r.event is not None and (wanted is None or r.event["type"] in wanted)]
 
-    async def closed(self, timeout: float = 10) -> int | None:
+    async def closed(self, wait_s: float = 10) -> int | None:
         """Waits for the server to close the socket; returns the close code."""
         if self._reader is not None:
-            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+            await asyncio.wait_for(asyncio.shield(self._reader), wait_s)
         else:
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(wait_s):
                     async for _ in self.connection:
                         pass
             except websockets.ConnectionClosed:

@@ -83,7 +83,8 @@ class FakeOpenAI:
                 yield _sse(_chunk({}, finish="stop"))
                 yield _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                             "model": body.get("model", "fake"), "choices": [],
-                            "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": 10 + len(tokens)}})
+                            "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens),
+                                      "total_tokens": 10 + len(tokens)}})
                 yield b"data: [DONE]\n\n"
             finally:
                 self.open_streams -= 1
