@@ -77,7 +77,7 @@ class SphinxTranscriber:
             return str(hypothesis.hypstr).strip() if hypothesis is not None else ""
 
 
-Spawn = Callable[[str, Coroutine[Any, Any, str]], "asyncio.Task[str]"]
+Spawn = Callable[[str, Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
 class TurnTranscriber:
@@ -92,7 +92,7 @@ class TurnTranscriber:
         self._rate = sample_rate
         self._spawn = spawn
         self._pipelining = pipelining
-        self._pending: list[asyncio.Task[str]] = []
+        self._pending: list[asyncio.Task[str | SttError]] = []
         self._held: list[bytes] = []
 
     def add(self, pcm: bytes) -> None:
@@ -100,7 +100,7 @@ class TurnTranscriber:
             return
         if self._pipelining:
             name = f"stt-segment-{len(self._pending)}"
-            self._pending.append(self._spawn(name, self._transcriber.transcribe(pcm, self._rate)))
+            self._pending.append(self._spawn(name, self._caught(pcm)))
         else:
             self._held.append(pcm)
 
@@ -113,12 +113,25 @@ class TurnTranscriber:
         if self._held:
             whole = b"".join(self._held)
             self._held = []
-            self._pending.append(self._spawn("stt-turn", self._transcriber.transcribe(whole, self._rate)))
+            self._pending.append(self._spawn("stt-turn", self._caught(whole)))
         # Not cancelled on the way out: if this wait is cancelled because the user went on
         # talking, the next `finish` of the same turn reuses the segments already sent.
-        texts = [await task for task in self._pending]
+        results = [await task for task in self._pending]
         self._pending = []
-        return " ".join(text for text in texts if text)
+        texts: list[str] = []
+        for result in results:
+            if isinstance(result, SttError):
+                raise result
+            if result:
+                texts.append(result)
+        return " ".join(texts)
+
+    async def _caught(self, pcm: bytes) -> str | SttError:
+        # A provider failure is an answer here, not a crashed background task: `finish` reports it.
+        try:
+            return await self._transcriber.transcribe(pcm, self._rate)
+        except SttError as exc:
+            return exc
 
     def cancel(self) -> None:
         for task in self._pending:
