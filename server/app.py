@@ -38,6 +38,8 @@ from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
 from server.tasks import TaskSupervisor
+from server.voice.engine_brain import EngineBrain
+from server.voice.runtime import voice_runtime
 from server.web import WebApp
 
 log = logging.getLogger(__name__)
@@ -99,12 +101,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retriever = None  # the documents feature provides it (server.conversation.grounding.Retriever)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
+            voice = await stack.enter_async_context(voice_runtime(settings, EngineBrain(conversations)))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                registry=registry, tasks=tasks, retriever=retriever, conversations=conversations,
+                registry=registry, tasks=tasks, retriever=retriever, conversations=conversations, voice=voice,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             log.info("sparring ready", extra={"environment": settings.environment,

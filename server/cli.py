@@ -106,6 +106,19 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_doctor(settings))
 
 
+def cmd_talk(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.voice.talk import TalkOptions, talk
+
+    token = args.token or os.environ.get("SPARRING_TOKEN")
+    if not token and not (args.email and args.password):
+        return _fail("give --token (or SPARRING_TOKEN), or --email and --password")
+    return asyncio.run(talk(TalkOptions(url=args.url, wav=Path(args.wav), out=Path(args.out), mode=args.mode,
+                                        persona_id=args.persona, token=token, email=args.email,
+                                        password=args.password)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparring", description="Sparring server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("seed-demo", help="create a demo dealership with an admin and a trainee").set_defaults(
         func=cmd_seed_demo)
+    talk = sub.add_parser("talk", help="voice session from a WAV file: prints transcripts, saves the reply")
+    talk.add_argument("--wav", required=True, help="16-bit PCM WAV to say (any rate, resampled to 16 kHz)")
+    talk.add_argument("--out", default="reply.wav", help="where to save the reply audio")
+    talk.add_argument("--url", default="http://127.0.0.1:8000")
+    talk.add_argument("--mode", choices=["training", "roleplay"], default="roleplay")
+    talk.add_argument("--persona", default=None)
+    talk.add_argument("--token", default=None)
+    talk.add_argument("--email", default=None)
+    talk.add_argument("--password", default=None)
+    talk.set_defaults(func=cmd_talk)
     sub.add_parser("doctor", help="check configuration, database, migrations and providers").set_defaults(
         func=cmd_doctor)
     return parser

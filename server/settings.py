@@ -76,6 +76,29 @@ class Settings(BaseSettings):
     llm_price_output_per_mtok: float = Field(default=10.0, ge=0)
     chat_passages: int = Field(default=4, ge=0, le=20)
 
+    # Real-time voice (server/voice/). Times in ms unless the name says _s.
+    stt_model: str = "gpt-4o-mini-transcribe"
+    elevenlabs_model: str = "eleven_flash_v2_5"
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    tts_transport: Literal["http", "websocket"] = "http"
+    voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    voice_speech_start_ms: int = Field(default=200, ge=20, le=2000)
+    voice_end_of_turn_ms: int = Field(default=500, ge=100, le=5000)
+    voice_segment_pause_ms: int = Field(default=200, ge=60, le=5000)
+    voice_barge_in_ms: int = Field(default=300, ge=20, le=5000)
+    voice_burst_ms: int = Field(default=2000, ge=100, le=60_000)
+    voice_send_chunk_ms: int = Field(default=40, ge=10, le=40)
+    voice_send_lead_ms: int = Field(default=60, ge=0, le=1000)
+    voice_auth_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    voice_idle_timeout_s: float = Field(default=120.0, gt=0)
+    voice_max_session_s: float = Field(default=1800.0, gt=0)
+    voice_max_sessions_per_user: int = Field(default=2, ge=1, le=100)
+    voice_stt_timeout_s: float = Field(default=15.0, gt=0)
+    voice_llm_timeout_s: float = Field(default=30.0, gt=0)
+    voice_tts_timeout_s: float = Field(default=5.0, gt=0)
+    # Off only for comparison in the benchmark: STT after the turn, TTS after the whole reply.
+    voice_pipelining: bool = True
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

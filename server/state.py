@@ -6,7 +6,7 @@ Handlers read it through `app_state(request)`; nothing reaches for module-level 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -18,6 +18,9 @@ from server.conversation.engine import ConversationEngine
 from server.ratelimit import RateLimits
 from server.settings import Settings
 from server.tasks import TaskSupervisor
+
+if TYPE_CHECKING:
+    from server.voice.runtime import VoiceRuntime
 
 STATE_KEY = "sparring"
 
@@ -37,10 +40,11 @@ class AppState:
     # documents feature; None answers without passages), and the engine every channel uses.
     retriever: Any = None
     conversations: ConversationEngine | None = None
+    voice: VoiceRuntime | None = None
 
 
 def app_state(conn: HTTPConnection) -> AppState:
     # Servers that support lifespan state (uvicorn) hand it to each request; in-process test
     # transports do not, so fall back to the copy the lifespan keeps on the app.
     state: AppState | None = getattr(conn.state, STATE_KEY, None)
-    return state if state is not None else conn.app.state.sparring
+    return state if state is not None else cast(AppState, conn.app.state.sparring)

@@ -97,9 +97,18 @@ async def test_an_ended_session_answers_409(client: httpx.AsyncClient, world: Wo
     assert (await client.post(f"/api/v1/sessions/{session_id}/end", headers=user.headers)).status_code == 409
 
 
-async def test_roleplay_needs_a_customer_persona(client: httpx.AsyncClient, world: World) -> None:
-    user = await world.account(Role.user, await world.dealership())
-    assert (await chat(client, user.headers, mode="roleplay", message="Hi")).status_code == 422
+async def test_roleplay_without_a_persona_uses_the_dealership_default(client: httpx.AsyncClient,
+                                                                      world: World) -> None:
+    dealership = await world.dealership()
+    user = await world.account(Role.user, dealership)
+    first = await chat(client, user.headers, mode="roleplay", message="Hi")
+    assert first.status_code == 200 and first.json()["persona_id"] == "grace-firsttime"
+    root = await world.root()
+    set_default = await client.patch(f"/api/v1/dealerships/{dealership}", headers=root.headers,
+                                     json={"settings": {"default_persona": "tony-competitor"}})
+    assert set_default.status_code == 200
+    second = await chat(client, user.headers, mode="roleplay", message="Hi")
+    assert second.status_code == 200 and second.json()["persona_id"] == "tony-competitor"
     assert (await chat(client, user.headers, mode="roleplay", message="Hi", persona_id="adam")).status_code == 422
     assert (await chat(client, user.headers, mode="roleplay", message="Hi", persona_id="nobody")).status_code == 404
 

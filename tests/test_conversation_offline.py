@@ -111,3 +111,12 @@ def test_technique_tags() -> None:
     assert set(tagging.techniques(GOOD)) == {"acknowledge_objection", "value_statement", "trial_close"}
     assert tagging.techniques(CLOSE) == ["closing_attempt"]
     assert tagging.techniques("What a car.") == []
+
+
+def test_spoken_training_answers_stay_short_and_unlisted() -> None:
+    from server.conversation import offline as offline_engine
+
+    written = offline_engine.training_answer("The customer says the payment is too high", [])
+    spoken = offline_engine.training_answer("The customer says the payment is too high", [], spoken=True)
+    assert "\n" in written and "\n" not in spoken
+    assert len(spoken.split(". ")) <= 3 and len(spoken) < len(written)

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from server.api import auth, chat, dealerships, health, personas, reports, sessions, usage, users
 from server.api.endpoint import Endpoint
 from server.api.openapi import openapi_endpoint
+from server.voice import endpoint as voice
 
 VERSION = "0.1.0"
 
@@ -26,4 +27,4 @@ ENDPOINTS: list[Endpoint] = [
 def build_routes() -> list[BaseRoute]:
     endpoints = [*ENDPOINTS]
     endpoints.append(openapi_endpoint(endpoints, VERSION))
-    return [ep.route() for ep in endpoints]
+    return [*(ep.route() for ep in endpoints), *voice.routes()]

@@ -132,9 +132,11 @@ class ConversationEngine:
         return Conversation(row.id, dealership_id, principal.user_id, mode, channel, persona, created=True)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
-                    started: float | None = None) -> AsyncGenerator[EngineEvent, None]:
+                    started: float | None = None, answer_id: uuid.UUID | None = None,
+                    ) -> AsyncGenerator[EngineEvent, None]:
         """Answer one user turn. `metrics` (e.g. the voice channel's speech timings) is stored with
-        the user's message; `started` (a perf_counter value) is when the turn began for the user."""
+        the user's message; `started` (a perf_counter value) is when the turn began for the user;
+        `answer_id` lets a channel that names the answer up front (voice) choose its id."""
         started = started if started is not None else time.perf_counter()
         try:
             turn = await self._record_user_turn(conv, text, metrics or {})
@@ -146,7 +148,7 @@ class ConversationEngine:
             yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
                          session_id=conv.session_id)
             return
-        answer_id = uuid.uuid4()
+        answer_id = answer_id or uuid.uuid4()
         yield Started(conv.session_id, answer_id, turn.message_id)
         passages = await self._passages(conv, text)
         parts: list[str] = []
@@ -161,7 +163,7 @@ class ConversationEngine:
                 body, tags, usage = self._offline_answer(conv, turn.history, text, passages)
                 stream: AsyncIterator[str | Usage] = _replay(offline.chunks(body))
             else:
-                system = prompts.system_prompt(conv.persona, passages)
+                system = prompts.system_prompt(conv.persona, passages, spoken=conv.channel is Channel.voice)
                 version = system.version
                 chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in turn.history]
                 stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
@@ -228,6 +230,19 @@ class ConversationEngine:
             row.interrupted = True
         return True
 
+    async def record_metrics(self, message_id: uuid.UUID, metrics: dict[str, Any]) -> bool:
+        """Merge a channel's per-turn measurements (voice: endpoint, STT, TTS, first audio) into an
+        answer's metrics, next to the engine's own timings. False if the answer is unknown."""
+        pending = self._saving.get(message_id)
+        if pending is not None:
+            await asyncio.wait([pending])
+        async with self._sessionmaker() as db, db.begin():
+            row = await db.get(ConversationMessage, message_id, with_for_update=True)
+            if row is None or row.role is not MessageRole.assistant:
+                return False
+            row.metrics = {**row.metrics, **metrics}
+        return True
+
     async def end(self, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
         """End a session and return its scorecard (409 if it has already ended)."""
         async with self._sessionmaker() as db, db.begin():
@@ -292,7 +307,7 @@ class ConversationEngine:
                         passages: list[Passage]) -> tuple[str, dict[str, Any], Usage]:
         tags: dict[str, Any] = {}
         if conv.mode is Mode.training:
-            body = offline.training_answer(text, passages)
+            body = offline.training_answer(text, passages, spoken=conv.channel is Channel.voice)
         else:
             body, tags = offline.customer_reply(conv.persona, history, text)
         prompt_tokens = sum(estimate_tokens(t) for _, t, _ in history) + sum(estimate_tokens(p.text) for p in passages)

@@ -45,7 +45,7 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if len(s.strip()) > 20]
 
 
-def training_answer(question: str, passages: list[Passage]) -> str:
+def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> str:
     topic = tagging.objection(question)
     steps: list[str] = playbook()["coaching"][topic.value if topic else "generic"]
     wanted = words(question)
@@ -56,6 +56,11 @@ def training_answer(question: str, passages: list[Passage]) -> str:
             if overlap:
                 scored.append((-overlap, rank, sentence, passage))
     best = sorted(scored, key=lambda item: (item[0], item[1]))[:3]
+    if spoken:
+        # Heard, not read: two sentences, no lists; sources are shown next to the transcript.
+        if not best:
+            return f"I couldn't find that in your dealership's documents. In general: {steps[0]}"
+        return f"Your {best[0][3].filename} says: {best[0][2]} On the floor: {steps[0]}"
     if not best:
         lines = ["I couldn't find this in your dealership's documents, so here is how I'd handle it in general:"]
         lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]

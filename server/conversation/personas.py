@@ -18,12 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversation.models import Mode, Persona
 from server.conversation.taxonomy import Objection
+from server.db.models import Dealership
 from server.errors import NotFound, ValidationFailed
 from server.tenancy import Principal, Scope
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Kind = Literal["trainer", "customer"]
 TRAINER_ID = "adam"
+# The customer a role-play uses when neither the caller nor the dealership's `default_persona` names one.
+DEFAULT_CUSTOMER_ID = "grace-firsttime"
 
 
 class PersonaSpec(BaseModel):
@@ -74,19 +77,27 @@ def from_row(row: Persona) -> PersonaView:
 
 
 def builtin(persona_id: str | None, mode: Mode) -> PersonaView | None:
-    """The built-in persona a new session uses (Adam when training without a choice), or None."""
+    """The built-in persona a new session uses (Adam when training without a choice), or None
+    (a dealership persona, or a role-play without a choice: `resolve` decides)."""
     if persona_id is None:
-        if mode is Mode.training:
-            return builtin_personas()[TRAINER_ID]
-        raise ValidationFailed("persona_id is required in roleplay mode.",
-                               details=[{"field": "persona_id", "message": "required for roleplay"}])
+        return builtin_personas()[TRAINER_ID] if mode is Mode.training else None
     persona = builtin_personas().get(persona_id)
     return _check_mode(persona, mode) if persona is not None else None
 
 
 async def resolve(principal: Principal, db: AsyncSession, persona_id: str | None, mode: Mode,
                   dealership_id: uuid.UUID) -> PersonaView:
-    """The persona a new session uses: built-in or the session dealership's own (404 otherwise)."""
+    """The persona a new session uses: built-in or the session dealership's own (404 otherwise).
+    A role-play without a choice gets the dealership's `default_persona`, else a built-in customer."""
+    if persona_id is None and mode is Mode.roleplay:
+        dealership = await db.get(Dealership, dealership_id)
+        preferred = (dealership.settings or {}).get("default_persona") if dealership else None
+        persona_id = DEFAULT_CUSTOMER_ID
+        if preferred:
+            try:
+                return await resolve(principal, db, str(preferred), mode, dealership_id)
+            except (NotFound, ValidationFailed):
+                pass  # a stale setting must not block practice: fall back to the built-in default
     found = builtin(persona_id, mode)
     if found is not None:
         return found

@@ -44,7 +44,11 @@ def passages_block(passages: list[Passage]) -> str:
     return "\n\n".join(f"[{p.citation}]\n{p.text.strip()}" for p in passages)
 
 
-def system_prompt(persona: PersonaView, passages: list[Passage]) -> Prompt:
+SPOKEN_RULE = ("\n\nThis conversation is spoken aloud: answer in at most three short sentences, with no lists, "
+               "headings or bracketed citations (name a document in words if you use it).")
+
+
+def system_prompt(persona: PersonaView, passages: list[Passage], *, spoken: bool = False) -> Prompt:
     name = "trainer" if persona.kind == "trainer" else "customer"
     tmpl, version = template(name)
     objections = ", ".join(f"{o.value} ({OBJECTION_LABELS[o]})" for o in persona.objections) or "none in particular"
@@ -53,7 +57,7 @@ def system_prompt(persona: PersonaView, passages: list[Passage]) -> Prompt:
         budget=persona.budget or "not stated", difficulty=persona.difficulty, objections=objections,
         difficulty_rule=_DIFFICULTY_RULES[persona.difficulty], passages=passages_block(passages),
     )
-    return Prompt(text, version)
+    return Prompt(text + SPOKEN_RULE if spoken else text, version)
 
 
 def messages(system: Prompt, history: list[ChatTurn], user_text: str, history_tokens: int) -> list[ChatTurn]:

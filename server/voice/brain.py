@@ -1,0 +1,80 @@
+"""The seam between the voice path and the conversation engine.
+
+The voice session needs exactly this from the engine; anything that implements `Brain` can sit
+behind `/api/v1/voice/live`. The server uses `EngineBrain` (server/voice/engine_brain.py), the
+conversation engine every channel shares.
+
+Contract:
+- `open` creates a session (or resumes `session_id`, which must belong to the principal) and
+  says whether replies come from an offline engine. It raises `BrainError` for unknown modes,
+  personas or sessions.
+- `reply` stores the user's text as a message and streams the assistant's answer as
+  `TextDelta`s, at most one `Sources`, then `Done`. The voice session chooses `message_id`;
+  the engine must NOT store the assistant message itself.
+- `record_assistant` is called exactly once per reply with the text the user actually heard
+  (all of it unless `interrupted`); it stores the assistant message under `message_id`.
+- `record_metrics` stores the per-turn timings for that message.
+- `close` is called once when the socket ends, whatever happened.
+Cancelling the `reply` iterator (barge-in) must close the provider stream at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from server.tenancy import Principal
+
+
+class BrainError(Exception):
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    mode: str
+    persona_id: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    session_id: str
+    offline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+ReplyEvent = TextDelta | Sources | Done
+
+
+class Brain(Protocol):
+    async def open(self, principal: Principal, request: OpenRequest) -> OpenedSession: ...
+
+    def reply(self, session_id: str, user_text: str, message_id: uuid.UUID) -> AsyncGenerator[ReplyEvent]: ...
+
+    async def record_assistant(self, session_id: str, message_id: uuid.UUID, text: str, *,
+                               interrupted: bool) -> None: ...
+
+    async def record_metrics(self, session_id: str, message_id: uuid.UUID, metrics: dict[str, Any]) -> None: ...
+
+    async def close(self, session_id: str) -> None: ...

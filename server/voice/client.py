@@ -1,0 +1,127 @@
+"""A small client for `/api/v1/voice/live`, used by `sparring talk`, the tests and the benchmark.
+
+A reader task records every server message in arrival order (`log`), with reply audio collected
+per message; `wait_for` returns the next event of a type. Audio is streamed in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from server.voice.audio import frame_bytes
+from server.voice.protocol import FRAME_MS, PATH, ClientEvent, ServerEvent
+
+
+@dataclass
+class Received:
+    at: float
+    event: dict[str, Any] | None = None  # None for binary audio
+    audio: bytes = b""
+
+
+@dataclass
+class VoiceClient:
+    connection: ClientConnection
+    log: list[Received] = field(default_factory=list)
+    audio: dict[str, bytearray] = field(default_factory=dict)
+    close_code: int | None = None
+    _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _current: str | None = None
+    _reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(cls, base_url: str, token: str | None, *, start_reader: bool = True) -> VoiceClient:
+        url = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + PATH
+        connection = await websockets.connect(url, max_size=2**20, open_timeout=10)
+        client = cls(connection)
+        if token is not None:
+            await client.send({"type": ClientEvent.auth.value, "token": token})
+        if start_reader:
+            client._reader = asyncio.get_running_loop().create_task(client._read(), name="voice-client-reader")
+        return client
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def start(self, mode: str = "roleplay", *, persona_id: str | None = None, session_id: str | None = None,
+                    output_rate: int = 16000, wait_s: float = 10) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "start", "mode": mode,
+                                   "input_audio": {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1},
+                                   "output_audio": {"encoding": "pcm_s16le", "sample_rate": output_rate}}
+        if persona_id:
+            message["persona_id"] = persona_id
+        if session_id:
+            message["session_id"] = session_id
+        await self.send(message)
+        return await self.wait_for(ServerEvent.ready, wait_s=wait_s)
+
+    async def stream(self, pcm: bytes, *, sample_rate: int = 16000, realtime: bool = True,
+                     frames_per_message: int = 1) -> None:
+        """Sends 20 ms frames, paced on a fixed schedule so that delays do not accumulate."""
+        step = frame_bytes(sample_rate) * frames_per_message
+        began = time.monotonic()
+        for index, start in enumerate(range(0, len(pcm), step)):
+            if realtime:
+                due = began + index * FRAME_MS * frames_per_message / 1000
+                if (delay := due - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+            await self.connection.send(pcm[start:start + step])
+
+    async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = 10) -> dict[str, Any]:
+        wanted = kind.value if isinstance(kind, ServerEvent) else kind
+        async with asyncio.timeout(wait_s):
+            while True:
+                message = await self._queue.get()
+                if message.get("type") == wanted:
+                    return message
+
+    def events(self, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        wanted = set(kinds) if kinds is not None else None
+        return [r.event for r in self.log if r.event is not None and (wanted is None or r.event["type"] in wanted)]
+
+    async def closed(self, wait_s: float = 10) -> int | None:
+        """Waits for the server to close the socket; returns the close code."""
+        if self._reader is not None:
+            await asyncio.wait_for(asyncio.shield(self._reader), wait_s)
+        else:
+            try:
+                async with asyncio.timeout(wait_s):
+                    async for _ in self.connection:
+                        pass
+            except websockets.ConnectionClosed:
+                pass
+            self.close_code = self.connection.close_code
+        return self.close_code
+
+    async def close(self) -> None:
+        await self.connection.close()
+        if self._reader is not None:
+            await asyncio.wait([self._reader], timeout=5)
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.connection:
+                now = time.monotonic()
+                if isinstance(message, bytes):
+                    self.log.append(Received(at=now, audio=message))
+                    self.audio.setdefault(self._current or "", bytearray()).extend(message)
+                    continue
+                data = json.loads(message)
+                self.log.append(Received(at=now, event=data))
+                if data.get("type") == ServerEvent.audio_start.value:
+                    self._current = data["message_id"]
+                elif data.get("type") in (ServerEvent.audio_end.value, ServerEvent.interrupted.value):
+                    self._current = None
+                self._queue.put_nowait(data)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.connection.close_code

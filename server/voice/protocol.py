@@ -1,0 +1,178 @@
+"""The voice WebSocket protocol, defined once: event names, close codes, version, message shapes.
+
+The web client mirrors `definitions()` (a test compares its copy with this); the prose version is
+`docs/voice-protocol.md`. Bump PROTOCOL_VERSION on any incompatible change.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = "1.0"
+PATH = "/api/v1/voice/live"
+MAX_MESSAGE_BYTES = 64 * 1024
+FRAME_MS = 20
+INPUT_SAMPLE_RATES = (16000,)
+OUTPUT_SAMPLE_RATES = (16000, 24000)
+
+
+class ClientEvent(enum.StrEnum):
+    auth = "auth"
+    start = "start"
+    text = "text"
+    interrupt = "interrupt"
+    playback = "playback"
+    end = "end"
+
+
+class ServerEvent(enum.StrEnum):
+    ready = "ready"
+    vad = "vad"
+    transcript = "transcript"
+    response_delta = "response.delta"
+    audio_start = "audio.start"
+    audio_end = "audio.end"
+    interrupted = "interrupted"
+    sources = "sources"
+    metrics = "metrics"
+    error = "error"
+    session_ended = "session.ended"
+
+
+class CloseCode(enum.IntEnum):
+    normal = 1000
+    going_away = 1001
+    policy_violation = 1008
+    too_big = 1009
+    internal_error = 1011
+    bad_start = 4400
+    auth_failed = 4401  # no valid auth message within the timeout, or a bad token
+    forbidden = 4403
+    too_many_sessions = 4429  # per-user cap on concurrent sessions, or the start rate limit
+
+
+class ErrorCode(enum.StrEnum):
+    malformed = "malformed"  # not JSON, or fields of the wrong shape
+    unknown_type = "unknown_type"
+    not_started = "not_started"  # audio or text before `start`
+    already_started = "already_started"
+    bad_audio = "bad_audio"  # binary frame that is not whole PCM16 samples
+    audio_too_fast = "audio_too_fast"  # faster than real time beyond the burst allowance
+    unsupported_audio = "unsupported_audio"
+    stt_failed = "stt_failed"
+    llm_failed = "llm_failed"
+    tts_failed = "tts_failed"
+    session_not_found = "session_not_found"
+    persona_not_found = "persona_not_found"
+    rate_limited = "rate_limited"
+    too_many_sessions = "too_many_sessions"
+    auth_failed = "auth_failed"
+    internal = "internal_error"
+
+
+class EndReason(enum.StrEnum):
+    client_end = "client_end"
+    idle = "idle"
+    max_duration = "max_duration"
+    server_shutdown = "server_shutdown"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AudioIn(_Message):
+    encoding: Literal["pcm_s16le"] = "pcm_s16le"
+    sample_rate: int = 16000
+    channels: Literal[1] = 1
+
+
+class AudioOut(_Message):
+    encoding: Literal["pcm_s16le"] = "pcm_s16le"
+    sample_rate: int = 16000
+
+
+class Auth(_Message):
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class Start(_Message):
+    type: Literal["start"]
+    mode: Literal["training", "roleplay"]
+    persona_id: str | None = Field(default=None, max_length=100)
+    session_id: str | None = Field(default=None, max_length=100)
+    input_audio: AudioIn = Field(default_factory=AudioIn)
+    output_audio: AudioOut = Field(default_factory=AudioOut)
+
+
+class Text(_Message):
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Interrupt(_Message):
+    type: Literal["interrupt"]
+
+
+class Playback(_Message):
+    type: Literal["playback"]
+    message_id: str = Field(max_length=100)
+    played_ms: int = Field(ge=0)
+
+
+class End(_Message):
+    type: Literal["end"]
+
+
+ClientMessage = Annotated[Auth | Start | Text | Interrupt | Playback | End, Field(discriminator="type")]
+_client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def parse_client_message(data: Any) -> Auth | Start | Text | Interrupt | Playback | End:
+    """Decoded JSON -> a typed message; ProtocolError says why not (the session carries on)."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ProtocolError(ErrorCode.malformed, 'Every message is a JSON object with a string "type".')
+    if data["type"] not in ClientEvent.__members__.values():
+        raise ProtocolError(ErrorCode.unknown_type, f"Unknown message type {data['type'][:40]!r}.")
+    try:
+        return _client_message.validate_python(data)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
+                           for e in exc.errors()[:5])
+        raise ProtocolError(ErrorCode.malformed, f"Bad {data['type']} message: {fields}") from None
+
+
+def event(kind: ServerEvent, **fields: Any) -> dict[str, Any]:
+    return {"type": kind.value, **fields}
+
+
+def error_event(code: ErrorCode, message: str, *, retryable: bool = False) -> dict[str, Any]:
+    return event(ServerEvent.error, code=code.value, message=message, retryable=retryable)
+
+
+def definitions() -> dict[str, Any]:
+    """Everything a client must agree on, as plain JSON (mirrored by the web client)."""
+    return {
+        "version": PROTOCOL_VERSION,
+        "path": PATH,
+        "max_message_bytes": MAX_MESSAGE_BYTES,
+        "frame_ms": FRAME_MS,
+        "input_sample_rates": list(INPUT_SAMPLE_RATES),
+        "output_sample_rates": list(OUTPUT_SAMPLE_RATES),
+        "client_events": {e.name: e.value for e in ClientEvent},
+        "server_events": {e.name: e.value for e in ServerEvent},
+        "close_codes": {c.name: c.value for c in CloseCode},
+        "error_codes": {c.name: c.value for c in ErrorCode},
+        "end_reasons": {r.name: r.value for r in EndReason},
+    }

@@ -1,0 +1,82 @@
+"""What the voice path holds for the app's lifetime: providers, the brain, the session registry.
+
+Built by `voice_runtime(settings)` in the app's lifespan; provider clients are closed on exit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import openai
+from elevenlabs.client import AsyncElevenLabs
+
+from server.settings import Settings
+from server.voice.brain import Brain
+from server.voice.config import VoiceConfig
+from server.voice.stt import OpenAITranscriber, SphinxTranscriber, Transcriber
+from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer
+
+
+@dataclass
+class VoiceRuntime:
+    config: VoiceConfig
+    brain: Brain
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    llm_offline: bool
+    active: Counter[uuid.UUID] = field(default_factory=Counter)
+
+    def acquire(self, user_id: uuid.UUID) -> bool:
+        """Per-user cap on concurrent sessions (per process: one user's sessions share an instance
+        only if the load balancer is sticky; the cap is a guard against runaway clients)."""
+        if self.active[user_id] >= self.config.max_sessions_per_user:
+            return False
+        self.active[user_id] += 1
+        return True
+
+    def release(self, user_id: uuid.UUID) -> None:
+        self.active[user_id] -= 1
+        if self.active[user_id] <= 0:
+            del self.active[user_id]
+
+
+@asynccontextmanager
+async def voice_runtime(settings: Settings, brain: Brain) -> AsyncIterator[VoiceRuntime]:
+    config = VoiceConfig.from_settings(settings)
+    llm: openai.AsyncOpenAI | None = None
+    stt_client: openai.AsyncOpenAI | None = None
+    eleven_http: httpx.AsyncClient | None = None
+    if settings.openai_api_key:
+        llm = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                                 timeout=settings.voice_llm_timeout_s, max_retries=1)
+        stt_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                                        timeout=settings.voice_stt_timeout_s, max_retries=0)
+    transcriber: Transcriber = (OpenAITranscriber(stt_client, settings.stt_model) if stt_client
+                                else SphinxTranscriber())
+    synthesizer: Synthesizer
+    if settings.elevenlabs_api_key and settings.tts_transport == "websocket":
+        synthesizer = ElevenLabsSocket(settings.elevenlabs_base_url, settings.elevenlabs_api_key,
+                                       voice_id=settings.elevenlabs_voice_id, model=settings.elevenlabs_model,
+                                       timeout=settings.voice_tts_timeout_s)
+    elif settings.elevenlabs_api_key:
+        eleven_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.voice_tts_timeout_s, connect=5.0))
+        client = AsyncElevenLabs(api_key=settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url,
+                                 httpx_client=eleven_http)
+        synthesizer = ElevenLabsHttp(client, voice_id=settings.elevenlabs_voice_id,
+                                     model=settings.elevenlabs_model, timeout=settings.voice_tts_timeout_s)
+    else:
+        synthesizer = EspeakSynthesizer()
+    try:
+        yield VoiceRuntime(config=config, brain=brain,
+                           transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None)
+    finally:
+        for closable in (llm, stt_client):
+            if closable is not None:
+                await closable.close()
+        if eleven_http is not None:
+            await eleven_http.aclose()

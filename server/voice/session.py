@@ -1,0 +1,368 @@
+"""One voice conversation over one WebSocket: receive -> frames -> VAD/endpointing -> STT ->
+reply pipeline (engine -> sentences -> TTS -> paced send), plus barge-in, limits and timers.
+
+Everything that can go wrong with a message or a provider becomes an `error` event and the
+session carries on; only auth failures, oversize frames and the session's end close the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketState
+
+from server.errors import RateLimited, SparringError
+from server.ratelimit import RateLimits
+from server.tasks import TaskSupervisor
+from server.tenancy import Principal
+from server.voice import protocol as p
+from server.voice.audio import Framer, RateGuard, duration_ms
+from server.voice.brain import BrainError, OpenedSession, OpenRequest
+from server.voice.metrics import TurnClock
+from server.voice.pacer import PacedSender
+from server.voice.reply import ReplyPipeline, StageFailure
+from server.voice.runtime import VoiceRuntime
+from server.voice.stt import SttError, TurnTranscriber
+from server.voice.vad import Endpointer, Segment, SpeechStarted, TurnEnded
+
+log = logging.getLogger(__name__)
+
+
+class _Closed(Exception):
+    """The client went away, or we closed the socket: the session is over."""
+
+
+@dataclass(slots=True)
+class _Started:
+    opened: OpenedSession
+    start: p.Start
+    framer: Framer
+    guard: RateGuard
+    endpointer: Endpointer
+
+
+class VoiceSession:
+    def __init__(self, websocket: WebSocket, runtime: VoiceRuntime, *, authenticator: Any,
+                 limits: RateLimits, tasks: TaskSupervisor) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.config = runtime.config
+        self._authenticator = authenticator
+        self._limits = limits
+        self._tasks = tasks
+        self._send_lock = asyncio.Lock()
+        self._principal: Principal | None = None
+        self._started: _Started | None = None
+        self._stt: TurnTranscriber | None = None
+        self._turn: asyncio.Task[None] | None = None
+        self._reply: ReplyPipeline | None = None
+        self._playback: tuple[str, int, float] | None = None
+        self._last_audio = self._began = time.monotonic()
+        self._last_rate_error = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.ws.accept()
+        principal = await self._authenticate()
+        if principal is None:
+            return
+        try:
+            await self._limits.check("voice", str(principal.user_id))
+        except RateLimited as exc:
+            await self._emit(p.error_event(p.ErrorCode.rate_limited, exc.message, retryable=True))
+            await self._close(p.CloseCode.too_many_sessions, "rate limited")
+            return
+        if not self.runtime.acquire(principal.user_id):
+            await self._emit(p.error_event(p.ErrorCode.too_many_sessions,
+                                           "Too many voice sessions open for this account."))
+            await self._close(p.CloseCode.too_many_sessions, "too many sessions")
+            return
+        self._principal = principal
+        try:
+            await self._loop()
+        except _Closed:
+            pass
+        finally:
+            self.runtime.release(principal.user_id)
+            await self._cancel_turn()
+            if self._started is not None:
+                await self.runtime.brain.close(self._started.opened.session_id)
+
+    async def _authenticate(self) -> Principal | None:
+        try:
+            async with asyncio.timeout(self.config.auth_timeout_s):
+                message = await self.ws.receive()
+        except TimeoutError:
+            await self._close(p.CloseCode.auth_failed, "no auth message in time")
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        try:
+            parsed = p.parse_client_message(orjson.loads(message.get("text") or b"null"))
+            if not isinstance(parsed, p.Auth):
+                raise p.ProtocolError(p.ErrorCode.auth_failed, "The first message must be auth.")
+            return await self._authenticator.authenticate(parsed.token)  # type: ignore[no-any-return]
+        except (p.ProtocolError, orjson.JSONDecodeError, SparringError) as exc:
+            reason = exc.message if isinstance(exc, p.ProtocolError | SparringError) else "not JSON"
+            await self._emit(p.error_event(p.ErrorCode.auth_failed, reason))
+            await self._close(p.CloseCode.auth_failed, "authentication failed")
+            return None
+
+    async def _loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            idle_left = self._last_audio + self.config.idle_timeout_s - now
+            total_left = self._began + self.config.max_session_s - now
+            try:
+                async with asyncio.timeout(max(0.0, min(idle_left, total_left))):
+                    message = await self.ws.receive()
+            except TimeoutError:
+                reason = p.EndReason.idle if idle_left <= total_left else p.EndReason.max_duration
+                return await self._end(reason)
+            if message["type"] == "websocket.disconnect":
+                raise _Closed
+            data: bytes | str | None = message.get("bytes") if message.get("bytes") is not None else message.get("text")
+            if data is None:
+                continue
+            if len(data) > p.MAX_MESSAGE_BYTES:
+                await self._close(p.CloseCode.too_big, "message over 64 KB")
+                raise _Closed
+            if isinstance(data, bytes):
+                await self._on_audio(data)
+            else:
+                await self._on_text(data)
+
+    async def _end(self, reason: p.EndReason) -> None:
+        await self._cancel_turn()
+        session_id = self._started.opened.session_id if self._started else None
+        await self._emit(p.event(p.ServerEvent.session_ended, reason=reason.value, session_id=session_id))
+        await self._close(p.CloseCode.normal, reason.value)
+
+    # -- client messages ---------------------------------------------------------------------
+    async def _on_text(self, raw: str) -> None:
+        try:
+            message = p.parse_client_message(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            return await self._emit(p.error_event(p.ErrorCode.malformed, "The message is not valid JSON."))
+        except p.ProtocolError as exc:
+            return await self._emit(p.error_event(exc.code, exc.message))
+        if isinstance(message, p.Start):
+            return await self._on_start(message)
+        if isinstance(message, p.End):
+            await self._end(p.EndReason.client_end)
+            raise _Closed
+        if isinstance(message, p.Auth):
+            return await self._emit(p.error_event(p.ErrorCode.already_started, "Already authenticated."))
+        if self._started is None:
+            return await self._emit(p.error_event(p.ErrorCode.not_started, "Send start first."))
+        if isinstance(message, p.Text):
+            await self._interrupt()
+            await self._cancel_turn()
+            self._last_audio = time.monotonic()
+            self._begin_turn(TurnClock(speech_end=time.monotonic(), typed=True), typed=message.text)
+        elif isinstance(message, p.Interrupt):
+            await self._interrupt()
+        elif isinstance(message, p.Playback):
+            self._playback = (message.message_id, message.played_ms, time.monotonic())
+
+    async def _on_start(self, start: p.Start) -> None:
+        if self._started is not None:
+            return await self._emit(p.error_event(p.ErrorCode.already_started, "This session has started."))
+        rate_in, rate_out = start.input_audio.sample_rate, start.output_audio.sample_rate
+        if rate_in not in p.INPUT_SAMPLE_RATES or rate_out not in p.OUTPUT_SAMPLE_RATES:
+            return await self._emit(p.error_event(
+                p.ErrorCode.unsupported_audio,
+                f"input sample_rate must be one of {p.INPUT_SAMPLE_RATES}, output one of {p.OUTPUT_SAMPLE_RATES}"))
+        assert self._principal is not None
+        try:
+            opened = await self.runtime.brain.open(self._principal, OpenRequest(
+                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id))
+        except BrainError as exc:
+            code = p.ErrorCode(exc.code) if exc.code in p.ErrorCode.__members__.values() else p.ErrorCode.malformed
+            return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))
+        self._started = _Started(opened=opened, start=start, framer=Framer(rate_in),
+                                 guard=RateGuard(self.config.burst_ms),
+                                 endpointer=Endpointer(self.config.vad, rate_in))
+        self._last_audio = time.monotonic()
+        offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
+                   "tts": self.runtime.synthesizer.offline}
+        await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
+                                 protocol_version=p.PROTOCOL_VERSION))
+
+    # -- audio -------------------------------------------------------------------------------
+    async def _on_audio(self, data: bytes) -> None:
+        started = self._started
+        if started is None:
+            return await self._emit(p.error_event(p.ErrorCode.not_started, "Send start before audio."))
+        rate = started.start.input_audio.sample_rate
+        if not started.guard.admit(duration_ms(data, rate)):
+            now = time.monotonic()
+            if now - self._last_rate_error > 1.0:
+                self._last_rate_error = now
+                await self._emit(p.error_event(p.ErrorCode.audio_too_fast,
+                                               "Audio is arriving faster than real time; it was dropped."))
+            return
+        self._last_audio = time.monotonic()
+        try:
+            frames = started.framer.push(data)
+        except p.ProtocolError as exc:
+            return await self._emit(p.error_event(exc.code, exc.message))
+        for frame in frames:
+            for vad_event in started.endpointer.push(frame):
+                await self._on_vad(vad_event, rate)
+            if (self._reply is not None and started.endpointer.speaking
+                    and started.endpointer.speech_ms >= self.config.barge_in_ms):
+                await self._interrupt()
+
+    async def _on_vad(self, vad_event: SpeechStarted | Segment | TurnEnded, rate: int) -> None:
+        if isinstance(vad_event, SpeechStarted):
+            await self._emit(p.event(p.ServerEvent.vad, speaking=True))
+            if self._stt is None:
+                self._stt = TurnTranscriber(self.runtime.transcriber, rate, self._tasks.spawn,
+                                            pipelining=self.config.pipelining)
+            elif self._turn is not None and self._reply is None:
+                # The user went on talking while the last turn was still being transcribed:
+                # the turns merge into one, with the same transcriber.
+                self._turn.cancel()
+                self._turn = None
+        elif isinstance(vad_event, Segment) and self._stt is not None:
+            self._stt.add(vad_event.pcm)
+        elif isinstance(vad_event, TurnEnded):
+            await self._emit(p.event(p.ServerEvent.vad, speaking=False))
+            if self._reply is not None:
+                # Shorter than the barge-in threshold while the assistant talks: a backchannel
+                # ("uh-huh") or a cough; it neither interrupts nor becomes a turn.
+                if self._stt is not None:
+                    self._stt.cancel()
+                self._stt = None
+                return
+            now = time.monotonic()
+            clock = TurnClock(speech_end=now - vad_event.silence_ms / 1000, turn_detected=now)
+            self._begin_turn(clock, tail=vad_event.pcm)
+
+    # -- turns -------------------------------------------------------------------------------
+    def _begin_turn(self, clock: TurnClock, *, typed: str | None = None, tail: bytes = b"") -> None:
+        stt = None if typed is not None else self._stt
+        if typed is not None and self._stt is not None:
+            self._stt.cancel()
+            self._stt = None
+        self._turn = self._tasks.spawn("voice-turn", self._guarded_turn(clock, stt, tail, typed))
+
+    async def _guarded_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes,
+                            typed: str | None) -> None:
+        try:
+            await self._run_turn(clock, stt, tail, typed)
+        except* _Closed:
+            pass  # the socket went away mid-turn; the session loop cleans up
+
+    async def _run_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes, typed: str | None) -> None:
+        started = self._started
+        assert started is not None
+        if typed is not None:
+            text = typed
+        else:
+            assert stt is not None
+            try:
+                text = await stt.finish(tail)
+            except SttError as exc:
+                stt.cancel()
+                self._stt = None
+                return await self._emit(p.error_event(p.ErrorCode.stt_failed, str(exc), retryable=exc.retryable))
+            self._stt = None
+            clock.mark("transcript_ready")
+            if not text:
+                return
+        await self._emit(p.event(p.ServerEvent.transcript, text=text, final=True))
+        rate = started.start.output_audio.sample_rate
+        sender = PacedSender(self._send_audio, rate, chunk_ms=self.config.send_chunk_ms,
+                             lead_ms=self.config.send_lead_ms)
+        reply = ReplyPipeline(brain=self.runtime.brain, session_id=started.opened.session_id,
+                              synthesizer=self.runtime.synthesizer, emit=self._emit, sender=sender,
+                              sample_rate=rate, clock=clock, llm_timeout_s=self.config.llm_timeout_s,
+                              pipelining=self.config.pipelining)
+        self._reply = reply
+        try:
+            await reply.run(text)
+        except StageFailure as failure:
+            self._reply = None
+            await self._emit(p.error_event(failure.code, failure.message, retryable=failure.retryable))
+            if reply.audio_started:
+                await self._emit(p.event(p.ServerEvent.audio_end, message_id=str(reply.message_id)))
+            if reply.text:
+                await self._record(reply, self._played_ms(reply), interrupted=True)
+            return
+        self._reply = None  # no await since run() returned: a barge-in now finds nothing to stop
+        await self.runtime.brain.record_assistant(started.opened.session_id, reply.message_id, reply.text,
+                                                  interrupted=False)
+        metrics = clock.as_dict()
+        await self._emit(p.event(p.ServerEvent.metrics, message_id=str(reply.message_id), **metrics,
+                                 underruns=sender.underruns))
+        await self.runtime.brain.record_metrics(started.opened.session_id, reply.message_id, metrics)
+
+    async def _interrupt(self) -> None:
+        reply = self._reply
+        if reply is None or self._turn is None:
+            return
+        self._reply = None
+        self._turn.cancel()
+        await asyncio.wait([self._turn])
+        self._turn = None
+        played = self._played_ms(reply)
+        heard = reply.heard_text(played)
+        await self._emit(p.event(p.ServerEvent.interrupted, message_id=str(reply.message_id), heard_text=heard))
+        await self._record(reply, played, interrupted=True)
+
+    async def _record(self, reply: ReplyPipeline, played_ms: float, *, interrupted: bool) -> None:
+        assert self._started is not None
+        await self.runtime.brain.record_assistant(self._started.opened.session_id, reply.message_id,
+                                                  reply.heard_text(played_ms), interrupted=interrupted)
+
+    def _played_ms(self, reply: ReplyPipeline) -> float:
+        """The client's reported position, moved on by the time since it reported, never past what
+        was sent; without a report, what real-time playback of the sent audio has reached."""
+        if self._playback is not None and self._playback[0] == str(reply.message_id):
+            _, played, at = self._playback
+            return min(reply.sender.sent_ms, played + (time.monotonic() - at) * 1000)
+        return reply.sender.played_estimate_ms()
+
+    async def _cancel_turn(self) -> None:
+        if self._reply is not None:
+            await self._interrupt()
+        if self._turn is not None:
+            self._turn.cancel()
+            await asyncio.wait([self._turn])
+            self._turn = None
+        if self._stt is not None:
+            self._stt.cancel()
+            self._stt = None
+
+    # -- sending -----------------------------------------------------------------------------
+    async def _emit(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                raise _Closed
+            try:
+                await self.ws.send_text(orjson.dumps(message).decode())
+            except (RuntimeError, OSError) as exc:
+                raise _Closed from exc
+
+    async def _send_audio(self, chunk: bytes) -> None:
+        async with self._send_lock:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                raise _Closed
+            try:
+                await self.ws.send_bytes(chunk)
+            except (RuntimeError, OSError) as exc:
+                raise _Closed from exc
+
+    async def _close(self, code: p.CloseCode, reason: str) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, OSError):
+                await self.ws.close(code=int(code), reason=reason)
+

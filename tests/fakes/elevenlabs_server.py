@@ -1,0 +1,115 @@
+"""Fake ElevenLabs: the HTTP streaming endpoint and the input-streaming WebSocket, both returning
+raw PCM16 (a 220 Hz tone, so it is not silence) whose length follows the text, like speech."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+
+@dataclass
+class ElevenLabsConfig:
+    ttfb_s: float = 0.03
+    ms_per_char: float = 60.0
+    chunk_ms: int = 100
+    speed: float = 5.0  # audio produced this many times faster than real time
+    hang_next: int = 0  # the next N requests send headers, then nothing
+    fail_next: int = 0
+    fail_status: int = 500
+
+
+def tone(ms: float, rate: int) -> bytes:
+    samples = np.arange(int(rate * ms / 1000))
+    return (np.sin(2 * math.pi * 220 * samples / rate) * 8000).astype(np.int16).tobytes()
+
+
+@dataclass
+class FakeElevenLabs:
+    config: ElevenLabsConfig = field(default_factory=ElevenLabsConfig)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    open_streams: int = 0
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/v1/text-to-speech/{voice_id}/stream", self._stream, methods=["POST"]),
+            WebSocketRoute("/v1/text-to-speech/{voice_id}/stream-input", self._socket),
+        ])
+
+    def _rate(self, output_format: str) -> int:
+        assert output_format.startswith("pcm_"), output_format
+        return int(output_format.removeprefix("pcm_"))
+
+    async def _audio(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        pcm = tone(len(text) * self.config.ms_per_char, rate)
+        size = rate * self.config.chunk_ms // 1000 * 2
+        await asyncio.sleep(self.config.ttfb_s)
+        for start in range(0, len(pcm), size):
+            yield pcm[start:start + size]
+            await asyncio.sleep(self.config.chunk_ms / 1000 / self.config.speed)
+
+    async def _stream(self, request: Request) -> Response:
+        body = await request.json()
+        fmt = request.query_params.get("output_format", "mp3_44100_128")
+        self.requests.append({"transport": "http", "voice_id": request.path_params["voice_id"],
+                              "text": body["text"], "model_id": body.get("model_id"), "output_format": fmt,
+                              "api_key": request.headers.get("xi-api-key")})
+        if self.config.fail_next > 0:
+            self.config.fail_next -= 1
+            return JSONResponse({"detail": {"status": "fake_failure"}}, status_code=self.config.fail_status)
+        hang = self.config.hang_next > 0
+        if hang:
+            self.config.hang_next -= 1
+        rate = self._rate(fmt)
+
+        async def body_stream() -> AsyncIterator[bytes]:
+            self.open_streams += 1
+            try:
+                if hang:
+                    await asyncio.sleep(3600)
+                async for chunk in self._audio(body["text"], rate):
+                    yield chunk
+            finally:
+                self.open_streams -= 1
+
+        return StreamingResponse(body_stream(), media_type="audio/pcm")
+
+    async def _socket(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        rate = self._rate(websocket.query_params.get("output_format", "pcm_16000"))
+        self.open_streams += 1
+        text = ""
+        try:
+            first = json.loads(await websocket.receive_text())
+            self.requests.append({"transport": "websocket", "voice_id": websocket.path_params["voice_id"],
+                                  "model_id": websocket.query_params.get("model_id"),
+                                  "api_key": first.get("xi-api-key") or websocket.headers.get("xi-api-key"),
+                                  "text": ""})
+            while True:
+                message = json.loads(await websocket.receive_text())
+                text += message.get("text", "")
+                if message.get("flush") or message.get("text") == "":
+                    spoken, text = text.strip(), ""
+                    if spoken:
+                        self.requests[-1]["text"] += spoken
+                        async for chunk in self._audio(spoken, rate):
+                            await websocket.send_text(json.dumps({"audio": base64.b64encode(chunk).decode()}))
+                if message.get("text") == "":
+                    await websocket.send_text(json.dumps({"isFinal": True}))
+                    break
+            await websocket.close()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.open_streams -= 1

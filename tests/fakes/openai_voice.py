@@ -1,0 +1,101 @@
+"""Fake OpenAI for the voice path: multipart transcription and a streaming (SSE) chat endpoint.
+
+Behaviour is set on `FakeOpenAI.config` at any time (the fake serves from its own thread);
+every request is recorded, so tests can check what the real SDK sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class OpenAIConfig:
+    transcript: str = "How much is this car?"
+    stt_latency_s: float = 0.05
+    stt_fail_next: int = 0  # answer the next N transcriptions with stt_fail_status
+    stt_fail_status: int = 500
+    reply: str = "It is a fair price. The car has low mileage and a full service history."
+    ttft_s: float = 0.05
+    tokens_per_s: float = 200.0
+    cut_next_after: int | None = None  # break the next stream after this many tokens
+
+
+@dataclass
+class FakeOpenAI:
+    config: OpenAIConfig = field(default_factory=OpenAIConfig)
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    open_streams: int = 0
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+        ])
+
+    async def _transcribe(self, request: Request) -> Response:
+        form = await request.form()
+        upload = form["file"]
+        assert not isinstance(upload, str)
+        data = await upload.read()
+        with wave.open(io.BytesIO(data), "rb") as wav:  # a real WAV or this raises
+            seconds = wav.getnframes() / wav.getframerate()
+            rate = wav.getframerate()
+        self.transcriptions.append({"model": form.get("model"), "filename": upload.filename,
+                                    "seconds": seconds, "sample_rate": rate, "at": time.monotonic()})
+        await asyncio.sleep(self.config.stt_latency_s)
+        if self.config.stt_fail_next > 0:
+            self.config.stt_fail_next -= 1
+            return JSONResponse({"error": {"message": "fake failure", "type": "server_error"}},
+                                status_code=self.config.stt_fail_status)
+        return JSONResponse({"text": self.config.transcript})
+
+    async def _chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.chats.append(body)
+        cut, self.config.cut_next_after = self.config.cut_next_after, None
+        tokens = [word + " " for word in self.config.reply.split(" ")]
+        tokens[-1] = tokens[-1].rstrip()
+        ttft, interval = self.config.ttft_s, 1.0 / self.config.tokens_per_s
+
+        async def events() -> AsyncIterator[bytes]:
+            self.open_streams += 1
+            try:
+                await asyncio.sleep(ttft)
+                for index, token in enumerate(tokens):
+                    if cut is not None and index >= cut:
+                        raise ConnectionAbortedError("fake stream cut")  # uvicorn drops the connection
+                    yield _sse(_chunk({"content": token}))
+                    await asyncio.sleep(interval)
+                yield _sse(_chunk({}, finish="stop"))
+                yield _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                            "model": body.get("model", "fake"), "choices": [],
+                            "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens),
+                                      "total_tokens": 10 + len(tokens)}})
+                yield b"data: [DONE]\n\n"
+            finally:
+                self.open_streams -= 1
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from server.voice import protocol as p
+
+
+def test_definitions_are_plain_json_and_complete() -> None:
+    defs = json.loads(json.dumps(p.definitions()))
+    assert defs["version"] == p.PROTOCOL_VERSION
+    assert defs["path"] == "/api/v1/voice/live"
+    assert set(defs["client_events"].values()) == {"auth", "start", "text", "interrupt", "playback", "end"}
+    assert set(defs["server_events"].values()) == {
+        "ready", "vad", "transcript", "response.delta", "audio.start", "audio.end", "interrupted", "sources",
+        "metrics", "error", "session.ended"}
+    assert defs["close_codes"]["auth_failed"] == 4401
+    assert defs["close_codes"]["too_big"] == 1009
+
+
+def test_parse_accepts_the_documented_start() -> None:
+    message = p.parse_client_message({
+        "type": "start", "mode": "roleplay", "persona_id": "p1",
+        "input_audio": {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1},
+        "output_audio": {"encoding": "pcm_s16le", "sample_rate": 24000}})
+    assert isinstance(message, p.Start)
+    assert message.output_audio.sample_rate == 24000
+
+
+@pytest.mark.parametrize(("data", "code"), [
+    ([1, 2], p.ErrorCode.malformed),
+    ({"no": "type"}, p.ErrorCode.malformed),
+    ({"type": "dance"}, p.ErrorCode.unknown_type),
+    ({"type": "text"}, p.ErrorCode.malformed),
+    ({"type": "text", "text": ""}, p.ErrorCode.malformed),
+    ({"type": "playback", "message_id": "m", "played_ms": -1}, p.ErrorCode.malformed),
+])
+def test_parse_rejects_with_a_reason(data: object, code: p.ErrorCode) -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.parse_client_message(data)
+    assert info.value.code is code
+    assert info.value.message

@@ -1,0 +1,168 @@
+"""Each stage of the voice pipeline on its own: feed input in, check what comes out."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.voice.audio import Framer, RateGuard, duration_ms, frame_bytes, read_wav, resample, silence, to_wav
+from server.voice.heard import Timeline
+from server.voice.protocol import ProtocolError
+from server.voice.sentences import SentenceAggregator
+from server.voice.vad import Endpointer, Segment, SpeechStarted, TurnEnded, VadConfig
+from tests.fakes.elevenlabs_server import tone
+from tests.voice_audio import frames, speech, utterance
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- framing and rate ---------------------------------------------------------------------------
+def test_framer_recuts_messages_into_20ms_frames() -> None:
+    framer = Framer(16000)
+    size = frame_bytes(16000)
+    assert size == 640
+    assert framer.push(bytes(size * 2 + 100)) == [bytes(size), bytes(size)]
+    assert framer.push(bytes(size - 100)) == [bytes(size)]
+    with pytest.raises(ProtocolError):
+        framer.push(b"\x00\x00\x00")
+
+
+def test_rate_guard_allows_real_time_plus_burst_only() -> None:
+    clock = Clock()
+    guard = RateGuard(burst_ms=200, clock=clock)
+    assert all(guard.admit(20) for _ in range(10))  # a 200 ms burst at once
+    assert not guard.admit(20)
+    clock.now += 0.1
+    assert sum(guard.admit(20) for _ in range(10)) == 5  # 100 ms later: 100 ms more
+    clock.now += 60  # a long pause buys no more than the burst
+    assert sum(guard.admit(20) for _ in range(50)) == 10
+
+
+def test_wav_round_trip_and_resample() -> None:
+    pcm = tone(500, 16000)
+    assert read_wav(to_wav(pcm, 16000)) == (pcm, 16000)
+    up = resample(pcm, 16000, 24000)
+    assert duration_ms(up, 24000) == pytest.approx(500, abs=2)
+
+
+# -- VAD and endpointing -------------------------------------------------------------------------
+def run_vad(pcm: bytes, config: VadConfig | None = None) -> list[tuple[int, object]]:
+    endpointer = Endpointer(config or VadConfig(), 16000)
+    out: list[tuple[int, object]] = []
+    for index, frame in enumerate(frames(pcm)):
+        out.extend((index * 20, e) for e in endpointer.push(frame))
+    return out
+
+
+def test_silence_gives_no_events() -> None:
+    assert run_vad(silence(3000, 16000)) == []
+
+
+def test_speech_then_silence_starts_and_ends_one_turn() -> None:
+    pcm = utterance("I am not sure this car is worth the price.", before_ms=400, after_ms=1000)
+    events = run_vad(pcm)
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds[0] == "SpeechStarted" and kinds[-1] == "TurnEnded" and kinds.count("TurnEnded") == 1
+    _, started = events[0]
+    assert isinstance(started, SpeechStarted)
+    assert 300 <= started.at_ms <= 700
+    ended_at, ended = events[-1]
+    assert isinstance(ended, TurnEnded)
+    assert ended.silence_ms == 500
+    speech_ms = duration_ms(speech("I am not sure this car is worth the price."), 16000)
+    assert ended.speech_ms > speech_ms * 0.5
+    # The turn ends 500 ms (+ at most the trailing unvoiced part of the last word) after speech.
+    assert 400 + speech_ms + 500 - 100 <= ended_at <= 400 + speech_ms + 500 + 300
+
+
+def test_short_pauses_cut_segments_so_only_the_tail_is_left() -> None:
+    pcm = utterance("Well, I like the car.", after_ms=400) + utterance("But the price is too high.", before_ms=0)
+    events = run_vad(pcm)
+    segments = [e for _, e in events if isinstance(e, Segment)]
+    ended = [e for _, e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1 and len(segments) >= 2
+    # The last segment was cut at the final pause, before the end of turn: nothing left at the end.
+    assert ended[0].pcm == b""
+    assert sum(len(s.pcm) for s in segments) >= len(speech("Well, I like the car.")) + len(
+        speech("But the price is too high."))
+
+
+def test_longer_segment_pause_keeps_the_turn_whole() -> None:
+    pcm = utterance("I like the car", after_ms=300) + utterance("but the price is too high.", before_ms=0)
+    events = run_vad(pcm, VadConfig(segment_pause_ms=450))
+    (end_at, _), = [(at, e) for at, e in events if isinstance(e, TurnEnded)]
+    # The 300 ms gap cuts nothing; only the final pause (450 ms) does, just before the end.
+    cuts = [(at, e) for at, e in events if isinstance(e, Segment)]
+    assert len(cuts) == 1 and cuts[0][0] == end_at - 40
+    assert len(cuts[0][1].pcm) > len(speech("I like the car")) + len(speech("but the price is too high."))
+
+
+def test_a_click_is_not_speech() -> None:
+    pcm = silence(500, 16000) + tone(60, 16000) + silence(1000, 16000)
+    assert run_vad(pcm) == []
+
+
+def test_speech_start_threshold_is_configurable() -> None:
+    pcm = utterance("Yes.", after_ms=800)
+    assert any(isinstance(e, SpeechStarted) for _, e in run_vad(pcm))
+    assert run_vad(pcm, VadConfig(speech_start_ms=1500)) == []
+
+
+# -- sentence aggregation ------------------------------------------------------------------------
+def feed(aggregator: SentenceAggregator, text: str) -> list[str]:
+    out: list[str] = []
+    for token in text.split(" "):
+        out.extend(aggregator.push(token + " "))
+    return out
+
+
+def test_sentences_are_cut_as_they_complete() -> None:
+    aggregator = SentenceAggregator()
+    assert aggregator.push("It is a fair price") == []
+    assert aggregator.push(".") == []  # could still be "price.com" or "3.5"
+    assert aggregator.push(" The mileage") == ["It is a fair price."]
+    assert aggregator.push(" is low. ") == ["The mileage is low."]
+    assert aggregator.flush() == []
+
+
+def test_abbreviations_and_short_sentences_are_not_cut() -> None:
+    aggregator = SentenceAggregator()
+    out = feed(aggregator, "Sure. Mr. Smith said the car is ready today.")
+    assert out == ["Sure. Mr. Smith said the car is ready today."]
+
+
+def test_long_first_clause_goes_out_early() -> None:
+    aggregator = SentenceAggregator(first_clause_chars=40)
+    out = feed(aggregator, "Honestly I have been looking at three other dealerships this week, and none of them")
+    assert out and out[0].endswith("week,")
+    assert "".join(aggregator.flush()) == "and none of them"
+
+
+# -- heard text ----------------------------------------------------------------------------------
+def test_heard_text_follows_playback_in_whole_words() -> None:
+    timeline = Timeline()
+    timeline.begin("It is a fair price.")
+    timeline.add_audio(1000)
+    timeline.complete()
+    timeline.begin("The mileage is low.")
+    timeline.add_audio(1000)
+    timeline.complete()
+    assert timeline.heard_text(0) == ""
+    assert timeline.heard_text(1000) == "It is a fair price."
+    assert timeline.heard_text(1500) == "It is a fair price. The"  # "mileage" not heard to its end
+    assert timeline.heard_text(1600) == "It is a fair price. The mileage"
+    assert timeline.heard_text(5000) == "It is a fair price. The mileage is low."
+    assert timeline.heard_text(250) == "It"  # "It is" ends a little after 25% of the characters
+
+
+def test_heard_text_estimates_a_piece_whose_audio_is_still_arriving() -> None:
+    timeline = Timeline()
+    timeline.begin("One two three four five six seven eight.")
+    timeline.add_audio(100)
+    assert timeline.heard_text(100) == ""
+    assert 0 < len(timeline.heard_text(1300)) < len("One two three four five six seven eight.")
