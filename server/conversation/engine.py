@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -218,21 +218,23 @@ class ConversationEngine:
     async def record_interrupted(self, message_id: uuid.UUID, heard_text: str) -> bool:
         """After a barge-in: keep only what the user heard in the transcript (and in the history the
         model sees next); the full generation stays in the message's metrics. False if unknown."""
-        pending = self._saving.get(message_id)
-        if pending is not None:
-            await asyncio.wait([pending])
-        async with self._sessionmaker() as db, db.begin():
-            row = await db.get(ConversationMessage, message_id, with_for_update=True)
-            if row is None or row.role is not MessageRole.assistant:
-                return False
+        def trim(row: ConversationMessage) -> None:
             row.metrics = {**row.metrics, "generated_text": row.metrics.get("generated_text", row.text)}
             row.text = heard_text
             row.interrupted = True
-        return True
+
+        return await self._update_answer(message_id, trim)
 
     async def record_metrics(self, message_id: uuid.UUID, metrics: dict[str, Any]) -> bool:
         """Merge a channel's per-turn measurements (voice: endpoint, STT, TTS, first audio) into an
         answer's metrics, next to the engine's own timings. False if the answer is unknown."""
+        def merge(row: ConversationMessage) -> None:
+            row.metrics = {**row.metrics, **metrics}
+
+        return await self._update_answer(message_id, merge)
+
+    async def _update_answer(self, message_id: uuid.UUID, change: Callable[[ConversationMessage], None]) -> bool:
+        """Apply `change` to a stored answer, after any save of it still in flight."""
         pending = self._saving.get(message_id)
         if pending is not None:
             await asyncio.wait([pending])
@@ -240,7 +242,7 @@ class ConversationEngine:
             row = await db.get(ConversationMessage, message_id, with_for_update=True)
             if row is None or row.role is not MessageRole.assistant:
                 return False
-            row.metrics = {**row.metrics, **metrics}
+            change(row)
         return True
 
     async def end(self, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
