@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
 from server.db.models import Base
+from server.rag import models as _rag_models  # noqa: F401  (registers the document tables)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 
