@@ -31,6 +31,7 @@ from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
+from server.rag.lifespan import rag_lifespan
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
@@ -77,12 +78,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
+            rag = await stack.enter_async_context(rag_lifespan(settings, url, engine, sessionmaker, redis, tasks))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                registry=registry, tasks=tasks,
+                registry=registry, tasks=tasks, rag=rag,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             log.info("sparring ready", extra={"environment": settings.environment,

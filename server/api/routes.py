@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from server.api import auth, dealerships, health, users
+from server.api import auth, dealerships, health, rag, users
 from server.api.endpoint import Endpoint
 from server.api.openapi import openapi_endpoint
 
@@ -15,6 +15,7 @@ ENDPOINTS: list[Endpoint] = [
     *auth.ENDPOINTS,
     *dealerships.ENDPOINTS,
     *users.ENDPOINTS,
+    *rag.ENDPOINTS,
 ]
 
 

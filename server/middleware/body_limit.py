@@ -10,7 +10,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.errors import PayloadTooLarge, error_response
 
 
-class _TooLarge(Exception):
+class _TooLarge(PayloadTooLarge):
+    # A SparringError, so an endpoint that is mid-way through reading the body (a multipart
+    # upload without Content-Length) answers 413 instead of treating it as a crash.
     pass
 
 
