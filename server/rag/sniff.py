@@ -22,20 +22,22 @@ def sniff(fh: BinaryIO, filename: str = "") -> Kind | None:
     if b"%PDF-" in head[:1024]:
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
-        return "docx" if _is_docx(fh) else None
+        return "docx" if _is_docx(fh, head) else None
     if _looks_like_text(head):
         markdown = filename.lower().endswith((".md", ".markdown")) or _MARKDOWN.search(head)
         return "markdown" if markdown else "text"
     return None
 
 
-def _is_docx(fh: BinaryIO) -> bool:
+def _is_docx(fh: BinaryIO, head: bytes) -> bool:
     # Only the central directory is read here; sizes are checked when the file is extracted.
     try:
         with zipfile.ZipFile(fh) as archive:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
+        # No readable central directory (a truncated download): the local headers at the start
+        # still say whether it was a Word document, so it can fail later with a useful reason.
+        return b"[Content_Types].xml" in head and b"word/" in head
     finally:
         fh.seek(0)
     return "word/document.xml" in names and "[Content_Types].xml" in names

@@ -68,9 +68,15 @@ class WorkerPool:
             return await queue.claim(session, lease_seconds=settings.rag_lease_seconds)
 
     async def drain(self) -> int:
-        """Process jobs until none is ready (the CLI's `ingest`, and tests)."""
+        """Process jobs until none is ready (tests, benchmarks)."""
         done = 0
         while (job := await self.claim_one()) is not None:
             await run_job(self.services, job)
             done += 1
         return done
+
+    async def drain_until(self, ids: list[object]) -> None:
+        """Keep working until cancelled (`sparring ingest` cancels once `ids` are all done)."""
+        while True:
+            if await self.drain() == 0:
+                await asyncio.sleep(0.2)

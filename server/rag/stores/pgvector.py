@@ -87,6 +87,7 @@ async def ensure_index(engine: AsyncEngine, dealership_id: uuid.UUID, *, exact_s
         count = (await conn.execute(text(
             "SELECT count(*) FROM rag_chunk WHERE dealership_id = :d AND model = :m"),
             {"d": dealership_id, "m": row.model})).scalar_one()
+        await conn.rollback()  # end the read transaction before switching to autocommit
         if count <= exact_scan_max:
             return None
         # CONCURRENTLY: ingestion and queries for everyone keep going while it builds.
@@ -96,6 +97,8 @@ async def ensure_index(engine: AsyncEngine, dealership_id: uuid.UUID, *, exact_s
             f"CREATE INDEX CONCURRENTLY {name} ON rag_chunk USING hnsw "
             f"((embedding::vector({int(row.dimension)})) vector_cosine_ops) "
             f"WHERE dealership_id = {_quote(str(dealership_id))} AND model = {_quote(row.model)}"))
+        # Fresh statistics, or the planner (still thinking the dealership is tiny) skips the index.
+        await auto.execute(text("ANALYZE rag_chunk"))
         await auto.execute(text("UPDATE rag_index SET hnsw_index = :n WHERE dealership_id = :d AND model = :m"),
                            {"n": name, "d": dealership_id, "m": row.model})
         log.info("built per-dealership HNSW index", extra={"dealership_id": str(dealership_id), "chunks": count})
