@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
 
+from server.db.engine import create_engine
+from server.db.migrate import upgrade_head_async
 from tests.conftest import Account
 
 DOCS = Path(__file__).resolve().parent / "fixtures" / "documents"
@@ -51,3 +56,23 @@ async def query(client: httpx.AsyncClient, account: Account, text: str, top_k: i
     assert response.status_code == 200, response.text
     results: list[dict[str, Any]] = response.json()["results"]
     return results
+
+
+@pytest.fixture
+async def own_database(database_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database on the test server, where the test app's worker never looks."""
+    from sqlalchemy.engine import make_url
+
+    name = f"rag_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database_url, pool_size=1)
+    async with admin.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    await upgrade_head_async(url)
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()

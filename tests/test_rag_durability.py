@@ -14,16 +14,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.db.engine import create_engine, create_sessionmaker
-from server.db.migrate import upgrade_head_async
 from server.db.models import Dealership
 from server.rag.documents import add_documents
 from server.rag.models import Chunk, Document
@@ -31,23 +27,7 @@ from server.rag.services import build_services
 from server.rag.upload import check_upload
 from tests.conftest import ROOT, make_settings
 from tests.fixtures.make_documents import generated_pdf
-
-
-@pytest.fixture
-async def own_database(database_url: str) -> AsyncIterator[str]:
-    name = f"durability_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url, pool_size=1)
-    async with admin.connect() as conn:
-        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    await upgrade_head_async(url)
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        await admin.dispose()
+from tests.rag_support import own_database  # noqa: F401  (fixture)
 
 
 def _start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
