@@ -47,7 +47,8 @@ async def _document(engine: AsyncEngine, document_id: uuid.UUID) -> tuple[Docume
     return doc, int(rows), int(positions)
 
 
-async def test_killed_worker_process_loses_nothing_and_duplicates_nothing(own_database: str, tmp_path: Path) -> None:
+async def test_killed_worker_process_loses_nothing_and_duplicates_nothing(
+        own_database: str, tmp_path: Path) -> None:  # noqa: F811
     settings = make_settings(own_database, rag_workers=0)
     engine = create_engine(own_database, pool_size=2)
     services = build_services(settings, engine, create_sessionmaker(engine), None)

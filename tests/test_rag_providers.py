@@ -106,7 +106,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig_factory(own_database: str) -> AsyncIterator[object]:
+async def rig_factory(own_database: str) -> AsyncIterator[object]:  # noqa: F811
     engines = []
 
     async def make(**settings: object) -> Rig:
