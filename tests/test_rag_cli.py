@@ -3,6 +3,7 @@ and the Redis-backed retrieval cache."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -31,9 +32,10 @@ async def test_cli_ingest_loads_a_folder_with_progress(own_database: str, tmp_pa
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # not a known suffix: ignored
     env = {**os.environ, "DATABASE_URL": own_database, "ENVIRONMENT": "test", "JWT_SECRET": "t" * 40,
            "OPENAI_API_KEY": "", "LOG_LEVEL": "WARNING"}
-    result = subprocess.run([sys.executable, "-m", "server.cli", "ingest", str(DOCS), str(tmp_path),
-                             "--dealership", "bulk-motors"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "server.cli", "ingest", str(DOCS), str(tmp_path),
+                         "--dealership", "bulk-motors"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
     assert "3/3 ready 3 failed 0" in result.stderr, result.stderr
     assert "skipped" in result.stderr and "notes.txt" in result.stderr
     assert result.returncode == 1  # something was skipped
@@ -42,8 +44,9 @@ async def test_cli_ingest_loads_a_folder_with_progress(own_database: str, tmp_pa
     assert statuses == ["ready"] * 3
     await engine.dispose()
 
-    missing = subprocess.run([sys.executable, "-m", "server.cli", "ingest", str(DOCS), "--dealership", "nope"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    missing = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "server.cli", "ingest", str(DOCS), "--dealership", "nope"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no dealership" in missing.stderr
 
 
