@@ -78,20 +78,34 @@ async def _vector(services: RagServices, session: AsyncSession, index: IndexInfo
     return [hit.chunk_id for hit in await services.store.search(session, index, vector, k)]
 
 
-# OR semantics: a question rarely contains every word of the passage that answers it;
-# ts_rank_cd then prefers chunks matching more (and closer) terms.
-_FULL_TEXT = text("""
-SELECT c.id FROM rag_chunk c,
-     CAST(nullif(replace(CAST(plainto_tsquery('english', :q) AS text), '&', '|'), '') AS tsquery) AS q
-WHERE c.dealership_id = :d AND c.tsv @@ q
-ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id
+# Full text in two passes: chunks containing every query term first (websearch-style AND),
+# then, if those are too few, chunks containing any term. Ranking reads each candidate's
+# tsvector, so at most FULL_TEXT_CAP candidates per pass are ranked: a query made of words that
+# occur everywhere stays fast on a large dealership (the vector search carries the meaning).
+FULL_TEXT_CAP = 300
+_FULL_TEXT = """
+WITH q AS (SELECT {tsquery} AS q),
+candidates AS MATERIALIZED (
+    SELECT c.id, c.tsv FROM rag_chunk c, q
+    WHERE c.dealership_id = :d AND c.tsv @@ q.q
+    LIMIT :cap
+)
+SELECT candidates.id FROM candidates, q
+ORDER BY ts_rank_cd(candidates.tsv, q.q) DESC, candidates.id
 LIMIT :k
-""")
+"""
+_ALL_TERMS = text(_FULL_TEXT.format(tsquery="plainto_tsquery('english', :q)"))
+_ANY_TERM = text(_FULL_TEXT.format(
+    tsquery="CAST(nullif(replace(CAST(plainto_tsquery('english', :q) AS text), '&', '|'), '') AS tsquery)"))
 
 
 async def _full_text(session: AsyncSession, dealership_id: uuid.UUID, query: str, k: int) -> list[uuid.UUID]:
-    rows = await session.execute(_FULL_TEXT, {"q": query, "d": dealership_id, "k": k})
-    return [row.id for row in rows]
+    params = {"q": query, "d": dealership_id, "k": k, "cap": FULL_TEXT_CAP}
+    ranked = [row.id for row in await session.execute(_ALL_TERMS, params)]
+    if len(ranked) < k:
+        seen = set(ranked)
+        ranked += [row.id for row in await session.execute(_ANY_TERM, params) if row.id not in seen]
+    return ranked[:k]
 
 
 async def _fuse(session: AsyncSession, dealership_id: uuid.UUID, ranked_lists: list[list[uuid.UUID]],

@@ -95,7 +95,7 @@ async def ensure_index(engine: AsyncEngine, dealership_id: uuid.UUID, *, exact_s
         await auto.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
         await auto.execute(text(
             f"CREATE INDEX CONCURRENTLY {name} ON rag_chunk USING hnsw "
-            f"((embedding::vector({int(row.dimension)})) vector_cosine_ops) "
+            f"((embedding::vector({int(row.dimension)})) vector_cosine_ops) WITH (m = 16, ef_construction = 128) "
             f"WHERE dealership_id = {_quote(str(dealership_id))} AND model = {_quote(row.model)}"))
         # Fresh statistics, or the planner (still thinking the dealership is tiny) skips the index.
         await auto.execute(text("ANALYZE rag_chunk"))
