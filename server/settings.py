@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     rag_max_attempts: int = Field(default=3, ge=1, le=20)
     rag_poll_seconds: float = Field(default=2.0, gt=0)
     # Dealerships with more chunks than this get their own HNSW index; smaller ones an exact scan.
-    rag_exact_scan_max: int = Field(default=5000, ge=0)
+    rag_exact_scan_max: int = Field(default=2000, ge=0)
     rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)

@@ -65,3 +65,30 @@ async def test_a_job_whose_workers_keep_dying_fails_with_a_reason(services: RagS
         document = (await session.execute(select(Document))).scalar_one()
     assert document.status == "failed"
     assert "stopped 3 times" in (document.error or "")
+
+
+async def test_a_worker_shut_down_mid_job_hands_it_back_at_once(services: RagServices, own_database: str) -> None:  # noqa: F811
+    from server.rag.worker import WorkerPool
+    from tests.fixtures.make_documents import generated_pdf
+
+    async with services.sessionmaker() as session, session.begin():
+        dealership = Dealership(name="stop", slug="stop", settings={})
+        session.add(dealership)
+        await session.flush()
+        upload = await check_upload(io.BytesIO(generated_pdf(150)), "big.pdf", max_bytes=10 * 1024 * 1024)
+        document_id = (await add_documents(session, services, dealership.id, [upload], None))[0].id
+    pool = WorkerPool(services, concurrency=1, database_url=own_database)
+    task = asyncio.get_running_loop().create_task(pool.run())
+    while True:
+        async with services.sessionmaker() as session:
+            document = await session.get(Document, document_id)
+        assert document is not None
+        if document.status == "processing":
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.wait([task], timeout=10)
+    async with services.sessionmaker() as session:
+        document = await session.get(Document, document_id)
+    assert document is not None
+    assert (document.status, document.attempts, document.lease_token) == ("queued", 0, None)

@@ -51,6 +51,10 @@ async def run_job(services: RagServices, job: queue.Job) -> None:
         beat = group.create_task(_heartbeat(services, job, progress), name=f"rag-lease-{job.document_id}")
         try:
             await _process(services, job, progress)
+        except asyncio.CancelledError:
+            # Shutting down: hand the job back now instead of making it wait out its lease.
+            await asyncio.shield(_release(services, job))
+            raise
         except LeaseLost:
             log.warning("lease lost; another worker has the document", extra={"document_id": str(job.document_id)})
         except ExtractionError as exc:
@@ -61,6 +65,18 @@ async def run_job(services: RagServices, job: queue.Job) -> None:
             beat.cancel()
     log.info("document processed", extra={"document_id": str(job.document_id),
                                           "seconds": round(time.perf_counter() - started, 3)})
+
+
+async def _release(services: RagServices, job: queue.Job) -> None:
+    try:
+        async with services.sessionmaker() as session, session.begin():
+            await session.execute(text("""
+                UPDATE rag_document SET status = 'queued', lease_token = NULL, lease_until = NULL,
+                       attempts = greatest(attempts - 1, 0), run_after = now(), updated_at = now()
+                WHERE id = :id AND lease_token = :token
+            """), {"id": job.document_id, "token": job.lease_token})
+    except Exception as exc:  # the lease will expire instead
+        log.warning("could not hand the job back", extra={"error": str(exc)})
 
 
 async def _heartbeat(services: RagServices, job: queue.Job, progress: Progress) -> None:

@@ -175,7 +175,7 @@ if __name__ == "__main__":
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--dealerships", type=int, default=50)
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--exact-scan-max", type=int, default=5000)
+    parser.add_argument("--exact-scan-max", type=int, default=2000)
     parser.add_argument("--uniform", action="store_true")
     args = parser.parse_args()
     asyncio.run(main(args.chunks, args.dealerships, args.queries, args.exact_scan_max, args.uniform))
