@@ -40,14 +40,14 @@ def brochure_pdf(text_pages: int, target_bytes: int, seed: int = 3) -> bytes:
         for line in range(50):
             pdf.drawString(40, 750 - line * 14, " ".join(rng.choice(VOCABULARY) for _ in range(14)))
         pdf.showPage()
-    photo = 0
-    while buffer.tell() < target_bytes:  # photos: noise does not compress, like real JPEG data
-        image = Image.frombytes("RGB", (700, 700), os.urandom(700 * 700 * 3))
+    # Canvas writes nothing until save(), so size the photos up front: noise does not compress,
+    # like real JPEG data, and reportlab stores it ASCII85-encoded (x1.25).
+    photo_bytes = 700 * 700 * 3
+    for photo in range(max(0, (target_bytes - text_pages * 2500) // (photo_bytes * 5 // 4))):
+        image = Image.frombytes("RGB", (700, 700), os.urandom(photo_bytes))
         pdf.drawImage(ImageReader(image), 50, 50, width=500, height=500)
         pdf.drawString(40, 760, f"Photo {photo}: the certified pre-owned inspection checklist")
         pdf.showPage()
-        photo += 1
-        buffer.seek(0, io.SEEK_END)
     pdf.save()
     return buffer.getvalue()
 
