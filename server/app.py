@@ -34,6 +34,8 @@ from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
+from server.rag.lifespan import rag_lifespan
+from server.rag.retrieval import RagRetriever
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
@@ -96,9 +98,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
+            rag = await stack.enter_async_context(rag_lifespan(settings, url, engine, sessionmaker, redis, tasks))
             if settings.loop_lag_probe_seconds > 0:
                 tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
-            retriever = None  # the documents feature provides it (server.conversation.grounding.Retriever)
+            retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
             voice = await stack.enter_async_context(voice_runtime(settings, EngineBrain(conversations)))
@@ -107,7 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                registry=registry, tasks=tasks, retriever=retriever, conversations=conversations, voice=voice,
+                registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
+                voice=voice,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             log.info("sparring ready", extra={"environment": settings.environment,

@@ -100,6 +100,20 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_session(settings, work))
 
 
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from server.rag.bulk import ingest_paths
+
+    return asyncio.run(ingest_paths(settings, _database_url(settings), args.paths, args.dealership))
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from server.log import configure_logging
+    from server.rag.bulk import run_worker
+
+    configure_logging(settings.log_level, settings.log_json)
+    return asyncio.run(run_worker(settings, _database_url(settings), args.concurrency))
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from server.doctor import run_doctor
 
@@ -149,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("--email", default=None)
     talk.add_argument("--password", default=None)
     talk.set_defaults(func=cmd_talk)
+
+    ingest = sub.add_parser("ingest", help="load documents (files or folders) into a dealership's knowledge base")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--dealership", required=True, metavar="SLUG")
+    ingest.set_defaults(func=cmd_ingest)
+
+    worker = sub.add_parser("worker", help="run document ingestion workers (separately from the server)")
+    worker.add_argument("--concurrency", type=int, default=1)
+    worker.set_defaults(func=cmd_worker)
+
     sub.add_parser("doctor", help="check configuration, database, migrations and providers").set_defaults(
         func=cmd_doctor)
     return parser

@@ -1,11 +1,12 @@
-"""`sparring seed-demo`: a demo dealership with an admin and a trainee."""
+"""`sparring seed-demo`: a demo dealership with an admin, a trainee and sample training documents."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.accounts import create_user
 from server.api.dealerships import DealershipSettings
@@ -41,4 +42,35 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> list[tuple[str
             user.active = True
             user.token_version += 1
         printed.append((role.value, email, password))
+    await queue_demo_documents(session, settings, dealership.id)
     return printed
+
+
+async def queue_demo_documents(session: AsyncSession, settings: Settings, dealership_id: uuid.UUID) -> int:
+    """Queue the sample training documents (objection handling PDF, F&I DOCX, word-track TXT);
+    ones already there (same content) are left alone. The server's workers process them."""
+    from server.db.engine import create_sessionmaker
+    from server.db.migrate import ROOT
+    from server.errors import Conflict
+    from server.rag.documents import add_documents
+    from server.rag.services import build_services
+    from server.rag.upload import check_upload
+
+    folder = ROOT / "tests" / "fixtures" / "documents"
+    if not folder.is_dir():
+        return 0
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    services = build_services(settings, engine, create_sessionmaker(engine), None)
+    queued = 0
+    for path in sorted(folder.iterdir()):
+        with path.open("rb") as fh:
+            upload = await check_upload(fh, path.name, max_bytes=settings.max_upload_mb * 1024 * 1024)
+            try:
+                async with session.begin_nested():
+                    await add_documents(session, services, dealership_id, [upload], None)
+                queued += 1
+            except Conflict:
+                pass
+    await services.close()
+    return queued

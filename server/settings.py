@@ -99,6 +99,20 @@ class Settings(BaseSettings):
     # Off only for comparison in the benchmark: STT after the turn, TTS after the whole reply.
     voice_pipelining: bool = True
 
+    # Documents (server.rag). The embedder is OpenAI's when OPENAI_API_KEY is set, else offline.
+    vector_store: Literal["pgvector", "pinecone"] = "pgvector"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_batch_size: int = Field(default=256, ge=1, le=2048)
+    rag_workers: int = Field(default=1, ge=0, le=32)  # in-process ingestion workers (0: none)
+    rag_lease_seconds: float = Field(default=60.0, ge=1.0)
+    rag_max_attempts: int = Field(default=3, ge=1, le=20)
+    rag_poll_seconds: float = Field(default=2.0, gt=0)
+    # Dealerships with more chunks than this get their own HNSW index; smaller ones an exact scan.
+    rag_exact_scan_max: int = Field(default=2000, ge=0)
+    rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
+    rag_cache_seconds: int = Field(default=300, ge=0)
+    max_docx_uncompressed_mb: int = Field(default=200, ge=1)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -111,6 +125,12 @@ class Settings(BaseSettings):
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)
         return value
+
+    @model_validator(mode="after")
+    def _pinecone_needs_host(self) -> Settings:
+        if self.vector_store == "pinecone" and not (self.pinecone_api_key and self.pinecone_host):
+            raise ValueError("VECTOR_STORE=pinecone needs PINECONE_API_KEY and PINECONE_HOST (the index host)")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -135,7 +155,7 @@ class Settings(BaseSettings):
             "stt": "openai" if self.openai_api_key else "offline",
             "embeddings": "openai" if self.openai_api_key else "offline",
             "tts": "elevenlabs" if self.elevenlabs_api_key else "offline",
-            "vector_store": "pinecone" if self.pinecone_api_key else "pgvector",
+            "vector_store": self.vector_store,
             "avatar": "liveavatar" if self.liveavatar_api_key else "off",
         }
 

@@ -20,6 +20,7 @@ from server.settings import Settings
 from server.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
+    from server.rag.services import RagServices
     from server.voice.runtime import VoiceRuntime
 
 STATE_KEY = "sparring"
@@ -36,11 +37,12 @@ class AppState:
     authenticator: Authenticator
     registry: CollectorRegistry
     tasks: TaskSupervisor
-    # Conversations (issue 4): the document retriever the engine grounds answers in (set by the
-    # documents feature; None answers without passages), and the engine every channel uses.
+    # The document retriever the conversation engine grounds answers in (server.rag's
+    # RagRetriever; None answers without passages), and the engine every channel uses.
     retriever: Any = None
     conversations: ConversationEngine | None = None
     voice: VoiceRuntime | None = None
+    rag: RagServices | None = None  # documents and retrieval (server.rag)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 from server.app import create_app
@@ -92,8 +93,14 @@ async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]
     if state is None:
         return
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    async with state.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    for attempt in range(5):
+        try:
+            async with state.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+            break
+        except DBAPIError as exc:  # a background worker held a lock mid-job: try again
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
     await state.limits.limiter.reset()
     state.authenticator.clear()
 

@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from server.db.models import Role
-from server.state import AppState
 from tests.conftest import World
-from tests.conversation_support import WordOverlapRetriever, parse_sse
+from tests.conversation_support import parse_sse
+from tests.rag_support import ingest
 
 SSE = {"Accept": "text/event-stream"}
 
 
 async def chat(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> httpx.Response:
     return await client.post("/api/v1/chat", headers=headers, json={"mode": "training", **body})
-
-
-@pytest.fixture
-def retriever(state: AppState) -> Iterator[WordOverlapRetriever]:
-    engine = state.conversations
-    assert engine is not None
-    test_retriever = WordOverlapRetriever()
-    engine.retriever = test_retriever
-    yield test_retriever
-    engine.retriever = None
 
 
 async def test_training_chat_keeps_the_history_on_the_server(client: httpx.AsyncClient, world: World) -> None:
@@ -178,21 +167,23 @@ async def test_session_listing_is_scoped_and_filtered(client: httpx.AsyncClient,
     assert len(await listed(root, dealership_id=str(dealer))) == 3
 
 
-async def test_training_answers_cite_only_the_callers_dealership(client: httpx.AsyncClient, world: World,
-                                                                 retriever: WordOverlapRetriever) -> None:
+async def test_training_answers_cite_only_the_callers_dealership(client: httpx.AsyncClient, world: World) -> None:
     mine, theirs = await world.dealership(), await world.dealership()
-    retriever.add(mine, "payment-playbook.pdf", 2, "When the monthly payment is too high, offer a longer term "
-                  "or a bigger down payment before discussing price.")
-    retriever.add(theirs, "secret-margins.pdf", 1, "When the monthly payment is too high, cut our margin to zero.")
+    my_admin = await world.account(Role.dealership_admin, mine)
+    their_admin = await world.account(Role.dealership_admin, theirs)
+    ours = await ingest(client, my_admin, "payment-playbook.txt", (
+        b"When the monthly payment is too high, offer a longer term or a bigger down payment "
+        b"before discussing price.\n"))
+    await ingest(client, their_admin, "secret-margins.txt",
+                 b"When the monthly payment is too high, cut our margin to zero.\n")
     user = await world.account(Role.user, mine)
     response = await chat(client, user.headers, message="What do I say when the monthly payment is too high?")
     data = response.json()
-    assert retriever.calls == [mine]
-    assert [s["filename"] for s in data["sources"]] == ["payment-playbook.pdf"]
-    assert data["sources"][0]["page"] == 2 and "longer term" in data["sources"][0]["excerpt"]
-    assert "[payment-playbook.pdf, p. 2]" in data["response"] and "margin" not in data["response"]
+    assert [s["filename"] for s in data["sources"]] == ["payment-playbook.txt"]
+    assert data["sources"][0]["document_id"] == ours["id"] and "longer term" in data["sources"][0]["excerpt"]
+    assert "[payment-playbook.txt]" in data["response"] and "margin" not in data["response"]
     stored = (await client.get(f"/api/v1/sessions/{data['session_id']}", headers=user.headers)).json()
-    assert stored["messages"][1]["sources"][0]["document_id"] == data["sources"][0]["document_id"]
+    assert stored["messages"][1]["sources"][0]["document_id"] == ours["id"]
 
 
 async def test_reports_are_recorded_and_resolved_by_the_dealerships_admin(client: httpx.AsyncClient,

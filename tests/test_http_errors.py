@@ -61,10 +61,14 @@ async def test_a_dead_database_connection_gives_a_plain_500(database_url: str, s
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             login = await client.post("/api/v1/auth/login", json={"email": root.email, "password": TEST_PASSWORD})
             assert login.status_code == 200
-            async with crashed.engine.connect() as conn:   # the one pooled connection
-                pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            # Every pooled connection (the document worker holds some too) is killed under it.
+            held = [await crashed.engine.connect() for _ in range(max(1, crashed.engine.pool.checkedin()))]
+            pids = [(await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() for conn in held]
+            for conn in held:
+                await conn.close()
             async with state.engine.connect() as conn:
-                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                for pid in pids:
+                    await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             request_id = f"crash-{uuid.uuid4().hex[:8]}"
             with caplog.at_level(logging.ERROR):
                 response = await client.get("/api/v1/auth/me", headers={

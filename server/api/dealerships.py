@@ -15,6 +15,7 @@ from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Input, Name, Output, PageQuery
 from server.db.models import AuditAction, Dealership, Role
 from server.errors import Conflict, Forbidden, ValidationFailed
+from server.rag.documents import forget_dealership
 
 TAG = "dealerships"
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -146,6 +147,8 @@ async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: Dealership
           tag=TAG, status=204, roles=[Role.super_admin], resource=Dealership, errors=(403, 404))
 async def delete_dealership(ctx: Ctx, dealership_id: uuid.UUID) -> None:
     dealership = await ctx.scope.get(Dealership, dealership_id)
+    if ctx.state.rag is not None:
+        await forget_dealership(ctx.db, ctx.state.rag, dealership.id)
     audit.record(ctx.db, AuditAction.dealership_deleted, actor_id=ctx.principal.user_id, ip=ctx.client_ip,
                  deleted_dealership_id=str(dealership.id), name=dealership.name)
     await ctx.db.execute(delete(Dealership).where(Dealership.id == dealership.id))

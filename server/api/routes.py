@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from server.api import auth, chat, dealerships, health, personas, reports, sessions, usage, users
+from server.api import auth, chat, dealerships, health, personas, rag, reports, sessions, usage, users
 from server.api.endpoint import Endpoint
 from server.api.openapi import openapi_endpoint
 from server.voice import endpoint as voice
@@ -16,6 +16,7 @@ ENDPOINTS: list[Endpoint] = [
     *auth.ENDPOINTS,
     *dealerships.ENDPOINTS,
     *users.ENDPOINTS,
+    *rag.ENDPOINTS,
     *personas.ENDPOINTS,
     *chat.ENDPOINTS,
     *sessions.ENDPOINTS,

@@ -23,7 +23,7 @@ export async function ask(page, question) {
   await page.getByLabel("Your message").fill(question);
   await page.getByRole("button", { name: "Send" }).click();
   const answer = page.locator('li[data-role="assistant"]').last();
-  await eventually(async () => (await answer.getAttribute("data-streaming")) === null && (await answer.locator("p").textContent()).length > 0, {
+  await eventually(async () => (await answer.getAttribute("data-streaming")) === null && ((await answer.locator("p").first().textContent()) ?? "").length > 0, {
     timeout: 60000, message: "the answer to finish",
   });
   return answer;

@@ -16,7 +16,7 @@ export default async function ({ data, newPage, screenshot }) {
   await startVoiceTraining(page);
   await visible(page.locator('li[data-role="user"]'), 60000);
   const reply = await visible(page.locator('li[data-role="assistant"]'), 60000);
-  await eventually(async () => ((await reply.locator("p").textContent()) ?? "").length > 0, { timeout: 30000, message: "reply text" });
+  await eventually(async () => ((await reply.locator("p").first().textContent()) ?? "").length > 0, { timeout: 30000, message: "reply text" });
   const received = await eventually(async () => {
     const n = Number(await page.getByTestId("playback").getAttribute("data-received"));
     return n > 0 ? n : 0;

@@ -1,0 +1,111 @@
+"""Query-embedding and per-dealership result caches (Redis when configured, else in-process).
+
+Result keys carry the dealership's index generation, bumped in the same transaction as any
+change to its documents: a change makes every older entry unreachable at once, on every
+process, without a scan. Keys always carry the dealership id, so one dealership's warm cache
+can never answer another's query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any, Protocol
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+PREFIX = "sparring:rag:"
+
+
+class Backend(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None: ...
+
+
+class MemoryBackend:
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires < time.monotonic():
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        self._items[key] = (time.monotonic() + ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+
+class RedisBackend:
+    """Best effort: a Redis outage makes searches slower, never failed."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self.redis.get(key)
+            return value.encode() if isinstance(value, str) else value
+        except (RedisError, OSError) as exc:
+            log.warning("rag cache read failed", extra={"error": str(exc)})
+            return None
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        try:
+            await self.redis.set(key, value, ex=ttl)
+        except (RedisError, OSError) as exc:
+            log.warning("rag cache write failed", extra={"error": str(exc)})
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()[:40]
+
+
+class RetrievalCache:
+    def __init__(self, backend: Backend, ttl: int) -> None:
+        self.backend = backend
+        self.ttl = ttl
+
+    async def embedding(self, model: str, query: str) -> list[float] | None:
+        if self.ttl <= 0:
+            return None
+        raw = await self.backend.get(f"{PREFIX}emb:{model}:{_digest(query)}")
+        return orjson.loads(raw) if raw else None
+
+    async def put_embedding(self, model: str, query: str, vector: list[float]) -> None:
+        if self.ttl > 0:
+            await self.backend.set(f"{PREFIX}emb:{model}:{_digest(query)}", orjson.dumps(vector), self.ttl)
+
+    @staticmethod
+    def results_key(dealership_id: uuid.UUID, generation: int, model: str, top_k: int, query: str) -> str:
+        return f"{PREFIX}res:{dealership_id}:{generation}:{model}:{top_k}:{_digest(query)}"
+
+    async def results(self, key: str) -> list[dict[str, Any]] | None:
+        if self.ttl <= 0:
+            return None
+        raw = await self.backend.get(key)
+        return orjson.loads(raw) if raw else None
+
+    async def put_results(self, key: str, results: list[dict[str, Any]]) -> None:
+        if self.ttl > 0:
+            await self.backend.set(key, orjson.dumps(results), self.ttl)
+
+
+def build_cache(redis: Redis | None, ttl: int) -> RetrievalCache:
+    return RetrievalCache(RedisBackend(redis) if redis is not None else MemoryBackend(), ttl)

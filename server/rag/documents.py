@@ -1,0 +1,96 @@
+"""Adding, deleting and re-indexing documents (used by the API and the CLI)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Conflict
+from server.rag import queue
+from server.rag.indexes import bump_generation, ensure_index
+from server.rag.models import Chunk, Document, DocumentFile, DocumentStatus
+from server.rag.services import RagServices
+from server.rag.upload import Upload
+
+
+def duplicate(existing: Document) -> Conflict:
+    return Conflict(f"{existing.filename} has the same content as a document you already have.",
+                    code="duplicate_document",
+                    details={"document_id": str(existing.id), "filename": existing.filename,
+                             "status": existing.status})
+
+
+async def add_documents(session: AsyncSession, services: RagServices, dealership_id: uuid.UUID,
+                        uploads: Sequence[Upload], uploaded_by: uuid.UUID | None) -> list[Document]:
+    """All or nothing: one duplicate refuses the whole batch, so no upload half-happens."""
+    hashes = [u.sha256 for u in uploads]
+    existing = (await session.execute(select(Document).where(
+        Document.dealership_id == dealership_id, Document.sha256.in_(hashes)))).scalars().first()
+    if existing is not None:
+        raise duplicate(existing)
+    seen: dict[str, str] = {}
+    for upload in uploads:
+        if upload.sha256 in seen:
+            raise Conflict(f"{upload.filename} and {seen[upload.sha256]} have the same content.",
+                           code="duplicate_document", details={"filename": upload.filename,
+                                                               "same_as": seen[upload.sha256]})
+        seen[upload.sha256] = upload.filename
+    await ensure_index(session, dealership_id, services.embedder)
+    documents = []
+    for upload in uploads:
+        document = Document(dealership_id=dealership_id, filename=upload.filename, kind=upload.kind,
+                            sha256=upload.sha256, size=upload.size, status=DocumentStatus.queued.value,
+                            uploaded_by=uploaded_by)
+        session.add(document)
+        await session.flush()
+        session.add(DocumentFile(document_id=document.id, data=upload.read()))
+        documents.append(document)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same file uploaded twice at the same moment
+        raise Conflict("A document with the same content was just uploaded.", code="duplicate_document") from None
+    for document in documents:
+        await session.refresh(document)
+    await queue.notify(session)
+    services.wake.set()
+    return documents
+
+
+async def delete_document(session: AsyncSession, services: RagServices, document: Document) -> None:
+    """Every chunk and vector goes: the outside store first, so a failure there deletes nothing."""
+    chunk_ids = list((await session.execute(select(Chunk.id).where(Chunk.document_id == document.id))).scalars())
+    if chunk_ids and not services.store.in_postgres:
+        await services.store.delete(document.dealership_id, chunk_ids)
+    await session.delete(document)
+    await session.flush()
+    await bump_generation(session, document.dealership_id)
+
+
+async def reindex_document(session: AsyncSession, services: RagServices, document: Document) -> None:
+    if document.status in (DocumentStatus.queued.value, DocumentStatus.processing.value):
+        raise Conflict("The document is already queued or being processed.", code="document_busy",
+                       details={"document_id": str(document.id), "status": document.status})
+    await ensure_index(session, document.dealership_id, services.embedder)
+    await session.execute(text("""
+        UPDATE rag_document SET status = 'queued', error = NULL, attempts = 0, pages_done = 0, chunks_done = 0,
+               queued_at = now(), run_after = now(), updated_at = now() WHERE id = :id
+    """), {"id": document.id})
+    await session.refresh(document)
+    await queue.notify(session)
+    services.wake.set()
+
+
+async def forget_dealership(session: AsyncSession, services: RagServices, dealership_id: uuid.UUID) -> None:
+    """Called as a dealership is deleted: its vectors leave the outside store (its Pinecone
+    namespace) and its own HNSW index is dropped; rows go with the dealership's cascade."""
+    from server.rag.models import RagIndex
+
+    await services.store.drop_dealership(dealership_id)
+    name = (await session.execute(select(RagIndex.hnsw_index).where(
+        RagIndex.dealership_id == dealership_id))).scalar_one_or_none()
+    if name:
+        await session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))

@@ -1,0 +1,96 @@
+"""The durable job queue, on the document rows themselves.
+
+A job is a document whose status is `queued` (or `processing` with an expired lease: its
+worker died). Workers claim one with `FOR UPDATE SKIP LOCKED`, hold a lease they keep
+extending while they work, and finish it in the same transaction that writes its chunks.
+Enqueueing is part of the upload's transaction, and a NOTIFY sent in it reaches listening
+workers only on commit. Fairness: the next job comes from the dealership served least recently,
+so one dealership's bulk upload cannot starve another's. A job whose workers keep dying is
+failed after `max_attempts`, with a reason, instead of circling forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CHANNEL = "sparring_rag_jobs"
+ABANDONED = ("Processing stopped {n} times without finishing (the worker crashed or timed out); "
+             "try re-indexing, or upload a smaller file.")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    document_id: uuid.UUID
+    dealership_id: uuid.UUID
+    lease_token: uuid.UUID
+    attempts: int
+
+
+async def notify(session: AsyncSession) -> None:
+    await session.execute(text(f"SELECT pg_notify('{CHANNEL}', '')"))
+
+
+_CLAIM = text("""
+WITH pick AS (
+    SELECT d.id
+    FROM rag_document d
+    JOIN rag_index i ON i.dealership_id = d.dealership_id
+    WHERE (d.status = 'queued' AND d.run_after <= now())
+       OR (d.status = 'processing' AND d.lease_until < now())
+    ORDER BY i.last_served_at NULLS FIRST, d.queued_at, d.id
+    LIMIT 1
+    FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+    UPDATE rag_document d
+    SET status = 'processing', lease_token = :token, lease_until = now() + make_interval(secs => :lease),
+        attempts = d.attempts + 1, pages_done = 0, chunks_done = 0, updated_at = now()
+    FROM pick WHERE d.id = pick.id
+    RETURNING d.id, d.dealership_id, d.attempts
+)
+UPDATE rag_index i SET last_served_at = clock_timestamp()
+FROM claimed WHERE i.dealership_id = claimed.dealership_id
+RETURNING claimed.id, claimed.dealership_id, claimed.attempts
+""")
+
+
+async def claim(session: AsyncSession, *, lease_seconds: float) -> Job | None:
+    token = uuid.uuid4()
+    row = (await session.execute(_CLAIM, {"token": token, "lease": lease_seconds})).one_or_none()
+    if row is None:
+        return None
+    return Job(document_id=row.id, dealership_id=row.dealership_id, lease_token=token, attempts=row.attempts)
+
+
+async def reap(session: AsyncSession, *, max_attempts: int) -> int:
+    """Fail jobs abandoned by their workers too many times (each with its reason)."""
+    result = await session.execute(text("""
+        UPDATE rag_document SET status = 'failed', error = replace(:reason, '{n}', attempts::text),
+               lease_token = NULL, lease_until = NULL, updated_at = now()
+        WHERE status = 'processing' AND lease_until < now() AND attempts >= :max
+    """), {"reason": ABANDONED, "max": max_attempts})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def extend(session: AsyncSession, job: Job, *, lease_seconds: float, pages_done: int | None = None,
+                 chunks_done: int | None = None, pages: int | None = None) -> bool:
+    """Heartbeat and progress; False when the lease was lost (another worker took the job)."""
+    result = await session.execute(text("""
+        UPDATE rag_document SET lease_until = now() + make_interval(secs => :lease),
+               pages_done = coalesce(:pages_done, pages_done), chunks_done = coalesce(:chunks_done, chunks_done),
+               pages = coalesce(:pages, pages), updated_at = now()
+        WHERE id = :id AND lease_token = :token AND status = 'processing'
+    """), {"lease": lease_seconds, "pages_done": pages_done, "chunks_done": chunks_done, "pages": pages,
+           "id": job.document_id, "token": job.lease_token})
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def retry_later(session: AsyncSession, job: Job, *, reason: str, delay_seconds: float) -> None:
+    await session.execute(text("""
+        UPDATE rag_document SET status = 'queued', error = :reason, lease_token = NULL, lease_until = NULL,
+               run_after = now() + make_interval(secs => :delay), updated_at = now()
+        WHERE id = :id AND lease_token = :token
+    """), {"reason": reason, "delay": delay_seconds, "id": job.document_id, "token": job.lease_token})

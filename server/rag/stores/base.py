@@ -1,0 +1,57 @@
+"""The vector store interface. Chunk text and full text always live in Postgres; a store keeps
+the vectors (in Postgres itself for pgvector, or in a Pinecone namespace per dealership)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """One dealership's index, as recorded in `rag_index`."""
+
+    dealership_id: uuid.UUID
+    model: str
+    dimension: int
+    generation: int
+    hnsw_index: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorRecord:
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    vector: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    chunk_id: uuid.UUID
+    score: float
+
+
+class VectorStore(Protocol):
+    name: str
+    # True: vectors are written with the chunk rows (same transaction), nothing else to do.
+    in_postgres: bool
+
+    async def upsert(self, index: IndexInfo, records: Sequence[VectorRecord]) -> None: ...
+
+    async def delete(self, dealership_id: uuid.UUID, chunk_ids: Sequence[uuid.UUID]) -> None: ...
+
+    async def drop_dealership(self, dealership_id: uuid.UUID) -> None: ...
+
+    async def search(self, session: AsyncSession, index: IndexInfo, vector: Sequence[float],
+                     k: int) -> list[VectorHit]: ...
+
+    async def close(self) -> None: ...
+
+
+def vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form; shorter than repr and exact enough for float32."""
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"

@@ -1,0 +1,82 @@
+"""Ingestion workers: in the server process by default (`RAG_WORKERS`), or on their own with
+`sparring worker`. They wake on NOTIFY from any process's upload, and poll as a fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+
+from server.rag import queue
+from server.rag.ingest import run_job
+from server.rag.services import RagServices
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    def __init__(self, services: RagServices, *, concurrency: int, database_url: str) -> None:
+        self.services = services
+        self.concurrency = concurrency
+        self.database_url = database_url
+        self.processed = 0
+
+    async def run(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            listener = await self._listen()
+            if listener is not None:
+                stack.push_async_callback(listener.close)
+            async with asyncio.TaskGroup() as group:
+                for number in range(self.concurrency):
+                    group.create_task(self._loop(), name=f"rag-worker-{number}")
+
+    async def _listen(self) -> Any:
+        def wake(*_: object) -> None:
+            self.services.wake.set()
+
+        try:
+            conn = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+            await conn.add_listener(queue.CHANNEL, wake)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("job notifications unavailable; polling only", extra={"error": str(exc)})
+            return None
+        return conn
+
+    async def _loop(self) -> None:
+        settings = self.services.settings
+        while True:
+            try:
+                job = await self.claim_one()
+            except Exception as exc:  # the database may be restarting: keep the worker alive
+                log.error("claiming a job failed", exc_info=exc)
+                job = None
+            if job is not None:
+                await run_job(self.services, job)
+                self.processed += 1
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.services.wake.wait(), timeout=settings.rag_poll_seconds)
+            self.services.wake.clear()
+
+    async def claim_one(self) -> queue.Job | None:
+        settings = self.services.settings
+        async with self.services.sessionmaker() as session, session.begin():
+            await queue.reap(session, max_attempts=settings.rag_max_attempts)
+            return await queue.claim(session, lease_seconds=settings.rag_lease_seconds)
+
+    async def drain(self) -> int:
+        """Process jobs until none is ready (tests, benchmarks)."""
+        done = 0
+        while (job := await self.claim_one()) is not None:
+            await run_job(self.services, job)
+            done += 1
+        return done
+
+    async def drain_until(self, ids: list[object]) -> None:
+        """Keep working until cancelled (`sparring ingest` cancels once `ids` are all done)."""
+        while True:
+            if await self.drain() == 0:
+                await asyncio.sleep(0.2)

@@ -1,0 +1,195 @@
+"""The OpenAI embedder and the Pinecone store, each through its real SDK against a local fake
+server that speaks the provider's wire format (tests/fakes)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from server.db.engine import create_engine, create_sessionmaker
+from server.db.models import Dealership
+from server.errors import ServiceUnavailable
+from server.rag.documents import add_documents, delete_document, forget_dealership
+from server.rag.lifespan import apply_model_change
+from server.rag.models import Chunk, Document, RagIndex
+from server.rag.openai_embeddings import OpenAIEmbedder
+from server.rag.retrieval import search
+from server.rag.services import RagServices, build_services
+from server.rag.stores.base import IndexInfo, VectorRecord
+from server.rag.stores.pinecone import PineconeStore, namespace
+from server.rag.upload import check_upload
+from server.rag.worker import WorkerPool
+from tests.conftest import make_settings
+from tests.fakes.openai_embeddings import FakeEmbeddings
+from tests.fakes.pinecone_server import FakePinecone
+from tests.fakes.server import serve_in_thread
+from tests.rag_support import DOCS, own_database  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[tuple[FakeEmbeddings, str]]:
+    fake = FakeEmbeddings()
+    with serve_in_thread(fake.app()) as url:
+        yield fake, url + "/v1"
+
+
+@pytest.fixture
+def fake_pinecone() -> Iterator[tuple[FakePinecone, str]]:
+    fake = FakePinecone()
+    with serve_in_thread(fake.app()) as url:
+        yield fake, url
+
+
+def _embedder(url: str, **kwargs: object) -> OpenAIEmbedder:
+    return OpenAIEmbedder(api_key="test-key", base_url=url, model="text-embedding-3-small",
+                          backoff=0.01, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_openai_embeddings_are_batched_and_meaningful(fake_openai) -> None:
+    fake, url = fake_openai
+    embedder = _embedder(url, batch_size=256)
+    texts = [f"customer objection number {i} about the monthly payment" for i in range(600)]
+    vectors = await embedder.embed_documents(texts)
+    assert fake.requests == [256, 256, 88]
+    assert len(vectors) == 600 and all(len(v) == 1536 for v in vectors)
+    assert embedder.dimension == 1536
+    query = await embedder.embed_query("monthly payment objection")
+    unrelated = await embedder.embed_query("tire pressure sensor")
+    similar = sum(a * b for a, b in zip(query, vectors[0], strict=True))
+    different = sum(a * b for a, b in zip(unrelated, vectors[0], strict=True))
+    assert similar > different
+
+
+async def test_openai_embeddings_retry_429_and_5xx_with_backoff(fake_openai) -> None:
+    fake, url = fake_openai
+    fake.fail_next = [429, 500, 503]
+    vectors = await _embedder(url).embed_documents(["ask for the sale"])
+    assert len(vectors) == 1 and fake.calls == 4
+
+
+async def test_openai_embeddings_give_up_with_a_clear_error(fake_openai) -> None:
+    fake, url = fake_openai
+    fake.fail_next = [503] * 5
+    with pytest.raises(ServiceUnavailable) as info:
+        await _embedder(url, attempts=3).embed_documents(["ask for the sale"])
+    assert "503" in info.value.message and fake.calls == 3
+    fake.fail_next = []
+    fake.api_key = "another-key"
+    with pytest.raises(ServiceUnavailable) as info:
+        await _embedder(url).embed_documents(["ask for the sale"])
+    assert "401" in info.value.message and fake.calls == 4  # not retried
+
+
+@dataclass
+class Rig:
+    services: RagServices
+    pool: WorkerPool
+
+    async def dealership(self, slug: str) -> uuid.UUID:
+        async with self.services.sessionmaker() as session, session.begin():
+            dealership = Dealership(name=slug, slug=slug, settings={})
+            session.add(dealership)
+            await session.flush()
+            return dealership.id
+
+    async def add(self, dealership_id: uuid.UUID, name: str, content: bytes) -> uuid.UUID:
+        upload = await check_upload(io.BytesIO(content), name, max_bytes=10 * 1024 * 1024)
+        async with self.services.sessionmaker() as session, session.begin():
+            docs = await add_documents(session, self.services, dealership_id, [upload], None)
+        await self.pool.drain()
+        return docs[0].id
+
+
+@pytest.fixture
+async def rig_factory(own_database: str) -> AsyncIterator[object]:  # noqa: F811
+    engines = []
+
+    async def make(**settings: object) -> Rig:
+        engine = create_engine(own_database, pool_size=2)
+        engines.append(engine)
+        services = build_services(make_settings(own_database, rag_workers=0, **settings), engine,
+                                  create_sessionmaker(engine), None)
+        return Rig(services, WorkerPool(services, concurrency=1, database_url=own_database))
+
+    yield make
+    for engine in engines:
+        await engine.dispose()
+
+
+async def test_changing_the_model_reindexes_and_never_mixes_vectors(rig_factory, fake_openai) -> None:
+    _, url = fake_openai
+    offline = await rig_factory()
+    dealer = await offline.dealership("model-change")
+    doc = await offline.add(dealer, "tracks.txt", (DOCS / "word-tracks.txt").read_bytes())
+    online = await rig_factory()
+    online.services.embedder = _embedder(url)
+    await apply_model_change(online.services)
+    async with online.services.sessionmaker() as session:
+        index = await session.get(RagIndex, dealer)
+        assert index is not None and (index.model, index.dimension) == ("text-embedding-3-small", 1536)
+        assert (await session.get(Document, doc)).status == "queued"  # type: ignore[union-attr]
+    await online.pool.drain()
+    async with online.services.sessionmaker() as session:
+        models = set((await session.execute(select(Chunk.model).where(Chunk.dealership_id == dealer))).scalars())
+        assert models == {"text-embedding-3-small"}
+    results = await search(online.services, dealer, "credit union interest rate", 3)
+    assert results and results[0].document_id == doc
+
+
+async def test_pinecone_namespaces_per_dealership_upsert_query_delete(rig_factory, fake_pinecone) -> None:
+    fake, url = fake_pinecone
+    rig = await rig_factory(vector_store="pinecone", pinecone_api_key=fake.api_key, pinecone_host=url)
+    assert isinstance(rig.services.store, PineconeStore)
+    a, b = await rig.dealership("pc-a"), await rig.dealership("pc-b")
+    doc_a = await rig.add(a, "tracks.txt", (DOCS / "word-tracks.txt").read_bytes())
+    doc_b = await rig.add(b, "guide.pdf", (DOCS / "objection-handling.pdf").read_bytes())
+    async with rig.services.sessionmaker() as session:
+        chunks_a = await session.scalar(select(func.count()).select_from(Chunk).where(Chunk.document_id == doc_a))
+        stored = await session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None)))
+    assert len(fake.namespaces[namespace(a)]) == chunks_a and stored == 0  # vectors live only in Pinecone
+
+    fake.queried_namespaces.clear()
+    results = await search(rig.services, a, "credit union interest rate", 5)
+    assert results and {r.document_id for r in results} == {doc_a}
+    assert fake.queried_namespaces == [namespace(a)]
+
+    # Even a store that returned another dealership's ids could not leak them.
+    b_vectors = fake.namespaces[namespace(b)]
+    fake.namespaces[namespace(a)].update(b_vectors)
+    leaked = await search(rig.services, a, "talk to my spouse before deciding", 10)
+    assert all(r.document_id != doc_b for r in leaked)
+
+    async with rig.services.sessionmaker() as session, session.begin():
+        document = await session.get(Document, doc_a)
+        assert document is not None
+        await delete_document(session, rig.services, document)
+    assert not (set(fake.namespaces[namespace(a)]) - set(b_vectors))  # a's own vectors are gone
+    async with rig.services.sessionmaker() as session, session.begin():
+        await forget_dealership(session, rig.services, b)
+    assert namespace(b) not in fake.namespaces
+
+
+async def test_pinecone_upserts_stay_within_1000_vectors_and_2_mb(fake_pinecone) -> None:
+    fake, url = fake_pinecone
+    store = PineconeStore(api_key=fake.api_key, host=url)
+    dealer = uuid.uuid4()
+    index = IndexInfo(dealership_id=dealer, model="text-embedding-3-small", dimension=1536, generation=1)
+    records = [VectorRecord(chunk_id=uuid.uuid4(), document_id=uuid.uuid4(), vector=[0.001 * (i % 97)] * 1536)
+               for i in range(300)]
+    small = [VectorRecord(chunk_id=uuid.uuid4(), document_id=uuid.uuid4(), vector=[0.5, 0.5]) for _ in range(2500)]
+    try:
+        await store.upsert(index, records)
+        assert len(fake.upsert_sizes) > 1 and max(fake.upsert_sizes) < 1000
+        fake.upsert_sizes.clear()
+        await store.upsert(index, small)
+        assert fake.upsert_sizes == [1000, 1000, 500]
+        assert len(fake.namespaces[namespace(dealer)]) == 2800
+        await store.delete(dealer, [r.chunk_id for r in small])
+        assert len(fake.namespaces[namespace(dealer)]) == 300
+    finally:
+        await store.close()
