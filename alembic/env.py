@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from alembic import context
 from server.db.models import Base
 import server.conversation.models  # noqa: F401  (registers the conversation tables)
+import server.recording.models  # noqa: F401  (registers the voice recording table)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

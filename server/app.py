@@ -35,6 +35,7 @@ from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
+from server.recording.store import RecordingStore
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
 from server.tasks import TaskSupervisor
@@ -101,7 +102,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retriever = None  # the documents feature provides it (server.conversation.grounding.Retriever)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
-            voice = await stack.enter_async_context(voice_runtime(settings, EngineBrain(conversations)))
+            recordings = RecordingStore(sessionmaker, tasks, clip_max_s=settings.voice_recording_clip_max_s,
+                                        max_s=settings.voice_recording_max_s)
+            voice = await stack.enter_async_context(
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
