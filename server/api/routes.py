@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from server.api import auth, chat, dealerships, health, personas, reports, sessions, usage, users
+from server.api import auth, chat, dealerships, health, personas, recordings, reports, sessions, usage, users
 from server.api.endpoint import Endpoint
 from server.api.openapi import openapi_endpoint
 from server.voice import endpoint as voice
@@ -19,6 +19,7 @@ ENDPOINTS: list[Endpoint] = [
     *personas.ENDPOINTS,
     *chat.ENDPOINTS,
     *sessions.ENDPOINTS,
+    *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
 ]
