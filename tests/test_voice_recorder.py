@@ -27,8 +27,9 @@ def tone(ms: int, rate: int = 16000, value: int = 1000) -> bytes:
     return np.full(rate * ms // 1000, value, dtype=np.int16).tobytes()
 
 
-def recorder(clock: Clock, out: list[Clip], **kwargs: float) -> Recorder:
-    return Recorder(out.extend, input_rate=16000, output_rate=24000, clock=clock, **kwargs)
+def recorder(clock: Clock, out: list[Clip], clip_max_s: float = 60, max_s: float = 1800) -> Recorder:
+    return Recorder(out.extend, input_rate=16000, output_rate=24000, clock=clock, clip_max_s=clip_max_s,
+                    max_s=max_s)
 
 
 def test_the_microphone_is_one_track_cut_at_turns_and_gaps() -> None:
