@@ -37,6 +37,7 @@ from server.middleware.security_headers import SecurityHeadersMiddleware
 from server.rag.lifespan import rag_lifespan
 from server.rag.retrieval import RagRetriever
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
+from server.recording.store import RecordingStore
 from server.settings import Settings, load_settings
 from server.state import STATE_KEY, AppState
 from server.tasks import TaskSupervisor
@@ -104,7 +105,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
-            voice = await stack.enter_async_context(voice_runtime(settings, EngineBrain(conversations)))
+            recordings = RecordingStore(sessionmaker, tasks, clip_max_s=settings.voice_recording_clip_max_s,
+                                        max_s=settings.voice_recording_max_s)
+            voice = await stack.enter_async_context(
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),

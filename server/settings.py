@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     voice_tts_timeout_s: float = Field(default=5.0, gt=0)
     # Off only for comparison in the benchmark: STT after the turn, TTS after the whole reply.
     voice_pipelining: bool = True
+    # Audio recording (a dealership setting, off by default): a stored clip's longest stretch and
+    # the most audio one side of one connection may record.
+    voice_recording_clip_max_s: float = Field(default=60.0, gt=0, le=600)
+    voice_recording_max_s: float = Field(default=1800.0, gt=0)
 
     # Documents (server.rag). The embedder is OpenAI's when OPENAI_API_KEY is set, else offline.
     vector_store: Literal["pgvector", "pinecone"] = "pgvector"

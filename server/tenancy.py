@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.conversation.models import ConversationMessage, ConversationSession, MessageReport, Persona
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
+from server.recording.models import VoiceRecording
 
 M = TypeVar("M")
 
@@ -55,6 +56,8 @@ ConversationSession.__owner_column__ = "user_id"
 ConversationMessage.__owner_column__ = "user_id"
 MessageReport.__owner_column__ = "reporter_id"
 Persona.__soft_delete__ = "deleted_at"
+# Voice recordings follow their session: plain users hear only their own.
+VoiceRecording.__owner_column__ = "user_id"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

@@ -188,3 +188,38 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
     data, _ = await accounts(world)
     await run_spec("barge_in", live_server, {"accounts": data},
                    fake_audio=speech_wav(tmp_path / "barge.wav", repeat_during_reply=True))
+
+
+async def test_session_review_plays_the_recording(world: World, live_server: LiveServer, app: Starlette) -> None:
+    """A voice session in a dealership that records audio (offline providers: the TTS is eSpeak);
+    its review page shows a player holding the recording."""
+    needs(app, 5)
+    from server.voice.audio import silence
+    from server.voice.client import VoiceClient
+
+    data, made = await accounts(world)
+    admin, user = made["admin"], made["user"]
+    response = await world.client.patch(f"/api/v1/dealerships/{user.dealership_id}", headers=admin.headers,
+                                        json={"settings": {"record_audio": True}})
+    assert response.status_code == 200, response.text
+    client = await VoiceClient.connect(live_server.url, user.token)
+    recorded = (await client.start("training"))["session_id"]
+    await client.stream(silence(300, 16000))  # the microphone's side
+    await client.send({"type": "text", "text": "How do I answer a customer who says the price is too high?"})
+    await client.wait_for("metrics", wait_s=60)
+    await client.send({"type": "end"})
+    await client.wait_for("session.ended")
+    async with httpx.AsyncClient(base_url=live_server.url, headers=user.headers) as http:
+        listing: dict[str, Any] = {}
+        for _ in range(100):  # the clips are written in the background after the turn
+            reply = await http.get(f"/api/v1/sessions/{recorded}/recordings")
+            listing = reply.json() if reply.status_code == 200 else {}
+            if {item["side"] for item in listing.get("items", [])} == {"user", "assistant"}:
+                break
+            await asyncio.sleep(0.1)
+        assert listing.get("total_ms", 0) > 0, listing
+        chat = await http.post("/api/v1/chat", json={"mode": "training", "message": "Hello"})
+        assert chat.status_code == 200, chat.text
+    await run_spec("recording", live_server, {"accounts": data, "recorded": recorded,
+                                              "unrecorded": chat.json()["session_id"],
+                                              "total_ms": listing["total_ms"]})

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from server.api import auth, chat, dealerships, health, personas, rag, reports, sessions, usage, users
+from server.api import (
+    auth,
+    chat,
+    dealerships,
+    health,
+    personas,
+    rag,
+    recordings,
+    reports,
+    sessions,
+    usage,
+    users,
+)
 from server.api.endpoint import Endpoint
 from server.api.openapi import openapi_endpoint
 from server.voice import endpoint as voice
@@ -20,6 +32,7 @@ ENDPOINTS: list[Endpoint] = [
     *personas.ENDPOINTS,
     *chat.ENDPOINTS,
     *sessions.ENDPOINTS,
+    *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
 ]

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select
 
 from server.api.chat import SourceOut, engine_of
 from server.api.endpoint import Ctx, endpoint
+from server.api.recordings import recording_url
 from server.api.schemas import Output, PageQuery
 from server.conversation.models import (
     Channel,
@@ -82,6 +83,7 @@ class SessionDetail(SessionSummary):
     flags: list[dict[str, Any]]
     scorecard: dict[str, Any] | None
     messages: list[MessageOut]
+    recording_url: str | None = Field(default=None, description="the voice session's audio (WAV), when recorded")
 
 
 class ScoreOut(Output):
@@ -154,7 +156,7 @@ async def get_session(ctx: Ctx, session_id: uuid.UUID) -> SessionDetail:
         select(ConversationMessage).where(ConversationMessage.session_id == row.id).order_by(ConversationMessage.seq)
     )).scalars().all()
     return SessionDetail(**summary(row).model_dump(), persona=row.persona, flags=row.flags, scorecard=row.scorecard,
-                         messages=[message_out(m) for m in messages])
+                         messages=[message_out(m) for m in messages], recording_url=await recording_url(ctx, row.id))
 
 
 @endpoint("POST", "/sessions/{session_id:uuid}/end", summary="End a session and get its scorecard", tag=TAG,

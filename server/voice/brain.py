@@ -47,6 +47,7 @@ class OpenRequest:
 class OpenedSession:
     session_id: str
     offline: bool
+    dealership_id: str | None = None  # whose settings apply (e.g. audio recording); None: the caller's
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ class EngineBrain:
             raise BrainError(_OPEN_ERRORS.get(exc.code, ErrorCode.malformed), exc.message) from None
         key = str(conv.session_id)
         self._open[key] = (conv, self._open.get(key, (conv, 0))[1] + 1)
-        return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline)
+        return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline,
+                             dealership_id=str(conv.dealership_id))
 
     async def reply(self, session_id: str, user_text: str, message_id: uuid.UUID) -> AsyncGenerator[ReplyEvent]:
         entry = self._open.get(session_id)

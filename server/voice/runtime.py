@@ -15,6 +15,7 @@ import httpx
 import openai
 from elevenlabs.client import AsyncElevenLabs
 
+from server.recording.store import RecordingStore
 from server.settings import Settings
 from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
@@ -30,6 +31,7 @@ class VoiceRuntime:
     synthesizer: Synthesizer
     llm_offline: bool
     active: Counter[uuid.UUID] = field(default_factory=Counter)
+    recordings: RecordingStore | None = None  # None: audio is never recorded
 
     def acquire(self, user_id: uuid.UUID) -> bool:
         """Per-user cap on concurrent sessions (per process: one user's sessions share an instance
@@ -46,7 +48,8 @@ class VoiceRuntime:
 
 
 @asynccontextmanager
-async def voice_runtime(settings: Settings, brain: Brain) -> AsyncIterator[VoiceRuntime]:
+async def voice_runtime(settings: Settings, brain: Brain,
+                        recordings: RecordingStore | None = None) -> AsyncIterator[VoiceRuntime]:
     config = VoiceConfig.from_settings(settings)
     llm: openai.AsyncOpenAI | None = None
     stt_client: openai.AsyncOpenAI | None = None
@@ -73,7 +76,8 @@ async def voice_runtime(settings: Settings, brain: Brain) -> AsyncIterator[Voice
         synthesizer = EspeakSynthesizer()
     try:
         yield VoiceRuntime(config=config, brain=brain,
-                           transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None)
+                           transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None,
+                           recordings=recordings)
     finally:
         for closable in (llm, stt_client):
             if closable is not None:

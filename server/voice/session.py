@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
+from server.recording.store import Owner
 from server.tasks import TaskSupervisor
 from server.tenancy import Principal
 from server.voice import protocol as p
@@ -26,6 +28,7 @@ from server.voice.audio import Framer, RateGuard, duration_ms
 from server.voice.brain import BrainError, OpenedSession, OpenRequest
 from server.voice.metrics import TurnClock
 from server.voice.pacer import PacedSender
+from server.voice.recorder import Recorder
 from server.voice.reply import ReplyPipeline, StageFailure
 from server.voice.runtime import VoiceRuntime
 from server.voice.stt import SttError, TurnTranscriber
@@ -65,6 +68,7 @@ class VoiceSession:
         self._playback: tuple[str, int, float] | None = None
         self._last_audio = self._began = time.monotonic()
         self._last_rate_error = 0.0
+        self._recorder: Recorder | None = None  # only when the dealership records audio
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -91,6 +95,8 @@ class VoiceSession:
         finally:
             self.runtime.release(principal.user_id)
             await self._cancel_turn()
+            if self._recorder is not None:
+                self._recorder.close()
             if self._started is not None:
                 await self.runtime.brain.close(self._started.opened.session_id)
 
@@ -144,6 +150,20 @@ class VoiceSession:
         await self._emit(p.event(p.ServerEvent.session_ended, reason=reason.value, session_id=session_id))
         await self._close(p.CloseCode.normal, reason.value)
 
+    async def _open_recorder(self, opened: OpenedSession, rate_in: int, rate_out: int) -> Recorder | None:
+        """The dealership's recording setting, read once here: the frame path only checks for None."""
+        store, principal = self.runtime.recordings, self._principal
+        dealership = opened.dealership_id or (principal.dealership_id if principal else None)
+        if store is None or principal is None or dealership is None:
+            return None
+        try:
+            owner = Owner(uuid.UUID(str(dealership)), uuid.UUID(opened.session_id), principal.user_id)
+            return await store.recorder(owner, input_rate=rate_in, output_rate=rate_out)
+        except Exception:
+            # Recording is for review only: the conversation goes on without it.
+            log.exception("voice recording unavailable for this session")
+            return None
+
     # -- client messages ---------------------------------------------------------------------
     async def _on_text(self, raw: str) -> None:
         try:
@@ -189,6 +209,7 @@ class VoiceSession:
         self._started = _Started(opened=opened, start=start, framer=Framer(rate_in),
                                  guard=RateGuard(self.config.burst_ms),
                                  endpointer=Endpointer(self.config.vad, rate_in))
+        self._recorder = await self._open_recorder(opened, rate_in, rate_out)
         self._last_audio = time.monotonic()
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
                    "tts": self.runtime.synthesizer.offline}
@@ -213,6 +234,8 @@ class VoiceSession:
             frames = started.framer.push(data)
         except p.ProtocolError as exc:
             return await self._emit(p.error_event(exc.code, exc.message))
+        if self._recorder is not None:
+            self._recorder.user_audio(frames)
         for frame in frames:
             for vad_event in started.endpointer.push(frame):
                 await self._on_vad(vad_event, rate)
@@ -260,6 +283,9 @@ class VoiceSession:
             await self._run_turn(clock, stt, tail, typed)
         except* _Closed:
             pass  # the socket went away mid-turn; the session loop cleans up
+        finally:
+            if self._recorder is not None:
+                self._recorder.turn_done()
 
     async def _run_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes, typed: str | None) -> None:
         started = self._started
@@ -280,12 +306,15 @@ class VoiceSession:
                 return
         await self._emit(p.event(p.ServerEvent.transcript, text=text, final=True))
         rate = started.start.output_audio.sample_rate
-        sender = PacedSender(self._send_audio, rate, chunk_ms=self.config.send_chunk_ms,
+        send = self._send_audio if self._recorder is None else self._recorder.tap(self._send_audio)
+        sender = PacedSender(send, rate, chunk_ms=self.config.send_chunk_ms,
                              lead_ms=self.config.send_lead_ms)
         reply = ReplyPipeline(brain=self.runtime.brain, session_id=started.opened.session_id,
                               synthesizer=self.runtime.synthesizer, emit=self._emit, sender=sender,
                               sample_rate=rate, clock=clock, llm_timeout_s=self.config.llm_timeout_s,
                               pipelining=self.config.pipelining)
+        if self._recorder is not None:
+            self._recorder.reply_started(reply.message_id)
         self._reply = reply
         try:
             await reply.run(text)

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { useParams } from "react-router";
 import { api } from "../api/http";
 import type { SessionDetail, SessionMessage } from "../api/types";
+import { RecordingPlayer } from "../components/RecordingPlayer";
 import { Scorecard } from "../components/Scorecard";
 import { Sources } from "../components/Sources";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
@@ -70,7 +71,7 @@ export default function SessionReview() {
           {data.recording_url ? (
             <article className="card">
               <h2>Recording</h2>
-              <audio controls src={data.recording_url} />
+              <RecordingPlayer url={data.recording_url} />
             </article>
           ) : null}
           <article className="card">
