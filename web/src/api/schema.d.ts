@@ -617,6 +617,11 @@ export interface components {
              */
             default_persona: string | null;
             /**
+             * Disabled Personas
+             * @description built-in personas disabled for this dealership (change with PATCH /personas/{id} {active})
+             */
+            disabled_personas?: string[];
+            /**
              * Knowledge Base Enabled
              * @default true
              */
@@ -1030,6 +1035,12 @@ export interface components {
              * @default null
              */
             budget: string | null;
+            /**
+             * Dealership Id
+             * @description super admins only: the dealership a built-in is disabled or enabled for
+             * @default null
+             */
+            dealership_id: string | null;
             /**
              * Difficulty
              * @default null
@@ -2394,6 +2405,7 @@ export interface operations {
     list_personas: {
         parameters: {
             query?: {
+                dealership_id?: string | null;
                 include_inactive?: boolean;
                 kind?: ("trainer" | "customer") | null;
             };
@@ -2414,6 +2426,15 @@ export interface operations {
             };
             /** @description Not authenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
