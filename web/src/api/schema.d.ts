@@ -730,10 +730,22 @@ export interface components {
             /** Status */
             status: string;
             /**
+             * Status Reason
+             * @description why a queued document is still waiting, when no document worker is running
+             * @default null
+             */
+            status_reason: string | null;
+            /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Waiting Behind
+             * @description queued only: documents of this dealership ahead of it (processing, or queued earlier)
+             * @default null
+             */
+            waiting_behind: number | null;
         };
         /** DocumentList */
         DocumentList: {
@@ -776,10 +788,22 @@ export interface components {
             /** Status */
             status: string;
             /**
+             * Status Reason
+             * @description why a queued document is still waiting, when no document worker is running
+             * @default null
+             */
+            status_reason: string | null;
+            /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Waiting Behind
+             * @description queued only: documents of this dealership ahead of it (processing, or queued earlier)
+             * @default null
+             */
+            waiting_behind: number | null;
         };
         /** ErrorBody */
         ErrorBody: {
