@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     rag_lease_seconds: float = Field(default=60.0, ge=1.0)
     rag_max_attempts: int = Field(default=3, ge=1, le=20)
     rag_poll_seconds: float = Field(default=2.0, gt=0)
+    rag_worker_heartbeat_seconds: float = Field(default=10.0, ge=0.5, le=300)  # worker presence (rag_worker)
     # Dealerships with more chunks than this get their own HNSW index; smaller ones an exact scan.
     rag_exact_scan_max: int = Field(default=2000, ge=0)
     rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)

@@ -280,6 +280,81 @@ async def test_dealership_personas(client: httpx.AsyncClient, world: World) -> N
     assert kept.json()["persona"]["name"] == "Fleet Frank"
 
 
+async def test_builtin_persona_disabled_for_one_dealership(client: httpx.AsyncClient, world: World) -> None:
+    dealer, other_dealer = await world.dealership(), await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealer)
+    user = await world.account(Role.user, dealer)
+    outsider = await world.account(Role.user, other_dealer)
+    root = await world.root()
+    kept = await chat(client, user.headers, mode="roleplay", persona_id="sam-price", message="Hello!")
+    assert kept.status_code == 200
+    # Only `active` may change on a built-in; anything else stays refused, as does a plain user.
+    for refused in ({"name": "X"}, {"active": False, "name": "X"}):
+        response = await client.patch("/api/v1/personas/sam-price", headers=admin.headers, json=refused)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "builtin_persona"
+    assert (await client.patch("/api/v1/personas/sam-price", headers=user.headers,
+                               json={"active": False})).status_code == 403
+    assert (await client.delete("/api/v1/personas/sam-price", headers=admin.headers)).status_code == 403
+    disabled = await client.patch("/api/v1/personas/sam-price", headers=admin.headers, json={"active": False})
+    assert disabled.status_code == 200 and disabled.json()["active"] is False and disabled.json()["builtin"]
+
+    async def listed(account_headers: dict[str, str], **params: str) -> dict[str, bool]:
+        response = await client.get("/api/v1/personas", headers=account_headers, params=params)
+        assert response.status_code == 200, response.text
+        return {p["id"]: p["active"] for p in response.json()["items"]}
+
+    assert "sam-price" not in await listed(user.headers)
+    assert "sam-price" not in await listed(user.headers, include_inactive="true")
+    assert (await listed(admin.headers, include_inactive="true"))["sam-price"] is False
+    assert (await listed(outsider.headers))["sam-price"] is True
+    assert (await listed(root.headers, include_inactive="true", dealership_id=str(dealer)))["sam-price"] is False
+    assert (await client.get("/api/v1/personas/sam-price", headers=admin.headers)).json()["active"] is False
+    # New sessions with it are refused clearly; the session already started goes on; others are unaffected.
+    refused = await chat(client, user.headers, mode="roleplay", persona_id="sam-price", message="Hi")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "persona_disabled"
+    assert "disabled" in refused.json()["error"]["message"]
+    assert (await chat(client, root.headers, mode="roleplay", persona_id="sam-price", message="Hi",
+                       dealership_id=str(dealer))).status_code == 409
+    assert (await chat(client, user.headers, mode="roleplay", message="And the price?",
+                       session_id=kept.json()["session_id"])).status_code == 200
+    assert (await chat(client, outsider.headers, mode="roleplay", persona_id="sam-price",
+                       message="Hi")).status_code == 200
+    # A super admin names the dealership; re-enabling restores it.
+    assert (await client.patch("/api/v1/personas/sam-price", headers=root.headers,
+                               json={"active": True})).status_code == 422
+    enabled = await client.patch("/api/v1/personas/sam-price", headers=root.headers,
+                                 json={"active": True, "dealership_id": str(dealer)})
+    assert enabled.status_code == 200 and enabled.json()["active"] is True
+    assert (await chat(client, user.headers, mode="roleplay", persona_id="sam-price", message="Hi")).status_code == 200
+    # Editing other dealership settings keeps the list.
+    await client.patch("/api/v1/personas/adam", headers=admin.headers, json={"active": False})
+    assert (await client.patch(f"/api/v1/dealerships/{dealer}", headers=admin.headers,
+                               json={"settings": {"record_audio": True}})).status_code == 200
+    assert (await chat(client, user.headers, message="Hi")).status_code == 409
+
+
+async def test_a_disabled_default_persona_falls_back_to_an_enabled_customer(client: httpx.AsyncClient,
+                                                                          world: World) -> None:
+    dealer = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealer)
+    user = await world.account(Role.user, dealer)
+    assert (await client.patch(f"/api/v1/dealerships/{dealer}", headers=admin.headers,
+                               json={"settings": {"default_persona": "tony-competitor"}})).status_code == 200
+    for persona_id in ("tony-competitor", "grace-firsttime"):
+        await client.patch(f"/api/v1/personas/{persona_id}", headers=admin.headers, json={"active": False})
+    started = await chat(client, user.headers, mode="roleplay", message="Hi")
+    assert started.status_code == 200
+    fallback = started.json()["persona_id"]
+    assert fallback not in {"tony-competitor", "grace-firsttime", "adam"}
+    customers = [p["id"] for p in (await client.get("/api/v1/personas", headers=admin.headers,
+                                                      params={"kind": "customer"})).json()["items"]]
+    assert fallback in customers
+    for persona_id in customers:
+        await client.patch(f"/api/v1/personas/{persona_id}", headers=admin.headers, json={"active": False})
+    none_left = await chat(client, user.headers, mode="roleplay", message="Hi")
+    assert none_left.status_code == 409 and none_left.json()["error"]["code"] == "persona_disabled"
+
+
 async def test_super_admin_chats_for_a_chosen_dealership(client: httpx.AsyncClient, world: World) -> None:
     dealer = await world.dealership()
     root = await world.root()

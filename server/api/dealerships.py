@@ -29,6 +29,9 @@ class DealershipSettings(Input):
     chunk_size: int = Field(default=1000, ge=200, le=4000)
     chunk_overlap: int = Field(default=200, ge=0, le=1000)
     record_audio: bool = False
+    disabled_personas: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="built-in personas disabled for this dealership (change with PATCH /personas/{id} {active})")
 
 
 class DealershipIn(Input):

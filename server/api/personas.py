@@ -1,5 +1,6 @@
 """/personas: Adam and the role-play customers. Built-ins ship with the server; dealership
-admins add, edit and disable their dealership's own."""
+admins add, edit and disable their dealership's own, and disable or re-enable a built-in for
+their dealership only (stored in the dealership's settings, `disabled_personas`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from pydantic import Field, ValidationError
 from server.api.endpoint import Ctx, endpoint, field_errors
 from server.api.schemas import Input, Output
 from server.conversation.models import Persona
-from server.conversation.personas import Kind, PersonaSpec, PersonaView, builtin_personas, from_row
-from server.db.models import Role
+from server.conversation.personas import (
+    DISABLED_KEY,
+    Kind,
+    PersonaSpec,
+    PersonaView,
+    builtin_personas,
+    disabled_builtins,
+    from_row,
+)
+from server.db.models import Dealership, Role
 from server.errors import Forbidden, NotFound, ValidationFailed
 
 TAG = "personas"
@@ -37,6 +46,8 @@ class PersonaPatch(Input):
     agree_line: str | None = Field(default=None, max_length=500)
     voice: str | None = Field(default=None, max_length=100)
     active: bool | None = None
+    dealership_id: uuid.UUID | None = Field(
+        default=None, description="super admins only: the dealership a built-in is disabled or enabled for")
 
 
 class PersonaOut(PersonaView):
@@ -46,6 +57,8 @@ class PersonaOut(PersonaView):
 class PersonaQuery(Input):
     kind: Kind | None = None
     include_inactive: bool = False
+    dealership_id: uuid.UUID | None = Field(
+        default=None, description="super admins only: whose disabled built-ins to show as inactive")
 
 
 class PersonaList(Output):
@@ -59,7 +72,8 @@ def _out(row: Persona) -> PersonaOut:
 
 async def _own(ctx: Ctx, persona_id: str) -> Persona:
     if persona_id in builtin_personas():
-        raise Forbidden("Built-in personas cannot be changed; create your dealership's own instead.",
+        raise Forbidden("Built-in personas cannot be changed or deleted, only disabled or re-enabled for your "
+                        "dealership (PATCH {\"active\": false|true}); create your dealership's own instead.",
                         code="builtin_persona")
     try:
         key = uuid.UUID(persona_id)
@@ -68,11 +82,25 @@ async def _own(ctx: Ctx, persona_id: str) -> Persona:
     return await ctx.scope.get(Persona, key, for_update=True)
 
 
+async def _disabled(ctx: Ctx, requested: uuid.UUID | None) -> frozenset[str]:
+    """Built-ins disabled for the caller's dealership (a super admin's chosen one, else none)."""
+    if ctx.principal.is_super_admin and requested is None:
+        return frozenset()
+    return disabled_builtins((await ctx.scope.dealership(requested)).settings)
+
+
+def _builtin_out(persona: PersonaView, disabled: frozenset[str]) -> PersonaOut:
+    return PersonaOut(**{**persona.model_dump(), "active": persona.id not in disabled})
+
+
 @endpoint("GET", "/personas", summary="List the personas you can practise with", tag=TAG, query=PersonaQuery,
-          response=PersonaList)
+          response=PersonaList, errors=(404, 422))
 async def list_personas(ctx: Ctx, query: PersonaQuery) -> PersonaList:
-    items = [PersonaOut(**p.model_dump()) for p in builtin_personas().values()]
-    criteria = [] if query.include_inactive and ctx.principal.is_admin else [Persona.active.is_(True)]
+    show_inactive = query.include_inactive and ctx.principal.is_admin
+    disabled = await _disabled(ctx, query.dealership_id)
+    items = [_builtin_out(p, disabled) for p in builtin_personas().values()]
+    items = [p for p in items if p.active or show_inactive]
+    criteria = [] if show_inactive else [Persona.active.is_(True)]
     rows, _ = await ctx.scope.list(Persona, *criteria, order_by=Persona.created_at, limit=200)
     items += [_out(row) for row in rows]
     if query.kind is not None:
@@ -83,7 +111,7 @@ async def list_personas(ctx: Ctx, query: PersonaQuery) -> PersonaList:
 @endpoint("GET", "/personas/{persona_id}", summary="Get a persona", tag=TAG, response=PersonaOut, errors=(404,))
 async def get_persona(ctx: Ctx, persona_id: str) -> PersonaOut:
     if (builtin := builtin_personas().get(persona_id)) is not None:
-        return PersonaOut(**builtin.model_dump())
+        return _builtin_out(builtin, await _disabled(ctx, None))
     try:
         key = uuid.UUID(persona_id)
     except ValueError:
@@ -107,8 +135,11 @@ async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
 @endpoint("PATCH", "/personas/{persona_id}", summary="Edit, disable or re-enable a persona", tag=TAG,
           body=PersonaPatch, response=PersonaOut, roles=ADMINS, errors=(403, 404, 422))
 async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> PersonaOut:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"dealership_id"})
+    if (builtin := builtin_personas().get(persona_id)) is not None and set(changes) == {"active"} \
+            and changes["active"] is not None:
+        return await _toggle_builtin(ctx, builtin, bool(changes["active"]), body.dealership_id)
     row = await _own(ctx, persona_id)
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if "active" in changes:
         row.active = bool(changes.pop("active"))
     merged = {**row.spec, "kind": row.kind, "name": row.name, **changes}
@@ -121,6 +152,22 @@ async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> Perso
     await ctx.db.flush()
     await ctx.db.refresh(row)
     return _out(row)
+
+
+async def _toggle_builtin(ctx: Ctx, persona: PersonaView, active: bool, requested: uuid.UUID | None) -> PersonaOut:
+    """Disable or re-enable a built-in for one dealership. The row lock serialises concurrent
+    toggles (and dealership settings edits) so none is lost."""
+    dealership_id = ctx.scope.dealership_for_write(requested)
+    dealership = await ctx.scope.get(Dealership, dealership_id, for_update=True)
+    disabled = set(disabled_builtins(dealership.settings))
+    if active:
+        disabled.discard(persona.id)
+    else:
+        disabled.add(persona.id)
+    # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
+    dealership.settings = {**(dealership.settings or {}), DISABLED_KEY: sorted(disabled)}
+    await ctx.db.flush()
+    return _builtin_out(persona, frozenset(disabled))
 
 
 @endpoint("DELETE", "/personas/{persona_id}", summary="Delete a persona (past sessions keep their copy)", tag=TAG,

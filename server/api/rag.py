@@ -15,6 +15,7 @@ from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Input, Output, PageQuery
 from server.db.models import Role
 from server.errors import BadRequest, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
+from server.rag import presence
 from server.rag.documents import add_documents, delete_document, reindex_document
 from server.rag.models import Document
 from server.rag.retrieval import search_in_session
@@ -49,6 +50,10 @@ class DocumentOut(Output):
     sha256: str
     created_at: datetime
     updated_at: datetime
+    status_reason: str | None = Field(default=None, description=(
+        "why a queued document is still waiting, when no document worker is running"))
+    waiting_behind: int | None = Field(default=None, description=(
+        "queued only: documents of this dealership ahead of it (processing, or queued earlier)"))
 
 
 class Progress(Output):
@@ -99,9 +104,23 @@ def _rag(ctx: Ctx) -> RagServices:
     return ctx.state.rag
 
 
-def _detail(document: Document) -> DocumentDetail:
+async def _outs(ctx: Ctx, documents: list[Document]) -> list[DocumentOut]:
+    """The documents as the API shows them: a queued one says how many are ahead of it and, when
+    no worker is alive to take it, why it waits (it stays queued; a worker that appears takes it)."""
+    outs = [DocumentOut.model_validate(d) for d in documents]
+    queued = [d.id for d in outs if d.status == "queued"]
+    if not queued:
+        return outs
+    ahead = await presence.waiting_behind(ctx.db, queued)
+    heartbeat = ctx.state.settings.rag_worker_heartbeat_seconds
+    reason = None if await presence.live_workers(ctx.db, heartbeat_seconds=heartbeat) else presence.NO_WORKER
+    return [d.model_copy(update={"waiting_behind": ahead[d.id], "status_reason": reason}) if d.id in ahead else d
+            for d in outs]
+
+
+async def _detail(ctx: Ctx, document: Document) -> DocumentDetail:
     return DocumentDetail.model_validate({
-        **DocumentOut.model_validate(document).model_dump(),
+        **(await _outs(ctx, [document]))[0].model_dump(),
         "progress": Progress(pages=document.pages, pages_done=document.pages_done,
                              chunks_done=document.chunks_done, attempts=document.attempts),
     })
@@ -146,13 +165,13 @@ async def list_documents(ctx: Ctx, query: DocumentQuery) -> DocumentList:
         criteria.append(Document.status == query.status)
     rows, total = await ctx.scope.list(Document, *criteria, order_by=Document.created_at.desc(),
                                        limit=query.limit, offset=query.offset)
-    return DocumentList(items=[DocumentOut.model_validate(row) for row in rows], total=total)
+    return DocumentList(items=await _outs(ctx, rows), total=total)
 
 
 @endpoint("GET", "/rag/documents/{document_id:uuid}", summary="A document, with its progress", tag=TAG,
           response=DocumentDetail, errors=(404,))
 async def get_document(ctx: Ctx, document_id: uuid.UUID) -> DocumentDetail:
-    return _detail(await ctx.scope.get(Document, document_id))
+    return await _detail(ctx, await ctx.scope.get(Document, document_id))
 
 
 @endpoint("DELETE", "/rag/documents/{document_id:uuid}", summary="Delete a document, its chunks and vectors",

@@ -97,10 +97,12 @@ class ConversationEngine:
         """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
 
         A new session is stored with its first turn, so opening one costs no database write; for
-        a plain user with a built-in persona it costs no database read either."""
+        a plain user with a built-in persona it costs one primary-key read (is it disabled?)."""
         if session_id is None and not principal.is_super_admin and principal.dealership_id is not None:
             persona = personas.builtin(persona_id, mode)
             if persona is not None:
+                async with self._sessionmaker() as db:
+                    personas.check_enabled(persona, await personas.disabled_for(db, principal.dealership_id))
                 return self._start(principal, principal.dealership_id, persona, mode, channel)
         async with self._sessionmaker() as db, db.begin():
             scope = Scope(principal, db)

@@ -14,12 +14,13 @@ from importlib import resources
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversation.models import Mode, Persona
 from server.conversation.taxonomy import Objection
 from server.db.models import Dealership
-from server.errors import NotFound, ValidationFailed
+from server.errors import Conflict, NotFound, ValidationFailed
 from server.tenancy import Principal, Scope
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -27,6 +28,9 @@ Kind = Literal["trainer", "customer"]
 TRAINER_ID = "adam"
 # The customer a role-play uses when neither the caller nor the dealership's `default_persona` names one.
 DEFAULT_CUSTOMER_ID = "grace-firsttime"
+# The dealership settings key listing the built-in personas that dealership has disabled: built-ins
+# are shared files, so "disabled" is a per-dealership fact stored with the dealership.
+DISABLED_KEY = "disabled_personas"
 
 
 class PersonaSpec(BaseModel):
@@ -85,22 +89,49 @@ def builtin(persona_id: str | None, mode: Mode) -> PersonaView | None:
     return _check_mode(persona, mode) if persona is not None else None
 
 
+def disabled_builtins(settings: dict[str, object] | None) -> frozenset[str]:
+    listed = (settings or {}).get(DISABLED_KEY)
+    return frozenset(str(item) for item in listed) if isinstance(listed, list) else frozenset()
+
+
+async def disabled_for(db: AsyncSession, dealership_id: uuid.UUID) -> frozenset[str]:
+    """The built-in personas `dealership_id` has disabled (one primary-key read)."""
+    settings = (await db.execute(select(Dealership.settings).where(Dealership.id == dealership_id))).scalar()
+    return disabled_builtins(settings)
+
+
+def check_enabled(persona: PersonaView, disabled: frozenset[str]) -> PersonaView:
+    """A new session may not start with a built-in its dealership disabled (409 `persona_disabled`);
+    sessions already started keep their copy of the persona and are not affected."""
+    if persona.builtin and persona.id in disabled:
+        raise Conflict(f"The persona {persona.name!r} is disabled for your dealership; pick another one.",
+                       code="persona_disabled", details={"persona_id": persona.id})
+    return persona
+
+
 async def resolve(principal: Principal, db: AsyncSession, persona_id: str | None, mode: Mode,
                   dealership_id: uuid.UUID) -> PersonaView:
-    """The persona a new session uses: built-in or the session dealership's own (404 otherwise).
-    A role-play without a choice gets the dealership's `default_persona`, else a built-in customer."""
+    """The persona a new session uses: built-in (unless the dealership disabled it) or the session
+    dealership's own (404 otherwise). A role-play without a choice gets the dealership's
+    `default_persona`, else the first enabled built-in customer, else an active dealership customer."""
+    dealership = await db.get(Dealership, dealership_id)
+    disabled = disabled_builtins(dealership.settings if dealership else None)
     if persona_id is None and mode is Mode.roleplay:
-        dealership = await db.get(Dealership, dealership_id)
         preferred = (dealership.settings or {}).get("default_persona") if dealership else None
-        persona_id = DEFAULT_CUSTOMER_ID
         if preferred:
             try:
-                return await resolve(principal, db, str(preferred), mode, dealership_id)
-            except (NotFound, ValidationFailed):
-                pass  # a stale setting must not block practice: fall back to the built-in default
+                return await _resolve_one(principal, db, str(preferred), mode, dealership_id, disabled)
+            except (NotFound, ValidationFailed, Conflict):
+                pass  # a stale or disabled setting must not block practice: fall back to a built-in
+        return await _fallback_customer(principal, db, dealership_id, disabled)
+    return await _resolve_one(principal, db, persona_id, mode, dealership_id, disabled)
+
+
+async def _resolve_one(principal: Principal, db: AsyncSession, persona_id: str | None, mode: Mode,
+                       dealership_id: uuid.UUID, disabled: frozenset[str]) -> PersonaView:
     found = builtin(persona_id, mode)
     if found is not None:
-        return found
+        return check_enabled(found, disabled)
     try:
         key = uuid.UUID(str(persona_id))
     except ValueError:
@@ -109,6 +140,21 @@ async def resolve(principal: Principal, db: AsyncSession, persona_id: str | None
     if row.dealership_id != dealership_id or not row.active:
         raise NotFound("Persona not found.")
     return _check_mode(from_row(row), mode)
+
+
+async def _fallback_customer(principal: Principal, db: AsyncSession, dealership_id: uuid.UUID,
+                             disabled: frozenset[str]) -> PersonaView:
+    customers = [p for p in builtin_personas().values() if p.kind == "customer" and p.id not in disabled]
+    customers.sort(key=lambda p: p.id != DEFAULT_CUSTOMER_ID)  # the usual default first, when enabled
+    if customers:
+        return customers[0]
+    row = (await db.execute(Scope(principal, db).select(
+        Persona, Persona.dealership_id == dealership_id, Persona.active.is_(True), Persona.kind == "customer",
+    ).order_by(Persona.created_at).limit(1))).scalar_one_or_none()
+    if row is None:
+        raise Conflict("Every role-play customer is disabled for your dealership; ask an admin to enable one.",
+                       code="persona_disabled")
+    return from_row(row)
 
 
 def _check_mode(persona: PersonaView, mode: Mode) -> PersonaView:

@@ -127,3 +127,17 @@ class RagIndex(Base):
     last_served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+
+
+class RagWorker(Base):
+    """A live ingestion worker (in a server or `sparring worker`): it beats every
+    `RAG_WORKER_HEARTBEAT_SECONDS`, so a queued document can say why it waits when none is alive."""
+
+    __tablename__ = "rag_worker"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)

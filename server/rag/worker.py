@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from server.rag import queue
+from server.rag import presence, queue
 from server.rag.ingest import run_job
 from server.rag.services import RagServices
 
@@ -30,8 +30,27 @@ class WorkerPool:
             if listener is not None:
                 stack.push_async_callback(listener.close)
             async with asyncio.TaskGroup() as group:
+                group.create_task(self._heartbeat(), name="rag-worker-heartbeat")
                 for number in range(self.concurrency):
                     group.create_task(self._loop(), name=f"rag-worker-{number}")
+
+    async def _heartbeat(self) -> None:
+        """Keep this pool's `rag_worker` row fresh, so queued documents know a worker is coming."""
+        me = presence.me(self.concurrency)
+        interval = self.services.settings.rag_worker_heartbeat_seconds
+        try:
+            while True:
+                try:
+                    async with self.services.sessionmaker() as session, session.begin():
+                        await presence.beat(session, me, heartbeat_seconds=interval)
+                except Exception as exc:  # the database may be restarting: beat again later
+                    log.warning("worker heartbeat failed", extra={"error": str(exc)})
+                await asyncio.sleep(interval)
+        finally:
+            # Leave at once on a clean stop (a killed worker's row simply goes stale).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2), self.services.sessionmaker() as session, session.begin():
+                    await presence.leave(session, me)
 
     async def _listen(self) -> Any:
         def wake(*_: object) -> None:

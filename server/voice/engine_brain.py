@@ -22,7 +22,7 @@ from server.tenancy import Principal
 from server.voice.brain import BrainError, Done, OpenedSession, OpenRequest, ReplyEvent, Sources, TextDelta
 from server.voice.protocol import ErrorCode
 
-_OPEN_ERRORS = {"not_found": ErrorCode.session_not_found}
+_OPEN_ERRORS = {"not_found": ErrorCode.session_not_found, "persona_disabled": ErrorCode.persona_not_found}
 
 
 class EngineBrain:

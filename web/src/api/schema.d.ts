@@ -668,6 +668,11 @@ export interface components {
              */
             default_persona: string | null;
             /**
+             * Disabled Personas
+             * @description built-in personas disabled for this dealership (change with PATCH /personas/{id} {active})
+             */
+            disabled_personas?: string[];
+            /**
              * Knowledge Base Enabled
              * @default true
              */
@@ -776,10 +781,22 @@ export interface components {
             /** Status */
             status: string;
             /**
+             * Status Reason
+             * @description why a queued document is still waiting, when no document worker is running
+             * @default null
+             */
+            status_reason: string | null;
+            /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Waiting Behind
+             * @description queued only: documents of this dealership ahead of it (processing, or queued earlier)
+             * @default null
+             */
+            waiting_behind: number | null;
         };
         /** DocumentList */
         DocumentList: {
@@ -822,10 +839,22 @@ export interface components {
             /** Status */
             status: string;
             /**
+             * Status Reason
+             * @description why a queued document is still waiting, when no document worker is running
+             * @default null
+             */
+            status_reason: string | null;
+            /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Waiting Behind
+             * @description queued only: documents of this dealership ahead of it (processing, or queued earlier)
+             * @default null
+             */
+            waiting_behind: number | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1081,6 +1110,12 @@ export interface components {
              * @default null
              */
             budget: string | null;
+            /**
+             * Dealership Id
+             * @description super admins only: the dealership a built-in is disabled or enabled for
+             * @default null
+             */
+            dealership_id: string | null;
             /**
              * Difficulty
              * @default null
@@ -2489,6 +2524,7 @@ export interface operations {
     list_personas: {
         parameters: {
             query?: {
+                dealership_id?: string | null;
                 include_inactive?: boolean;
                 kind?: ("trainer" | "customer") | null;
             };
@@ -2509,6 +2545,15 @@ export interface operations {
             };
             /** @description Not authenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -22,6 +22,10 @@ export interface DocumentItem {
   filename: string;
   status: DocumentStatus;
   error: string | null;
+  /** Why a queued document is still waiting (no document worker running); it stays queued. */
+  status_reason?: string | null;
+  /** Queued only: this dealership's documents ahead of it. */
+  waiting_behind?: number | null;
   pages: number | null;
   chunks: number | null;
   size: number | null;

@@ -150,6 +150,10 @@ export default function Documents() {
                     <td>
                       <StatusBadge status={d.status} />
                       {d.error ? <div className="error-text">{d.error}</div> : null}
+                      {d.status_reason ? <div className="muted small">{d.status_reason}</div> : null}
+                      {d.status === "queued" && d.waiting_behind ? (
+                        <div className="muted small">{`Waiting behind ${d.waiting_behind} document${d.waiting_behind === 1 ? "" : "s"}`}</div>
+                      ) : null}
                     </td>
                     <td>{d.pages ?? "—"}</td>
                     <td>{d.chunks ?? "—"}</td>

@@ -85,7 +85,11 @@ function Editor({ persona, onDone }: { persona: Record<string, unknown> | null; 
 }
 
 export default function Personas() {
-  const list = useResource<Persona[] | { items: Persona[] }>("/api/v1/personas");
+  const list = useResource<Persona[] | { items: Persona[] }>(
+    // Inactive ones too: a disabled persona (a built-in disabled for this dealership included) stays
+    // listed so it can be enabled again.
+    "/api/v1/personas?include_inactive=true",
+  );
   const [editing, setEditing] = useState<Persona | "new" | null>(null);
   const [error, setError] = useState<string>();
   const personas = list.data ? itemsOf<Persona>(list.data) : [];
@@ -128,9 +132,11 @@ export default function Personas() {
               {[p.difficulty, Array.isArray(p.objections) ? p.objections.join(", ") : null].filter(Boolean).join(" · ")}
             </p>
             <div className="row">
-              <button type="button" className="secondary" onClick={() => setEditing(p)}>
-                Edit
-              </button>
+              {p.builtin ? null : (
+                <button type="button" className="secondary" onClick={() => setEditing(p)}>
+                  Edit
+                </button>
+              )}
               <button type="button" className="secondary" onClick={() => toggle(p)}>
                 {p.active === false || p.enabled === false ? "Enable" : "Disable"}
               </button>

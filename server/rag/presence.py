@@ -1,0 +1,79 @@
+"""Which ingestion workers are alive, and why a queued document is still waiting.
+
+Every worker pool (in the server, or `sparring worker`) keeps a `rag_worker` row fresh. A
+worker not seen for three heartbeats is presumed gone (killed without a chance to remove its
+row); its row is pruned by the next live worker. A queued document whose dealership has no live
+worker anywhere reports that in plain words instead of waiting silently; it stays `queued` and
+is processed as soon as a worker appears.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.rag.models import RagWorker
+
+NO_WORKER = ("Waiting for a document worker: none is running. Start `sparring worker` or set "
+             "RAG_WORKERS>=1 on the server.")
+MISSED_BEATS = 3  # a worker this many heartbeats late is presumed dead
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    id: uuid.UUID
+    host: str
+    pid: int
+    concurrency: int
+
+
+def me(concurrency: int) -> Presence:
+    return Presence(id=uuid.uuid4(), host=socket.gethostname()[:255], pid=os.getpid(), concurrency=concurrency)
+
+
+def _stale(heartbeat_seconds: float) -> ColumnElement[Any]:
+    return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, heartbeat_seconds * MISSED_BEATS)
+
+
+async def beat(session: AsyncSession, worker: Presence, *, heartbeat_seconds: float) -> None:
+    """Say this worker is alive (inserting its row the first time) and prune the dead."""
+    await session.execute(insert(RagWorker).values(
+        id=worker.id, host=worker.host, pid=worker.pid, concurrency=worker.concurrency,
+    ).on_conflict_do_update(index_elements=[RagWorker.id], set_={"last_seen": func.now()}))
+    await session.execute(delete(RagWorker).where(RagWorker.last_seen < _stale(heartbeat_seconds)))
+
+
+async def leave(session: AsyncSession, worker: Presence) -> None:
+    await session.execute(delete(RagWorker).where(RagWorker.id == worker.id))
+
+
+async def live_workers(session: AsyncSession, *, heartbeat_seconds: float) -> int:
+    query = select(func.count()).select_from(RagWorker).where(RagWorker.last_seen >= _stale(heartbeat_seconds))
+    return int((await session.execute(query)).scalar_one())
+
+
+_AHEAD = text("""
+SELECT d.id, (
+    SELECT count(*) FROM rag_document o
+    WHERE o.dealership_id = d.dealership_id AND o.id <> d.id
+      AND (o.status = 'processing' OR (o.status = 'queued' AND (o.queued_at, o.id) < (d.queued_at, d.id)))
+) AS ahead
+FROM rag_document d
+WHERE d.id = ANY(:ids) AND d.status = 'queued'
+""")
+
+
+async def waiting_behind(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """For each queued document among `ids`: how many of its dealership's documents are ahead of
+    it (processing, or queued earlier). Other dealerships' queues are not counted (nor revealed)."""
+    if not ids:
+        return {}
+    rows = await session.execute(_AHEAD, {"ids": ids})
+    return {row.id: int(row.ahead) for row in rows}
