@@ -39,8 +39,8 @@ describe("readScorecard", () => {
     expect(facts).toContainEqual(["You talked", "61% of the words"]);
     expect(facts).toContainEqual(["Filler words", "3"]);
     expect(facts).toContainEqual(["Longest turn", "31 words"]);
-    expect(facts).toContainEqual(["Objections raised", "Price, Trade in"]);
-    expect(facts).toContainEqual(["Objections unresolved", "Trade in"]);
+    expect(facts).toContainEqual(["Objections raised", "Price, Trade-in value"]);
+    expect(facts).toContainEqual(["Objections unresolved", "Trade-in value"]);
     expect(facts).toContainEqual(["Scored by", "offline rules"]);
   });
 

@@ -3,6 +3,7 @@
  * salesperson said as evidence, plus objections and talk figures) into rows the UI shows.
  */
 import type { Scorecard } from "./api/types";
+import { objectionLabel } from "./objections";
 
 export interface Dimension {
   key: string;
@@ -38,7 +39,7 @@ export function readScorecard(card: Scorecard): ScorecardView {
   const monologue = numberIn(card.longest_monologue, "words");
   if (monologue !== null) facts.push(["Longest turn", `${monologue} words`]);
   for (const [kind, objections] of Object.entries(card.objections)) {
-    if (objections.length > 0) facts.push([`Objections ${kind}`, objections.map(labelOf).join(", ")]);
+    if (objections.length > 0) facts.push([`Objections ${kind}`, objections.map(objectionLabel).join(", ")]);
   }
   facts.push(["Scored by", card.generated_by === "llm" ? "the model" : "offline rules"]);
   return {

@@ -95,6 +95,7 @@ export function Waterfall({ turns }: { turns: WaterfallTurn[] }) {
         <li><span className="seg-stt_ms swatch" /> speech to text</li>
         <li><span className="seg-llm_ttft_ms swatch" /> LLM first token</li>
         <li><span className="seg-tts_ttfb_ms swatch" /> TTS first byte</li>
+        <li><span className="seg-total_ms swatch" /> full answer (text turns)</li>
       </ul>
     </div>
   );

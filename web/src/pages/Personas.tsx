@@ -4,17 +4,8 @@ import type { DealershipList, Difficulty, Objection, Persona, PersonaIn, Persona
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
+import { OBJECTIONS } from "../objections";
 
-// A Record over the generated union: the typecheck fails if the server adds an objection.
-const OBJECTIONS: Record<Objection, string> = {
-  price: "Price",
-  trade_in: "Trade-in value",
-  monthly_payment: "Monthly payment",
-  think_about_it: "Needs to think about it",
-  spouse: "Spouse or partner",
-  competitor: "Competitor's offer",
-  fi_products: "F&I products",
-};
 const DIFFICULTIES: Difficulty[] = ["easy", "medium", "hard"];
 
 /** The editable text of a persona; `lines` (the offline engine's scripted words) is kept as is. */
