@@ -150,6 +150,12 @@ async def test_scorecard_after_ending_a_session(world: World, live_server: LiveS
     await run_spec("scorecard", live_server, {"accounts": data})
 
 
+async def test_personas_copy_edit_disable_enable(world: World, live_server: LiveServer, app: Starlette) -> None:
+    needs(app, 4)
+    data, _ = await accounts(world)
+    await run_spec("personas", live_server, {"accounts": data})
+
+
 def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
     """Spoken English from espeak-ng, with silence after it (and, for barge-in, speech again
     while the reply is playing). Chromium loops the file as the microphone."""

@@ -1,5 +1,5 @@
 // Needs issue 4: after ending a session the scorecard appears, and the session review shows the
-// transcript and the per-turn latency waterfall.
+// transcript and the per-turn latency waterfall; a reported answer is resolved on the Reports page.
 import { login, visible } from "../lib.mjs";
 import { ask, startTextTraining } from "./chat.mjs";
 
@@ -24,6 +24,29 @@ export default async function ({ data, newPage, screenshot }) {
   await visible(page.getByTestId("review-transcript").locator("li"));
   await visible(page.getByTestId("scorecard"));
   await screenshot(page, "session-review");
+  // The text turns' timings (first token, full answer) are drawn in the waterfall.
+  await visible(page.getByTestId("waterfall").getByText("Reply 1"));
+
+  // Report the customer's first answer; the dealership admin resolves it.
+  const answer = page.getByTestId("review-transcript").locator("li.turn-assistant").first();
+  const answerText = (await answer.locator("p").first().textContent()) ?? "";
+  await answer.getByRole("button", { name: "Report this answer" }).click();
+  await answer.getByLabel("What is wrong with this answer?").fill("The customer would not say that.");
+  await answer.getByRole("button", { name: "Send report" }).click();
+  await visible(answer.getByText("Reported. Thank you."));
+
+  const admin = await newPage();
+  await login(admin, data.accounts.admin);
+  await admin.goto("/reports");
+  const report = admin.locator('li[data-report-id][data-status="open"]').filter({ hasText: "The customer would not say that." });
+  await visible(report.getByText(answerText));
+  await report.getByLabel("What was done (optional)").fill("Persona script checked.");
+  await report.getByRole("button", { name: "Mark resolved" }).click();
+  const resolved = admin.locator('li[data-report-id][data-status="resolved"]');
+  await visible(resolved.getByText("Persona script checked.", { exact: false }));
+  await visible(resolved.getByRole("button", { name: "Reopen" }));
+  await screenshot(admin, "reports-resolved");
+
   await page.goto("/dashboard");
   await visible(page.getByTestId("score-chart"));
   await screenshot(page, "dashboard-with-scores");

@@ -1,99 +1,52 @@
 /**
- * Names for the API's shapes. Foundation types come from the generated OpenAPI schema; the
- * documents, conversations and voice APIs are written against their issue contracts until their
- * endpoints are in the generated file (then switch these aliases to `Schemas[...]`).
+ * Names for the REST API's shapes: each is an alias of the schema generated from the server's
+ * /api/openapi.json (`npm run gen:api`), so a server change the client does not follow fails the
+ * typecheck. What OpenAPI cannot describe is typed next to its reader: the Server-Sent Events of
+ * POST /api/v1/chat in `chat.ts`, the voice protocol in `../voice/protocol.ts`.
  */
 import type { components } from "./schema";
 
 type Schemas = components["schemas"];
 
+// --- accounts and dealerships ---
 export type Role = Schemas["Role"];
 export type User = Schemas["UserOut"];
 export type UserDetail = Schemas["UserDetail"];
 export type UserList = Schemas["UserList"];
+export type UserPatch = Partial<Schemas["UserPatch"]>;
 export type TokenResponse = Schemas["TokenOut"];
 export type Dealership = Schemas["DealershipOut"];
 export type DealershipList = Schemas["DealershipList"];
 
-// --- documents (issue 3 contract) ---
-export type DocumentStatus = "queued" | "processing" | "ready" | "failed";
-export interface DocumentItem {
-  id: string;
-  filename: string;
-  status: DocumentStatus;
-  error: string | null;
-  /** Why a queued document is still waiting (no document worker running); it stays queued. */
-  status_reason?: string | null;
-  /** Queued only: this dealership's documents ahead of it. */
-  waiting_behind?: number | null;
-  pages: number | null;
-  chunks: number | null;
-  size: number | null;
-  created_at: string;
-  updated_at: string;
-}
+// --- documents (/api/v1/rag) ---
+export type DocumentItem = Schemas["DocumentOut"];
+export type DocumentList = Schemas["DocumentList"];
+export type UploadResult = Schemas["UploadOut"];
 
-// --- conversations (issue 4 contract) ---
-export type Mode = "training" | "roleplay";
-export interface ChatSource {
-  document_id?: string;
-  filename: string;
-  page?: number | null;
-  excerpt?: string;
-}
-export interface Persona {
-  id: string;
-  name: string;
-  [field: string]: unknown;
-}
-export interface SessionMessage {
-  id: string;
-  role: string;
-  text: string;
-  sources?: ChatSource[];
-  interrupted?: boolean;
-  created_at?: string;
-  latency?: Record<string, number | null> | null;
-  timings?: Record<string, number | null> | null;
-  metrics?: Record<string, number | null> | null;
-  [field: string]: unknown;
-}
-export interface SessionSummary {
-  id: string;
-  mode: Mode;
-  persona_id?: string | null;
-  persona_name?: string | null;
-  user_id?: string;
-  created_at?: string;
-  started_at?: string;
-  ended_at?: string | null;
-  scorecard?: unknown;
-  [field: string]: unknown;
-}
-export interface SessionDetail extends SessionSummary {
-  messages?: SessionMessage[];
-  transcript?: SessionMessage[];
-  recording_url?: string | null;
-}
-export interface Report {
-  id: string;
-  session_id: string;
-  message_id: string;
-  reason: string;
-  status?: string;
-  resolved?: boolean;
-  created_at?: string;
-  [field: string]: unknown;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-}
-
-/** Lists come as `{items, total}` by convention; accept a bare array too. */
-export function itemsOf<T>(data: Page<T> | T[] | { [key: string]: unknown }): T[] {
-  if (Array.isArray(data)) return data;
-  const items = (data as { items?: T[] }).items;
-  return Array.isArray(items) ? items : [];
-}
+// --- conversations ---
+export type Mode = Schemas["Mode"];
+export type ChatIn = Schemas["ChatIn"];
+export type ChatOut = Schemas["ChatOut"];
+export type Source = Schemas["SourceOut"];
+export type Persona = Schemas["PersonaOut"];
+export type PersonaList = Schemas["PersonaList"];
+export type PersonaIn = Schemas["PersonaIn"];
+/** A PATCH sends only the fields that change (the server applies the ones that are set). */
+export type PersonaPatch = Partial<Schemas["PersonaPatch"]>;
+export type Objection = Schemas["Objection"];
+export type Difficulty = Persona["difficulty"];
+export type SessionSummary = Schemas["SessionSummary"];
+export type SessionList = Schemas["SessionList"];
+export type SessionMessage = Schemas["MessageOut"];
+export type Scorecard = Schemas["ScorecardOut"];
+export type Score = Schemas["ScoreOut"];
+/**
+ * The server declares a stored scorecard as a free-form object; it is the same record that
+ * POST /sessions/{id}/end returns (`ScorecardOut`, built by server/conversation/scorecard.py).
+ */
+export type SessionDetail = Omit<Schemas["SessionDetail"], "scorecard"> & { scorecard: Scorecard | null };
+export type ReportIn = Schemas["ReportIn"];
+export type Report = Schemas["ReportOut"];
+export type ReportList = Schemas["ReportList"];
+export type ReportPatch = Pick<Schemas["ReportPatch"], "status"> & Partial<Schemas["ReportPatch"]>;
+export type ReportStatus = Schemas["ReportStatus"];

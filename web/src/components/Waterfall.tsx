@@ -1,9 +1,11 @@
 /**
  * Per-turn latency waterfall: each stage of a voice turn drawn from the end of the user's speech
- * (endpointing -> STT -> LLM first token -> TTS first byte), with first audio as a marker. Text
- * turns show time to first token and total.
+ * (endpointing -> STT -> LLM first token -> TTS first byte), with first audio as a marker: the
+ * voice `metrics` event, also stored in the message's `metrics`. Text turns show the message's
+ * `timings`: time to first token and total.
  */
 
+/** A message's `metrics` and `timings` (open objects on the server: every value is checked). */
 type Metrics = Record<string, unknown>;
 
 interface Segment {
@@ -30,8 +32,8 @@ export function segmentsOf(m: Metrics): { segments: Segment[]; marker: number | 
     t += d;
   }
   if (segments.length === 0) {
-    const ttft = num(m.ttft_ms ?? m.time_to_first_token_ms ?? m.first_token_ms);
-    const total = num(m.total_ms ?? m.latency_ms);
+    const ttft = num(m.ttft_ms);
+    const total = num(m.total_ms);
     if (ttft !== null) segments.push({ label: "First token", start: 0, duration: ttft, kind: "llm_ttft_ms" });
     if (total !== null) segments.push({ label: "Full answer", start: ttft ?? 0, duration: Math.max(0, total - (ttft ?? 0)), kind: "total_ms" });
   }
@@ -93,6 +95,7 @@ export function Waterfall({ turns }: { turns: WaterfallTurn[] }) {
         <li><span className="seg-stt_ms swatch" /> speech to text</li>
         <li><span className="seg-llm_ttft_ms swatch" /> LLM first token</li>
         <li><span className="seg-tts_ttfb_ms swatch" /> TTS first byte</li>
+        <li><span className="seg-total_ms swatch" /> full answer (text turns)</li>
       </ul>
     </div>
   );

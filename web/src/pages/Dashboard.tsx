@@ -1,26 +1,23 @@
 import { Link } from "react-router";
-import { itemsOf, type SessionSummary, type UserList } from "../api/types";
+import type { SessionList, SessionSummary, UserList } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ScoreChart, type ScorePoint } from "../components/ScoreChart";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
-import { readScorecard } from "../scorecard";
 
-function when(s: SessionSummary): string | undefined {
-  return (s.ended_at ?? s.started_at ?? s.created_at) ?? undefined;
+function when(s: SessionSummary): string {
+  return s.ended_at ?? s.started_at;
 }
 
 export default function Dashboard() {
   const user = useUser();
-  const sessions = useResource<{ items: SessionSummary[] } | SessionSummary[]>("/api/v1/sessions", { limit: "100" });
+  const sessions = useResource<SessionList>("/api/v1/sessions", { limit: "100" });
   const admin = user.role !== "user";
   const staff = useResource<UserList>(admin ? "/api/v1/users" : null, { limit: "1" });
-  const items = sessions.data ? itemsOf<SessionSummary>(sessions.data) : [];
-  const points: ScorePoint[] = items.flatMap((s) => {
-    const overall = typeof s.overall_score === "number" ? s.overall_score : (readScorecard(s.scorecard)?.overall ?? null);
-    const at = when(s);
-    return overall !== null && at ? [{ at: new Date(at), score: overall, label: `${s.mode} ${formatDate(at)}` }] : [];
-  });
+  const items = sessions.data?.items ?? [];
+  const points: ScorePoint[] = items.flatMap((s) =>
+    s.overall_score !== null ? [{ at: new Date(when(s)), score: s.overall_score, label: `${s.persona_name} ${formatDate(when(s))}` }] : [],
+  );
 
   return (
     <section>
@@ -56,26 +53,25 @@ export default function Dashboard() {
                 <tr>
                   <th scope="col">When</th>
                   <th scope="col">Mode</th>
-                  <th scope="col">Customer</th>
+                  <th scope="col">With</th>
                   <th scope="col">Score</th>
                   <th scope="col"><span className="sr-only">Actions</span></th>
                 </tr>
               </thead>
               <tbody>
-                {items.slice(0, 20).map((s) => {
-                  const overall = typeof s.overall_score === "number" ? s.overall_score : readScorecard(s.scorecard)?.overall;
-                  return (
-                    <tr key={s.id}>
-                      <td>{formatDate(when(s))}</td>
-                      <td>{s.mode}</td>
-                      <td>{String(s.persona_name ?? s.persona_id ?? "Adam")}</td>
-                      <td>{overall != null ? overall.toFixed(1) : "—"}</td>
-                      <td>
-                        <Link to={`/sessions/${s.id}`}>Review</Link>
-                      </td>
-                    </tr>
-                  );
-                })}
+                {items.slice(0, 20).map((s) => (
+                  <tr key={s.id}>
+                    <td>{formatDate(when(s))}</td>
+                    <td>
+                      {s.mode} · {s.channel}
+                    </td>
+                    <td>{s.persona_name}</td>
+                    <td>{s.overall_score !== null ? s.overall_score.toFixed(1) : "—"}</td>
+                    <td>
+                      <Link to={`/sessions/${s.id}`}>Review</Link>
+                    </td>
+                  </tr>
+                ))}
               </tbody>
             </table>
           </div>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { api } from "../api/http";
-import type { DealershipList, DocumentItem, Page } from "../api/types";
+import type { DealershipList, DocumentItem, DocumentList, UploadResult } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, formatBytes, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -14,7 +14,7 @@ export default function Documents() {
   const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
   const [dealershipId, setDealershipId] = useState("");
   const scoped = superAdmin ? (dealershipId ? { dealership_id: dealershipId } : undefined) : {};
-  const docs = useResource<Page<DocumentItem>>(scoped ? "/api/v1/rag/documents" : null, scoped);
+  const docs = useResource<DocumentList>(scoped ? "/api/v1/rag/documents" : null, scoped);
   const [dragging, setDragging] = useState(false);
   const [messages, setMessages] = useState<string[]>([]);
   const [error, setError] = useState<string>();
@@ -36,7 +36,7 @@ export default function Documents() {
     for (const file of files) form.append("file", file, file.name);
     if (superAdmin) form.append("dealership_id", dealershipId);
     try {
-      const result = await api<{ documents: { filename: string }[] }>("POST", "/api/v1/rag/upload", { body: form });
+      const result = await api<UploadResult>("POST", "/api/v1/rag/upload", { body: form });
       setMessages([`Uploaded ${result.documents.length} file(s): ${result.documents.map((d) => d.filename).join(", ")}`]);
     } catch (e) {
       const err = asApiError(e);
@@ -156,7 +156,7 @@ export default function Documents() {
                       ) : null}
                     </td>
                     <td>{d.pages ?? "—"}</td>
-                    <td>{d.chunks ?? "—"}</td>
+                    <td>{d.chunks}</td>
                     <td>{formatBytes(d.size)}</td>
                     <td>{formatDate(d.updated_at)}</td>
                     <td className="actions">

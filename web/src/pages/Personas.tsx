@@ -1,51 +1,83 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api/http";
-import { itemsOf, type Persona } from "../api/types";
+import type { DealershipList, Difficulty, Objection, Persona, PersonaIn, PersonaList, PersonaPatch } from "../api/types";
+import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
-import { labelOf } from "../scorecard";
+import { OBJECTIONS } from "../objections";
 
-/** Fields the server owns; everything else a persona has is editable here. */
-const READ_ONLY = new Set(["id", "dealership_id", "created_at", "updated_at", "builtin", "built_in", "version"]);
-const BLANK: Record<string, unknown> = { name: "", description: "", difficulty: "medium", objections: [] };
+const DIFFICULTIES: Difficulty[] = ["easy", "medium", "hard"];
 
-type Draft = Record<string, string | boolean>;
-
-function toDraft(persona: Record<string, unknown>): Draft {
-  const draft: Draft = {};
-  for (const [key, value] of Object.entries(persona)) {
-    if (READ_ONLY.has(key)) continue;
-    if (typeof value === "boolean") draft[key] = value;
-    else if (typeof value === "string" || typeof value === "number") draft[key] = String(value);
-    else if (Array.isArray(value) && value.every((v) => typeof v === "string")) draft[key] = value.join(", ");
-  }
-  return draft;
+/** The editable text of a persona; `lines` (the offline engine's scripted words) is kept as is. */
+interface Draft {
+  kind: Persona["kind"];
+  name: string;
+  summary: string;
+  difficulty: Difficulty;
+  vehicle: string;
+  budget: string;
+  personality: string;
+  objections: Objection[];
+  opening_line: string;
+  agree_line: string;
+  voice: string;
 }
 
-function fromDraft(draft: Draft, original: Record<string, unknown>): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(draft)) {
-    const before = original[key];
-    if (Array.isArray(before)) body[key] = String(value).split(",").map((s) => s.trim()).filter(Boolean);
-    else if (typeof before === "number") body[key] = Number(value);
-    else body[key] = value;
-  }
-  return body;
+const BLANK: Draft = {
+  kind: "customer", name: "", summary: "", difficulty: "medium", vehicle: "", budget: "", personality: "",
+  objections: [], opening_line: "", agree_line: "", voice: "",
+};
+
+function draftOf(p: Persona, name = p.name): Draft {
+  return {
+    kind: p.kind, name, summary: p.summary, difficulty: p.difficulty, vehicle: p.vehicle, budget: p.budget,
+    personality: p.personality, objections: p.objections ?? [], opening_line: p.opening_line, agree_line: p.agree_line,
+    voice: p.voice ?? "",
+  };
 }
 
-function Editor({ persona, onDone }: { persona: Record<string, unknown> | null; onDone: () => void }) {
-  const original = persona ?? BLANK;
-  const [draft, setDraft] = useState<Draft>(toDraft(original));
+function TextField({ label, value, onChange, long = false, required = false }: {
+  label: string; value: string; onChange: (value: string) => void; long?: boolean; required?: boolean;
+}) {
+  return (
+    <label className={long ? "wide" : ""}>
+      {label}
+      {long ? (
+        <textarea rows={3} value={value} onChange={(e) => onChange(e.target.value)} />
+      ) : (
+        <input value={value} required={required} onChange={(e) => onChange(e.target.value)} />
+      )}
+    </label>
+  );
+}
+
+/** Edits a dealership's persona (`editing`), or creates one, blank or copied from `template`. */
+function Editor({ editing, template, onDone }: { editing?: Persona; template?: Persona; onDone: () => void }) {
+  const superAdmin = useUser().role === "super_admin";
+  const dealerships = useResource<DealershipList>(superAdmin && !editing ? "/api/v1/dealerships" : null, { limit: "200" });
+  const [dealershipId, setDealershipId] = useState("");
+  const [draft, setDraft] = useState<Draft>(
+    editing ? draftOf(editing) : template ? draftOf(template, `${template.name} (copy)`) : BLANK,
+  );
   const [error, setError] = useState<string>();
-  const id = persona?.id as string | undefined;
+  const set = <K extends keyof Draft>(key: K) => (value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
+  const title = editing ? `Edit ${editing.name}` : "New persona";
 
   async function save(event: FormEvent) {
     event.preventDefault();
     setError(undefined);
+    const { kind, voice, ...fields } = draft;
     try {
-      const body = fromDraft(draft, original);
-      if (id) await api("PATCH", `/api/v1/personas/${id}`, { body });
-      else await api("POST", "/api/v1/personas", { body });
+      if (editing) {
+        const body: PersonaPatch = { ...fields, voice: voice.trim() || null };
+        await api("PATCH", `/api/v1/personas/${editing.id}`, { body });
+      } else {
+        const body: PersonaIn = {
+          ...fields, kind, voice: voice.trim() || null, lines: template?.lines ?? {},
+          dealership_id: superAdmin ? dealershipId : null,
+        };
+        await api("POST", "/api/v1/personas", { body });
+      }
       onDone();
     } catch (e) {
       setError(asApiError(e).message);
@@ -53,26 +85,63 @@ function Editor({ persona, onDone }: { persona: Record<string, unknown> | null; 
   }
 
   return (
-    <form className="card form-grid" onSubmit={save} aria-label={id ? `Edit ${String(persona?.name)}` : "New persona"}>
-      <h2>{id ? `Edit ${String(persona?.name)}` : "New persona"}</h2>
-      {Object.entries(draft).map(([key, value]) =>
-        typeof value === "boolean" ? (
-          <label key={key} className="checkbox">
-            <input type="checkbox" checked={value} onChange={(e) => setDraft({ ...draft, [key]: e.target.checked })} />
-            {labelOf(key)}
-          </label>
-        ) : (
-          <label key={key} className={value.length > 60 || key.includes("prompt") || key === "description" ? "wide" : ""}>
-            {labelOf(key)}
-            {Array.isArray(original[key]) ? <span className="muted small"> (comma-separated)</span> : null}
-            {value.length > 60 || key.includes("prompt") || key === "description" ? (
-              <textarea rows={3} value={value} onChange={(e) => setDraft({ ...draft, [key]: e.target.value })} />
-            ) : (
-              <input value={value} required={key === "name"} onChange={(e) => setDraft({ ...draft, [key]: e.target.value })} />
-            )}
-          </label>
-        ),
+    <form className="card form-grid" onSubmit={save} aria-label={title}>
+      <h2>{title}</h2>
+      {superAdmin && !editing ? (
+        <label>
+          Dealership
+          <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
+            <option value="">Choose a dealership…</option>
+            {(dealerships.data?.items ?? []).map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
+      <TextField label="Name" value={draft.name} onChange={set("name")} required />
+      {editing ? null : (
+        <label>
+          Kind
+          <select value={draft.kind} onChange={(e) => set("kind")(e.target.value as Draft["kind"])}>
+            <option value="customer">Customer (role-play)</option>
+            <option value="trainer">Trainer</option>
+          </select>
+        </label>
       )}
+      <label>
+        Difficulty
+        <select value={draft.difficulty} onChange={(e) => set("difficulty")(e.target.value as Difficulty)}>
+          {DIFFICULTIES.map((d) => (
+            <option key={d} value={d}>
+              {d}
+            </option>
+          ))}
+        </select>
+      </label>
+      <TextField label="Summary" value={draft.summary} onChange={set("summary")} long />
+      <TextField label="Vehicle" value={draft.vehicle} onChange={set("vehicle")} />
+      <TextField label="Budget" value={draft.budget} onChange={set("budget")} />
+      <TextField label="Personality" value={draft.personality} onChange={set("personality")} long />
+      <fieldset className="wide">
+        <legend>Objections they raise</legend>
+        {(Object.entries(OBJECTIONS) as [Objection, string][]).map(([key, label]) => (
+          <label key={key} className="checkbox">
+            <input
+              type="checkbox"
+              checked={draft.objections.includes(key)}
+              onChange={(e) =>
+                set("objections")(e.target.checked ? [...draft.objections, key] : draft.objections.filter((o) => o !== key))
+              }
+            />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      <TextField label="Opening line" value={draft.opening_line} onChange={set("opening_line")} long />
+      <TextField label="Agree line" value={draft.agree_line} onChange={set("agree_line")} long />
+      <TextField label="Voice (optional)" value={draft.voice} onChange={set("voice")} />
       <ErrorMessage error={error} />
       <div className="row">
         <button type="submit">Save</button>
@@ -84,20 +153,20 @@ function Editor({ persona, onDone }: { persona: Record<string, unknown> | null; 
   );
 }
 
+type Editing = { editing: Persona } | { template: Persona } | "new" | null;
+
 export default function Personas() {
-  const list = useResource<Persona[] | { items: Persona[] }>(
-    // Inactive ones too: a disabled persona (a built-in disabled for this dealership included) stays
-    // listed so it can be enabled again.
-    "/api/v1/personas?include_inactive=true",
-  );
-  const [editing, setEditing] = useState<Persona | "new" | null>(null);
+  // Admins see disabled personas too, so they can enable them again.
+  const list = useResource<PersonaList>("/api/v1/personas", { include_inactive: "true" });
+  const [editing, setEditing] = useState<Editing>(null);
   const [error, setError] = useState<string>();
-  const personas = list.data ? itemsOf<Persona>(list.data) : [];
+  const personas = list.data?.items ?? [];
 
   async function toggle(p: Persona) {
-    const field = "active" in p ? "active" : "enabled";
+    setError(undefined);
     try {
-      await api("PATCH", `/api/v1/personas/${p.id}`, { body: { [field]: p[field] === false } });
+      const body: PersonaPatch = { active: !p.active };
+      await api("PATCH", `/api/v1/personas/${p.id}`, { body });
       await list.reload();
     } catch (e) {
       setError(asApiError(e).message);
@@ -108,6 +177,7 @@ export default function Personas() {
     setEditing(null);
     void list.reload();
   };
+  const editorKey = editing === null || editing === "new" ? "new" : "editing" in editing ? editing.editing.id : `copy-${editing.template.id}`;
 
   return (
     <section>
@@ -116,29 +186,38 @@ export default function Personas() {
           New persona
         </button>
       </PageHeader>
-      {editing ? <Editor key={editing === "new" ? "new" : editing.id} persona={editing === "new" ? null : editing} onDone={done} /> : null}
+      {editing ? <Editor key={editorKey} {...(editing === "new" ? {} : editing)} onDone={done} /> : null}
       <ErrorMessage error={error} />
       <ErrorMessage error={list.error} title="Personas could not be loaded" />
       {list.loading && !list.data ? <Loading /> : null}
-      <ul className="card-list">
+      <ul className="card-list" data-testid="personas">
         {personas.map((p) => (
-          <li key={p.id} className="card">
+          <li key={p.id} className="card" data-persona-id={p.id}>
             <div className="row spread">
               <h2>{p.name}</h2>
-              <StatusBadge status={p.active === false || p.enabled === false ? "disabled" : "active"} />
+              <span>
+                <span className="badge">{p.kind === "trainer" ? "trainer" : "customer"}</span>{" "}
+                {p.builtin ? <span className="badge">built-in</span> : null}{" "}
+                <StatusBadge status={p.active ? "active" : "disabled"} />
+              </span>
             </div>
-            {p.description ? <p>{String(p.description)}</p> : null}
+            {p.summary ? <p>{p.summary}</p> : null}
             <p className="muted small">
-              {[p.difficulty, Array.isArray(p.objections) ? p.objections.join(", ") : null].filter(Boolean).join(" · ")}
+              {[p.difficulty, ...(p.objections ?? []).map((o) => OBJECTIONS[o])].join(" · ")}
             </p>
             <div className="row">
-              {p.builtin ? null : (
-                <button type="button" className="secondary" onClick={() => setEditing(p)}>
+              {p.builtin ? (
+                <button type="button" className="secondary" onClick={() => setEditing({ template: p })} aria-label={`Copy ${p.name}`}>
+                  Copy to edit
+                </button>
+              ) : (
+                <button type="button" className="secondary" onClick={() => setEditing({ editing: p })} aria-label={`Edit ${p.name}`}>
                   Edit
                 </button>
               )}
-              <button type="button" className="secondary" onClick={() => toggle(p)}>
-                {p.active === false || p.enabled === false ? "Enable" : "Disable"}
+              {/* Built-ins too: disabling one hides it for this dealership only. */}
+              <button type="button" className="secondary" onClick={() => toggle(p)} aria-label={`${p.active ? "Disable" : "Enable"} ${p.name}`}>
+                {p.active ? "Disable" : "Enable"}
               </button>
             </div>
           </li>

@@ -1,6 +1,5 @@
-import { lazy, Suspense, useMemo, useState } from "react";
-import type { Mode, Persona } from "../api/types";
-import { itemsOf } from "../api/types";
+import { lazy, Suspense, useState } from "react";
+import type { Mode, PersonaList } from "../api/types";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
 import { TextChat } from "./practise/TextChat";
@@ -10,22 +9,15 @@ const VoicePanel = lazy(() => import("./practise/VoicePanel"));
 
 type Channel = "voice" | "text";
 
-function isTrainer(p: Persona): boolean {
-  const kind = String(p.mode ?? p.kind ?? p.type ?? p.role ?? "");
-  return kind === "training" || kind === "trainer";
-}
-
 export default function Practise() {
-  const personas = useResource<Persona[] | { items: Persona[] }>("/api/v1/personas");
+  // The list holds active personas only; role-play is with the customers.
+  const personas = useResource<PersonaList>("/api/v1/personas", { kind: "customer" });
   const [mode, setMode] = useState<Mode>("training");
   const [personaId, setPersonaId] = useState("");
   const [channel, setChannel] = useState<Channel>("voice");
   const [started, setStarted] = useState<{ mode: Mode; personaId?: string; channel: Channel; key: number } | null>(null);
 
-  const customers = useMemo(
-    () => (personas.data ? itemsOf<Persona>(personas.data).filter((p) => !isTrainer(p) && p.active !== false && p.enabled !== false) : []),
-    [personas.data],
-  );
+  const customers = personas.data?.items ?? [];
   const persona = customers.find((p) => p.id === personaId);
 
   if (started) {
@@ -81,12 +73,11 @@ export default function Practise() {
                 <option value="">Choose a customer…</option>
                 {customers.map((p) => (
                   <option key={p.id} value={p.id}>
-                    {p.name}
-                    {p.difficulty ? ` (${String(p.difficulty)})` : ""}
+                    {p.name} ({p.difficulty})
                   </option>
                 ))}
             </select>
-            {persona?.description ? <p className="muted">{String(persona.description)}</p> : null}
+            {persona?.summary ? <p className="muted">{persona.summary}</p> : null}
           </div>
         ) : null}
         <fieldset>

@@ -1,21 +1,69 @@
+import { useState } from "react";
 import { Link } from "react-router";
 import { api } from "../api/http";
-import { itemsOf, type Report } from "../api/types";
+import type { Report, ReportList, ReportPatch, ReportStatus } from "../api/types";
 import { ErrorMessage, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
-import { useResource } from "../hooks";
+import { asApiError, useResource } from "../hooks";
 
-function isResolved(r: Report): boolean {
-  return r.resolved === true || r.status === "resolved";
+function ReportCard({ report, onChange }: { report: Report; onChange: () => Promise<void> }) {
+  const [resolution, setResolution] = useState("");
+  const [error, setError] = useState<string>();
+
+  async function update(status: ReportStatus) {
+    setError(undefined);
+    try {
+      const body: ReportPatch = { status, ...(resolution.trim() ? { resolution: resolution.trim() } : {}) };
+      await api("PATCH", `/api/v1/reports/${report.id}`, { body });
+      await onChange();
+    } catch (e) {
+      setError(asApiError(e).message);
+    }
+  }
+
+  return (
+    <li className="card" data-report-id={report.id} data-status={report.status}>
+      <div className="row spread">
+        <strong>{report.reason}</strong>
+        <StatusBadge status={report.status} />
+      </div>
+      <p className="muted small">
+        {formatDate(report.created_at)} · <Link to={`/sessions/${report.session_id}`}>Open the session</Link>
+      </p>
+      {report.message_text !== null ? <blockquote>{report.message_text}</blockquote> : null}
+      {report.status === "open" ? (
+        <div className="stack">
+          <label>
+            What was done (optional)
+            <input maxLength={2000} value={resolution} onChange={(e) => setResolution(e.target.value)} />
+          </label>
+          <div className="row">
+            <button type="button" onClick={() => update("resolved")}>
+              Mark resolved
+            </button>
+            <button type="button" className="secondary" onClick={() => update("dismissed")}>
+              Dismiss
+            </button>
+          </div>
+        </div>
+      ) : (
+        <div className="row">
+          <p className="muted small">
+            {report.status === "resolved" ? "Resolved" : "Dismissed"} {formatDate(report.resolved_at)}
+            {report.resolution ? `: ${report.resolution}` : ""}
+          </p>
+          <button type="button" className="secondary" onClick={() => update("open")}>
+            Reopen
+          </button>
+        </div>
+      )}
+      <ErrorMessage error={error} />
+    </li>
+  );
 }
 
 export default function Reports() {
-  const list = useResource<Report[] | { items: Report[] }>("/api/v1/reports");
-  const reports = list.data ? itemsOf<Report>(list.data) : [];
-
-  async function resolve(r: Report) {
-    await api("PATCH", `/api/v1/reports/${r.id}`, { body: { status: "resolved" } });
-    await list.reload();
-  }
+  const list = useResource<ReportList>("/api/v1/reports");
+  const reports = list.data?.items ?? [];
 
   return (
     <section>
@@ -23,23 +71,9 @@ export default function Reports() {
       <ErrorMessage error={list.error} title="Reports could not be loaded" />
       {list.loading && !list.data ? <Loading /> : null}
       {list.data && reports.length === 0 ? <p className="muted">Nothing reported. Well done, Adam.</p> : null}
-      <ul className="card-list">
+      <ul className="card-list" data-testid="reports">
         {reports.map((r) => (
-          <li key={r.id} className="card">
-            <div className="row spread">
-              <strong>{r.reason}</strong>
-              <StatusBadge status={isResolved(r) ? "resolved" : "open"} />
-            </div>
-            <p className="muted small">
-              {formatDate(r.created_at)} · <Link to={`/sessions/${r.session_id}`}>Open the session</Link>
-            </p>
-            {r.message_text ? <blockquote>{String(r.message_text)}</blockquote> : null}
-            {!isResolved(r) ? (
-              <button type="button" onClick={() => resolve(r)}>
-                Mark resolved
-              </button>
-            ) : null}
-          </li>
+          <ReportCard key={r.id} report={r} onChange={list.reload} />
         ))}
       </ul>
     </section>

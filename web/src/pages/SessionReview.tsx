@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useParams } from "react-router";
 import { api } from "../api/http";
-import type { SessionDetail, SessionMessage } from "../api/types";
+import type { ReportIn, SessionDetail } from "../api/types";
 import { RecordingPlayer } from "../components/RecordingPlayer";
 import { Scorecard } from "../components/Scorecard";
 import { Sources } from "../components/Sources";
@@ -27,7 +27,8 @@ function ReportButton({ sessionId, messageId }: { sessionId: string; messageId: 
       onSubmit={async (e) => {
         e.preventDefault();
         try {
-          await api("POST", "/api/v1/reports", { body: { session_id: sessionId, message_id: messageId, reason } });
+          const body: ReportIn = { session_id: sessionId, message_id: messageId, reason };
+          await api("POST", "/api/v1/reports", { body });
           setDone("Reported. Thank you.");
         } catch (err) {
           setDone(asApiError(err).message);
@@ -43,18 +44,16 @@ function ReportButton({ sessionId, messageId }: { sessionId: string; messageId: 
   );
 }
 
-function metricsOf(m: SessionMessage): Record<string, unknown> | null {
-  return (m.metrics ?? m.timings ?? m.latency ?? null) as Record<string, unknown> | null;
-}
-
 export default function SessionReview() {
   const { sessionId = "" } = useParams();
   const session = useResource<SessionDetail>(`/api/v1/sessions/${sessionId}`);
   const data = session.data;
-  const messages = data?.messages ?? data?.transcript ?? [];
+  const messages = data?.messages ?? [];
+  // An answer's `timings` are the engine's (first token, total); a voice turn's `metrics` add the
+  // speech stages (end of turn, STT, TTS, first audio).
   const turns = messages
-    .filter((m) => m.role !== "user" && metricsOf(m))
-    .map((m, i) => ({ id: m.id, label: `Reply ${i + 1}`, metrics: metricsOf(m)! }));
+    .filter((m) => m.role === "assistant")
+    .map((m, i) => ({ id: m.id, label: `Reply ${i + 1}`, metrics: { ...m.timings, ...m.metrics } }));
 
   return (
     <section>
@@ -64,8 +63,8 @@ export default function SessionReview() {
       {data ? (
         <div className="stack">
           <p className="muted">
-            {data.mode === "training" ? "Training with Adam" : `Role-play${data.persona_name ? ` with ${String(data.persona_name)}` : ""}`} ·{" "}
-            {formatDate(data.started_at ?? data.created_at)}
+            {data.mode === "training" ? `Training with ${data.persona_name}` : `Role-play with ${data.persona_name}`} ·{" "}
+            {data.channel} · {formatDate(data.started_at)}
           </p>
           <Scorecard scorecard={data.scorecard} />
           {data.recording_url ? (
@@ -78,12 +77,12 @@ export default function SessionReview() {
             <h2>Transcript</h2>
             <ol className="transcript" data-testid="review-transcript">
               {messages.map((m) => (
-                <li key={m.id} className={`turn turn-${m.role === "user" ? "user" : "assistant"}`}>
-                  <span className="speaker">{m.role === "user" ? "Salesperson" : data.mode === "training" ? "Adam" : "Customer"}</span>
+                <li key={m.id} className={`turn turn-${m.role}`}>
+                  <span className="speaker">{m.role === "user" ? "Salesperson" : data.persona_name}</span>
                   <p>{m.text}</p>
                   {m.interrupted ? <span className="badge badge-interrupted">interrupted</span> : null}
                   <Sources sources={m.sources} />
-                  {m.role !== "user" ? <ReportButton sessionId={sessionId} messageId={m.id} /> : null}
+                  {m.role === "assistant" ? <ReportButton sessionId={sessionId} messageId={m.id} /> : null}
                 </li>
               ))}
             </ol>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api/http";
-import type { DealershipList, Role, UserDetail, UserList } from "../api/types";
+import type { DealershipList, Role, UserDetail, UserList, UserPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -80,7 +80,7 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
   const [error, setError] = useState<string>();
   const self = me.id === user.id;
 
-  async function patch(body: Record<string, unknown>) {
+  async function patch(body: UserPatch) {
     setError(undefined);
     try {
       await api("PATCH", `/api/v1/users/${user.id}`, { body });

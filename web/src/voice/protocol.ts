@@ -106,33 +106,30 @@ export type ClientMessage =
   | { type: "playback"; message_id: string; played_ms: number }
   | { type: "end" };
 
-export interface Source {
-  document_id?: string;
-  filename: string;
-  page?: number | null;
-  excerpt?: string;
-  text?: string;
-}
+/** The conversation engine's sources, the same records as the REST API's (`SourceOut`). */
+import type { Source } from "../api/types";
+export type { Source };
 
-export interface TurnMetrics {
-  message_id?: string;
-  endpoint_ms?: number;
-  stt_ms?: number;
-  llm_ttft_ms?: number;
-  tts_ttfb_ms?: number;
-  first_audio_ms?: number;
-  [key: string]: unknown;
-}
+/** Milliseconds from the end of the user's speech (server/voice/metrics.py); endpoint and STT are null for typed turns. */
+export type TurnMetrics = {
+  message_id: string;
+  endpoint_ms: number | null;
+  stt_ms: number | null;
+  llm_ttft_ms: number | null;
+  tts_ttfb_ms: number | null;
+  first_audio_ms: number | null;
+  underruns: number;
+};
 
 export type ServerMessage =
-  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean } }
+  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean }; protocol_version: string }
   | { type: "vad"; speaking: boolean }
   | { type: "transcript"; text: string; final: boolean }
   | { type: "response.delta"; message_id: string; text: string }
   | { type: "audio.start"; message_id: string; sample_rate: number }
   | { type: "audio.end"; message_id: string }
   | { type: "interrupted"; message_id: string; heard_text: string }
-  | { type: "sources"; message_id?: string; items?: Source[]; sources?: Source[] }
+  | { type: "sources"; message_id: string; items: Source[] }
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "session.ended"; reason: string; session_id: string };

@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { streamChat } from "../../api/chat";
 import { api } from "../../api/http";
-import type { ChatSource, Mode } from "../../api/types";
+import type { Mode, Scorecard as ScorecardData, Source } from "../../api/types";
 import { Scorecard } from "../../components/Scorecard";
 import { Sources } from "../../components/Sources";
 import { ErrorMessage } from "../../components/ui";
@@ -12,7 +12,7 @@ export interface Turn {
   id: string;
   role: "user" | "assistant";
   text: string;
-  sources?: ChatSource[];
+  sources?: Source[];
   streaming?: boolean;
   interrupted?: boolean;
 }
@@ -41,7 +41,7 @@ export function Transcript({ turns, assistantName }: { turns: Turn[]; assistantN
   );
 }
 
-export function EndedView({ sessionId, scorecard, onLeave }: { sessionId: string; scorecard: unknown; onLeave: () => void }) {
+export function EndedView({ sessionId, scorecard, onLeave }: { sessionId: string; scorecard: ScorecardData | null; onLeave: () => void }) {
   return (
     <div className="stack">
       <Scorecard scorecard={scorecard} />
@@ -60,7 +60,7 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const [ended, setEnded] = useState<unknown>();
+  const [ended, setEnded] = useState<ScorecardData>();
   const sessionId = useRef<string | undefined>(undefined);
   const counter = useRef(0);
 
@@ -102,17 +102,14 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
   async function end() {
     if (!sessionId.current) return onLeave();
     try {
-      setEnded((await api<unknown>("POST", `/api/v1/sessions/${sessionId.current}/end`)) ?? {});
+      setEnded(await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId.current}/end`));
     } catch (e) {
       setError(asApiError(e).message);
     }
   }
 
   const name = mode === "training" ? "Adam" : "Customer";
-  if (ended !== undefined && sessionId.current) {
-    const card = (ended as { scorecard?: unknown }).scorecard ?? ended;
-    return <EndedView sessionId={sessionId.current} scorecard={card} onLeave={onLeave} />;
-  }
+  if (ended && sessionId.current) return <EndedView sessionId={sessionId.current} scorecard={ended} onLeave={onLeave} />;
   return (
     <div className="chat card">
       <Transcript turns={turns} assistantName={name} />

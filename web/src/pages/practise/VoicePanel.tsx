@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken, ApiError } from "../../api/http";
-import type { ChatSource } from "../../api/types";
+import type { Scorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { Waterfall } from "../../components/Waterfall";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
@@ -36,7 +36,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   const [playback, setPlayback] = useState<PlaybackProgress>();
   const [error, setError] = useState<string>();
   const [draft, setDraft] = useState("");
-  const [scorecard, setScorecard] = useState<unknown>();
+  const [scorecard, setScorecard] = useState<ScorecardData | null>();
   const client = useRef<VoiceClient | undefined>(undefined);
   const engine = useRef<AudioEngine | undefined>(undefined);
   const lastAssistant = useRef<string | undefined>(undefined);
@@ -105,7 +105,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   function handle(m: ServerMessage) {
     switch (m.type) {
       case "ready":
-        setOffline(Object.entries(m.offline ?? {}).filter(([, v]) => v).map(([k]) => k));
+        setOffline(Object.entries(m.offline).filter(([, v]) => v).map(([k]) => k));
         setError(undefined);
         break;
       case "vad":
@@ -128,17 +128,12 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         engine.current?.endOfReply();
         upsertAssistant(m.message_id, (t) => ({ ...t, streaming: false }));
         break;
-      case "sources": {
-        const target = m.message_id ?? lastAssistant.current;
-        const sources = (m.items ?? m.sources ?? []) as ChatSource[];
-        if (target) upsertAssistant(target, (t) => ({ ...t, sources }));
+      case "sources":
+        upsertAssistant(m.message_id, (t) => ({ ...t, sources: m.items }));
         break;
-      }
-      case "metrics": {
-        const id = m.message_id ?? lastAssistant.current ?? `turn-${Date.now()}`;
-        setMetrics((all) => [...all.filter((x) => x.id !== id), { id, label: `Turn ${all.length + 1}`, metrics: m }]);
+      case "metrics":
+        setMetrics((all) => [...all.filter((x) => x.id !== m.message_id), { id: m.message_id, label: `Turn ${all.length + 1}`, metrics: m }]);
         break;
-      }
       case "error":
         setError(`${m.message}${m.retryable ? " (you can try again)" : ""}`);
         break;
@@ -150,12 +145,11 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
 
   async function fetchScorecard(sessionId: string) {
     try {
-      const result = await api<{ scorecard?: unknown }>("POST", `/api/v1/sessions/${sessionId}/end`);
-      setScorecard(result?.scorecard ?? result ?? {});
+      setScorecard(await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId}/end`));
     } catch (e) {
       if (e instanceof ApiError && e.status === 409) {
-        const session = await api<{ scorecard?: unknown }>("GET", `/api/v1/sessions/${sessionId}`);
-        setScorecard(session.scorecard ?? {});
+        // Already ended (from another tab, or an earlier try): show the stored scorecard.
+        setScorecard((await api<SessionDetail>("GET", `/api/v1/sessions/${sessionId}`)).scorecard);
       } else setError(asApiError(e).message);
     }
   }
