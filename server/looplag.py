@@ -2,7 +2,8 @@
 
 Anything that blocks the loop (CPU work, a synchronous call) shows up here as lag. Enabled by
 LOOP_LAG_PROBE_SECONDS > 0; the figures are on /metrics as
-`sparring_event_loop_lag_seconds` (histogram) and `sparring_event_loop_lag_max_seconds`.
+`sparring_event_loop_lag_seconds` (histogram) and `sparring_event_loop_lag_max_seconds`, with
+`sparring_asyncio_tasks` (tasks alive on the loop, read at scrape time) to spot task leaks in soaks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class LoopLagMonitor:
                                    buckets=BUCKETS, registry=registry)
         self.max = Gauge("sparring_event_loop_lag_max_seconds", "Largest event-loop delay since start",
                          registry=registry)
+        self.tasks = Gauge("sparring_asyncio_tasks", "Tasks alive on the event loop", registry=registry)
+        self.tasks.set_function(_task_count)
 
     def observe(self, lag: float) -> None:
         self.histogram.observe(lag)
@@ -35,3 +38,10 @@ class LoopLagMonitor:
             started = loop.time()
             await asyncio.sleep(self.interval)
             self.observe(max(0.0, loop.time() - started - self.interval))
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped from outside the loop's thread
+        return float("nan")
