@@ -44,7 +44,8 @@ class VoiceClient:
     @classmethod
     async def connect(cls, base_url: str, token: str | None, *, start_reader: bool = True) -> VoiceClient:
         url = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + PATH
-        connection = await websockets.connect(url, max_size=2**20, open_timeout=10)
+        # No permessage-deflate: PCM does not compress, and deflating every frame costs CPU on both ends.
+        connection = await websockets.connect(url, max_size=2**20, open_timeout=10, compression=None)
         client = cls(connection)
         if token is not None:
             await client.send({"type": ClientEvent.auth.value, "token": token})

@@ -115,7 +115,8 @@ def server(database_url: str, fakes: Fakes, secret: str, *, pipelining: bool) ->
            "LOOP_LAG_PROBE_SECONDS": "0.005", "VOICE_PIPELINING": "true" if pipelining else "false"}
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                                "--ws-max-size", str(64 * 1024), "--log-level", "warning"], cwd=ROOT, env=env)
+                                "--ws-max-size", str(64 * 1024), "--log-level", "warning",
+                                "--ws-per-message-deflate", "false"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url + "/api/ready", process)
