@@ -67,6 +67,23 @@ def lag(metrics: str) -> dict[float, float]:
     raise RuntimeError("the loop-lag probe is not on /metrics")
 
 
+def gc_pauses(metrics: str) -> tuple[float, float, float]:
+    """(gen-2 passes, seconds in them, largest bucket bound reached) from the collector histogram."""
+    count = total = 0.0
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        if family.name == "sparring_gc_pause_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    count = sample.value
+                elif sample.name.endswith("_sum"):
+                    total = sample.value
+                elif sample.name.endswith("_bucket"):
+                    buckets[float(sample.labels["le"])] = sample.value
+    worst = next((b for b in sorted(buckets) if buckets[b] >= count), 0.0) if count else 0.0
+    return count, total, worst
+
+
 def gauge(metrics: str, name: str) -> float:
     for family in text_string_to_metric_families(metrics):
         if family.name == name:
@@ -147,8 +164,19 @@ async def scrape(url: str) -> str:
 
 
 def cpu_s(process: psutil.Process) -> float:
-    times = process.cpu_times()
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
     return times.user + times.system
+
+
+def helpers(server_proc: psutil.Process) -> dict[str, list[psutil.Process]]:
+    """The fakes (children of this process) and PostgreSQL, whose CPU competes with the server's."""
+    own = psutil.Process()
+    fakes = [p for p in own.children() if p.pid != server_proc.pid]
+    postgres = [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+    return {"fakes": fakes, "postgres (all on the machine)": postgres}
 
 
 async def settle_rss(process: psutil.Process, seconds: float = 3.0) -> float:
@@ -175,13 +203,26 @@ async def run_mode(url: str, proc: psutil.Process, tokens: list[str], args: argp
     cpu_before, wall_before = cpu_s(proc), time.monotonic()
     await asyncio.sleep(5)
     idle_cpu = (cpu_s(proc) - cpu_before) / (time.monotonic() - wall_before)
+    # The per-frame path alone: every microphone on, sending silence, no turns.
+    silent = talkers_for(clients, 0, 0)
+    lag_before, cpu_before, wall_before = lag(await scrape(url)), cpu_s(proc), time.monotonic()
+    await tick(silent, groups=4, deadline=time.monotonic() + 10, lateness=[], until_finished=False)
+    stream_cpu = (cpu_s(proc) - cpu_before) / (time.monotonic() - wall_before)
+    s_probes, s_p99, s_worst, s_over = lag_summary(lag_before, lag(await scrape(url)))
+    for talker in silent:
+        talker.client.listener = None
     before = await scrape(url)
     talkers = talkers_for(clients, args.turns, args.spread)
+    others = {name: procs for name, procs in helpers(proc).items()}
+    others_before = {name: sum(cpu_s(p) for p in procs) for name, procs in others.items()}
+    psutil.cpu_percent()
     own, lateness = psutil.Process(), []
     cpu_before, own_before, wall_before = cpu_s(proc), cpu_s(own), time.monotonic()
     await tick(talkers, groups=4, deadline=time.monotonic() + args.turns * 40 + args.spread + 30, lateness=lateness)
     wall = time.monotonic() - wall_before
     load_cpu, own_cpu = (cpu_s(proc) - cpu_before) / wall, (cpu_s(own) - own_before) / wall
+    machine = psutil.cpu_percent()
+    others_cpu = {name: (sum(cpu_s(p) for p in procs) - others_before[name]) / wall for name, procs in others.items()}
     after = await scrape(url)
     rss_load = proc.memory_info().rss / 2**20
     await close_all(clients)
@@ -201,8 +242,16 @@ async def run_mode(url: str, proc: psutil.Process, tokens: list[str], args: argp
         values = [float(t.metrics[key]) for t in turns if t.metrics and t.metrics.get(key) is not None]
         print(f"  server metrics {key:<15}: p50 {pct(values, .5):6.0f}  p95 {pct(values, .95):6.0f}")
     print(f"  reply-audio underruns: server pacer {server_underruns}, client playout check {client_underruns}")
+    gc_before, gc_after = gc_pauses(before), gc_pauses(after)
+    print(f"  gen-2 garbage collections: {gc_after[0] - gc_before[0]:.0f} passes, "
+          f"{(gc_after[1] - gc_before[1]) * 1000:.0f} ms in all (largest since start <= {gc_after[2] * 1000:g} ms)")
     print(f"  event-loop lag: {probes} probes, p99 <= {p99 * 1000:g} ms, max <= {worst * 1000:g} ms, "
           f"{over_20} over 20 ms; client ticker lateness p99 {pct(lateness, .99) * 1000:.1f} ms")
+    print(f"  streaming only (10 s, {n} microphones of silence, no turns): server CPU {stream_cpu * 100:.0f}% "
+          f"of a core ({stream_cpu * 100 / n:.2f}% per session); loop lag {s_probes} probes, p99 <= "
+          f"{s_p99 * 1000:g} ms, max <= {s_worst * 1000:g} ms, {s_over} over 20 ms")
+    print(f"  during the turns: machine CPU {machine:.0f}% of {psutil.cpu_count()} CPUs; "
+          + ", ".join(f"{name} {value * 100:.0f}%" for name, value in others_cpu.items()))
     print(f"  server CPU: {load_cpu * 100:.0f}% of a core under load ({load_cpu * 100 / n:.2f}% per session), "
           f"{idle_cpu * 100:.1f}% with {n} idle sessions; load generator {own_cpu * 100:.0f}%")
     print(f"  server RSS: {rss_0:.1f} MiB with 0 sessions, {rss_n:.1f} MiB with {n} idle "
@@ -241,7 +290,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", type=int, default=3)
-    parser.add_argument("--spread", type=float, default=5.0, help="seconds over which sessions start talking")
+    # A turn cycle (speech, reply of ~10 s, pause) is ~16 s: spreading the first turns over one
+    # cycle gives the steady state of a room where people did not all start at the same second.
+    parser.add_argument("--spread", type=float, default=15.0, help="seconds over which sessions start talking")
     parser.add_argument("--modes", default="on,off")
     parser.add_argument("--soak-minutes", type=float, default=0.0)
     parser.add_argument("--sample-s", type=float, default=30.0)
