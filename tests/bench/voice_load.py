@@ -214,7 +214,7 @@ async def run_mode(url: str, proc: psutil.Process, tokens: list[str], args: argp
     before = await scrape(url)
     talkers = talkers_for(clients, args.turns, args.spread)
     others = {name: procs for name, procs in helpers(proc).items()}
-    others_before = {name: sum(cpu_s(p) for p in procs) for name, procs in others.items()}
+    others_before = {name: {p.pid: cpu_s(p) for p in procs} for name, procs in others.items()}
     psutil.cpu_percent()
     own, lateness = psutil.Process(), []
     cpu_before, own_before, wall_before = cpu_s(proc), cpu_s(own), time.monotonic()
@@ -222,7 +222,9 @@ async def run_mode(url: str, proc: psutil.Process, tokens: list[str], args: argp
     wall = time.monotonic() - wall_before
     load_cpu, own_cpu = (cpu_s(proc) - cpu_before) / wall, (cpu_s(own) - own_before) / wall
     machine = psutil.cpu_percent()
-    others_cpu = {name: (sum(cpu_s(p) for p in procs) - others_before[name]) / wall for name, procs in others.items()}
+    # Per process, so one that exits during the phase (a PostgreSQL backend) does not count negative.
+    others_cpu = {name: sum(max(0.0, cpu_s(p) - others_before[name][p.pid]) for p in procs) / wall
+                  for name, procs in others.items()}
     after = await scrape(url)
     rss_load = proc.memory_info().rss / 2**20
     await close_all(clients)
