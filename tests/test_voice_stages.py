@@ -166,3 +166,18 @@ def test_heard_text_estimates_a_piece_whose_audio_is_still_arriving() -> None:
     timeline.add_audio(100)
     assert timeline.heard_text(100) == ""
     assert 0 < len(timeline.heard_text(1300)) < len("One two three four five six seven eight.")
+
+
+async def test_tts_bytes_are_recut_into_whole_samples() -> None:
+    from collections.abc import AsyncGenerator
+
+    from server.voice.tts import whole_samples
+
+    pcm = tone(100, 16000)
+
+    async def reads() -> AsyncGenerator[bytes]:
+        for start, end in ((0, 3), (3, 4), (4, 1001), (1001, len(pcm))):  # network reads split samples
+            yield pcm[start:end]
+
+    chunks = [chunk async for chunk in whole_samples(reads())]
+    assert all(len(chunk) % 2 == 0 for chunk in chunks) and b"".join(chunks) == pcm

@@ -43,7 +43,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket's sends have no headers to add: skip the wrapper on every audio frame.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http":
                 log.info("request", extra={

@@ -2,6 +2,8 @@
 
 A reader task records every server message in arrival order (`log`), with reply audio collected
 per message; `wait_for` returns the next event of a type. Audio is streamed in real time.
+A load generator sets `record = False` (nothing kept, so memory stays flat over a long run) and
+a `listener`, called with (arrival time, event or None, audio) for every message.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,8 @@ class VoiceClient:
     log: list[Received] = field(default_factory=list)
     audio: dict[str, bytearray] = field(default_factory=dict)
     close_code: int | None = None
+    record: bool = True
+    listener: Callable[[float, dict[str, Any] | None, bytes], None] | None = None
     _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _current: str | None = None
     _reader: asyncio.Task[None] | None = None
@@ -40,7 +44,8 @@ class VoiceClient:
     @classmethod
     async def connect(cls, base_url: str, token: str | None, *, start_reader: bool = True) -> VoiceClient:
         url = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + PATH
-        connection = await websockets.connect(url, max_size=2**20, open_timeout=10)
+        # No permessage-deflate: PCM does not compress, and deflating every frame costs CPU on both ends.
+        connection = await websockets.connect(url, max_size=2**20, open_timeout=10, compression=None)
         client = cls(connection)
         if token is not None:
             await client.send({"type": ClientEvent.auth.value, "token": token})
@@ -110,6 +115,11 @@ class VoiceClient:
         try:
             async for message in self.connection:
                 now = time.monotonic()
+                if self.listener is not None:
+                    data_or_none = json.loads(message) if isinstance(message, str) else None
+                    self.listener(now, data_or_none, message if isinstance(message, bytes) else b"")
+                if not self.record:
+                    continue
                 if isinstance(message, bytes):
                     self.log.append(Received(at=now, audio=message))
                     self.audio.setdefault(self._current or "", bytearray()).extend(message)

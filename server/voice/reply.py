@@ -115,7 +115,16 @@ class ReplyPipeline:
         audio.put_nowait(None)
 
     async def _send(self, audio: asyncio.Queue[bytes | None]) -> None:
-        while (chunk := await audio.get()) is not None:
+        finished = False
+        while not finished and (chunk := await audio.get()) is not None:
+            # Take along what has already arrived (never waiting for more): TTS chunks cut into
+            # 40 ms sends each leave a short remainder, and every send is a socket write.
+            while not audio.empty():
+                more = audio.get_nowait()
+                if more is None:
+                    finished = True
+                    break
+                chunk += more
             if not self.audio_started:
                 self.audio_started = True
                 await self._emit(event(ServerEvent.audio_start, message_id=str(self.message_id),

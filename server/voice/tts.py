@@ -24,7 +24,7 @@ import websockets
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from server.voice.audio import resample
+from server.voice.audio import SAMPLE_WIDTH, resample
 from server.voice.espeak import Espeak
 
 SUPPORTED_PCM_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
@@ -56,6 +56,18 @@ async def with_chunk_timeout(chunks: AsyncGenerator[bytes], seconds: float) -> A
             yield chunk
 
 
+async def whole_samples(chunks: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
+    """Re-cuts a byte stream into chunks of whole 16-bit samples: network reads may split one."""
+    rest = b""
+    async with aclosing(chunks) as source:
+        async for chunk in source:
+            data = rest + chunk if rest else chunk
+            cut = len(data) - len(data) % SAMPLE_WIDTH
+            rest = data[cut:]
+            if cut:
+                yield data[:cut]
+
+
 class ElevenLabsHttp:
     offline = False
 
@@ -68,9 +80,12 @@ class ElevenLabsHttp:
     async def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes]:
         source = self._client.text_to_speech.stream(
             self._voice_id, text=text, model_id=self._model, output_format=f"pcm_{sample_rate}",
-            optimize_streaming_latency=3, request_options={"max_retries": 0, "chunk_size": 4096})
+            optimize_streaming_latency=3,
+            # chunk_size None: each chunk as it arrives. A fixed size held the first chunk back
+            # until the next one filled it up (+20 ms to first audio in tests/bench/voice_load.py).
+            request_options={"max_retries": 0, "chunk_size": None})
         try:
-            async for chunk in with_chunk_timeout(source, self._timeout):
+            async for chunk in whole_samples(with_chunk_timeout(source, self._timeout)):
                 yield chunk
         except ApiError as exc:
             status = exc.status_code or 0

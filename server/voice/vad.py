@@ -56,6 +56,10 @@ class Endpointer:
         self._start_frames = max(1, config.speech_start_ms // FRAME_MS)
         self._window: deque[tuple[bytes, bool]] = deque(
             maxlen=max(self._start_frames, config.prefix_ms // FRAME_MS + self._start_frames))
+        # The last `_start_frames` voiced flags and their sum, kept as frames arrive: the idle
+        # path runs for every frame of silence, so it must not re-count the window each time.
+        self._recent: deque[bool] = deque(maxlen=self._start_frames)
+        self._recent_voiced = 0
         self._position_ms = 0
         self.speaking = False
         self._segment: list[bytes] = []
@@ -81,24 +85,31 @@ class Endpointer:
 
     def reset(self) -> None:
         self._window.clear()
+        self._recent.clear()
+        self._recent_voiced = 0
         self.speaking = False
         self._segment, self._segment_voiced, self._silent_frames, self._speech_frames = [], 0, 0, 0
         self._segment_cut_at_pause = False
 
     def _idle(self, frame: bytes, voiced: bool) -> list[VadEvent]:
         self._window.append((frame, voiced))
-        recent = list(self._window)[-self._start_frames:]
+        if len(self._recent) == self._start_frames:
+            self._recent_voiced -= self._recent[0]
+        self._recent.append(voiced)
+        self._recent_voiced += voiced
         # 80% voiced over the start window: one unvoiced frame inside a word does not reset it.
-        if len(recent) < self._start_frames or sum(v for _, v in recent) < 0.8 * self._start_frames:
+        if len(self._recent) < self._start_frames or self._recent_voiced < 0.8 * self._start_frames:
             return []
         self.speaking = True
         self._segment = [f for f, _ in self._window]
         self._segment_voiced = sum(v for _, v in self._window)
-        self._speech_frames = sum(v for _, v in recent)
+        self._speech_frames = self._recent_voiced
         self._silent_frames = 0
         self._segment_cut_at_pause = False
         self._window.clear()
-        return [SpeechStarted(at_ms=self._position_ms - len(recent) * FRAME_MS)]
+        self._recent.clear()
+        self._recent_voiced = 0
+        return [SpeechStarted(at_ms=self._position_ms - self._start_frames * FRAME_MS)]
 
     def _in_speech(self, frame: bytes, voiced: bool) -> list[VadEvent]:
         self._segment.append(frame)

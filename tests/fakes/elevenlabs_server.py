@@ -1,5 +1,7 @@
 """Fake ElevenLabs: the HTTP streaming endpoint and the input-streaming WebSocket, both returning
-raw PCM16 (a 220 Hz tone, so it is not silence) whose length follows the text, like speech."""
+raw PCM16 (a 220 Hz tone, so it is not silence) whose length follows the text, like speech.
+Standalone (its own process, for benchmarks): `python -m tests.fakes.elevenlabs_server --port 8102
+--ttfb 0.1`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import base64
 import json
 import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,13 +57,17 @@ class FakeElevenLabs:
     async def _audio(self, text: str, rate: int) -> AsyncIterator[bytes]:
         pcm = tone(len(text) * self.config.ms_per_char, rate)
         size = rate * self.config.chunk_ms // 1000 * 2
-        await asyncio.sleep(self.config.ttfb_s)
-        for start in range(0, len(pcm), size):
+        # Chunks are due on a fixed schedule from the request, so loop delays do not add up.
+        began, step = time.monotonic(), self.config.chunk_ms / 1000 / self.config.speed
+        for index, start in enumerate(range(0, len(pcm), size)):
+            if (delay := began + self.config.ttfb_s + index * step - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
             yield pcm[start:start + size]
-            await asyncio.sleep(self.config.chunk_ms / 1000 / self.config.speed)
 
     async def _stream(self, request: Request) -> Response:
         body = await request.json()
+        if len(self.requests) >= 10_000:  # a long benchmark run must not grow the fake forever
+            del self.requests[:5_000]
         fmt = request.query_params.get("output_format", "mp3_44100_128")
         self.requests.append({"transport": "http", "voice_id": request.path_params["voice_id"],
                               "text": body["text"], "model_id": body.get("model_id"), "output_format": fmt,
@@ -113,3 +120,21 @@ class FakeElevenLabs:
             pass
         finally:
             self.open_streams -= 1
+
+
+def main() -> None:
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Fake ElevenLabs (HTTP stream + stream-input socket) for benchmarks")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ttfb", type=float, default=0.1, help="seconds to the first audio byte")
+    parser.add_argument("--ms-per-char", type=float, default=60.0, help="audio length per character of text")
+    args = parser.parse_args()
+    fake = FakeElevenLabs(ElevenLabsConfig(ttfb_s=args.ttfb, ms_per_char=args.ms_per_char))
+    uvicorn.run(fake.app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

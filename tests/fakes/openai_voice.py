@@ -1,7 +1,9 @@
 """Fake OpenAI for the voice path: multipart transcription and a streaming (SSE) chat endpoint.
 
 Behaviour is set on `FakeOpenAI.config` at any time (the fake serves from its own thread);
-every request is recorded, so tests can check what the real SDK sent.
+every request is recorded, so tests can check what the real SDK sent. Run it standalone (its
+own process, for benchmarks): `python -m tests.fakes.openai_voice --port 8101 --stt 0.3 --ttft 0.25
+--tps 30`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class FakeOpenAI:
         with wave.open(io.BytesIO(data), "rb") as wav:  # a real WAV or this raises
             seconds = wav.getnframes() / wav.getframerate()
             rate = wav.getframerate()
+        if len(self.transcriptions) >= 10_000:  # a long benchmark run must not grow the fake forever
+            del self.transcriptions[:5_000]
         self.transcriptions.append({"model": form.get("model"), "filename": upload.filename,
                                     "seconds": seconds, "sample_rate": rate, "at": time.monotonic()})
         await asyncio.sleep(self.config.stt_latency_s)
@@ -65,6 +69,8 @@ class FakeOpenAI:
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
+        if len(self.chats) >= 10_000:
+            del self.chats[:5_000]
         self.chats.append(body)
         cut, self.config.cut_next_after = self.config.cut_next_after, None
         tokens = [word + " " for word in self.config.reply.split(" ")]
@@ -73,13 +79,16 @@ class FakeOpenAI:
 
         async def events() -> AsyncIterator[bytes]:
             self.open_streams += 1
+            # Token k is due at ttft + k * interval from the request, whatever the sleeps overran:
+            # under load the fake must keep its advertised latencies, not drift behind them.
+            began = time.monotonic()
             try:
-                await asyncio.sleep(ttft)
                 for index, token in enumerate(tokens):
+                    if (delay := began + ttft + index * interval - time.monotonic()) > 0:
+                        await asyncio.sleep(delay)
                     if cut is not None and index >= cut:
                         raise ConnectionAbortedError("fake stream cut")  # uvicorn drops the connection
                     yield _sse(_chunk({"content": token}))
-                    await asyncio.sleep(interval)
                 yield _sse(_chunk({}, finish="stop"))
                 yield _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                             "model": body.get("model", "fake"), "choices": [],
@@ -99,3 +108,25 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 def _sse(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def main() -> None:
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Fake OpenAI (transcription + streaming chat) for benchmarks")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--stt", type=float, default=0.3, help="seconds per transcription")
+    parser.add_argument("--ttft", type=float, default=0.25, help="seconds to the first token")
+    parser.add_argument("--tps", type=float, default=30.0, help="tokens per second after the first")
+    parser.add_argument("--reply", default=OpenAIConfig.reply)
+    parser.add_argument("--transcript", default=OpenAIConfig.transcript)
+    args = parser.parse_args()
+    fake = FakeOpenAI(OpenAIConfig(transcript=args.transcript, stt_latency_s=args.stt, reply=args.reply,
+                                   ttft_s=args.ttft, tokens_per_s=args.tps))
+    uvicorn.run(fake.app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
