@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -108,10 +109,26 @@ async def measure(args: argparse.Namespace, fake_url: str, server_url: str, toke
         direct: list[float] = []
         through: list[float] = []
         for round_ in range(args.rounds + 1):
-            # Both kinds run at once, so they share whatever else loads the machine.
-            results = await asyncio.gather(
-                *[first_token_direct(client, fake_url) for _ in range(args.concurrency)],
-                *[first_token_server(client, server_url, tokens[i % len(tokens)]) for i in range(args.concurrency)])
+            if args.separate:
+                # One kind at a time, and each of the N clients chats back to back (a closed loop),
+                # so N chats are in flight without all starting in the same millisecond.
+                async def loop(one: Callable[[], Awaitable[float]]) -> list[float]:
+                    return [await one() for _ in range(args.rounds)]
+
+                first = await asyncio.gather(*[loop(lambda: first_token_direct(client, fake_url))
+                                               for _ in range(args.concurrency)])
+                second = await asyncio.gather(*[loop(lambda i=i: first_token_server(client, server_url,
+                                                                                     tokens[i % len(tokens)]))
+                                                for i in range(args.concurrency)])
+                direct += [v for per in first for v in per]
+                through += [v for per in second for v in per]
+                break
+            else:
+                # Both kinds run at once, so they share whatever else loads the machine.
+                results = await asyncio.gather(
+                    *[first_token_direct(client, fake_url) for _ in range(args.concurrency)],
+                    *[first_token_server(client, server_url, tokens[i % len(tokens)])
+                      for i in range(args.concurrency)])
             if round_:  # the first round warms connections and caches up
                 direct += results[: args.concurrency]
                 through += results[args.concurrency:]
@@ -144,6 +161,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--words", type=int, default=10, help="words per fake answer")
+    parser.add_argument("--separate", action="store_true",
+                        help="measure direct and through-server chats one after the other, not at once")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
