@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--words", type=int, default=10, help="words per fake answer")
+    parser.add_argument("--tps", type=float, default=100, help="the fake's tokens per second after the first")
     parser.add_argument("--separate", action="store_true",
                         help="measure direct and through-server chats one after the other, not at once")
     args = parser.parse_args()
@@ -169,7 +170,7 @@ def main() -> None:
     emails = asyncio.run(seed(database_url, args.concurrency))
     fake_port, server_port = free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
-                             "--ttft", str(args.ttft), "--tps", "100", "--words", str(args.words)], cwd=ROOT)
+                             "--ttft", str(args.ttft), "--tps", str(args.tps), "--words", str(args.words)], cwd=ROOT)
     env = {**os.environ, "DATABASE_URL": database_url, "OPENAI_API_KEY": "bench",
            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "RATE_LIMIT_CHAT": "100000/minute",
            "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
