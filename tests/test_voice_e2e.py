@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,17 +133,23 @@ async def test_typed_text_turn(server: LiveServer, world: World, fakes: tuple[Fa
     await client.close()
 
 
-async def test_barge_in_stops_audio_and_keeps_only_what_was_heard(
-        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
-    fakes[0].openai.config.reply = LONG_REPLY
-    client = await session(server, world)
+async def barge_in(client: VoiceClient, openai: FakeOpenAI) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A long reply starts, the client reports 1.4 s played, then the user talks over it.
+    Returns the cut reply's `audio.start` and the `interrupted` event."""
+    openai.config.reply = LONG_REPLY
     await speak(client, "How much is this car?")
     start = await client.wait_for("audio.start", wait_s=20)
     await asyncio.sleep(1.5)
     await client.send({"type": "playback", "message_id": start["message_id"], "played_ms": 1400})
-    fakes[0].openai.config.reply = "Fine."
+    openai.config.reply = "Fine."
     await speak(client, "Wait, stop, that is not what I asked.")
-    interrupted = await client.wait_for("interrupted")
+    return start, await client.wait_for("interrupted")
+
+
+async def test_barge_in_stops_audio_and_keeps_only_what_was_heard(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    client = await session(server, world)
+    start, interrupted = await barge_in(client, fakes[0].openai)
     assert interrupted["message_id"] == start["message_id"]
     heard = interrupted["heard_text"]
     assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2

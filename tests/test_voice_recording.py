@@ -21,7 +21,7 @@ from server.voice.audio import duration_ms
 from server.voice.client import VoiceClient
 from tests.conftest import Account, LiveServer, World, stop_live_server
 from tests.fakes.openai_voice import OpenAIConfig
-from tests.test_voice_e2e import LONG_REPLY, Fakes, _server, speak
+from tests.test_voice_e2e import Fakes, _server, barge_in, speak
 from tests.test_voice_e2e import fakes as fakes  # the module-scoped fixture, reused
 from tests.voice_audio import utterance
 
@@ -146,17 +146,10 @@ async def test_a_turn_is_recorded_on_both_sides_and_only_its_dealership_hears_it
 
 async def test_after_a_barge_in_the_assistant_side_holds_only_what_was_sent(
         server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
-    fakes[0].openai.config.reply = LONG_REPLY
     _, account = await dealer_with_user(world, record=True)
     client = await VoiceClient.connect(server.url, account.token)
     session_id = (await client.start("roleplay"))["session_id"]
-    await speak(client, "How much is this car?")
-    start = await client.wait_for("audio.start", wait_s=20)
-    await asyncio.sleep(1.5)
-    await client.send({"type": "playback", "message_id": start["message_id"], "played_ms": 1400})
-    fakes[0].openai.config.reply = "Fine."
-    await speak(client, "Wait, stop, that is not what I asked.")
-    interrupted = await client.wait_for("interrupted")
+    _, interrupted = await barge_in(client, fakes[0].openai)
     await client.wait_for("metrics", wait_s=20)
     await client.send({"type": "end"})
     await client.wait_for("session.ended")

@@ -122,7 +122,7 @@ async def get_persona(ctx: Ctx, persona_id: str) -> PersonaOut:
 @endpoint("POST", "/personas", summary="Create a persona for your dealership", tag=TAG, body=PersonaIn,
           response=PersonaOut, status=201, roles=ADMINS, errors=(403, 404, 422))
 async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
-    dealership = await ctx.scope.dealership(body.dealership_id if ctx.principal.is_super_admin else None)
+    dealership = await ctx.scope.dealership(body.dealership_id)
     spec = PersonaSpec.model_validate(body.model_dump(exclude={"dealership_id"}))
     row = Persona(dealership_id=dealership.id, kind=spec.kind, name=spec.name, created_by=ctx.principal.user_id,
                   spec=spec.model_dump(mode="json", exclude={"kind", "name"}))

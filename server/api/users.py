@@ -59,7 +59,7 @@ async def create(ctx: Ctx, body: UserIn) -> UserDetail:
     dealership_id = None
     if body.role is not Role.super_admin:
         # Dealership admins always create in their own dealership, whatever they send.
-        dealership_id = (await ctx.scope.dealership(body.dealership_id if me.is_super_admin else None)).id
+        dealership_id = (await ctx.scope.dealership(body.dealership_id)).id
     user = await create_user(ctx.db, email=body.email, password=body.password, name=body.name,
                              role=body.role, dealership_id=dealership_id,
                              bcrypt_rounds=ctx.state.settings.bcrypt_rounds)
