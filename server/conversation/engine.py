@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 HISTORY_ROWS = 60
 MAX_UNSAVED = 10_000
 History = list[tuple[str, str, dict[str, Any]]]  # (role, text, tags), oldest first
+# Where the time before the model request went, stored with each answer's metrics.
+_STAGES = ("open_ms", "retrieval_ms", "before_model_ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,46 +140,71 @@ class ConversationEngine:
                     ) -> AsyncGenerator[EngineEvent, None]:
         """Answer one user turn. `metrics` (e.g. the voice channel's speech timings) is stored with
         the user's message; `started` (a perf_counter value) is when the turn began for the user;
-        `answer_id` lets a channel that names the answer up front (voice) choose its id."""
+        `answer_id` lets a channel that names the answer up front (voice) choose its id.
+
+        The model is asked as soon as the history and passages are known, while the user's turn
+        commits: the commit overlaps the model's time to first token instead of adding to it.
+        Nothing is yielded before that commit succeeds; if it fails, the request is cancelled."""
         started = started if started is not None else time.perf_counter()
-        try:
-            turn = await self._record_user_turn(conv, text, metrics or {})
-        except Conflict as exc:
-            yield Failed(exc.code, exc.message, retryable=False, session_id=conv.session_id, status=409)
-            return
-        except Exception:
-            log.exception("could not record a user turn", extra={"session_id": str(conv.session_id)})
-            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
-                         session_id=conv.session_id)
-            return
+        entered = time.perf_counter()
+        history_ready: asyncio.Future[History] = asyncio.get_running_loop().create_future()
+        recording = self._tasks.spawn(f"conversation.record-turn:{conv.session_id}",
+                                      self._record_user_turn(conv, text, metrics or {}, history_ready))
         answer_id = answer_id or uuid.uuid4()
-        yield Started(conv.session_id, answer_id, turn.message_id)
         passages = await self._passages(conv, text)
-        parts: list[str] = []
-        ttft: float | None = None
-        model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
-        usage: Usage | None = None
-        tags: dict[str, Any] = {}
+        retrieved = time.perf_counter()
+        await asyncio.wait([history_ready, recording], return_when=asyncio.FIRST_COMPLETED)
+        history = history_ready.result() if history_ready.done() else None
         version: str | None = None
-        finished = failed = False
-        try:
+        stream: AsyncIterator[str | Usage] | None = None
+        first: asyncio.Task[str | Usage | None] | None = None
+        tags: dict[str, Any] = {}
+        usage: Usage | None = None
+        if history is not None:
             if self.llm is None:
-                body, tags, usage = self._offline_answer(conv, turn.history, text, passages)
-                stream: AsyncIterator[str | Usage] = _replay(offline.chunks(body))
+                body, tags, usage = self._offline_answer(conv, history, text, passages)
+                stream = _replay(offline.chunks(body))
             else:
                 system = prompts.system_prompt(conv.persona, passages, spoken=conv.channel is Channel.voice)
                 version = system.version
-                chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in turn.history]
+                chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
                 stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
-            asked = time.perf_counter()
-            async for item in stream:
+            first = asyncio.create_task(_next(stream))  # sends the request now
+        asked = time.perf_counter()
+        try:
+            # Shielded: a listener that leaves now still gets its turn saved (the supervisor logs failures).
+            turn = await asyncio.shield(recording)
+        except BaseException as exc:
+            await _abandon(first, stream)
+            if not isinstance(exc, Exception):
+                raise
+            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                         session_id=conv.session_id)
+            return
+        if isinstance(turn, Conflict):
+            await _abandon(first, stream)
+            yield Failed(turn.code, turn.message, retryable=False, session_id=conv.session_id, status=409)
+            return
+        assert stream is not None and first is not None  # the history is read before the commit
+        stages = {"open_ms": round((entered - started) * 1000, 2),
+                  "retrieval_ms": round((retrieved - entered) * 1000, 2),
+                  "before_model_ms": round((asked - started) * 1000, 2)}
+        yield Started(conv.session_id, answer_id, turn.message_id)
+        parts: list[str] = []
+        ttft: float | None = None
+        model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
+        finished = failed = False
+        try:
+            item = await first
+            while item is not None:
                 if isinstance(item, Usage):
                     usage = item
-                    continue
-                if ttft is None:
-                    ttft, model_ttft = _ms(started), _ms(asked)
-                parts.append(item)
-                yield Delta(item)
+                else:
+                    if ttft is None:
+                        ttft, model_ttft = _ms(started), _ms(asked)
+                    parts.append(item)
+                    yield Delta(item)
+                item = await _next(stream)
             finished = True
         except LLMError as error:
             failed = True
@@ -190,11 +217,12 @@ class ConversationEngine:
                          session_id=conv.session_id, user_message_id=turn.message_id)
             return
         finally:
+            await _abandon(first, stream)
             if not finished and not failed and parts:
                 # The listener went away mid-answer (barge-in, closed stream): keep what was generated.
                 partial = "".join(parts)
-                self._spawn_save(conv, answer_id, partial, [], tags, usage or Usage(), {"ttft_ms": ttft},
-                                 version, [], interrupted=True)
+                self._spawn_save(conv, answer_id, partial, [], tags, usage or Usage(),
+                                 {"ttft_ms": ttft, **stages}, version, [], interrupted=True)
         answer = "".join(parts)
         if self.llm is not None and conv.mode is Mode.roleplay:
             tags = tagging.customer_tags(answer)
@@ -203,7 +231,7 @@ class ConversationEngine:
         usage = usage.priced(self.settings.llm_price_input_per_mtok, self.settings.llm_price_output_per_mtok) \
             if self.llm is not None else usage
         flags = moderation.check_answer(conv.mode, answer, answer_id)
-        timings = {"ttft_ms": ttft, "total_ms": _ms(started), "model_ttft_ms": model_ttft}
+        timings = {"ttft_ms": ttft, "total_ms": _ms(started), "model_ttft_ms": model_ttft, **stages}
         sources = [p.source() for p in passages]
         try:
             await asyncio.shield(
@@ -267,8 +295,13 @@ class ConversationEngine:
                     message.tags = retags[message.id]
         return card
 
-    async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any]) -> _UserTurn:
+    async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any],
+                                history_ready: asyncio.Future[History]) -> _UserTurn | Conflict:
+        """Store the user's turn in one transaction; `history_ready` gets the history the model
+        should see as soon as it is read, before the commit."""
         new = self._unsaved.get(conv.session_id)
+        if new is not None:
+            history_ready.set_result([])
         async with self._sessionmaker() as db, db.begin():
             if new is not None:
                 session, rows = new, []
@@ -277,14 +310,17 @@ class ConversationEngine:
             else:
                 session = await _lock(db, conv.session_id)
                 if session.status is SessionStatus.ended:
-                    raise Conflict("This session has ended; start a new one.", code="session_ended")
+                    return Conflict("This session has ended; start a new one.", code="session_ended")
                 rows = list(reversed((await db.execute(
                     select(ConversationMessage).where(ConversationMessage.session_id == conv.session_id)
                     .order_by(ConversationMessage.seq.desc()).limit(HISTORY_ROWS))).scalars().all()))
             session.last_activity_at = datetime.now(UTC)
             if rows and rows[-1].role is MessageRole.user and rows[-1].text == text:
                 # A retry after a failed answer: continue from the message already saved.
+                history_ready.set_result(_history(rows[:-1]))
                 return _UserTurn(rows[-1].id, _history(rows[:-1]))
+            if not history_ready.done():
+                history_ready.set_result(_history(rows))
             message = ConversationMessage(
                 id=uuid.uuid4(), session_id=session.id, dealership_id=session.dealership_id, user_id=session.user_id,
                 seq=session.message_count + 1, role=MessageRole.user, text=text, metrics=metrics,
@@ -327,6 +363,7 @@ class ConversationEngine:
             completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, ttft_ms=timings.get("ttft_ms"),
             total_ms=timings.get("total_ms"), interrupted=interrupted,
             metrics={"usage_estimated": usage.estimated, "model_ttft_ms": timings.get("model_ttft_ms"),
+                     **{key: timings[key] for key in _STAGES if timings.get(key) is not None},
                      **({"generated_text": text} if interrupted else {})},
         )
         task = self._tasks.spawn(f"conversation.save-answer:{message_id}", self._save(message, flags))
@@ -342,6 +379,25 @@ class ConversationEngine:
             session.last_activity_at = datetime.now(UTC)
             _add_flags(session, flags)
             db.add(message)
+
+
+async def _next(stream: AsyncIterator[str | Usage]) -> str | Usage | None:
+    """The stream's next item, None at its end."""
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return None
+
+
+async def _abandon(first: asyncio.Task[str | Usage | None] | None, stream: AsyncIterator[str | Usage] | None) -> None:
+    """Stop a model request that is no longer wanted, whatever state it is in."""
+    if first is not None and not first.done():
+        first.cancel()
+        await asyncio.wait([first])
+    if first is not None and first.done() and not first.cancelled():
+        first.exception()  # retrieved, so an unwanted failure is not logged as never retrieved
+    if isinstance(stream, AsyncGenerator):
+        await stream.aclose()
 
 
 async def _replay(pieces: list[str]) -> AsyncIterator[str | Usage]:

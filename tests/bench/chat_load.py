@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,20 @@ from server.db.models import Dealership, Role  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PASSWORD = "bench-password-123"
+DOCUMENTS = ROOT / "tests" / "fixtures" / "documents"
+# Questions vary (and carry a counter) so neither the query-embedding nor the results cache
+# answers them: each chat pays for a full retrieval.
+QUESTIONS = [
+    "The customer says the monthly payment is too high.",
+    "How do I handle a customer who wants to think about it?",
+    "The customer says his spouse has to see the car first.",
+    "What do I say when they have a better offer from another dealer?",
+    "The customer declines the extended service contract.",
+    "How do I answer a customer who thinks the trade-in value is too low?",
+    "How should I present GAP insurance?",
+    "The customer wants a lower interest rate.",
+]
+_asked = itertools.count()
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -55,7 +72,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-async def seed(database_url: str, users: int) -> list[str]:
+async def seed(database_url: str, users: int) -> tuple[list[str], str]:
     await upgrade_head_async(database_url)
     engine = create_engine(database_url)
     emails = [f"bench-{uuid.uuid4().hex[:8]}@example.com" for _ in range(users)]
@@ -66,9 +83,30 @@ async def seed(database_url: str, users: int) -> list[str]:
         for email in emails:
             await create_user(db, email=email, password=PASSWORD, name="Bench", role=Role.user,
                               dealership_id=dealership.id, bcrypt_rounds=4)
+        admin = f"bench-admin-{uuid.uuid4().hex[:8]}@example.com"
+        await create_user(db, email=admin, password=PASSWORD, name="Bench admin", role=Role.dealership_admin,
+                          dealership_id=dealership.id, bcrypt_rounds=4)
         await db.commit()
     await engine.dispose()
-    return emails
+    return emails, admin
+
+
+def upload_documents(server_url: str, token: str) -> int:
+    """The dealership's training documents (the test fixtures), ingested by the server itself, so
+    every training chat runs real retrieval (full-text + vector + fusion) before the model."""
+    headers = {"Authorization": f"Bearer {token}"}
+    files = [("file", (path.name, path.read_bytes())) for path in sorted(DOCUMENTS.iterdir())]
+    response = httpx.post(server_url + "/api/v1/rag/upload", files=files, headers=headers, timeout=30)
+    response.raise_for_status()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        documents = httpx.get(server_url + "/api/v1/rag/documents", headers=headers).json()["items"]
+        if documents and all(d["status"] == "ready" for d in documents):
+            return sum(d["chunks"] for d in documents)
+        if any(d["status"] == "failed" for d in documents):
+            raise RuntimeError(f"ingestion failed: {documents}")
+        time.sleep(0.5)
+    raise RuntimeError("documents did not become ready")
 
 
 async def first_token_direct(client: httpx.AsyncClient, url: str) -> float:
@@ -87,7 +125,8 @@ async def first_token_server(client: httpx.AsyncClient, url: str, token: str) ->
     started = time.perf_counter()
     ttft = 0.0
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-    body = {"mode": "training", "message": "The customer says the monthly payment is too high."}
+    n = next(_asked)
+    body = {"mode": "training", "message": f"{QUESTIONS[n % len(QUESTIONS)]} (case {n})"}
     async with client.stream("POST", url + "/api/v1/chat", json=body, headers=headers) as response:
         assert response.status_code == 200, response.status_code
         async for line in response.aiter_lines():
@@ -103,15 +142,60 @@ def summary(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
 
 
-async def measure(args: argparse.Namespace, fake_url: str, server_url: str, tokens: list[str]) -> None:
+async def staggered(args: argparse.Namespace, one: Callable[[int], Awaitable[float]]) -> tuple[list[float], float]:
+    """N clients chat back to back for `args.seconds`, each starting at a random moment within one
+    chat's length, so N chats stay in flight without arriving in the same millisecond. Returns
+    the TTFTs after a warm-up second and the mean number of chats in flight (sampled)."""
+    chat_seconds = args.ttft + args.words / args.tps
+    rng = random.Random(7)
+    in_flight = 0
+    samples: list[int] = []
+    ttfts: list[float] = []
+    began = time.perf_counter()
+    deadline = began + 1 + args.seconds
+
+    async def client(i: int) -> None:
+        nonlocal in_flight
+        await asyncio.sleep(rng.uniform(0, chat_seconds))
+        while time.perf_counter() < deadline:
+            in_flight += 1
+            try:
+                ttft = await one(i)
+            finally:
+                in_flight -= 1
+            if time.perf_counter() - began > 1:
+                ttfts.append(ttft)
+
+    async def sample() -> None:
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+            if time.perf_counter() - began > 1:
+                samples.append(in_flight)
+
+    await asyncio.gather(sample(), *[client(i) for i in range(args.concurrency)])
+    return ttfts, statistics.mean(samples)
+
+
+async def measure(args: argparse.Namespace, fake_url: str, server_url: str, tokens: list[str],
+                  server: psutil.Process) -> None:
     limits = httpx.Limits(max_connections=args.concurrency * 3, max_keepalive_connections=args.concurrency * 3)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         direct: list[float] = []
         through: list[float] = []
-        for round_ in range(args.rounds + 1):
-            if args.separate:
+        if args.arrivals == "staggered":
+            direct, direct_load = await staggered(args, lambda i: first_token_direct(client, fake_url))
+            cpu, began = server.cpu_times(), time.perf_counter()
+            through, server_load = await staggered(
+                args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]))
+            used, wall = server.cpu_times(), time.perf_counter() - began
+            seconds = used.user + used.system - cpu.user - cpu.system
+            print(f"staggered arrivals: mean chats in flight {direct_load:.1f} (direct), {server_load:.1f} (server)")
+            print(f"server process CPU: {seconds / wall * 100:.0f}% of one core, "
+                  f"{seconds * 1000 / max(len(through), 1):.1f} ms per chat")
+        for round_ in range(args.rounds + 1 if args.arrivals != "staggered" else 0):
+            if args.arrivals == "separate":
                 # One kind at a time, and each of the N clients chats back to back (a closed loop),
-                # so N chats are in flight without all starting in the same millisecond.
+                # so N chats are in flight; they start together and stay roughly in step (bursts).
                 async def loop(one: Callable[[], Awaitable[float]]) -> list[float]:
                     return [await one() for _ in range(args.rounds)]
 
@@ -123,19 +207,18 @@ async def measure(args: argparse.Namespace, fake_url: str, server_url: str, toke
                 direct += [v for per in first for v in per]
                 through += [v for per in second for v in per]
                 break
-            else:
-                # Both kinds run at once, so they share whatever else loads the machine.
-                results = await asyncio.gather(
-                    *[first_token_direct(client, fake_url) for _ in range(args.concurrency)],
-                    *[first_token_server(client, server_url, tokens[i % len(tokens)])
-                      for i in range(args.concurrency)])
+            # "together": both kinds start at once each round, so they share whatever else loads the machine.
+            results = await asyncio.gather(
+                *[first_token_direct(client, fake_url) for _ in range(args.concurrency)],
+                *[first_token_server(client, server_url, tokens[i % len(tokens)])
+                  for i in range(args.concurrency)])
             if round_:  # the first round warms connections and caches up
                 direct += results[: args.concurrency]
                 through += results[args.concurrency:]
     d50, d95 = summary(direct)
     s50, s95 = summary(through)
-    print(f"concurrency {args.concurrency} chats (+{args.concurrency} direct), {len(through)} chats measured, "
-          f"provider TTFT {args.ttft * 1000:.0f} ms")
+    print(f"concurrency {args.concurrency} chats, arrivals {args.arrivals}, {len(through)} chats measured, "
+          f"provider TTFT {args.ttft * 1000:.0f} ms, {args.words} words at {args.tps:.0f} tokens/s")
     print(f"direct to provider : p50 {d50:7.1f} ms   p95 {d95:7.1f} ms")
     print(f"through the server : p50 {s50:7.1f} ms   p95 {s95:7.1f} ms")
     print(f"added by the server: p50 {s50 - d50:7.1f} ms   p95 {s95 - d95:7.1f} ms   (client view)")
@@ -150,6 +233,16 @@ async def server_side(database_url: str) -> None:
             "SELECT ttft_ms - (metrics->>'model_ttft_ms')::float FROM conversation_message "
             "WHERE role = 'assistant' AND metrics ? 'model_ttft_ms' AND metrics->>'model_ttft_ms' IS NOT NULL"
         ))).scalars().all()
+        for key in ("open_ms", "retrieval_ms", "before_model_ms", "model_ttft_ms"):
+            vals = (await conn.execute(text(f"SELECT (metrics->>'{key}')::float FROM conversation_message "
+                                            f"WHERE role='assistant' AND metrics ? '{key}'"))).scalars().all()
+            if vals:
+                a, b = summary([v / 1000 for v in vals])
+                print(f"  stage {key:14s}: p50 {a:7.1f} ms   p95 {b:7.1f} ms   max {max(vals):7.1f}")
+        grounded = (await conn.execute(text(
+            "SELECT count(*) FILTER (WHERE jsonb_array_length(sources) > 0), count(*) FROM conversation_message "
+            "WHERE role = 'assistant'"))).one()
+        print(f"  answers citing the dealership's documents: {grounded[0]} of {grounded[1]}")
     await engine.dispose()
     p50, p95 = summary([r / 1000 for r in rows])
     print(f"server-side share  : p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(rows)} answers, recorded per message)")
@@ -162,12 +255,15 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--words", type=int, default=10, help="words per fake answer")
     parser.add_argument("--tps", type=float, default=100, help="the fake's tokens per second after the first")
-    parser.add_argument("--separate", action="store_true",
-                        help="measure direct and through-server chats one after the other, not at once")
+    parser.add_argument("--arrivals", choices=("staggered", "separate", "together"), default="staggered",
+                        help="staggered: N closed-loop clients with random start offsets (default); separate: "
+                             "N closed-loop clients starting together; together: rounds of N direct + N server "
+                             "chats fired at once")
+    parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
-    emails = asyncio.run(seed(database_url, args.concurrency))
+    emails, admin = asyncio.run(seed(database_url, args.concurrency))
     fake_port, server_port = free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
                              "--ttft", str(args.ttft), "--tps", str(args.tps), "--words", str(args.words)], cwd=ROOT)
@@ -181,9 +277,15 @@ def main() -> None:
     try:
         wait_ready(fake_url + "/v1/models", fake)
         wait_ready(server_url + "/api/ready", server)
-        tokens = [httpx.post(server_url + "/api/v1/auth/login", json={"email": e, "password": PASSWORD})
-                  .json()["access_token"] for e in emails]
-        asyncio.run(measure(args, fake_url, server_url, tokens))
+
+        def login(email: str) -> str:
+            return str(httpx.post(server_url + "/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+                       .json()["access_token"])
+
+        chunks = upload_documents(server_url, login(admin))
+        print(f"dealership documents: {len(list(DOCUMENTS.iterdir()))} files, {chunks} chunks")
+        tokens = [login(e) for e in emails]
+        asyncio.run(measure(args, fake_url, server_url, tokens, psutil.Process(server.pid)))
         asyncio.run(server_side(database_url))
     finally:
         for process in (server, fake):

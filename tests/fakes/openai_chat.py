@@ -173,8 +173,13 @@ def main() -> None:
     parser.add_argument("--tps", type=float, default=100.0, help="tokens per second after the first")
     parser.add_argument("--words", type=int, default=30, help="words per answer")
     args = parser.parse_args()
+    from tests.fakes.openai_embeddings import FakeEmbeddings
+
     answer = " ".join(["word"] * args.words)
     fake = FakeOpenAI(ttft=args.ttft, tokens_per_second=args.tps, reply=lambda _messages: answer)
+    # Embeddings too (any key), so a server pointed here can ingest documents and retrieve.
+    embeddings = FakeEmbeddings(api_key="")
+    fake.app.router.routes.extend(embeddings.app().routes)
     uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

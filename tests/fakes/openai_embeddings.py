@@ -1,8 +1,9 @@
 """A fake OpenAI embeddings endpoint (`POST /v1/embeddings`) speaking the real wire format.
 
 Vectors are deterministic (the offline hashing embedding, tiled to 1536 dims) so similarity is
-meaningful. `fail_next` queues error statuses to answer first (429 carries Retry-After), to
-exercise retries; `requests` records the batch sizes that arrived.
+meaningful; an empty `api_key` accepts any key. `fail_next` queues error statuses to answer
+first (429 carries Retry-After), to exercise retries; `requests` records the batch sizes that
+arrived.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class FakeEmbeddings:
 
     async def embeddings(self, request: Request) -> JSONResponse:
         self.calls += 1
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if self.fail_next:
             status = self.fail_next.pop(0)
