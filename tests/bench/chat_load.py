@@ -40,9 +40,11 @@ from server.db.embedded import start_embedded, to_asyncpg_url  # noqa: E402
 from server.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from server.db.migrate import upgrade_head_async  # noqa: E402
 from server.db.models import Dealership, Role  # noqa: E402
+from tests.bench.auth_load import lag_histogram  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PASSWORD = "bench-password-123"
+LAG_PROBE = 0.005
 DOCUMENTS = ROOT / "tests" / "fixtures" / "documents"
 # Questions vary (and carry a counter) so neither the query-embedding nor the results cache
 # answers them: each chat pays for a full retrieval.
@@ -184,14 +186,21 @@ async def measure(args: argparse.Namespace, fake_url: str, server_url: str, toke
         through: list[float] = []
         if args.arrivals == "staggered":
             direct, direct_load = await staggered(args, lambda i: first_token_direct(client, fake_url))
+            lag_before = lag_histogram((await client.get(server_url + "/metrics")).text)
             cpu, began = server.cpu_times(), time.perf_counter()
             through, server_load = await staggered(
                 args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]))
             used, wall = server.cpu_times(), time.perf_counter() - began
+            lag_after = lag_histogram((await client.get(server_url + "/metrics")).text)
             seconds = used.user + used.system - cpu.user - cpu.system
             print(f"staggered arrivals: mean chats in flight {direct_load:.1f} (direct), {server_load:.1f} (server)")
-            print(f"server process CPU: {seconds / wall * 100:.0f}% of one core, "
-                  f"{seconds * 1000 / max(len(through), 1):.1f} ms per chat")
+            if args.workers == 1:
+                print(f"server process CPU: {seconds / wall * 100:.0f}% of one core, "
+                      f"{seconds * 1000 / max(len(through), 1):.1f} ms per chat")
+            probes = lag_after[float("inf")] - lag_before.get(float("inf"), 0)
+            late = {bound: 1 - (lag_after[bound] - lag_before.get(bound, 0)) / probes for bound in (0.005, 0.01, 0.02)}
+            print(f"event-loop lag ({probes:.0f} probes every {LAG_PROBE * 1000:.0f} ms): "
+                  + ", ".join(f"{share * 100:.1f}% over {bound * 1000:.0f} ms" for bound, share in late.items()))
         for round_ in range(args.rounds + 1 if args.arrivals != "staggered" else 0):
             if args.arrivals == "separate":
                 # One kind at a time, and each of the N clients chats back to back (a closed loop),
@@ -259,6 +268,7 @@ def main() -> None:
                         help="staggered: N closed-loop clients with random start offsets (default); separate: "
                              "N closed-loop clients starting together; together: rounds of N direct + N server "
                              "chats fired at once")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
@@ -270,9 +280,11 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "OPENAI_API_KEY": "bench",
            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "RATE_LIMIT_CHAT": "100000/minute",
            "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
-           "ENVIRONMENT": "development", "BCRYPT_ROUNDS": "4", "JWT_SECRET": "bench-" + uuid.uuid4().hex * 2}
+           "ENVIRONMENT": "development", "BCRYPT_ROUNDS": "4",
+           "LOOP_LAG_PROBE_SECONDS": str(LAG_PROBE), "JWT_SECRET": "bench-" + uuid.uuid4().hex * 2}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
-                               "--host", "127.0.0.1", "--port", str(server_port), "--no-access-log"], cwd=ROOT, env=env)
+                               "--host", "127.0.0.1", "--port", str(server_port), "--no-access-log",
+                               "--workers", str(args.workers)], cwd=ROOT, env=env)
     fake_url, server_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{server_port}"
     try:
         wait_ready(fake_url + "/v1/models", fake)
