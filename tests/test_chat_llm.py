@@ -3,6 +3,7 @@ usage, retries before the first token, provider faults, barge-in, and the model'
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -10,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from server.app import create_app
 from server.conversation.events import Delta, Started
-from server.conversation.models import Channel, Mode
-from server.db.models import Role
+from server.conversation.models import Channel, ConversationMessage, Mode
+from server.db.models import Dealership, Role
 from server.settings import Settings
 from server.state import AppState
 from server.tenancy import Principal
@@ -93,6 +95,37 @@ async def test_answers_stream_through_the_real_sdk(llm: httpx.AsyncClient, fake:
     assert [m["role"] for m in fake.requests[-1]["messages"]] == ["system", "user", "assistant", "user"]
     stored = await transcript(llm, user, done["session_id"])
     assert stored[1]["prompt_tokens"] == done["usage"]["prompt_tokens"] and stored[1]["timings"]["ttft_ms"] > 0
+
+
+async def test_the_model_is_asked_while_the_users_turn_commits(llm_app: Starlette, llm: httpx.AsyncClient,
+                                                              fake: FakeOpenAI, world: World) -> None:
+    """The turn's commit overlaps the model's time to first token, yet nothing reaches the
+    client before the turn is saved."""
+    user = await user_of(world)
+    state: AppState = llm_app.state.sparring
+    async with state.sessionmaker() as db, db.begin():
+        # A new session's INSERT key-share locks its dealership's row: holding that row for
+        # update keeps the user's turn from committing until this block ends.
+        await db.execute(select(Dealership.id).where(Dealership.id == user.dealership_id).with_for_update())
+        chat = asyncio.create_task(llm.post(
+            "/api/v1/chat", headers={**user.headers, "Accept": "text/event-stream"},
+            json={"mode": "training", "message": "How do I handle a customer who wants to think about it?"}))
+        for _ in range(1000):  # the fake serves from another thread: poll its request log
+            if fake.requests:
+                break
+            await asyncio.sleep(0.01)
+        assert len(fake.requests) == 1, "the model was not asked while the turn was waiting to commit"
+        await asyncio.sleep(0.2)  # the model answers at once: the reply must still wait for the turn
+        assert not chat.done()
+        async with state.sessionmaker() as other:
+            saved = await other.scalar(select(func.count()).select_from(ConversationMessage)
+                                       .where(ConversationMessage.user_id == user.id))
+        assert saved == 0
+    events = parse_sse((await chat).text)
+    assert [n for n, _ in events][-2:] == ["sources", "done"]
+    session_id = events[-1][1]["session_id"]
+    assert [m["role"] for m in await transcript(llm, user, session_id)] == ["user", "assistant"]
+    assert len(fake.requests) == 1
 
 
 async def test_a_429_before_the_first_token_is_retried(llm: httpx.AsyncClient, fake: FakeOpenAI,

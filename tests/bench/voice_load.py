@@ -309,14 +309,14 @@ def main() -> None:
             print(f"    {note}")
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
-    emails = asyncio.run(seed(database_url, max(args.sessions, 4)))
+    emails, _admin = asyncio.run(seed(database_url, max(args.sessions, 4)))
     fakes, secret = Fakes(), "bench-" + uuid.uuid4().hex * 2
     results: dict[str, dict[str, float]] = {}
     try:
         for mode in (["on"] if args.soak_minutes else args.modes.split(",")):
             with server(database_url, fakes, secret, pipelining=mode == "on") as (url, proc):
                 tokens = [httpx.post(url + "/api/v1/auth/login", json={"email": e, "password": PASSWORD},
-                                     timeout=30).json()["access_token"] for e in emails]
+                                     timeout=30).raise_for_status().json()["access_token"] for e in emails]
                 print(f"pipelining {mode} (load average {os.getloadavg()[0]:.2f}):", flush=True)
                 if args.soak_minutes:
                     asyncio.run(soak(url, proc, tokens, args))
