@@ -9,8 +9,9 @@
 The model is asked as soon as the history (read first in the user's turn's transaction) and
 the passages are known, while that turn commits; nothing is yielded until the commit succeeds,
 so a provider failure still loses nothing and a retry of the same text continues from it, and a
-failed commit cancels the request. The answer is committed before `Done` is yielded. If the consumer stops listening mid-answer (cancellation, barge-in), what was
-generated so far is saved, marked interrupted, by a supervised task.
+failed commit cancels the request. The answer is committed before `Done` is yielded. If the
+consumer stops listening mid-answer (cancellation, barge-in), what was generated so far is
+saved, marked interrupted, by a supervised task.
 """
 
 from __future__ import annotations
