@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +130,9 @@ def server(database_url: str, fakes: Fakes, secret: str, *, pipelining: bool) ->
            "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{fakes.openai_port}/v1",
            "ELEVENLABS_API_KEY": "bench", "ELEVENLABS_BASE_URL": f"http://127.0.0.1:{fakes.eleven_port}",
            "RATE_LIMIT_VOICE": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
-           "LOOP_LAG_PROBE_SECONDS": "0.005", "VOICE_PIPELINING": "true" if pipelining else "false"}
+           "LOOP_LAG_PROBE_SECONDS": "0.005", "VOICE_PIPELINING": "true" if pipelining else "false",
+           # The soak keeps its sessions open for its whole length: past the default 30-minute cap.
+           "VOICE_MAX_SESSION_S": "14400"}
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                                 "--ws-max-size", str(64 * 1024), "--log-level", "warning",
@@ -285,7 +288,9 @@ async def soak(url: str, proc: psutil.Process, tokens: list[str], args: argparse
               f"(min {min(s[1] for s in warm):.1f}, max {max(s[1] for s in warm):.1f}); tasks "
               f"{warm[0][2]:.0f} -> {warm[-1][2]:.0f} (max {max(s[2] for s in warm):.0f}); "
               f"{warm[-1][3] - warm[0][3]} turns")
-    print(f"  errors: {sum(len(t.errors) for t in talkers)}")
+    kinds = Counter(f"{e.get('type')}:{e.get('code', e.get('message', ''))}" for t in talkers for e in t.errors)
+    listed = f" ({', '.join(f'{kind} x{n}' for kind, n in kinds.items())})" if kinds else ""
+    print(f"  errors: {sum(kinds.values())}{listed}")
 
 
 def main() -> None:
