@@ -1,13 +1,22 @@
 """Benchmark: how much the server adds to the time to first token of a streaming chat.
 
-A fake OpenAI-compatible provider (its own process) answers every request with a fixed time
-to first token. We measure, from a client, the time to the first token
+A fake OpenAI-compatible provider (its own process; chat completions and embeddings) answers
+every chat with a fixed time to first token. The dealership's documents (the test fixtures) are
+ingested by the server first. We measure, from a client, the time to the first token
   1. straight from the fake provider (the floor), and
-  2. through one uvicorn process of the server (`POST /api/v1/chat`, SSE, training mode:
-     auth, rate limit, session and message writes, retrieval, prompt building included),
-with CONCURRENCY chats in flight at once, and report the difference of the p50 and p95.
+  2. through the server (`POST /api/v1/chat`, SSE, training mode: auth, rate limit, session and
+     message writes, hybrid retrieval with the query's embedding, prompt building included),
+with CONCURRENCY chats in flight at once, and report the difference of the p50 and p95, the
+server's own share recorded with every answer and where it went (open, retrieval), its CPU per
+chat and its event-loop lag.
 
-    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--rounds 6] [--ttft 0.2] [--words 10]
+    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--ttft 0.2] [--words 60] [--tps 60]
+                                               [--arrivals staggered|separate|together] [--workers 1]
+
+Arrivals (default `staggered`): CONCURRENCY clients chat back to back, each starting at a random
+moment within one chat's length, so CONCURRENCY chats are in flight without all arriving in the
+same millisecond; `separate` starts them together (they stay in step: bursts), `together` fires
+rounds of CONCURRENCY direct and CONCURRENCY server chats at once.
 
 Uses DATABASE_URL if set, else an embedded PostgreSQL in a temporary folder.
 """
@@ -260,10 +269,10 @@ async def server_side(database_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=6, help="rounds (separate, together)")
     parser.add_argument("--ttft", type=float, default=0.2)
-    parser.add_argument("--words", type=int, default=10, help="words per fake answer")
-    parser.add_argument("--tps", type=float, default=100, help="the fake's tokens per second after the first")
+    parser.add_argument("--words", type=int, default=60, help="words per fake answer (a short spoken-length answer)")
+    parser.add_argument("--tps", type=float, default=60, help="the fake's tokens per second after the first")
     parser.add_argument("--arrivals", choices=("staggered", "separate", "together"), default="staggered",
                         help="staggered: N closed-loop clients with random start offsets (default); separate: "
                              "N closed-loop clients starting together; together: rounds of N direct + N server "
