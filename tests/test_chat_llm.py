@@ -128,6 +128,17 @@ async def test_the_model_is_asked_while_the_users_turn_commits(llm_app: Starlett
     assert len(fake.requests) == 1
 
 
+async def test_tokens_holding_unicode_line_separators_arrive_whole(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                                   world: World) -> None:
+    """JSON may carry U+2028/U+0085 raw; only CR and LF end an event-stream line."""
+    user = await user_of(world)
+    answer = "Café\u2028financing: the\u0085rate is 4.9\u2029% — fixed."
+    fake.reply = lambda messages: answer
+    response = await llm.post("/api/v1/chat", headers=user.headers, json={"mode": "training", "message": "Rates?"})
+    assert response.status_code == 200
+    assert response.json()["response"].strip() == answer
+
+
 async def test_a_429_before_the_first_token_is_retried(llm: httpx.AsyncClient, fake: FakeOpenAI,
                                                        world: World) -> None:
     user = await user_of(world)
@@ -215,6 +226,28 @@ async def test_barge_in_keeps_only_what_was_heard(llm_app: Starlette, llm: httpx
     async with aclosing(engine.reply(conv, "Sorry, go on.")) as events:
         assert [type(e).__name__ for e in [e async for e in events]][-2:] == ["Sources", "Done"]
     assert fake.requests[-1]["messages"][-2] == {"role": "assistant", "content": "".join(heard)}
+
+
+async def test_two_quick_turns_on_a_new_session_are_both_stored_in_order(llm_app: Starlette, llm: httpx.AsyncClient,
+                                                                         fake: FakeOpenAI, world: World) -> None:
+    """A second turn that starts while the first is still being stored (a double submit, a
+    barge-in on the first reply) waits for it instead of racing the session's creation."""
+    user = await user_of(world)
+    engine = llm_app.state.sparring.conversations
+    assert engine is not None
+    principal = Principal(user.id, Role.user, user.dealership_id, user.email, "user")
+    conv = await engine.open(principal, mode=Mode.training, channel=Channel.voice)
+
+    async def turn(text: str) -> list[str]:
+        async with aclosing(engine.reply(conv, text)) as events:
+            return [type(e).__name__ async for e in events]
+
+    first, second = await asyncio.gather(turn("How do I present GAP?"), turn("And the service contract?"))
+    assert first[-1] == "Done" and second[-1] == "Done"
+    messages = await transcript(llm, user, str(conv.session_id))
+    users = [m["text"] for m in messages if m["role"] == "user"]
+    assert users == ["How do I present GAP?", "And the service contract?"]
+    assert len(messages) == 4
 
 
 async def test_a_customer_breaking_character_is_flagged(llm: httpx.AsyncClient, fake: FakeOpenAI,

@@ -85,6 +85,7 @@ class ConversationEngine:
         self._sessionmaker = sessionmaker
         self._tasks = tasks
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._recording: dict[uuid.UUID, asyncio.Task[Any]] = {}  # by session: its latest user turn
         self._unsaved: dict[uuid.UUID, ConversationSession] = {}
 
     @property
@@ -150,8 +151,13 @@ class ConversationEngine:
         started = started if started is not None else time.perf_counter()
         entered = time.perf_counter()
         history_ready: asyncio.Future[History] = asyncio.get_running_loop().create_future()
+        # Turns of one session are recorded in order: a quick second turn (a barge-in on the
+        # first, a double submit) waits for the first one's transaction instead of racing it.
+        previous = self._recording.get(conv.session_id)
         recording = self._tasks.spawn(f"conversation.record-turn:{conv.session_id}",
-                                      self._record_user_turn(conv, text, metrics or {}, history_ready))
+                                      self._record_user_turn(conv, text, metrics or {}, history_ready, previous))
+        self._recording[conv.session_id] = recording
+        recording.add_done_callback(lambda task: self._forget_recording(conv.session_id, task))
         answer_id = answer_id or uuid.uuid4()
         passages = await self._passages(conv, text)
         retrieved = time.perf_counter()
@@ -162,16 +168,20 @@ class ConversationEngine:
         first: asyncio.Task[str | Usage | None] | None = None
         tags: dict[str, Any] = {}
         usage: Usage | None = None
+        unprepared: Exception | None = None  # the request could not be built
         if history is not None:
-            if self.llm is None:
-                body, tags, usage = self._offline_answer(conv, history, text, passages)
-                stream = _replay(offline.chunks(body))
-            else:
-                system = prompts.system_prompt(conv.persona, passages, spoken=conv.channel is Channel.voice)
-                version = system.version
-                chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
-                stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
-            first = asyncio.create_task(_next(stream))  # sends the request now
+            try:
+                if self.llm is None:
+                    body, tags, usage = self._offline_answer(conv, history, text, passages)
+                    stream = _replay(offline.chunks(body))
+                else:
+                    system = prompts.system_prompt(conv.persona, passages, spoken=conv.channel is Channel.voice)
+                    version = system.version
+                    chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
+                    stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
+                first = asyncio.create_task(_next(stream))  # sends the request now
+            except Exception as exc:
+                unprepared = exc
         asked = time.perf_counter()
         try:
             # Shielded: a listener that leaves now still gets its turn saved (the supervisor logs failures).
@@ -187,16 +197,22 @@ class ConversationEngine:
             await _abandon(first, stream)
             yield Failed(turn.code, turn.message, retryable=False, session_id=conv.session_id, status=409)
             return
-        assert stream is not None and first is not None  # the history is read before the commit
+        if unprepared is not None or stream is None or first is None:
+            await _abandon(first, stream)
+            log.error("could not prepare the model request", exc_info=unprepared,
+                      extra={"session_id": str(conv.session_id)})
+            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                         session_id=conv.session_id, user_message_id=turn.message_id)
+            return
         stages = {"open_ms": round((entered - started) * 1000, 2),
                   "retrieval_ms": round((retrieved - entered) * 1000, 2),
                   "before_model_ms": round((asked - started) * 1000, 2)}
-        yield Started(conv.session_id, answer_id, turn.message_id)
         parts: list[str] = []
         ttft: float | None = None
         model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
         finished = failed = False
         try:
+            yield Started(conv.session_id, answer_id, turn.message_id)
             item = await first
             while item is not None:
                 if isinstance(item, Usage):
@@ -219,12 +235,13 @@ class ConversationEngine:
                          session_id=conv.session_id, user_message_id=turn.message_id)
             return
         finally:
-            await _abandon(first, stream)
             if not finished and not failed and parts:
                 # The listener went away mid-answer (barge-in, closed stream): keep what was generated.
+                # Spawned before anything is awaited here, so a second cancellation cannot lose it.
                 partial = "".join(parts)
                 self._spawn_save(conv, answer_id, partial, [], tags, usage or Usage(),
                                  {"ttft_ms": ttft, **stages}, version, [], interrupted=True)
+            await _abandon(first, stream)
         answer = "".join(parts)
         if self.llm is not None and conv.mode is Mode.roleplay:
             tags = tagging.customer_tags(answer)
@@ -246,6 +263,10 @@ class ConversationEngine:
         yield Sources(sources)
         yield Done(conv.session_id, answer_id, turn.message_id, answer, usage, timings, self.offline, self.model,
                    flags)
+
+    def _forget_recording(self, session_id: uuid.UUID, task: asyncio.Task[Any]) -> None:
+        if self._recording.get(session_id) is task:
+            del self._recording[session_id]
 
     async def record_interrupted(self, message_id: uuid.UUID, heard_text: str) -> bool:
         """After a barge-in: keep only what the user heard in the transcript (and in the history the
@@ -298,9 +319,13 @@ class ConversationEngine:
         return card
 
     async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any],
-                                history_ready: asyncio.Future[History]) -> _UserTurn | Conflict:
-        """Store the user's turn in one transaction; `history_ready` gets the history the model
-        should see as soon as it is read, before the commit."""
+                                history_ready: asyncio.Future[History],
+                                after: asyncio.Task[Any] | None) -> _UserTurn | Conflict:
+        """Store the user's turn in one transaction (once `after`, the session's previous turn,
+        is stored); `history_ready` gets the history the model should see as soon as it is
+        read, before the commit."""
+        if after is not None:
+            await asyncio.wait([after])
         new = self._unsaved.get(conv.session_id)
         if new is not None:
             history_ready.set_result([])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -83,7 +84,7 @@ class OpenAIChat:
                             stream_options={"include_usage": True}, temperature=self._settings.llm_temperature,
                             max_tokens=self._settings.llm_max_tokens,
                         ))
-                    chunks = _chunks(body.iter_lines())
+                    chunks = _chunks(_events(body.iter_bytes()))
                     opening = await _opening(chunks)
             except (openai.APIError, httpx.HTTPError, LLMError, TimeoutError) as exc:
                 await response.aclose()
@@ -94,6 +95,9 @@ class OpenAIChat:
                     raise error from exc
                 await asyncio.sleep(pause)
                 continue
+            except BaseException:  # cancelled, or a bug: the connection still goes back
+                await response.aclose()
+                raise
             break
         try:
             async for item in _relay(chunks, opening):
@@ -132,13 +136,37 @@ class OpenAIChat:
         return data, usage
 
 
-async def _chunks(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+async def _events(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The data of each server-sent event. Lines end at CR, LF or CRLF only: a JSON string may
+    hold U+2028 or U+0085 raw, which `str.splitlines()` would also cut at. Other fields
+    (`event:`, `id:`, comments) are not needed: an error event carries an `error` object."""
+    pending, data = b"", list[bytes]()
+    async for piece in body:
+        pending += piece
+        # A CR at the very end may be the first half of a CRLF: keep it for the next piece.
+        end = len(pending) - 1 if pending.endswith(b"\r") else len(pending)
+        lines = _LINE_END.split(pending[:end])
+        pending = lines.pop() + pending[end:]
+        for line in lines:
+            if not line:
+                if data:
+                    yield b"\n".join(data)
+                    data = []
+            elif line.startswith(b"data:"):
+                data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+    if pending.startswith(b"data:"):
+        data.append(pending[6:] if pending.startswith(b"data: ") else pending[5:])
+    if data:
+        yield b"\n".join(data)
+
+
+async def _chunks(events: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
     """The JSON chunks of a chat completions event stream, up to `data: [DONE]`."""
-    async for line in lines:
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, `event:` names (errors carry an `error` object)
-        data = line[5:].strip()
-        if data == "[DONE]":
+    async for data in events:
+        if data.strip() == b"[DONE]":
             return
         try:
             chunk = orjson.loads(data)
@@ -155,15 +183,21 @@ def _usage(chunk: dict[str, Any]) -> Usage | None:
     usage = chunk.get("usage")
     if not isinstance(usage, dict):
         return None
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return Usage(prompt if isinstance(prompt, int) else 0, completion if isinstance(completion, int) else 0)
 
 
 def _choices(chunk: dict[str, Any]) -> list[tuple[str, str | None]]:
-    """(text, finish_reason) of each choice in a chunk."""
+    """(text, finish_reason) of each choice in a chunk; anything not shaped like one is skipped."""
     found = []
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        found.append((delta.get("content") or "", choice.get("finish_reason")))
+    choices = chunk.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        finish = choice.get("finish_reason")
+        found.append((content if isinstance(content, str) else "", finish if isinstance(finish, str) else None))
     return found
 
 

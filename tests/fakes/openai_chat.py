@@ -140,7 +140,8 @@ class FakeOpenAI:
                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
             if include_usage:
                 payload["usage"] = None
-            return b"data: " + json.dumps(payload).encode() + b"\n\n"
+            # Raw UTF-8, as the real API sends it (a token may hold U+2028, which is not a line end).
+            return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
         text = self.reply(messages)
         tokens = [word + " " for word in text.split(" ")]
