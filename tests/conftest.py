@@ -6,6 +6,7 @@ database). End-to-end tests start a real uvicorn server on a free port (`live_se
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import secrets
@@ -179,6 +180,17 @@ class World:
 @pytest.fixture
 def world(client: httpx.AsyncClient, state: AppState) -> World:
     return World(client, state)
+
+
+async def inside_one_rate_window(period_s: float = 60, needed_s: float = 20) -> None:
+    """Wait, if need be, until `needed_s` seconds remain in the current rate-limit window.
+
+    The limiters' sliding window counts the previous window's hits in proportion to the part of
+    it still covered, so hits straddling a window's edge are forgiven a little: tests asserting
+    an exact count run inside one window."""
+    into = time.time() % period_s
+    if into > period_s - needed_s:
+        await asyncio.sleep(period_s - into + 0.2)
 
 
 def free_port() -> int:

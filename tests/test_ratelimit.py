@@ -15,12 +15,13 @@ from redis.asyncio import Redis
 
 from server.app import create_app
 from server.ratelimit import MemoryLimiter, RedisLimiter
-from tests.conftest import World, make_settings
+from tests.conftest import World, inside_one_rate_window, make_settings
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 
 
 async def _throttled_after_ten(client: httpx.AsyncClient, email: str, password: str = "wrong-password") -> None:
+    await inside_one_rate_window()  # exact counts below
     for attempt in range(10):
         response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
         assert response.status_code in (200, 401), (attempt, response.text)
@@ -52,6 +53,7 @@ async def test_login_is_throttled_per_email_and_ip(client: httpx.AsyncClient, wo
 
 
 async def test_memory_limiter_window() -> None:
+    await inside_one_rate_window()
     limiter = MemoryLimiter()
     assert [await limiter.hit("k", 3, 60) for _ in range(3)] == [None, None, None]
     retry = await limiter.hit("k", 3, 60)
@@ -73,6 +75,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.mark.redis
 async def test_redis_limiter_is_shared_between_instances(redis: Redis) -> None:
+    await inside_one_rate_window()  # exact counts below
     prefix = f"sparring-test:{uuid.uuid4().hex}:"
     first, second = RedisLimiter(redis, prefix=prefix), RedisLimiter(redis, prefix=prefix)
     try:
@@ -100,6 +103,7 @@ async def test_login_throttle_through_redis_spans_app_instances(redis: Redis, da
         async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
             clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.50", 1)),
                                          base_url="http://testserver") for app in apps]
+            await inside_one_rate_window()  # exact counts below
             for n in range(10):
                 response = await clients[n % 2].post("/api/v1/auth/login",
                                                      json={"email": email, "password": "wrong-password"})

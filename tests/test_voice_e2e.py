@@ -14,7 +14,7 @@ from server.db.models import Role
 from server.settings import Settings
 from server.voice.audio import silence
 from server.voice.client import VoiceClient
-from tests.conftest import LiveServer, World, start_live_server, stop_live_server
+from tests.conftest import LiveServer, World, inside_one_rate_window, start_live_server, stop_live_server
 from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
@@ -308,6 +308,7 @@ async def test_max_session_length_ends_the_session(strict_server: LiveServer, wo
 async def test_concurrent_session_cap_and_start_rate_limit(strict_server: LiveServer, world: World) -> None:
     dealer = await world.dealership()
     account = await world.account(Role.user, dealer)
+    await inside_one_rate_window()  # exact counts below
     first = await VoiceClient.connect(strict_server.url, account.token)
     second = await VoiceClient.connect(strict_server.url, account.token)
     await first.start()
