@@ -52,7 +52,8 @@ HISTORY_ROWS = 60
 MAX_UNSAVED = 10_000
 History = list[tuple[str, str, dict[str, Any]]]  # (role, text, tags), oldest first
 # Where the time before the model request went, stored with each answer's metrics.
-_STAGES = ("open_ms", "retrieval_ms", "before_model_ms")
+# (The rest of it is derivable: ttft_ms - model_ttft_ms.)
+_STAGES = ("open_ms", "retrieval_ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +206,7 @@ class ConversationEngine:
                          session_id=conv.session_id, user_message_id=turn.message_id)
             return
         stages = {"open_ms": round((entered - started) * 1000, 2),
-                  "retrieval_ms": round((retrieved - entered) * 1000, 2),
-                  "before_model_ms": round((asked - started) * 1000, 2)}
+                  "retrieval_ms": round((retrieved - entered) * 1000, 2)}
         parts: list[str] = []
         ttft: float | None = None
         model_ttft: float | None = None  # the model's own share of ttft; the rest is ours
@@ -345,7 +345,7 @@ class ConversationEngine:
             if rows and rows[-1].role is MessageRole.user and rows[-1].text == text:
                 # A retry after a failed answer: continue from the message already saved.
                 history_ready.set_result(_history(rows[:-1]))
-                return _UserTurn(rows[-1].id, _history(rows[:-1]))
+                return _UserTurn(rows[-1].id, history_ready.result())
             if not history_ready.done():
                 history_ready.set_result(_history(rows))
             message = ConversationMessage(

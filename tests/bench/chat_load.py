@@ -251,7 +251,7 @@ async def server_side(database_url: str) -> None:
             "SELECT ttft_ms - (metrics->>'model_ttft_ms')::float FROM conversation_message "
             "WHERE role = 'assistant' AND metrics ? 'model_ttft_ms' AND metrics->>'model_ttft_ms' IS NOT NULL"
         ))).scalars().all()
-        for key in ("open_ms", "retrieval_ms", "before_model_ms", "model_ttft_ms"):
+        for key in ("open_ms", "retrieval_ms", "model_ttft_ms"):
             vals = (await conn.execute(text(f"SELECT (metrics->>'{key}')::float FROM conversation_message "
                                             f"WHERE role='assistant' AND metrics ? '{key}'"))).scalars().all()
             if vals:
