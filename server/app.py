@@ -55,7 +55,8 @@ UPLOAD_PATH = "/api/v1/rag/upload"
 async def database(settings: Settings) -> AsyncIterator[tuple[str, AsyncEngine]]:
     url = resolve_database_url(settings)
     await upgrade_head_async(url)
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow,
+                           hnsw_ef_search=settings.rag_hnsw_ef_search)
     try:
         yield url, engine
     finally:

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # Connections kept open per process, and how many more it may open under a burst. Overflow
+    # connections are closed when handed back, so a steady load above the pool size would open
+    # and close PostgreSQL connections all the time (a new backend each, ~10 ms): 50 streaming
+    # chats hold up to ~20 at once (tests/bench/chat_load.py).
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+    database_max_overflow: int = Field(default=20, ge=0, le=200)
     redis_url: str | None = None
 
     jwt_secret: str = "dev-secret-change-me"
@@ -114,7 +120,8 @@ class Settings(BaseSettings):
     rag_worker_heartbeat_seconds: float = Field(default=10.0, ge=0.5, le=300)  # worker presence (rag_worker)
     # Dealerships with more chunks than this get their own HNSW index; smaller ones an exact scan.
     rag_exact_scan_max: int = Field(default=2000, ge=0)
-    rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
+    # Set on every database connection; at least the most vector candidates a query asks for (80).
+    rag_hnsw_ef_search: int = Field(default=400, ge=80, le=1000)
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from server.db.models import Role
-from tests.conftest import World
+from server.settings import Settings
+from tests.conftest import World, start_live_server, stop_live_server
 from tests.conversation_support import parse_sse
 from tests.rag_support import ingest
 
@@ -331,6 +335,30 @@ async def test_builtin_persona_disabled_for_one_dealership(client: httpx.AsyncCl
     assert (await client.patch(f"/api/v1/dealerships/{dealer}", headers=admin.headers,
                                json={"settings": {"record_audio": True}})).status_code == 200
     assert (await chat(client, user.headers, message="Hi")).status_code == 409
+
+
+@pytest.mark.e2e
+async def test_a_disabled_persona_reaches_another_instance_within_the_cache_ttl(
+    client: httpx.AsyncClient, world: World, settings: Settings, database_url: str, tmp_path: Path,
+) -> None:
+    ttl = 1.0
+    other = start_live_server({"DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
+                               "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "PRINCIPAL_CACHE_SECONDS": str(ttl),
+                               "OPENAI_API_KEY": "", "RATE_LIMIT_CHAT": "10000/minute"}, tmp_path / "other.log")
+    try:
+        dealer = await world.dealership()
+        admin, user = await world.account(Role.dealership_admin, dealer), await world.account(Role.user, dealer)
+        async with httpx.AsyncClient(base_url=other.url, timeout=10) as remote:
+            assert (await chat(remote, user.headers, message="Hi")).status_code == 200  # remembered over there
+            disabled = await client.patch("/api/v1/personas/adam", headers=admin.headers, json={"active": False})
+            assert disabled.status_code == 200
+            changed_at = time.monotonic()
+            while (response := await chat(remote, user.headers, message="Hi")).status_code == 200:
+                assert time.monotonic() - changed_at < ttl + 2.0, "the other instance kept starting sessions"
+                await asyncio.sleep(0.05)
+            assert response.status_code == 409 and response.json()["error"]["code"] == "persona_disabled"
+    finally:
+        stop_live_server(other)
 
 
 async def test_a_disabled_default_persona_falls_back_to_an_enabled_customer(client: httpx.AsyncClient,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from pydantic import Field
 from sqlalchemy import func, select, update
@@ -154,7 +155,7 @@ async def change_password(ctx: Ctx, body: PasswordIn) -> TokenOut:
     await revoke_all_refresh_tokens(ctx.db, user.id)
     audit.record(ctx.db, AuditAction.password_change, actor_id=user.id, subject_id=user.id,
                  dealership_id=user.dealership_id, ip=ctx.client_ip)
-    ctx.state.authenticator.invalidate(user.id)
+    ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))
     return await _issue(ctx, user)
 
 

@@ -50,6 +50,7 @@ class Ctx:
         self.state = state
         self._principal = principal
         self._session: AsyncSession | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def principal(self) -> Principal:
@@ -71,16 +72,23 @@ class Ctx:
     def client_ip(self) -> str:
         return self.request.client.host if self.request.client else "unknown"
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this request's changes are committed (not at all if they are not):
+        dropping a cached copy before then would let a concurrent read cache the old state again."""
+        self._after_commit.append(callback)
+
     async def finish(self, ok: bool) -> None:
-        if self._session is None:
-            return
-        try:
-            if ok:
-                await self._session.commit()
-            else:
-                await self._session.rollback()
-        finally:
-            await self._session.close()
+        if self._session is not None:
+            try:
+                if ok:
+                    await self._session.commit()
+                else:
+                    await self._session.rollback()
+            finally:
+                await self._session.close()
+        if ok:
+            for callback in self._after_commit:
+                callback()
 
 
 Handler = Callable[..., Awaitable[Any]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import Field, ValidationError
@@ -154,6 +155,13 @@ async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> Perso
     return _out(row)
 
 
+def settings_changed(ctx: Ctx, dealership_id: uuid.UUID) -> None:
+    """New sessions see a dealership's changed persona settings at once on this instance."""
+    engine = ctx.state.conversations
+    if engine is not None:
+        ctx.after_commit(partial(engine.dealership_changed, dealership_id))
+
+
 async def _toggle_builtin(ctx: Ctx, persona: PersonaView, active: bool, requested: uuid.UUID | None) -> PersonaOut:
     """Disable or re-enable a built-in for one dealership. The row lock serialises concurrent
     toggles (and dealership settings edits) so none is lost."""
@@ -167,6 +175,7 @@ async def _toggle_builtin(ctx: Ctx, persona: PersonaView, active: bool, requeste
     # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
     dealership.settings = {**(dealership.settings or {}), DISABLED_KEY: sorted(disabled)}
     await ctx.db.flush()
+    settings_changed(ctx, dealership_id)
     return _builtin_out(persona, frozenset(disabled))
 
 

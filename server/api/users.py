@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
@@ -144,7 +145,7 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
         # Every existing token of this account stops working (access tokens via the version).
         user.token_version += 1
         await revoke_all_refresh_tokens(ctx.db, user.id)
-    ctx.state.authenticator.invalidate(user.id)
+    ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))
     await ctx.db.flush()
     await ctx.db.refresh(user)
     return UserDetail.model_validate(user)
@@ -162,7 +163,7 @@ async def delete_user(ctx: Ctx, user_id: uuid.UUID) -> None:
     await revoke_all_refresh_tokens(ctx.db, user.id)
     audit.record(ctx.db, AuditAction.user_deleted, actor_id=ctx.principal.user_id, subject_id=user.id,
                  dealership_id=user.dealership_id, ip=ctx.client_ip)
-    ctx.state.authenticator.invalidate(user.id)
+    ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))
 
 
 ENDPOINTS = [create, list_users, get_user, update_user, delete_user]

@@ -18,6 +18,7 @@ from server.auth.tokens import AccessClaims, decode_access_token
 from server.db.models import Role, User
 from server.errors import Unauthorized
 from server.tenancy import Principal
+from server.ttlcache import MISSING, TtlCache
 
 VERIFIED_TOKENS_MAX = 50_000
 
@@ -33,8 +34,7 @@ class Authenticator:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, secret: str, ttl: float) -> None:
         self._sessionmaker = sessionmaker
         self._secret = secret
-        self._ttl = ttl
-        self._cache: dict[uuid.UUID, tuple[float, _Account | None]] = {}
+        self._cache: TtlCache[uuid.UUID, _Account | None] = TtlCache(ttl)
         self._verified: dict[str, AccessClaims] = {}
 
     async def authenticate(self, token: str) -> Principal:
@@ -61,22 +61,19 @@ class Authenticator:
         return claims
 
     def invalidate(self, user_id: uuid.UUID) -> None:
-        self._cache.pop(user_id, None)
+        self._cache.invalidate(user_id)
 
     def clear(self) -> None:
         self._cache.clear()
 
     async def _account(self, user_id: uuid.UUID) -> _Account | None:
-        now = time.monotonic()
         hit = self._cache.get(user_id)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+        if hit is not MISSING:
+            return hit
         async with self._sessionmaker() as session:
             user = (await session.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
         account = None if user is None else account_of(user)
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[user_id] = (now, account)
+        self._cache.put(user_id, account)
         return account
 
 

@@ -46,6 +46,7 @@ from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import TaskSupervisor
 from server.tenancy import Principal, Scope
+from server.ttlcache import MISSING, TtlCache
 
 log = logging.getLogger(__name__)
 HISTORY_ROWS = 60
@@ -88,6 +89,9 @@ class ConversationEngine:
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._recording: dict[uuid.UUID, asyncio.Task[Any]] = {}  # by session: its latest user turn
         self._unsaved: dict[uuid.UUID, ConversationSession] = {}
+        # Read by every new session, changed by an admin now and then: kept like account state
+        # (another instance sees a change within the TTL; this one at once, `dealership_changed`).
+        self._disabled: TtlCache[uuid.UUID, frozenset[str]] = TtlCache(settings.principal_cache_seconds)
 
     @property
     def offline(self) -> bool:
@@ -103,12 +107,12 @@ class ConversationEngine:
         """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
 
         A new session is stored with its first turn, so opening one costs no database write; for
-        a plain user with a built-in persona it costs one primary-key read (is it disabled?)."""
+        a plain user with a built-in persona it usually costs no read either (is it disabled?
+        comes from a short-lived cache)."""
         if session_id is None and not principal.is_super_admin and principal.dealership_id is not None:
             persona = personas.builtin(persona_id, mode)
             if persona is not None:
-                async with self._sessionmaker() as db:
-                    personas.check_enabled(persona, await personas.disabled_for(db, principal.dealership_id))
+                personas.check_enabled(persona, await self._disabled_builtins(principal.dealership_id))
                 return self._start(principal, principal.dealership_id, persona, mode, channel)
         async with self._sessionmaker() as db, db.begin():
             scope = Scope(principal, db)
@@ -126,6 +130,18 @@ class ConversationEngine:
             dealership = await scope.dealership(dealership_id)
             persona = await personas.resolve(principal, db, persona_id, mode, dealership.id)
         return self._start(principal, dealership.id, persona, mode, channel)
+
+    def dealership_changed(self, dealership_id: uuid.UUID) -> None:
+        """Its settings (disabled personas) changed: call once the change is committed."""
+        self._disabled.invalidate(dealership_id)
+
+    async def _disabled_builtins(self, dealership_id: uuid.UUID) -> frozenset[str]:
+        disabled = self._disabled.get(dealership_id)
+        if disabled is MISSING:
+            async with self._sessionmaker() as db:
+                disabled = await personas.disabled_for(db, dealership_id)
+            self._disabled.put(dealership_id, disabled)
+        return disabled
 
     def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
                channel: Channel) -> Conversation:

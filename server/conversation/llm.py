@@ -61,6 +61,7 @@ class OpenAIChat:
         self._settings = settings
         self._client = AsyncOpenAI(
             api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=0,
+            http_client=openai.DefaultAioHttpClient(),
             timeout=openai.Timeout(connect=settings.llm_connect_timeout_seconds,
                                    read=settings.llm_read_timeout_seconds, write=10.0, pool=5.0),
         )

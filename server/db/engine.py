@@ -14,11 +14,16 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.data_dir)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None,
+                  hnsw_ef_search: int = 400) -> AsyncEngine:
+    """`hnsw_ef_search`: how many candidates a pgvector HNSW scan keeps (its recall, and the
+    most rows it can return). Set once per connection, in the startup message, so a vector
+    search needs no `SET` round trip of its own (RAG_HNSW_EF_SEARCH)."""
     return create_async_engine(
         url,
+        connect_args={"server_settings": {"hnsw.ef_search": str(hnsw_ef_search)}},
         pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
         pool_pre_ping=False,
         pool_recycle=1800,
         # A cancelled request must not leave a connection mid-transaction in the pool.

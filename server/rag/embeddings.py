@@ -20,6 +20,8 @@ class Embedder(Protocol):
 
     async def embed_query(self, text: str) -> list[float]: ...
 
+    async def close(self) -> None: ...
+
 
 def build_embedder(settings: Settings) -> Embedder:
     if settings.openai_api_key:

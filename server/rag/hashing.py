@@ -71,3 +71,6 @@ class HashingEmbedder:
 
     async def embed_query(self, text: str) -> list[float]:
         return embed_text(text)
+
+    async def close(self) -> None:
+        return None

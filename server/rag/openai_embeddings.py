@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 
-from openai import APIConnectionError, APIStatusError, AsyncOpenAI
+from openai import DefaultAioHttpClient, APIConnectionError, APIStatusError, AsyncOpenAI
 
 from server.errors import ServiceUnavailable
 
@@ -29,7 +29,8 @@ class OpenAIEmbedder:
     def __init__(self, *, api_key: str, base_url: str, model: str, batch_size: int = 256,
                  attempts: int = 6, backoff: float = 0.5, timeout: float = 30.0) -> None:
         # The SDK's own retries are off: ours cover the whole batch with a known budget.
-        self.client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+                                  http_client=DefaultAioHttpClient())
         self.model = model
         self.dimension = KNOWN_DIMENSIONS.get(model, 1536)
         self.batch_size = min(batch_size, MAX_INPUTS)
@@ -41,6 +42,9 @@ class OpenAIEmbedder:
         for batch in self._batches([t[:MAX_CHARS_PER_INPUT] or " " for t in texts]):
             vectors.extend(await self._create(batch))
         return vectors
+
+    async def close(self) -> None:
+        await self.client.close()
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self._create([text[:MAX_CHARS_PER_INPUT] or " "]))[0]

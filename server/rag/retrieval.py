@@ -4,20 +4,29 @@ into one result. This is the Python API the conversation engine grounds its answ
 
     results = await search(state, dealership_id, "customer wants to think about it", top_k=5)
     for r in results: r.document_id, r.filename, r.page, r.text, r.score
+
+It sits on the critical path of every grounded answer, so it costs two database round trips,
+with the query's embedding fetched beside the first:
+
+1. the dealership's index record and the full-text ranking, in one statement;
+2. (unless the result cache answers) the nearest vectors and the rows of every candidate, in
+   one statement when the vectors live in Postgres; an outside store (Pinecone) is asked for
+   its nearest ids first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.rag.indexes import load_index
 from server.rag.services import RagServices
-from server.rag.stores.base import IndexInfo
+from server.rag.stores.base import Executor, IndexInfo, vector_literal
 
 RRF_K = 60
 _BEST = 2.0 / (RRF_K + 1)  # ranked first by both searches
@@ -45,86 +54,138 @@ def _services(deps: Any) -> RagServices:
 async def search(deps: Any, dealership_id: uuid.UUID, query: str, top_k: int = 5) -> list[SearchResult]:
     """Top passages of `dealership_id`'s documents for `query` (AppState or RagServices as deps)."""
     services = _services(deps)
-    async with services.sessionmaker() as session:
-        return await search_in_session(services, session, dealership_id, query, top_k)
+    # Reads only, each statement consistent on its own: no BEGIN/ROLLBACK round trips.
+    async with services.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return await search_in_session(services, conn, dealership_id, query, top_k)
 
 
-async def search_in_session(services: RagServices, session: AsyncSession, dealership_id: uuid.UUID,
+async def search_in_session(services: RagServices, db: Executor, dealership_id: uuid.UUID,
                             query: str, top_k: int) -> list[SearchResult]:
     query = " ".join(query.split())
-    index = await load_index(session, dealership_id)
-    if index is None or not query:
+    if not query:
         return []
-    key = services.cache.results_key(dealership_id, index.generation, index.model, top_k, query)
-    cached = await services.cache.results(key)
-    if cached is not None:
-        return [_from_json(item) for item in cached]
     candidates = max(top_k * 4, 20)
-    ranked_lists = [await _full_text(session, dealership_id, query, candidates)]
-    if index.model == services.embedder.model:  # never compare vectors of different models
-        ranked_lists.append(await _vector(services, session, index, query, candidates))
-    results = await _fuse(session, dealership_id, ranked_lists, top_k)
-    await services.cache.put_results(key, [_to_json(r) for r in results])
-    return results
+    # Asked before we know whether the dealership has an index or the cache has the answer:
+    # the provider's round trip overlaps the first statement instead of following it.
+    embedding = asyncio.ensure_future(_query_vector(services, query))
+    try:
+        index, full_text = await _index_and_full_text(db, dealership_id, query, candidates)
+        if index is None:
+            return []
+        key = services.cache.results_key(dealership_id, index.generation, index.model, top_k, query)
+        cached = await services.cache.results(key)
+        if cached is not None:
+            return [_from_json(item) for item in cached]
+        # Never compare vectors of different models (the index is being rebuilt for a new one).
+        vector = await embedding if index.model == services.embedder.model else None
+        results = await _nearest_and_fuse(services, db, index, full_text, vector, candidates, top_k)
+        await services.cache.put_results(key, [_to_json(r) for r in results])
+        return results
+    finally:
+        if not embedding.done():  # no index, a cached answer, or a failure: not needed any more
+            embedding.cancel()
+            with contextlib.suppress(BaseException):
+                await embedding
 
 
-async def _vector(services: RagServices, session: AsyncSession, index: IndexInfo, query: str,
-                  k: int) -> list[uuid.UUID]:
+async def _query_vector(services: RagServices, query: str) -> list[float]:
     model = services.embedder.model
     vector = await services.cache.embedding(model, query)
     if vector is None:
         vector = await services.embedder.embed_query(query)
         await services.cache.put_embedding(model, query, vector)
-    return [hit.chunk_id for hit in await services.store.search(session, index, vector, k)]
+    return vector
 
 
 # Full text in two passes: chunks containing every query term first (websearch-style AND),
-# then, if those are too few, chunks containing any term. Ranking reads each candidate's
-# tsvector, so at most FULL_TEXT_CAP candidates per pass are ranked: a query made of words that
-# occur everywhere stays fast on a large dealership (the vector search carries the meaning).
+# then, only if those are too few, chunks containing any term (the second pass sits behind a
+# one-time filter, so PostgreSQL skips it otherwise). Ranking reads each candidate's tsvector,
+# so at most FULL_TEXT_CAP candidates per pass are ranked: a query made of words that occur
+# everywhere stays fast on a large dealership (the vector search carries the meaning).
+# The dealership's index record comes back on every row (and no row at all without one).
 FULL_TEXT_CAP = 300
-_FULL_TEXT = """
-WITH q AS (SELECT {tsquery} AS q),
-candidates AS MATERIALIZED (
-    SELECT c.id, c.tsv FROM rag_chunk c, q
-    WHERE c.dealership_id = :d AND c.tsv @@ q.q
-    LIMIT :cap
+_INDEX_AND_FULL_TEXT = text("""
+WITH q AS (
+    SELECT plainto_tsquery('english', :q) AS every,
+           CAST(nullif(replace(CAST(plainto_tsquery('english', :q) AS text), '&', '|'), '') AS tsquery) AS some
+),
+idx AS (SELECT generation, model, dimension, hnsw_index FROM rag_index WHERE dealership_id = :d),
+every_term AS MATERIALIZED (
+    SELECT c.id, ts_rank_cd(c.tsv, q.every) AS rank
+    FROM (SELECT c.id, c.tsv FROM rag_chunk c, q WHERE c.dealership_id = :d AND c.tsv @@ q.every LIMIT :cap) c, q
+    ORDER BY rank DESC, c.id LIMIT :k
+),
+some_term AS (
+    SELECT c.id, ts_rank_cd(c.tsv, q.some) AS rank
+    FROM (SELECT c.id, c.tsv FROM rag_chunk c, q WHERE c.dealership_id = :d AND c.tsv @@ q.some LIMIT :cap) c, q
+    WHERE (SELECT count(*) FROM every_term) < :k
+    ORDER BY rank DESC, c.id LIMIT :k
+),
+ranked AS (
+    SELECT id, 0 AS pass, rank FROM every_term
+    UNION ALL
+    SELECT id, 1 AS pass, rank FROM some_term
 )
-SELECT candidates.id FROM candidates, q
-ORDER BY ts_rank_cd(candidates.tsv, q.q) DESC, candidates.id
-LIMIT :k
+SELECT idx.generation, idx.model, idx.dimension, idx.hnsw_index, ranked.id
+FROM idx LEFT JOIN ranked ON true
+ORDER BY ranked.pass, ranked.rank DESC, ranked.id
+""")
+
+
+async def _index_and_full_text(db: Executor, dealership_id: uuid.UUID, query: str,
+                               k: int) -> tuple[IndexInfo | None, list[uuid.UUID]]:
+    rows = (await db.execute(_INDEX_AND_FULL_TEXT,
+                             {"q": query, "d": dealership_id, "k": k, "cap": FULL_TEXT_CAP})).all()
+    if not rows:
+        return None, []
+    first = rows[0]
+    index = IndexInfo(dealership_id=dealership_id, model=first.model, dimension=first.dimension,
+                      generation=first.generation, hnsw_index=first.hnsw_index)
+    ranked: list[uuid.UUID] = []
+    for row in rows:
+        if row.id is not None and row.id not in ranked:
+            ranked.append(row.id)
+    return index, ranked[:k]
+
+
+# The candidates' rows, with the vector rank of those the vector search found. The dealership
+# filter applies again: ids from an outside store are never trusted blindly.
+_ROWS = """
+WITH nearest AS MATERIALIZED ({nearest}),
+vector_ranked AS (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest)
+SELECT c.id, c.document_id, c.page, c.page_end, c.heading, c.text, c.text_hash, d.filename,
+       vector_ranked.rank AS vector_rank
+FROM rag_chunk c
+JOIN rag_document d ON d.id = c.document_id
+LEFT JOIN vector_ranked ON vector_ranked.id = c.id
+WHERE c.dealership_id = :d AND (c.id = ANY(:full_text) OR vector_ranked.id IS NOT NULL)
 """
-_ALL_TERMS = text(_FULL_TEXT.format(tsquery="plainto_tsquery('english', :q)"))
-_ANY_TERM = text(_FULL_TEXT.format(
-    tsquery="CAST(nullif(replace(CAST(plainto_tsquery('english', :q) AS text), '&', '|'), '') AS tsquery)"))
+_OUTSIDE = ("SELECT id, ordinality AS distance "
+            "FROM unnest(CAST(:outside AS uuid[])) WITH ORDINALITY AS t(id, ordinality)")
 
 
-async def _full_text(session: AsyncSession, dealership_id: uuid.UUID, query: str, k: int) -> list[uuid.UUID]:
-    params = {"q": query, "d": dealership_id, "k": k, "cap": FULL_TEXT_CAP}
-    ranked = [row.id for row in await session.execute(_ALL_TERMS, params)]
-    if len(ranked) < k:
-        seen = set(ranked)
-        ranked += [row.id for row in await session.execute(_ANY_TERM, params) if row.id not in seen]
-    return ranked[:k]
-
-
-async def _fuse(session: AsyncSession, dealership_id: uuid.UUID, ranked_lists: list[list[uuid.UUID]],
-                top_k: int) -> list[SearchResult]:
-    scores: dict[uuid.UUID, float] = {}
-    for ranked in ranked_lists:
-        for rank, chunk in enumerate(ranked, start=1):
-            scores[chunk] = scores.get(chunk, 0.0) + 1.0 / (RRF_K + rank)
-    if not scores:
+async def _nearest_and_fuse(services: RagServices, db: Executor, index: IndexInfo, full_text: list[uuid.UUID],
+                            vector: Sequence[float] | None, k: int, top_k: int) -> list[SearchResult]:
+    params: dict[str, Any] = {"d": index.dealership_id, "full_text": full_text, "outside": [], "k": k}
+    nearest = services.store.nearest_sql(index) if vector is not None else None
+    if vector is not None and nearest is not None:
+        params.update(q=vector_literal(vector), m=index.model)
+    else:
+        nearest = _OUTSIDE
+        if vector is not None:  # vectors in an outside store (Pinecone): its ids, in its order
+            params["outside"] = [hit.chunk_id for hit in await services.store.search(db, index, vector, k)]
+    if not full_text and not params["outside"] and vector is None:
         return []
-    # The dealership filter again: ids from an outside store are never trusted blindly.
-    rows = (await session.execute(text("""
-        SELECT c.id, c.document_id, c.page, c.page_end, c.heading, c.text, c.text_hash, d.filename
-        FROM rag_chunk c JOIN rag_document d ON d.id = c.document_id
-        WHERE c.id = ANY(:ids) AND c.dealership_id = :d
-    """), {"ids": list(scores), "d": dealership_id})).all()
+    rows = (await db.execute(text(_ROWS.format(nearest=nearest)), params)).all()
+    full_text_rank = {chunk: rank for rank, chunk in enumerate(full_text, start=1)}
     best: dict[str, tuple[float, Any]] = {}
     for row in rows:
-        score = scores[row.id]
+        score = 0.0
+        if row.id in full_text_rank:
+            score += 1.0 / (RRF_K + full_text_rank[row.id])
+        if row.vector_rank is not None:
+            score += 1.0 / (RRF_K + row.vector_rank)
         kept = best.get(row.text_hash)
         if kept is None or score > kept[0] or (score == kept[0] and str(row.id) < str(kept[1].id)):
             best[row.text_hash] = (score, row)

@@ -27,6 +27,7 @@ class RagServices:
 
     async def close(self) -> None:
         await self.store.close()
+        await self.embedder.close()
 
 
 def build_store(settings: Settings) -> VectorStore:
@@ -37,7 +38,7 @@ def build_store(settings: Settings) -> VectorStore:
         return PineconeStore(api_key=settings.pinecone_api_key, host=settings.pinecone_host)
     from server.rag.stores.pgvector import PgVectorStore
 
-    return PgVectorStore(ef_search=settings.rag_hnsw_ef_search)
+    return PgVectorStore()
 
 
 def build_services(settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession],

@@ -25,7 +25,7 @@ from server.rag.hashing import MODEL, embed_text
 from server.rag.indexes import ensure_index as ensure_index_row
 from server.rag.indexes import load_index
 from server.rag.models import Chunk, Document
-from server.rag.retrieval import _full_text, search_in_session
+from server.rag.retrieval import _index_and_full_text, search
 from server.rag.services import RagServices
 from server.rag.stores.base import vector_literal
 from server.rag.stores.pgvector import ensure_index
@@ -117,19 +117,18 @@ async def main(total: int, dealers: int, queries: int, exact_scan_max: int, unif
     # Warm-up, then timed hybrid queries spread over all dealerships (weighted by size).
     picks = rng.choices(sizes, weights=[s for _, s, _ in sizes], k=queries)
     texts = [topics.query(own) for _, _, own in picks]
-    async with services.sessionmaker() as session:
-        for dealer, _, own in sizes[:5]:
-            await search_in_session(services, session, dealer, topics.query(own), 5)
+    for dealer, _, own in sizes[:5]:
+        await search(services, dealer, topics.query(own), 5)
     timings, largest_timings, full_text_ms, vector_ms = [], [], [], []
     for (dealer, _, _), query in zip(picks, texts, strict=True):
+        t0 = time.perf_counter()
+        results = await search(services, dealer, query, 5)  # what the conversation engine calls
+        elapsed = (time.perf_counter() - t0) * 1000
         async with services.sessionmaker() as session:
-            t0 = time.perf_counter()
-            results = await search_in_session(services, session, dealer, query, 5)
-            elapsed = (time.perf_counter() - t0) * 1000
             index = await load_index(session, dealer)
             assert index is not None
             t0 = time.perf_counter()
-            await _full_text(session, dealer, query, 20)
+            await _index_and_full_text(session, dealer, query, 20)
             full_text_ms.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             await services.store.search(session, index, embed_text(query), 20)
@@ -147,7 +146,6 @@ async def main(total: int, dealers: int, queries: int, exact_scan_max: int, unif
         for query in (topics.query(largest_topics) for _ in range(100)):
             vector = embed_text(query)
             approx = {h.chunk_id for h in await services.store.search(session, index, vector, 10)}
-            await session.commit()  # end the transaction that SET LOCAL ef_search
             exact = {r.id for r in await session.execute(text(
                 "SELECT id FROM rag_chunk WHERE dealership_id = :d ORDER BY embedding <=> CAST(:q AS vector) "
                 "LIMIT 10"), {"d": largest, "q": vector_literal(vector)})}

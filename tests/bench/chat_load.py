@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import os
 import random
@@ -36,7 +37,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
 import psutil
 from sqlalchemy import text
@@ -120,30 +123,30 @@ def upload_documents(server_url: str, token: str) -> int:
     raise RuntimeError("documents did not become ready")
 
 
-async def first_token_direct(client: httpx.AsyncClient, url: str) -> float:
+async def first_token_direct(client: aiohttp.ClientSession, url: str) -> float:
     started = time.perf_counter()
     body = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
             "messages": [{"role": "user", "content": "hi"}]}
     ttft = 0.0
-    async with client.stream("POST", url + "/v1/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
-            if '"content": "' in line and '"content": ""' not in line and not ttft:
+    async with client.post(url + "/v1/chat/completions", json=body) as response:
+        async for line in response.content:
+            if b'"content": "' in line and b'"content": ""' not in line and not ttft:
                 ttft = time.perf_counter() - started
     return ttft
 
 
-async def first_token_server(client: httpx.AsyncClient, url: str, token: str) -> float:
+async def first_token_server(client: aiohttp.ClientSession, url: str, token: str) -> float:
     started = time.perf_counter()
     ttft = 0.0
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     n = next(_asked)
     body = {"mode": "training", "message": f"{QUESTIONS[n % len(QUESTIONS)]} (case {n})"}
-    async with client.stream("POST", url + "/api/v1/chat", json=body, headers=headers) as response:
-        assert response.status_code == 200, response.status_code
-        async for line in response.aiter_lines():
-            if line == "event: delta" and not ttft:
+    async with client.post(url + "/api/v1/chat", json=body, headers=headers) as response:
+        assert response.status == 200, response.status
+        async for line in response.content:
+            if line == b"event: delta\n" and not ttft:
                 ttft = time.perf_counter() - started
-            if line == "event: error":
+            if line == b"event: error\n":
                 raise RuntimeError("chat failed")
     return ttft
 
@@ -153,54 +156,68 @@ def summary(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
 
 
-async def staggered(args: argparse.Namespace, one: Callable[[int], Awaitable[float]]) -> tuple[list[float], float]:
-    """N clients chat back to back for `args.seconds`, each starting at a random moment within one
-    chat's length, so N chats stay in flight without arriving in the same millisecond. Returns
-    the TTFTs after a warm-up second and the mean number of chats in flight (sampled)."""
+async def staggered(args: argparse.Namespace, one: Callable[[int], Awaitable[float]],
+                    measuring: Callable[[], Awaitable[None]] | None = None) -> tuple[list[float], float]:
+    """N clients chat back to back, each starting at a random moment within one chat's length, so
+    N chats stay in flight without arriving in the same millisecond. The first `args.warmup`
+    seconds fill connection pools and caches (a server that has been up a while has them);
+    `measuring` is awaited when they end. Returns the TTFTs of the chats started after the
+    warm-up and the mean number of chats in flight (sampled) while measuring."""
     chat_seconds = args.ttft + args.words / args.tps
     rng = random.Random(7)
     in_flight = 0
     samples: list[int] = []
     ttfts: list[float] = []
-    began = time.perf_counter()
-    deadline = began + 1 + args.seconds
+    measured_from = time.perf_counter() + args.warmup
+    deadline = measured_from + args.seconds
 
     async def client(i: int) -> None:
         nonlocal in_flight
         await asyncio.sleep(rng.uniform(0, chat_seconds))
-        while time.perf_counter() < deadline:
+        while (started := time.perf_counter()) < deadline:
             in_flight += 1
             try:
                 ttft = await one(i)
             finally:
                 in_flight -= 1
-            if time.perf_counter() - began > 1:
+            if started >= measured_from:
                 ttfts.append(ttft)
 
     async def sample() -> None:
+        await asyncio.sleep(max(0.0, measured_from - time.perf_counter()))
+        if measuring is not None:
+            await measuring()
         while time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
-            if time.perf_counter() - began > 1:
-                samples.append(in_flight)
+            samples.append(in_flight)
 
     await asyncio.gather(sample(), *[client(i) for i in range(args.concurrency)])
     return ttfts, statistics.mean(samples)
 
 
 async def measure(args: argparse.Namespace, fake_url: str, server_url: str, tokens: list[str],
-                  server: psutil.Process) -> None:
-    limits = httpx.Limits(max_connections=args.concurrency * 3, max_keepalive_connections=args.concurrency * 3)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+                  server: psutil.Process) -> float | None:
+    """Prints the client's view; returns when the measured server chats began (Unix time), if known."""
+    # aiohttp (C parser) rather than httpx: the load generator shares the 2 CPUs with the server,
+    # so the less CPU it burns per streamed line, the less it perturbs what it measures.
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 3)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         direct: list[float] = []
         through: list[float] = []
+        since: float | None = None
         if args.arrivals == "staggered":
             direct, direct_load = await staggered(args, lambda i: first_token_direct(client, fake_url))
-            lag_before = lag_histogram((await client.get(server_url + "/metrics")).text)
-            cpu, began = server.cpu_times(), time.perf_counter()
+            window: dict[str, Any] = {}
+
+            async def measuring() -> None:
+                window["lag"] = lag_histogram(await (await client.get(server_url + "/metrics")).text())
+                window["cpu"], window["began"], window["since"] = server.cpu_times(), time.perf_counter(), time.time()
+
             through, server_load = await staggered(
-                args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]))
-            used, wall = server.cpu_times(), time.perf_counter() - began
-            lag_after = lag_histogram((await client.get(server_url + "/metrics")).text)
+                args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]), measuring)
+            used, wall = server.cpu_times(), time.perf_counter() - window["began"]
+            lag_after = lag_histogram(await (await client.get(server_url + "/metrics")).text())
+            cpu, lag_before, since = window["cpu"], window["lag"], window["since"]
             seconds = used.user + used.system - cpu.user - cpu.system
             print(f"staggered arrivals: mean chats in flight {direct_load:.1f} (direct), {server_load:.1f} (server)")
             if args.workers == 1:
@@ -240,26 +257,29 @@ async def measure(args: argparse.Namespace, fake_url: str, server_url: str, toke
     print(f"direct to provider : p50 {d50:7.1f} ms   p95 {d95:7.1f} ms")
     print(f"through the server : p50 {s50:7.1f} ms   p95 {s95:7.1f} ms")
     print(f"added by the server: p50 {s50 - d50:7.1f} ms   p95 {s95 - d95:7.1f} ms   (client view)")
+    return since
 
 
-async def server_side(database_url: str) -> None:
+async def server_side(database_url: str, since: float | None) -> None:
     """The server's own share of each answer's TTFT: from the handler's start to the first token,
-    minus the time the model took from being asked (both recorded with every message)."""
+    minus the time the model took from being asked (both recorded with every message), for the
+    chats started at or after `since` (a Unix time; None: all)."""
     engine = create_engine(database_url)
+    answers = ("FROM conversation_message m JOIN conversation_session s ON s.id = m.session_id "
+               "WHERE m.role = 'assistant' AND (CAST(:since AS float) IS NULL OR s.started_at >= to_timestamp(:since))")
     async with engine.connect() as conn:
         rows = (await conn.execute(text(
-            "SELECT ttft_ms - (metrics->>'model_ttft_ms')::float FROM conversation_message "
-            "WHERE role = 'assistant' AND metrics ? 'model_ttft_ms' AND metrics->>'model_ttft_ms' IS NOT NULL"
-        ))).scalars().all()
+            f"SELECT m.ttft_ms - (m.metrics->>'model_ttft_ms')::float {answers} "
+            "AND m.metrics->>'model_ttft_ms' IS NOT NULL"), {"since": since})).scalars().all()
         for key in ("open_ms", "retrieval_ms", "model_ttft_ms"):
-            vals = (await conn.execute(text(f"SELECT (metrics->>'{key}')::float FROM conversation_message "
-                                            f"WHERE role='assistant' AND metrics ? '{key}'"))).scalars().all()
+            vals = (await conn.execute(text(f"SELECT (m.metrics->>'{key}')::float {answers} AND m.metrics ? '{key}'"),
+                                       {"since": since})).scalars().all()
             if vals:
                 a, b = summary([v / 1000 for v in vals])
                 print(f"  stage {key:14s}: p50 {a:7.1f} ms   p95 {b:7.1f} ms   max {max(vals):7.1f}")
         grounded = (await conn.execute(text(
-            "SELECT count(*) FILTER (WHERE jsonb_array_length(sources) > 0), count(*) FROM conversation_message "
-            "WHERE role = 'assistant'"))).one()
+            f"SELECT count(*) FILTER (WHERE jsonb_array_length(m.sources) > 0), count(*) {answers}"),
+            {"since": since})).one()
         print(f"  answers citing the dealership's documents: {grounded[0]} of {grounded[1]}")
     await engine.dispose()
     p50, p95 = summary([r / 1000 for r in rows])
@@ -279,6 +299,7 @@ def main() -> None:
                              "chats fired at once")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of load before measuring (staggered)")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
@@ -306,8 +327,18 @@ def main() -> None:
         chunks = upload_documents(server_url, login(admin))
         print(f"dealership documents: {len(list(DOCUMENTS.iterdir()))} files, {chunks} chunks")
         tokens = [login(e) for e in emails]
-        asyncio.run(measure(args, fake_url, server_url, tokens, psutil.Process(server.pid)))
-        asyncio.run(server_side(database_url))
+        # The load generator's own collector must not stall it: a 200-400 ms full collection
+        # here (seen: gen 2 passes over the HTTP client's objects) delays reading every stream at once
+        # and then fires the waiting clients' next chats together, a burst the server is then
+        # blamed for. The measuring run makes a few hundred MB at most.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            since = asyncio.run(measure(args, fake_url, server_url, tokens, psutil.Process(server.pid)))
+        finally:
+            gc.enable()
+        asyncio.run(server_side(database_url, since))
     finally:
         for process in (server, fake):
             process.terminate()

@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+Executor = AsyncSession | AsyncConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,19 @@ class VectorStore(Protocol):
 
     async def drop_dealership(self, dealership_id: uuid.UUID) -> None: ...
 
-    async def search(self, session: AsyncSession, index: IndexInfo, vector: Sequence[float],
+    async def search(self, db: Executor, index: IndexInfo, vector: Sequence[float],
                      k: int) -> list[VectorHit]: ...
+
+    def nearest_sql(self, index: IndexInfo) -> str | None:
+        """For vectors kept in Postgres: a query for the `:k` chunks nearest to the vector `:q`,
+        as (id, distance), which retrieval joins into its own statement (one round trip);
+        `:d` and `:m` are the dealership and model. None for an outside store."""
+        ...
 
     async def close(self) -> None: ...
 
 
 def vector_literal(vector: Sequence[float]) -> str:
-    """pgvector's text form; shorter than repr and exact enough for float32."""
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+    """pgvector's text form (`[0.1,0.2,...]`, the same as JSON). orjson writes 1,536 floats in a
+    few microseconds, where formatting them one by one in Python took ~1 ms per query."""
+    return orjson.dumps(vector if isinstance(vector, list) else [float(x) for x in vector]).decode()

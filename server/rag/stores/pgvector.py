@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.rag.stores.base import IndexInfo, VectorHit, VectorRecord, vector_literal
+from server.rag.stores.base import Executor, IndexInfo, VectorHit, VectorRecord, vector_literal
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,6 @@ class PgVectorStore:
     name = "pgvector"
     in_postgres = True
 
-    def __init__(self, *, ef_search: int = 100) -> None:
-        self.ef_search = ef_search
-
     async def upsert(self, index: IndexInfo, records: Sequence[VectorRecord]) -> None:
         return None  # written with the chunk rows
 
@@ -51,26 +48,24 @@ class PgVectorStore:
     async def close(self) -> None:
         return None
 
-    async def search(self, session: AsyncSession, index: IndexInfo, vector: Sequence[float],
-                     k: int) -> list[VectorHit]:
-        literal = vector_literal(vector)
+    def nearest_sql(self, index: IndexInfo) -> str:
         if index.hnsw_index:
             dim = int(index.dimension)
-            # Literals, not bind parameters: the planner must see that the WHERE clause
-            # implies the partial index's predicate. Both values are ours (UUID, model name).
-            await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, k)}"))
-            sql = (f"SELECT id, 1 - (embedding::vector({dim}) <=> CAST(:q AS vector({dim}))) AS score "  # noqa: S608
-                   f"FROM rag_chunk WHERE dealership_id = {_quote(str(index.dealership_id))} "
-                   f"AND model = {_quote(index.model)} "
-                   f"ORDER BY embedding::vector({dim}) <=> CAST(:q AS vector({dim})) LIMIT :k")
-            rows = await session.execute(text(sql), {"q": literal, "k": k})
-        else:
-            # The untyped `embedding <=> q` matches no index expression: an exact scan.
-            rows = await session.execute(text(
-                "SELECT id, 1 - (embedding <=> CAST(:q AS vector)) AS score FROM rag_chunk "
-                "WHERE dealership_id = :d AND model = :m ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"),
-                {"q": literal, "d": index.dealership_id, "m": index.model, "k": k})
-        return [VectorHit(chunk_id=row.id, score=float(row.score)) for row in rows]
+            # Literals, not bind parameters: the planner must see that the WHERE clause implies
+            # the partial index's predicate. Both values are ours (UUID, model name). The
+            # search breadth, hnsw.ef_search, is set on every connection (server.db.engine).
+            return (f"SELECT id, embedding::vector({dim}) <=> CAST(:q AS vector({dim})) AS distance "  # noqa: S608
+                    f"FROM rag_chunk WHERE dealership_id = {_quote(str(index.dealership_id))} "
+                    f"AND model = {_quote(index.model)} "
+                    f"ORDER BY embedding::vector({dim}) <=> CAST(:q AS vector({dim})) LIMIT :k")
+        # The untyped `embedding <=> q` matches no index expression: an exact scan.
+        return ("SELECT id, embedding <=> CAST(:q AS vector) AS distance FROM rag_chunk "
+                "WHERE dealership_id = :d AND model = :m ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k")
+
+    async def search(self, db: Executor, index: IndexInfo, vector: Sequence[float], k: int) -> list[VectorHit]:
+        rows = await db.execute(text(self.nearest_sql(index)), {
+            "q": vector_literal(vector), "d": index.dealership_id, "m": index.model, "k": k})
+        return [VectorHit(chunk_id=row.id, score=1.0 - float(row.distance)) for row in rows]
 
 
 async def ensure_index(engine: AsyncEngine, dealership_id: uuid.UUID, *, exact_scan_max: int) -> str | None:

@@ -9,10 +9,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import ServiceUnavailable
-from server.rag.stores.base import IndexInfo, VectorHit, VectorRecord
+from server.rag.stores.base import Executor, IndexInfo, VectorHit, VectorRecord
 
 MAX_VECTORS = 1000
 MAX_BYTES = 2 * 1024 * 1024 - 64 * 1024  # leave room for the envelope
@@ -53,13 +52,15 @@ class PineconeStore:
             if not isinstance(exc.__cause__, NotFoundError):
                 raise
 
-    async def search(self, session: AsyncSession, index: IndexInfo, vector: Sequence[float],
-                     k: int) -> list[VectorHit]:
+    async def search(self, db: Executor, index: IndexInfo, vector: Sequence[float], k: int) -> list[VectorHit]:
         response = await self._call(self.index.query(
             vector=[float(x) for x in vector], top_k=k, namespace=namespace(index.dealership_id),
             filter={"model": {"$eq": index.model}}))
         return [VectorHit(chunk_id=uuid.UUID(match.id), score=float(match.score or 0.0))
                 for match in response.matches]
+
+    def nearest_sql(self, index: IndexInfo) -> None:
+        return None  # the vectors live in Pinecone: `search` asks it
 
     async def close(self) -> None:
         await self.index.close()
