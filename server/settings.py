@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Documents (server.rag). The embedder is OpenAI's when OPENAI_API_KEY is set, else offline.
     vector_store: Literal["pgvector", "pinecone"] = "pgvector"
     embedding_model: str = "text-embedding-3-small"
+    # Where embeddings come from when that is not the chat model's server (OpenRouter, say, serves
+    # no embeddings; a local TEI or Ollama may): unset, OPENAI_BASE_URL.
+    embedding_base_url: str | None = None
     embedding_batch_size: int = Field(default=256, ge=1, le=2048)
     rag_workers: int = Field(default=1, ge=0, le=32)  # in-process ingestion workers (0: none)
     rag_lease_seconds: float = Field(default=60.0, ge=1.0)

@@ -45,9 +45,21 @@ def fake_pinecone() -> Iterator[tuple[FakePinecone, str]]:
         yield fake, url
 
 
+_EMBEDDERS: list[OpenAIEmbedder] = []
+
+
 def _embedder(url: str, **kwargs: object) -> OpenAIEmbedder:
-    return OpenAIEmbedder(api_key="test-key", base_url=url, model="text-embedding-3-small",
-                          backoff=0.01, **kwargs)  # type: ignore[arg-type]
+    embedder = OpenAIEmbedder(api_key="test-key", base_url=url, model="text-embedding-3-small",
+                              backoff=0.01, **kwargs)  # type: ignore[arg-type]
+    _EMBEDDERS.append(embedder)
+    return embedder
+
+
+@pytest.fixture(autouse=True)
+async def _close_embedders() -> AsyncIterator[None]:
+    yield
+    while _EMBEDDERS:  # their HTTP connections, within the test's own event loop
+        await _EMBEDDERS.pop().close()
 
 
 async def test_openai_embeddings_are_batched_and_meaningful(fake_openai) -> None:
@@ -114,9 +126,13 @@ async def rig_factory(own_database: str) -> AsyncIterator[object]:  # noqa: F811
         engines.append(engine)
         services = build_services(make_settings(own_database, rag_workers=0, **settings), engine,
                                   create_sessionmaker(engine), None)
-        return Rig(services, WorkerPool(services, concurrency=1, database_url=own_database))
+        rigs.append(Rig(services, WorkerPool(services, concurrency=1, database_url=own_database)))
+        return rigs[-1]
 
+    rigs: list[Rig] = []
     yield make
+    for rig in rigs:
+        await rig.services.close()
     for engine in engines:
         await engine.dispose()
 
@@ -139,6 +155,19 @@ async def test_changing_the_model_reindexes_and_never_mixes_vectors(rig_factory,
         assert models == {"text-embedding-3-small"}
     results = await search(online.services, dealer, "credit union interest rate", 3)
     assert results and results[0].document_id == doc
+
+
+async def test_embeddings_can_come_from_their_own_server(rig_factory, fake_openai) -> None:
+    fake, url = fake_openai
+    # The chat model's server (nothing listens there) serves no embeddings; EMBEDDING_BASE_URL does.
+    rig = await rig_factory(openai_api_key="test-key", openai_base_url="http://127.0.0.1:9/v1",
+                            embedding_base_url=url)
+    assert rig.services.embedder.model == "text-embedding-3-small"
+    dealer = await rig.dealership("own-embeddings")
+    doc = await rig.add(dealer, "tracks.txt", (DOCS / "word-tracks.txt").read_bytes())
+    before = fake.calls
+    results = await search(rig.services, dealer, "credit union interest rate", 3)
+    assert results and results[0].document_id == doc and fake.calls == before + 1  # the query's vector
 
 
 async def test_pinecone_namespaces_per_dealership_upsert_query_delete(rig_factory, fake_pinecone) -> None:

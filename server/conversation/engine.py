@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
@@ -88,7 +88,8 @@ class ConversationEngine:
         self._tasks = tasks
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._recording: dict[uuid.UUID, asyncio.Task[Any]] = {}  # by session: its latest user turn
-        self._unsaved: dict[uuid.UUID, ConversationSession] = {}
+        # Sessions opened but not stored yet (a session is stored with its first turn): their columns.
+        self._unsaved: dict[uuid.UUID, dict[str, Any]] = {}
         # Read by every new session, changed by an admin now and then: kept like account state
         # (another instance sees a change within the TTL; this one at once, `dealership_changed`).
         self._disabled: TtlCache[uuid.UUID, frozenset[str]] = TtlCache(settings.principal_cache_seconds)
@@ -145,15 +146,13 @@ class ConversationEngine:
 
     def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
                channel: Channel) -> Conversation:
-        row = ConversationSession(
-            id=uuid.uuid4(), dealership_id=dealership_id, user_id=principal.user_id, mode=mode, channel=channel,
-            persona_id=persona.id, persona=persona.model_dump(mode="json"), status=SessionStatus.active,
-            message_count=0, flags=[], flagged=False,
-        )
+        session_id = uuid.uuid4()
         while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
             self._unsaved.pop(next(iter(self._unsaved)))
-        self._unsaved[row.id] = row
-        return Conversation(row.id, dealership_id, principal.user_id, mode, channel, persona, created=True)
+        self._unsaved[session_id] = {
+            "id": session_id, "dealership_id": dealership_id, "user_id": principal.user_id, "mode": mode,
+            "channel": channel, "persona_id": persona.id, "persona": persona.model_dump(mode="json")}
+        return Conversation(session_id, dealership_id, principal.user_id, mode, channel, persona, created=True)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
                     started: float | None = None, answer_id: uuid.UUID | None = None,
@@ -347,9 +346,10 @@ class ConversationEngine:
             history_ready.set_result([])
         async with self._sessionmaker() as db, db.begin():
             if new is not None:
-                session, rows = new, []
-                db.add(session)
-                await db.flush()  # the session row before its first message (no ORM relationship orders them)
+                # A new row each attempt: one that failed leaves no counts or flags behind.
+                session = ConversationSession(**new, status=SessionStatus.active, message_count=0, flags=[],
+                                              flagged=False)
+                rows: list[ConversationMessage] = []
             else:
                 session = await _lock(db, conv.session_id)
                 if session.status is SessionStatus.ended:
@@ -369,9 +369,14 @@ class ConversationEngine:
                 seq=session.message_count + 1, role=MessageRole.user, text=text, metrics=metrics,
                 tags=tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
             )
-            db.add(message)
             session.message_count += 1
             _add_flags(session, moderation.check_user_turn(text, message.id))
+            if new is not None:
+                # Complete before its first write: one INSERT, no UPDATE; and written before its
+                # first message (no ORM relationship orders the two).
+                db.add(session)
+                await db.flush()
+            db.add(message)
             turn = _UserTurn(message.id, _history(rows))
         self._unsaved.pop(conv.session_id, None)
         return turn
@@ -399,7 +404,7 @@ class ConversationEngine:
     def _spawn_save(self, conv: Conversation, message_id: uuid.UUID, text: str, sources: list[dict[str, Any]],
                     tags: dict[str, Any], usage: Usage, timings: dict[str, float | None], version: str | None,
                     flags: list[dict[str, Any]], *, interrupted: bool = False) -> asyncio.Task[None]:
-        message = ConversationMessage(
+        message = dict(
             id=message_id, session_id=conv.session_id, dealership_id=conv.dealership_id, user_id=conv.user_id,
             role=MessageRole.assistant, text=text, sources=sources, tags=tags, model=self.model,
             offline=self.offline, prompt_version=version, prompt_tokens=usage.prompt_tokens,
@@ -414,14 +419,33 @@ class ConversationEngine:
         task.add_done_callback(lambda _: self._saving.pop(message_id, None))
         return task
 
-    async def _save(self, message: ConversationMessage, flags: list[dict[str, Any]]) -> None:
-        async with self._sessionmaker() as db, db.begin():
-            session = await _lock(db, message.session_id)
-            session.message_count += 1
-            message.seq = session.message_count
-            session.last_activity_at = datetime.now(UTC)
-            _add_flags(session, flags)
-            db.add(message)
+    async def _save(self, message: dict[str, Any], flags: list[dict[str, Any]]) -> None:
+        """Store an answer in one statement: its session's count goes up (that row's lock orders
+        concurrent saves) and the message takes the new count as its number. Alone, it needs no
+        transaction of its own: no BEGIN or COMMIT round trips on every answer."""
+        async with self._sessionmaker() as db:
+            conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            stored = await conn.execute(_SAVE_ANSWER, {**message, "flags": flags, "flagged": bool(flags)})
+            if stored.rowcount != 1:
+                raise LookupError(f"session {message['session_id']} is gone; answer {message['id']} not stored")
+
+
+_ANSWER_COLUMNS = ("id", "session_id", "dealership_id", "user_id", "role", "text", "sources", "tags", "model",
+                   "offline", "prompt_version", "prompt_tokens", "completion_tokens", "cost_usd", "ttft_ms",
+                   "total_ms", "interrupted", "metrics")
+_SAVE_ANSWER = text(f"""
+WITH counted AS (
+    UPDATE conversation_session
+    SET message_count = message_count + 1, last_activity_at = now(),
+        flags = flags || :flags, flagged = flagged OR :flagged
+    WHERE id = :session_id
+    RETURNING message_count
+)
+INSERT INTO conversation_message ({", ".join(_ANSWER_COLUMNS)}, seq)
+SELECT {", ".join(":" + name for name in _ANSWER_COLUMNS)}, counted.message_count FROM counted
+""").bindparams(  # noqa: S608 (the column names are the constants above; every value is bound)
+    *(bindparam(name, type_=ConversationMessage.__table__.c[name].type) for name in _ANSWER_COLUMNS),
+    bindparam("flags", type_=ConversationSession.__table__.c.flags.type))
 
 
 async def _next(stream: AsyncIterator[str | Usage]) -> str | Usage | None:

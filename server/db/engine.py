@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from server.db.embedded import start_embedded, to_asyncpg_url
@@ -14,6 +17,10 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.data_dir)
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None,
                   hnsw_ef_search: int = 400) -> AsyncEngine:
     """`hnsw_ef_search`: how many candidates a pgvector HNSW scan keeps (its recall, and the
@@ -21,6 +28,9 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = N
     search needs no `SET` round trip of its own (RAG_HNSW_EF_SEARCH)."""
     return create_async_engine(
         url,
+        # JSON columns (metrics, sources, personas) on every message: orjson is ~10x json's speed.
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={"server_settings": {"hnsw.ef_search": str(hnsw_ef_search)}},
         pool_size=pool_size,
         max_overflow=pool_size * 2 if max_overflow is None else max_overflow,

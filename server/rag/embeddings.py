@@ -27,7 +27,8 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.openai_api_key:
         from server.rag.openai_embeddings import OpenAIEmbedder
 
-        return OpenAIEmbedder(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+        return OpenAIEmbedder(api_key=settings.openai_api_key,
+                              base_url=settings.embedding_base_url or settings.openai_base_url,
                               model=settings.embedding_model, batch_size=settings.embedding_batch_size)
     from server.rag.hashing import HashingEmbedder
 

@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 
-from openai import DefaultAioHttpClient, APIConnectionError, APIStatusError, AsyncOpenAI
+from openai import APIConnectionError, APIStatusError, AsyncOpenAI, DefaultAioHttpClient
 
 from server.errors import ServiceUnavailable
 

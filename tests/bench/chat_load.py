@@ -299,16 +299,27 @@ def main() -> None:
                              "chats fired at once")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
+    parser.add_argument("--embeddings", choices=("separate", "shared"), default="separate",
+                        help="the fake provider's embeddings from their own process (default) or the chat one's")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before measuring (staggered)")
     args = parser.parse_args()
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
     emails, admin = asyncio.run(seed(database_url, args.concurrency))
-    fake_port, server_port = free_port(), free_port()
+    fake_port, embeddings_port, server_port = free_port(), free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
                              "--ttft", str(args.ttft), "--tps", str(args.tps), "--words", str(args.words)], cwd=ROOT)
+    fakes = [fake]
+    embeddings_url = f"http://127.0.0.1:{fake_port}/v1"
+    if args.embeddings == "separate":
+        # The provider's embeddings answer from their own process: a real provider's embedding
+        # latency does not grow with the number of chats it streams, a single-process fake's does.
+        fakes.append(subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port",
+                                       str(embeddings_port)], cwd=ROOT))
+        embeddings_url = f"http://127.0.0.1:{embeddings_port}/v1"
     env = {**os.environ, "DATABASE_URL": database_url, "OPENAI_API_KEY": "bench",
-           "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "RATE_LIMIT_CHAT": "100000/minute",
+           "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "EMBEDDING_BASE_URL": embeddings_url,
+           "RATE_LIMIT_CHAT": "100000/minute",
            "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
            "ENVIRONMENT": "development", "BCRYPT_ROUNDS": "4",
            "LOOP_LAG_PROBE_SECONDS": str(LAG_PROBE), "JWT_SECRET": "bench-" + uuid.uuid4().hex * 2}
@@ -317,7 +328,8 @@ def main() -> None:
                                "--workers", str(args.workers)], cwd=ROOT, env=env)
     fake_url, server_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{server_port}"
     try:
-        wait_ready(fake_url + "/v1/models", fake)
+        for process, url in zip(fakes, (fake_url, embeddings_url.removesuffix("/v1")), strict=False):
+            wait_ready(url + "/v1/models", process)
         wait_ready(server_url + "/api/ready", server)
 
         def login(email: str) -> str:
@@ -340,7 +352,7 @@ def main() -> None:
             gc.enable()
         asyncio.run(server_side(database_url, since))
     finally:
-        for process in (server, fake):
+        for process in (server, *fakes):
             process.terminate()
             process.wait(timeout=10)
 
