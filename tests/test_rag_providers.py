@@ -3,6 +3,8 @@ server that speaks the provider's wire format (tests/fakes)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -168,6 +170,18 @@ async def test_embeddings_can_come_from_their_own_server(rig_factory, fake_opena
     before = fake.calls
     results = await search(rig.services, dealer, "credit union interest rate", 3)
     assert results and results[0].document_id == doc and fake.calls == before + 1  # the query's vector
+
+
+async def test_a_query_embedding_nobody_needs_fails_quietly(rig_factory, fake_openai, caplog) -> None:
+    fake, url = fake_openai
+    fake.api_key = "another-key"  # every embedding request now fails at once (401, not retried)
+    rig = await rig_factory(openai_api_key="test-key", embedding_base_url=url)
+    empty = await rig.dealership("no-documents-yet")
+    for _ in range(5):  # asked beside the first statement; this dealership has no index to use it on
+        assert await search(rig.services, empty, "credit union interest rate", 3) == []
+    await asyncio.sleep(0.05)
+    gc.collect()  # an unretrieved task exception is reported when the task is collected
+    assert "exception was never retrieved" not in caplog.text and "Task was destroyed" not in caplog.text
 
 
 async def test_pinecone_namespaces_per_dealership_upsert_query_delete(rig_factory, fake_pinecone) -> None:

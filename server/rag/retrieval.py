@@ -17,7 +17,6 @@ with the query's embedding fetched beside the first:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -85,8 +84,9 @@ async def search_in_session(services: RagServices, db: Executor, dealership_id: 
     finally:
         if not embedding.done():  # no index, a cached answer, or a failure: not needed any more
             embedding.cancel()
-            with contextlib.suppress(BaseException):
-                await embedding
+            await asyncio.wait([embedding])
+        if not embedding.cancelled():
+            embedding.exception()  # retrieved: a failure nobody waited for is not logged as lost
 
 
 async def _query_vector(services: RagServices, query: str) -> list[float]:
