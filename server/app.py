@@ -36,7 +36,7 @@ from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
 from server.rag.lifespan import rag_lifespan
-from server.rag.retrieval import RagRetriever
+from server.rag.retrieval import MAX_CANDIDATES, RagRetriever
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.recording.store import RecordingStore
 from server.settings import Settings, load_settings
@@ -56,7 +56,8 @@ async def database(settings: Settings) -> AsyncIterator[tuple[str, AsyncEngine]]
     url = resolve_database_url(settings)
     await upgrade_head_async(url)
     engine = create_engine(url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow,
-                           hnsw_ef_search=settings.rag_hnsw_ef_search)
+                           # An HNSW scan returns at most ef_search rows: never fewer than asked for.
+                           hnsw_ef_search=max(settings.rag_hnsw_ef_search, MAX_CANDIDATES))
     try:
         yield url, engine
     finally:

@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     rag_worker_heartbeat_seconds: float = Field(default=10.0, ge=0.5, le=300)  # worker presence (rag_worker)
     # Dealerships with more chunks than this get their own HNSW index; smaller ones an exact scan.
     rag_exact_scan_max: int = Field(default=2000, ge=0)
-    # Set on every database connection; at least the most vector candidates a query asks for (80).
-    rag_hnsw_ef_search: int = Field(default=400, ge=80, le=1000)
+    # Set on every database connection, raised to the most vector candidates a query asks for.
+    rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 

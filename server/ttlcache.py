@@ -27,6 +27,13 @@ class TtlCache(Generic[K, V]):
         self.ttl = ttl
         self.max_entries = max_entries
         self._items: dict[K, tuple[float, V]] = {}
+        self._epoch = 0  # bumped by every invalidation
+
+    @property
+    def epoch(self) -> int:
+        """Read before fetching a value to `put`: if anything is invalidated meanwhile, the value
+        may predate that change and is not kept."""
+        return self._epoch
 
     def get(self, key: K) -> V | Literal[_Missing.MISSING]:
         """The cached value (which may be None), or MISSING when absent or expired."""
@@ -35,15 +42,17 @@ class TtlCache(Generic[K, V]):
             return MISSING
         return hit[1]
 
-    def put(self, key: K, value: V) -> None:
-        if self.ttl <= 0:
+    def put(self, key: K, value: V, *, epoch: int) -> None:
+        if self.ttl <= 0 or epoch != self._epoch:
             return
         if len(self._items) >= self.max_entries:
             self._items.clear()  # rare (many distinct keys within one TTL); refilled by use
         self._items[key] = (time.monotonic(), value)
 
     def invalidate(self, key: K) -> None:
+        self._epoch += 1
         self._items.pop(key, None)
 
     def clear(self) -> None:
+        self._epoch += 1
         self._items.clear()

@@ -16,12 +16,13 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from server.conversation.events import Delta, Started
+from server.conversation.llm import LLMError, OpenAIChat
 from server.conversation.models import Channel, ConversationMessage, Mode
 from server.db.models import Dealership, Role
 from server.settings import Settings
 from server.state import AppState
 from server.tenancy import Principal
-from tests.conftest import Account, World, make_settings
+from tests.conftest import Account, World, free_port, make_settings
 from tests.conversation_support import parse_sse
 from tests.fakes.openai_chat import FakeOpenAI, Fault, echo_reply
 from tests.fakes.server import serve_in_thread
@@ -163,6 +164,21 @@ async def test_provider_down_keeps_the_message_and_a_retry_continues(llm: httpx.
     retried = await llm.post("/api/v1/chat", headers=user.headers, json={**body, "session_id": session_id})
     assert retried.status_code == 200 and retried.json()["user_message_id"] == error["details"]["user_message_id"]
     assert [m["role"] for m in await transcript(llm, user, session_id)] == ["user", "assistant"]
+
+
+async def test_a_model_server_that_refuses_connections_is_unavailable_not_slow(database_url: str) -> None:
+    # Nothing listens on the port: the connection is refused at once. (The SDK's aiohttp transport
+    # reports that as a connect timeout; users and alerts must see "cannot be reached".)
+    settings = make_settings(database_url, openai_api_key="test-key", llm_retries=0,
+                             openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    chat = OpenAIChat(settings)
+    try:
+        with pytest.raises(LLMError) as failure:
+            async for _ in chat.stream([{"role": "user", "content": "Hello"}]):
+                pass
+    finally:
+        await chat.close()
+    assert (failure.value.code, failure.value.retryable) == ("provider_unavailable", True)
 
 
 async def test_a_stream_cut_midway_ends_with_an_error_event(llm: httpx.AsyncClient, fake: FakeOpenAI,

@@ -13,6 +13,8 @@ from server.rag.chunking import text_hash
 from server.rag.hashing import MODEL, embed_text
 from server.rag.indexes import load_index
 from server.rag.models import Chunk, Document, RagIndex
+from server.rag.retrieval import _ROWS
+from server.rag.stores.base import vector_literal
 from server.rag.stores.pgvector import ensure_index, index_name
 from server.state import AppState
 from tests.fixtures.make_documents import VOCABULARY
@@ -69,3 +71,11 @@ async def test_exactly_k_for_small_and_large_dealerships_in_one_table(state: App
         exact = await store.search(session, small_index, query_vector, 12)
         scores = [h.score for h in exact]
         assert scores == sorted(scores, reverse=True)
+
+        # Retrieval's second statement looks the candidates up by primary key: it never walks the
+        # large dealership's 4,000 chunks to find the 20 or so it needs.
+        full_text = [h.chunk_id for h in exact[:3]]
+        rows_plan = "\n".join(r[0] for r in await session.execute(
+            text("EXPLAIN " + _ROWS.format(nearest=store.nearest_sql(large_index))),
+            {"q": vector_literal(query_vector), "d": large, "m": MODEL, "k": 20, "full_text": full_text}))
+        assert "rag_chunk_pkey" in rows_plan and name in rows_plan, rows_plan

@@ -155,7 +155,7 @@ async def delete_dealership(ctx: Ctx, dealership_id: uuid.UUID) -> None:
     audit.record(ctx.db, AuditAction.dealership_deleted, actor_id=ctx.principal.user_id, ip=ctx.client_ip,
                  deleted_dealership_id=str(dealership.id), name=dealership.name)
     await ctx.db.execute(delete(Dealership).where(Dealership.id == dealership.id))
-    ctx.state.authenticator.clear()
+    ctx.after_commit(ctx.state.authenticator.clear)
 
 
 ENDPOINTS = [create_dealership, list_dealerships, get_dealership, update_dealership, delete_dealership]

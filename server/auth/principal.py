@@ -70,10 +70,11 @@ class Authenticator:
         hit = self._cache.get(user_id)
         if hit is not MISSING:
             return hit
+        epoch = self._cache.epoch
         async with self._sessionmaker() as session:
             user = (await session.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
         account = None if user is None else account_of(user)
-        self._cache.put(user_id, account)
+        self._cache.put(user_id, account, epoch=epoch)
         return account
 
 

@@ -139,9 +139,10 @@ class ConversationEngine:
     async def _disabled_builtins(self, dealership_id: uuid.UUID) -> frozenset[str]:
         disabled = self._disabled.get(dealership_id)
         if disabled is MISSING:
+            epoch = self._disabled.epoch
             async with self._sessionmaker() as db:
                 disabled = await personas.disabled_for(db, dealership_id)
-            self._disabled.put(dealership_id, disabled)
+            self._disabled.put(dealership_id, disabled, epoch=epoch)
         return disabled
 
     def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,

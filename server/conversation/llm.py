@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+import aiohttp
 import httpx2 as httpx  # the HTTP client under this openai SDK: its transport errors reach us raw
 import openai
 import orjson
@@ -63,7 +64,9 @@ class OpenAIChat:
             api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=0,
             http_client=openai.DefaultAioHttpClient(),
             timeout=openai.Timeout(connect=settings.llm_connect_timeout_seconds,
-                                   read=settings.llm_read_timeout_seconds, write=10.0, pool=5.0),
+                                   read=settings.llm_read_timeout_seconds, write=10.0,
+                                   # aiohttp bounds connecting by this one too: never below `connect`.
+                                   pool=max(5.0, settings.llm_connect_timeout_seconds)),
         )
 
     async def close(self) -> None:
@@ -235,9 +238,22 @@ async def _relay(chunks: AsyncIterator[dict[str, Any]], opening: _Opening) -> As
         yield usage
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """A refused, reset or dropped connection somewhere in the chain. The SDK's aiohttp transport
+    reports every aiohttp connection error as a connect *timeout*; a refusal is not one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientConnectionError) and not isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def classify(exc: BaseException) -> LLMError:
     if isinstance(exc, LLMError):
         return exc
+    if _unreachable(exc):
+        return LLMError("provider_unavailable", "The language model cannot be reached.", retryable=True)
     if isinstance(exc, TimeoutError | openai.APITimeoutError | httpx.TimeoutException):
         return LLMError("provider_timeout", "The language model took too long to answer.", retryable=True)
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):

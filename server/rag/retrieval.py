@@ -28,6 +28,15 @@ from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
 
 RRF_K = 60
+MAX_TOP_K = 20  # the API's and the engine's limit
+
+
+def candidates_for(top_k: int) -> int:
+    """How many candidates each search ranks for `top_k` results (at most 80)."""
+    return max(min(top_k, MAX_TOP_K) * 4, 20)
+
+
+MAX_CANDIDATES = candidates_for(MAX_TOP_K)
 _BEST = 2.0 / (RRF_K + 1)  # ranked first by both searches
 
 
@@ -64,7 +73,7 @@ async def search_in_session(services: RagServices, db: Executor, dealership_id: 
     query = " ".join(query.split())
     if not query:
         return []
-    candidates = max(top_k * 4, 20)
+    candidates = candidates_for(top_k)
     # Asked before we know whether the dealership has an index or the cache has the answer:
     # the provider's round trip overlaps the first statement instead of following it.
     embedding = asyncio.ensure_future(_query_vector(services, query))
@@ -149,17 +158,19 @@ async def _index_and_full_text(db: Executor, dealership_id: uuid.UUID, query: st
     return index, ranked[:k]
 
 
-# The candidates' rows, with the vector rank of those the vector search found. The dealership
+# The candidates' rows, with the vector rank of those the vector search found, looked up by
+# primary key from the candidate ids (never a scan of the dealership's chunks). The dealership
 # filter applies again: ids from an outside store are never trusted blindly.
 _ROWS = """
 WITH nearest AS MATERIALIZED ({nearest}),
-vector_ranked AS (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest)
+vector_ranked AS (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest),
+candidates AS (SELECT id FROM nearest UNION SELECT unnest(CAST(:full_text AS uuid[])))
 SELECT c.id, c.document_id, c.page, c.page_end, c.heading, c.text, c.text_hash, d.filename,
        vector_ranked.rank AS vector_rank
-FROM rag_chunk c
+FROM candidates
+JOIN rag_chunk c ON c.id = candidates.id AND c.dealership_id = :d
 JOIN rag_document d ON d.id = c.document_id
 LEFT JOIN vector_ranked ON vector_ranked.id = c.id
-WHERE c.dealership_id = :d AND (c.id = ANY(:full_text) OR vector_ranked.id IS NOT NULL)
 """
 _OUTSIDE = ("SELECT id, ordinality AS distance "
             "FROM unnest(CAST(:outside AS uuid[])) WITH ORDINALITY AS t(id, ordinality)")
