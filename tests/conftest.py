@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,18 @@ def stop_live_server(server: LiveServer) -> None:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+@contextmanager
+def another_instance(settings: Settings, database_url: str, log_dir: Path, **env: str) -> Iterator[LiveServer]:
+    """A second server process on the `client` app's database and JWT secret: what one instance
+    changes, the other must notice (within its caches' TTLs)."""
+    server = start_live_server({"DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
+                                "BCRYPT_ROUNDS": "4", "REDIS_URL": "", **env}, log_dir / "other.log")
+    try:
+        yield server
+    finally:
+        stop_live_server(server)
 
 
 @pytest.fixture(scope="session")

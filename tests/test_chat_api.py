@@ -13,7 +13,7 @@ import pytest
 
 from server.db.models import Role
 from server.settings import Settings
-from tests.conftest import World, start_live_server, stop_live_server
+from tests.conftest import World, another_instance
 from tests.conversation_support import parse_sse
 from tests.rag_support import ingest
 
@@ -342,10 +342,8 @@ async def test_a_disabled_persona_reaches_another_instance_within_the_cache_ttl(
     client: httpx.AsyncClient, world: World, settings: Settings, database_url: str, tmp_path: Path,
 ) -> None:
     ttl = 1.0
-    other = start_live_server({"DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
-                               "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "PRINCIPAL_CACHE_SECONDS": str(ttl),
-                               "OPENAI_API_KEY": "", "RATE_LIMIT_CHAT": "10000/minute"}, tmp_path / "other.log")
-    try:
+    with another_instance(settings, database_url, tmp_path, PRINCIPAL_CACHE_SECONDS=str(ttl), OPENAI_API_KEY="",
+                          RATE_LIMIT_CHAT="10000/minute") as other:
         dealer = await world.dealership()
         admin, user = await world.account(Role.dealership_admin, dealer), await world.account(Role.user, dealer)
         async with httpx.AsyncClient(base_url=other.url, timeout=10) as remote:
@@ -357,8 +355,6 @@ async def test_a_disabled_persona_reaches_another_instance_within_the_cache_ttl(
                 assert time.monotonic() - changed_at < ttl + 2.0, "the other instance kept starting sessions"
                 await asyncio.sleep(0.05)
             assert response.status_code == 409 and response.json()["error"]["code"] == "persona_disabled"
-    finally:
-        stop_live_server(other)
 
 
 async def test_a_disabled_default_persona_falls_back_to_an_enabled_customer(client: httpx.AsyncClient,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from server.db.models import AuditAction, AuditEvent, RefreshToken, Role
 from server.settings import Settings
 from server.state import AppState
-from tests.conftest import Account, World, start_live_server, stop_live_server
+from tests.conftest import Account, World, another_instance
 
 ME = "/api/v1/auth/me"
 
@@ -153,10 +153,7 @@ async def test_deactivation_reaches_another_instance_within_the_cache_ttl(
     client: httpx.AsyncClient, world: World, settings: Settings, database_url: str, tmp_path: Path,
 ) -> None:
     ttl = 1.0
-    other = start_live_server({"DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
-                               "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "PRINCIPAL_CACHE_SECONDS": str(ttl)},
-                              tmp_path / "other.log")
-    try:
+    with another_instance(settings, database_url, tmp_path, PRINCIPAL_CACHE_SECONDS=str(ttl)) as other:
         root = await world.root()
         user = await world.account(Role.user, await world.dealership())
         async with httpx.AsyncClient(base_url=other.url) as remote:
@@ -169,5 +166,3 @@ async def test_deactivation_reaches_another_instance_within_the_cache_ttl(
                 assert time.monotonic() - changed_at < ttl + 2.0, "the other instance kept accepting the token"
                 await asyncio.sleep(0.05)
             assert status == 401
-    finally:
-        stop_live_server(other)
