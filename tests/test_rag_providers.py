@@ -79,6 +79,28 @@ async def test_openai_embeddings_are_batched_and_meaningful(fake_openai) -> None
     assert similar > different
 
 
+async def test_openai_embeddings_read_base64_and_plain_floats_alike(fake_openai) -> None:
+    fake, url = fake_openai
+    embedder = _embedder(url)
+    packed = await embedder.embed_documents(["trade-in value", "spouse has to see it"])
+    assert fake.formats == ["base64"]  # compact on the wire, as the SDK itself asks
+    fake.floats_only = True  # a compatible server that ignores encoding_format
+    plain = await embedder.embed_documents(["trade-in value", "spouse has to see it"])
+    assert [len(v) for v in plain] == [1536, 1536]
+    assert all(a == pytest.approx(b, abs=1e-6) for va, vb in zip(packed, plain, strict=True)
+               for a, b in zip(va, vb, strict=True))
+    assert packed[0] != packed[1]  # in input order, not all the same vector
+
+
+async def test_an_unreadable_embeddings_answer_is_a_clear_error(fake_openai) -> None:
+    fake, url = fake_openai
+    fake.malformed_next = 1
+    with pytest.raises(ServiceUnavailable) as info:
+        await _embedder(url).embed_query("ask for the sale")
+    assert "cannot read" in info.value.message and info.value.details == {"retryable": True}
+    assert len(await _embedder(url).embed_query("ask for the sale")) == 1536  # the next one works
+
+
 async def test_openai_embeddings_retry_429_and_5xx_with_backoff(fake_openai) -> None:
     fake, url = fake_openai
     fake.fail_next = [429, 500, 503]

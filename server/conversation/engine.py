@@ -6,10 +6,10 @@
     await engine.record_interrupted(message_id, heard_text)   # after a barge-in
     scorecard = await engine.end(principal, session_id)
 
-The model is asked as soon as the history (read first in the user's turn's transaction) and
-the passages are known, while that turn commits; nothing is yielded until the commit succeeds,
-so a provider failure still loses nothing and a retry of the same text continues from it, and a
-failed commit cancels the request. The answer is committed before `Done` is yielded. If the
+The model is asked as soon as the history (read first, beside retrieval) and the passages are
+known, while the user's turn is stored; nothing is yielded until it is stored, so a provider
+failure still loses nothing and a retry of the same text continues from it, and a failed write
+cancels the request. The answer is committed before `Done` is yielded. If the
 consumer stops listening mid-answer (cancellation, barge-in), what was generated so far is
 saved, marked interrupted, by a supervised task.
 """
@@ -151,7 +151,7 @@ class ConversationEngine:
         while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
             self._unsaved.pop(next(iter(self._unsaved)))
         self._unsaved[session_id] = {
-            "id": session_id, "dealership_id": dealership_id, "user_id": principal.user_id, "mode": mode,
+            "dealership_id": dealership_id, "user_id": principal.user_id, "mode": mode,
             "channel": channel, "persona_id": persona.id, "persona": persona.model_dump(mode="json")}
         return Conversation(session_id, dealership_id, principal.user_id, mode, channel, persona, created=True)
 
@@ -163,8 +163,8 @@ class ConversationEngine:
         `answer_id` lets a channel that names the answer up front (voice) choose its id.
 
         The model is asked as soon as the history and passages are known, while the user's turn
-        commits: the commit overlaps the model's time to first token instead of adding to it.
-        Nothing is yielded before that commit succeeds; if it fails, the request is cancelled."""
+        is written: the write overlaps the model's time to first token instead of adding to it.
+        Nothing is yielded before that write succeeds; if it fails, the request is cancelled."""
         started = started if started is not None else time.perf_counter()
         entered = time.perf_counter()
         history_ready: asyncio.Future[History] = asyncio.get_running_loop().create_future()
@@ -337,50 +337,43 @@ class ConversationEngine:
     async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any],
                                 history_ready: asyncio.Future[History],
                                 after: asyncio.Task[Any] | None) -> _UserTurn | Conflict:
-        """Store the user's turn in one transaction (once `after`, the session's previous turn,
-        is stored); `history_ready` gets the history the model should see as soon as it is
-        read, before the commit."""
+        """Store the user's turn (once `after`, the session's previous turn, is stored);
+        `history_ready` gets the history the model should see as soon as it is read.
+
+        It runs beside retrieval on the way to the model request, so it costs one statement for
+        a new session (the session and its first message) and two for an ongoing one (its state
+        and history; then the message): no ORM unit of work, no BEGIN/COMMIT round trips."""
         if after is not None:
             await asyncio.wait([after])
+        message_id = uuid.uuid4()
+        flags = moderation.check_user_turn(text, message_id)
+        message = {"id": message_id, "session_id": conv.session_id, "dealership_id": conv.dealership_id,
+                   "user_id": conv.user_id, "role": MessageRole.user, "text": text, "metrics": metrics,
+                   "tags": tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
+                   "flags": flags, "flagged": bool(flags)}
         new = self._unsaved.get(conv.session_id)
-        if new is not None:
-            history_ready.set_result([])
-        async with self._sessionmaker() as db, db.begin():
+        async with self._sessionmaker() as db:
+            conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             if new is not None:
-                # A new row each attempt: one that failed leaves no counts or flags behind.
-                session = ConversationSession(**new, status=SessionStatus.active, message_count=0, flags=[],
-                                              flagged=False)
-                rows: list[ConversationMessage] = []
-            else:
-                session = await _lock(db, conv.session_id)
-                if session.status is SessionStatus.ended:
-                    return Conflict("This session has ended; start a new one.", code="session_ended")
-                rows = list(reversed((await db.execute(
-                    select(ConversationMessage).where(ConversationMessage.session_id == conv.session_id)
-                    .order_by(ConversationMessage.seq.desc()).limit(HISTORY_ROWS))).scalars().all()))
-            session.last_activity_at = datetime.now(UTC)
-            if rows and rows[-1].role is MessageRole.user and rows[-1].text == text:
+                history_ready.set_result([])
+                await conn.execute(_NEW_SESSION_TURN, {**new, **message})
+                self._unsaved.pop(conv.session_id, None)
+                return _UserTurn(message_id, [])
+            rows = (await conn.execute(_STATE_AND_HISTORY, {"session_id": conv.session_id,
+                                                            "rows": HISTORY_ROWS})).all()
+            if not rows or rows[0].status is not SessionStatus.active:
+                return Conflict("This session has ended; start a new one.", code="session_ended")
+            history: History = [(row.role.value, row.text, row.tags) for row in rows if row.id is not None]
+            last = rows[-1]
+            if last.id is not None and last.role is MessageRole.user and last.text == text:
                 # A retry after a failed answer: continue from the message already saved.
-                history_ready.set_result(_history(rows[:-1]))
-                return _UserTurn(rows[-1].id, history_ready.result())
-            if not history_ready.done():
-                history_ready.set_result(_history(rows))
-            message = ConversationMessage(
-                id=uuid.uuid4(), session_id=session.id, dealership_id=session.dealership_id, user_id=session.user_id,
-                seq=session.message_count + 1, role=MessageRole.user, text=text, metrics=metrics,
-                tags=tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
-            )
-            session.message_count += 1
-            _add_flags(session, moderation.check_user_turn(text, message.id))
-            if new is not None:
-                # Complete before its first write: one INSERT, no UPDATE; and written before its
-                # first message (no ORM relationship orders the two).
-                db.add(session)
-                await db.flush()
-            db.add(message)
-            turn = _UserTurn(message.id, _history(rows))
-        self._unsaved.pop(conv.session_id, None)
-        return turn
+                history_ready.set_result(history[:-1])
+                return _UserTurn(last.id, history[:-1])
+            history_ready.set_result(history)
+            stored = await conn.execute(_APPEND_USER_TURN, message)
+            if stored.rowcount != 1:  # ended (or deleted) since its state was read
+                return Conflict("This session has ended; start a new one.", code="session_ended")
+            return _UserTurn(message_id, history)
 
     async def _passages(self, conv: Conversation, text: str) -> list[Passage]:
         if conv.mode is not Mode.training:
@@ -421,9 +414,7 @@ class ConversationEngine:
         return task
 
     async def _save(self, message: dict[str, Any], flags: list[dict[str, Any]]) -> None:
-        """Store an answer in one statement: its session's count goes up (that row's lock orders
-        concurrent saves) and the message takes the new count as its number. Alone, it needs no
-        transaction of its own: no BEGIN or COMMIT round trips on every answer."""
+        """Store an answer in one statement (`_append`)."""
         async with self._sessionmaker() as db:
             conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             stored = await conn.execute(_SAVE_ANSWER, {**message, "flags": flags, "flagged": bool(flags)})
@@ -431,22 +422,66 @@ class ConversationEngine:
                 raise LookupError(f"session {message['session_id']} is gone; answer {message['id']} not stored")
 
 
-_ANSWER_COLUMNS = ("id", "session_id", "dealership_id", "user_id", "role", "text", "sources", "tags", "model",
-                   "offline", "prompt_version", "prompt_tokens", "completion_tokens", "cost_usd", "ttft_ms",
-                   "total_ms", "interrupted", "metrics")
-_SAVE_ANSWER = text(f"""
+def _typed(table: Any, names: tuple[str, ...]) -> list[Any]:
+    return [bindparam(name, type_=table.c[name].type) for name in names]
+
+
+_SESSIONS, _MESSAGES = ConversationSession.__table__, ConversationMessage.__table__
+_FLAGS = bindparam("flags", type_=_SESSIONS.c.flags.type)
+
+
+def _append(columns: tuple[str, ...], *, only_active: bool) -> Any:
+    """One statement storing a message of an existing session: the session's count goes up (that
+    row's lock orders concurrent appends) and the message takes the new count as its number.
+    Alone, it needs no transaction of its own: no BEGIN or COMMIT round trips."""
+    active = " AND status = 'active'" if only_active else ""
+    return text(f"""
 WITH counted AS (
     UPDATE conversation_session
     SET message_count = message_count + 1, last_activity_at = now(),
         flags = flags || :flags, flagged = flagged OR :flagged
-    WHERE id = :session_id
+    WHERE id = :session_id{active}
     RETURNING message_count
 )
-INSERT INTO conversation_message ({", ".join(_ANSWER_COLUMNS)}, seq)
-SELECT {", ".join(":" + name for name in _ANSWER_COLUMNS)}, counted.message_count FROM counted
-""").bindparams(  # noqa: S608 (the column names are the constants above; every value is bound)
-    *(bindparam(name, type_=ConversationMessage.__table__.c[name].type) for name in _ANSWER_COLUMNS),
-    bindparam("flags", type_=ConversationSession.__table__.c.flags.type))
+INSERT INTO conversation_message ({", ".join(columns)}, seq)
+SELECT {", ".join(":" + name for name in columns)}, counted.message_count FROM counted
+""").bindparams(*_typed(_MESSAGES, columns), _FLAGS)  # noqa: S608 (names are constants; values bound)
+
+
+_ANSWER_COLUMNS = ("id", "session_id", "dealership_id", "user_id", "role", "text", "sources", "tags", "model",
+                   "offline", "prompt_version", "prompt_tokens", "completion_tokens", "cost_usd", "ttft_ms",
+                   "total_ms", "interrupted", "metrics")
+_SAVE_ANSWER = _append(_ANSWER_COLUMNS, only_active=False)
+_USER_COLUMNS = ("id", "session_id", "dealership_id", "user_id", "role", "text", "metrics", "tags")
+_APPEND_USER_TURN = _append(_USER_COLUMNS, only_active=True)
+
+# A session is stored with its first turn: both rows in one statement (the message's foreign key
+# is checked at the statement's end, when the session row exists).
+_NEW_SESSION_COLUMNS = ("dealership_id", "user_id", "mode", "channel", "persona_id", "persona")
+_NEW_SESSION_TURN = text(f"""
+WITH created AS (
+    INSERT INTO conversation_session (id, {", ".join(_NEW_SESSION_COLUMNS)}, status, message_count, flags, flagged)
+    VALUES (:session_id, {", ".join(":" + name for name in _NEW_SESSION_COLUMNS)}, 'active', 1, :flags, :flagged)
+    RETURNING id
+)
+INSERT INTO conversation_message ({", ".join(_USER_COLUMNS)}, seq)
+SELECT {", ".join(":" + name for name in _USER_COLUMNS)}, 1 FROM created
+""").bindparams(  # noqa: S608 (names are constants; values bound)
+    *_typed(_MESSAGES, _USER_COLUMNS), *_typed(_SESSIONS, _NEW_SESSION_COLUMNS), _FLAGS)
+
+# An ongoing session's state and its last `rows` messages, oldest first (one row, id NULL, if it
+# has none yet).
+_STATE_AND_HISTORY = text("""
+SELECT s.status, m.id, m.role, m.text, m.tags
+FROM conversation_session s
+LEFT JOIN LATERAL (
+    SELECT id, seq, role, text, tags FROM conversation_message
+    WHERE session_id = s.id ORDER BY seq DESC LIMIT :rows
+) m ON true
+WHERE s.id = :session_id
+ORDER BY m.seq
+""").columns(status=_SESSIONS.c.status.type, id=_MESSAGES.c.id.type, role=_MESSAGES.c.role.type,
+            tags=_MESSAGES.c.tags.type)
 
 
 async def _next(stream: AsyncIterator[str | Usage]) -> str | Usage | None:
@@ -482,13 +517,3 @@ async def _messages(db: AsyncSession, session_id: uuid.UUID) -> list[Conversatio
     query = select(ConversationMessage).where(ConversationMessage.session_id == session_id) \
         .order_by(ConversationMessage.seq)
     return list((await db.execute(query)).scalars().all())
-
-
-def _history(rows: list[ConversationMessage]) -> History:
-    return [(row.role.value, row.text, row.tags) for row in rows]
-
-
-def _add_flags(session: ConversationSession, flags: list[dict[str, Any]]) -> None:
-    if flags:
-        session.flags = [*session.flags, *flags]
-        session.flagged = True

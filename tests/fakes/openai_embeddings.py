@@ -3,7 +3,9 @@
 Vectors are deterministic (the offline hashing embedding, tiled to 1536 dims) so similarity is
 meaningful; an empty `api_key` accepts any key. `fail_next` queues error statuses to answer
 first (429 carries Retry-After), to exercise retries; `requests` records the batch sizes that
-arrived.
+arrived and `formats` the encoding asked for. `floats_only` answers plain float lists whatever
+was asked (as some OpenAI-compatible servers do); `malformed_next` answers 200 with a body that
+is not an embeddings list that many times.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ class FakeEmbeddings:
     api_key: str = "test-key"
     fail_next: list[int] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
+    formats: list[str | None] = field(default_factory=list)
     calls: int = 0
+    floats_only: bool = False
+    malformed_next: int = 0
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/v1/embeddings", self.embeddings, methods=["POST"])])
@@ -43,6 +48,9 @@ class FakeEmbeddings:
             headers = {"retry-after": "0"} if status == 429 else {}
             return _error(status, "Rate limit reached." if status == 429 else "The server had an error.",
                           "rate_limit_exceeded" if status == 429 else "server_error", headers)
+        if self.malformed_next:
+            self.malformed_next -= 1
+            return JSONResponse({"object": "list", "data": [{"index": 0, "embedding": "not base64!"}]})
         body: dict[str, Any] = await request.json()
         inputs = body.get("input")
         if isinstance(inputs, str):
@@ -52,10 +60,11 @@ class FakeEmbeddings:
         if any(not isinstance(text, str) or text == "" for text in inputs):
             return _error(400, "'input' cannot contain an empty string.", "invalid_request_error")
         self.requests.append(len(inputs))
+        self.formats.append(body.get("encoding_format"))
         data = []
         for index, text in enumerate(inputs):
             vector = [x / 2.0 for x in embed_text(text)] * (DIMENSION // 384)  # still unit length
-            if body.get("encoding_format") == "base64":
+            if body.get("encoding_format") == "base64" and not self.floats_only:
                 encoded: Any = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
             else:
                 encoded = vector
