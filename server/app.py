@@ -49,6 +49,7 @@ from server.web import WebApp
 log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/api/v1/rag/upload"
+GC_GEN0_THRESHOLD = 10_000  # net container allocations between collector passes (CPython default 700)
 
 
 @asynccontextmanager
@@ -127,6 +128,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # voice pacer's lead: every reply playing at that moment ran dry (tests/bench/voice_load.py).
             gc.collect()
             gc.freeze()
+            # Most objects a request makes die young and are freed by reference counting; the
+            # collector's passes over what is alive in between are pure cost. At the default
+            # gen-0 threshold (700 net allocations) 50 streaming chats ran ~9 passes a second,
+            # a gen-1 pass (~5 ms) every second and a gen-2 pass (~20 ms, the chats in flight
+            # are ~40k objects) every ~12 s, and each stall bunched the chats behind it. At
+            # 10,000 a pass runs every few seconds, and cyclic garbage still triggers one.
+            gc.set_threshold(GC_GEN0_THRESHOLD, 10, 10)
             log.info("sparring ready", extra={"environment": settings.environment,
                                               "providers": settings.provider_status()})
             yield {STATE_KEY: state}

@@ -1,7 +1,9 @@
 """Benchmark: how much the server adds to the time to first token of a streaming chat.
 
 A fake OpenAI-compatible provider (its own process; chat completions and embeddings) answers
-every chat with a fixed time to first token. The dealership's documents (the test fixtures) are
+every chat with a fixed time to first token, then an answer of 30-90 words (`--words 60
+--spread 0.5`: real answers vary in length, and equal ones would keep any clients that one
+stall bunched together in step for the rest of the run). The dealership's documents (the test fixtures) are
 ingested by the server first. We measure, from a client, the time to the first token
   1. straight from the fake provider (the floor), and
   2. through the server (`POST /api/v1/chat`, SSE, training mode: auth, rate limit, session and
@@ -10,8 +12,8 @@ with CONCURRENCY chats in flight at once, and report the difference of the p50 a
 server's own share recorded with every answer and where it went (open, retrieval), its CPU per
 chat and its event-loop lag.
 
-    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--ttft 0.2] [--words 60] [--tps 60]
-                                               [--arrivals staggered|separate|together] [--workers 1]
+    .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--ttft 0.2] [--words 60] [--spread 0.5]
+                                               [--tps 60] [--arrivals staggered|separate|together] [--workers 1]
 
 Arrivals (default `staggered`): CONCURRENCY clients chat back to back, each starting at a random
 moment within one chat's length, so CONCURRENCY chats are in flight without all arriving in the
@@ -157,12 +159,14 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 
 async def staggered(args: argparse.Namespace, one: Callable[[int], Awaitable[float]],
-                    measuring: Callable[[], Awaitable[None]] | None = None) -> tuple[list[float], float]:
+                    measuring: Callable[[], Awaitable[None]] | None = None,
+                    measured: Callable[[], None] | None = None) -> tuple[list[float], float]:
     """N clients chat back to back, each starting at a random moment within one chat's length, so
     N chats stay in flight without arriving in the same millisecond. The first `args.warmup`
     seconds fill connection pools and caches (a server that has been up a while has them);
-    `measuring` is awaited when they end. Returns the TTFTs of the chats started after the
-    warm-up and the mean number of chats in flight (sampled) while measuring."""
+    `measuring` is awaited a second before they end, `measured` called when they end. Returns
+    the TTFTs of the chats started after the warm-up and the mean number of chats in flight
+    (sampled) while measuring."""
     chat_seconds = args.ttft + args.words / args.tps
     rng = random.Random(7)
     in_flight = 0
@@ -184,9 +188,14 @@ async def staggered(args: argparse.Namespace, one: Callable[[int], Awaitable[flo
                 ttfts.append(ttft)
 
     async def sample() -> None:
-        await asyncio.sleep(max(0.0, measured_from - time.perf_counter()))
+        # `measuring` starts a second early: a /metrics scrape is itself work for the server,
+        # which would land on the first measured chats.
+        await asyncio.sleep(max(0.0, measured_from - 1.0 - time.perf_counter()))
         if measuring is not None:
             await measuring()
+        await asyncio.sleep(max(0.0, measured_from - time.perf_counter()))
+        if measured is not None:
+            measured()
         while time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
             samples.append(in_flight)
@@ -211,10 +220,12 @@ async def measure(args: argparse.Namespace, fake_url: str, server_url: str, toke
 
             async def measuring() -> None:
                 window["lag"] = lag_histogram(await (await client.get(server_url + "/metrics")).text())
+
+            def measured() -> None:
                 window["cpu"], window["began"], window["since"] = server.cpu_times(), time.perf_counter(), time.time()
 
             through, server_load = await staggered(
-                args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]), measuring)
+                args, lambda i: first_token_server(client, server_url, tokens[i % len(tokens)]), measuring, measured)
             used, wall = server.cpu_times(), time.perf_counter() - window["began"]
             lag_after = lag_histogram(await (await client.get(server_url + "/metrics")).text())
             cpu, lag_before, since = window["cpu"], window["lag"], window["since"]
@@ -293,6 +304,9 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--words", type=int, default=60, help="words per fake answer (a short spoken-length answer)")
     parser.add_argument("--tps", type=float, default=60, help="the fake's tokens per second after the first")
+    parser.add_argument("--spread", type=float, default=0.5,
+                        help="answers vary in length within words x (1 +- spread), as real ones do; 0: all the "
+                             "same length, so clients that a stall bunches together stay bunched (closed loop)")
     parser.add_argument("--arrivals", choices=("staggered", "separate", "together"), default="staggered",
                         help="staggered: N closed-loop clients with random start offsets (default); separate: "
                              "N closed-loop clients starting together; together: rounds of N direct + N server "
@@ -301,14 +315,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
     parser.add_argument("--embeddings", choices=("separate", "shared"), default="separate",
                         help="the fake provider's embeddings from their own process (default) or the chat one's")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of load before measuring (staggered)")
+    parser.add_argument("--warmup", type=float, default=3,
+                        help="seconds of load before measuring (staggered; at least 1)")
     args = parser.parse_args()
+    args.warmup = max(args.warmup, 1.0)
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
     emails, admin = asyncio.run(seed(database_url, args.concurrency))
     fake_port, embeddings_port, server_port = free_port(), free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
-                             "--ttft", str(args.ttft), "--tps", str(args.tps), "--words", str(args.words)], cwd=ROOT)
+                             "--ttft", str(args.ttft), "--tps", str(args.tps), "--words", str(args.words),
+                             "--spread", str(args.spread)], cwd=ROOT)
     fakes = [fake]
     embeddings_url = f"http://127.0.0.1:{fake_port}/v1"
     if args.embeddings == "separate":

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -172,12 +173,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds before the first token")
     parser.add_argument("--tps", type=float, default=100.0, help="tokens per second after the first")
-    parser.add_argument("--words", type=int, default=30, help="words per answer")
+    parser.add_argument("--words", type=int, default=30, help="words per answer (the mean, with --spread)")
+    parser.add_argument("--spread", type=float, default=0.0,
+                        help="answers vary uniformly within words x (1 +- spread), from a fixed seed")
     args = parser.parse_args()
     from tests.fakes.openai_embeddings import FakeEmbeddings
 
-    answer = " ".join(["word"] * args.words)
-    fake = FakeOpenAI(ttft=args.ttft, tokens_per_second=args.tps, reply=lambda _messages: answer)
+    lengths = random.Random(11)
+
+    def answer(_messages: Messages) -> str:
+        spread = args.words * args.spread
+        return " ".join(["word"] * max(1, round(args.words + lengths.uniform(-spread, spread))))
+
+    fake = FakeOpenAI(ttft=args.ttft, tokens_per_second=args.tps, reply=answer)
     # Embeddings too (any key), so a server pointed here can ingest documents and retrieve.
     embeddings = FakeEmbeddings(api_key="")
     fake.app.router.routes.extend(embeddings.app().routes)
