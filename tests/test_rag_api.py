@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from server.db.models import Role
 from server.rag.models import Chunk, Document
@@ -72,6 +72,19 @@ async def test_duplicate_passages_from_different_uploads_collapse_into_one_resul
     await ingest(client, admin, "b.txt", f"{passage}\n\n".encode())  # other bytes, same text
     results = await query(client, admin, "tire and wheel package low profile tires")
     assert [r["text"] for r in results].count(passage) == 1
+
+
+async def test_a_repeated_query_answers_the_same_from_the_cache(client, world: World, state: AppState) -> None:
+    dealer = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealer)
+    await ingest(client, admin, "guide.pdf", (DOCS / "objection-handling.pdf").read_bytes())
+    first = await query(client, admin, "customer wants to think about it")
+    assert first
+    async with state.sessionmaker() as session, session.begin():
+        # Behind the API's back (so nothing invalidates the cache): only the cache can answer now.
+        await session.execute(delete(Chunk).where(Chunk.dealership_id == dealer))
+    second = await query(client, admin, "customer wants to think about it")
+    assert second == first  # every field survives the round trip through the results cache
 
 
 async def test_delete_removes_document_and_every_chunk(client, world: World, state: AppState) -> None:

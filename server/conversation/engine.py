@@ -343,19 +343,25 @@ class ConversationEngine:
         It runs beside retrieval on the way to the model request, so it costs one statement for
         a new session (the session and its first message) and two for an ongoing one (its state
         and history; then the message): no ORM unit of work, no BEGIN/COMMIT round trips."""
+        new = self._unsaved.get(conv.session_id)
+        if new is not None and after is None:
+            history_ready.set_result([])
+        # Retrieval's requests (the query's embedding first) leave before this turn's statements.
+        await asyncio.sleep(0)
         if after is not None:
             await asyncio.wait([after])
+            new = self._unsaved.get(conv.session_id)
         message_id = uuid.uuid4()
         flags = moderation.check_user_turn(text, message_id)
         message = {"id": message_id, "session_id": conv.session_id, "dealership_id": conv.dealership_id,
                    "user_id": conv.user_id, "role": MessageRole.user, "text": text, "metrics": metrics,
                    "tags": tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
                    "flags": flags, "flagged": bool(flags)}
-        new = self._unsaved.get(conv.session_id)
         async with self._sessionmaker() as db:
             conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             if new is not None:
-                history_ready.set_result([])
+                if not history_ready.done():
+                    history_ready.set_result([])
                 await conn.execute(_NEW_SESSION_TURN, {**new, **message})
                 self._unsaved.pop(conv.session_id, None)
                 return _UserTurn(message_id, [])
