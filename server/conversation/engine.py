@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
 from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources, Started
@@ -42,6 +42,7 @@ from server.conversation.models import (
 )
 from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
+from server.db.engine import autocommit
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -85,6 +86,7 @@ class ConversationEngine:
         self.llm = llm
         self.retriever = retriever
         self._sessionmaker = sessionmaker
+        self._engine: AsyncEngine = sessionmaker.kw["bind"]
         self._tasks = tasks
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._recording: dict[uuid.UUID, asyncio.Task[Any]] = {}  # by session: its latest user turn
@@ -178,7 +180,8 @@ class ConversationEngine:
         answer_id = answer_id or uuid.uuid4()
         passages = await self._passages(conv, text)
         retrieved = time.perf_counter()
-        await asyncio.wait([history_ready, recording], return_when=asyncio.FIRST_COMPLETED)
+        if not history_ready.done():  # (`wait` on a done future still costs a turn of the loop)
+            await asyncio.wait([history_ready, recording], return_when=asyncio.FIRST_COMPLETED)
         history = history_ready.result() if history_ready.done() else None
         version: str | None = None
         stream: AsyncIterator[str | Usage] | None = None
@@ -196,7 +199,11 @@ class ConversationEngine:
                     version = system.version
                     chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
                     stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
-                first = asyncio.create_task(_next(stream))  # sends the request now
+                if not recording.done():
+                    # Send the request now, while the turn is still being written. (Usually it
+                    # is written by now, beside retrieval: then the request goes out inline
+                    # below, without the extra turn of the event loop a task starts on.)
+                    first = asyncio.create_task(_next(stream))
             except Exception as exc:
                 unprepared = exc
         asked = time.perf_counter()
@@ -214,7 +221,7 @@ class ConversationEngine:
             await _abandon(first, stream)
             yield Failed(turn.code, turn.message, retryable=False, session_id=conv.session_id, status=409)
             return
-        if unprepared is not None or stream is None or first is None:
+        if unprepared is not None or stream is None:
             await _abandon(first, stream)
             log.error("could not prepare the model request", exc_info=unprepared,
                       extra={"session_id": str(conv.session_id)})
@@ -229,7 +236,7 @@ class ConversationEngine:
         finished = failed = False
         try:
             yield Started(conv.session_id, answer_id, turn.message_id)
-            item = await first
+            item = await (first if first is not None else _next(stream))
             while item is not None:
                 if isinstance(item, Usage):
                     usage = item
@@ -357,8 +364,7 @@ class ConversationEngine:
                    "user_id": conv.user_id, "role": MessageRole.user, "text": text, "metrics": metrics,
                    "tags": tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
                    "flags": flags, "flagged": bool(flags)}
-        async with self._sessionmaker() as db:
-            conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with autocommit(self._engine) as conn:
             if new is not None:
                 if not history_ready.done():
                     history_ready.set_result([])
@@ -421,8 +427,7 @@ class ConversationEngine:
 
     async def _save(self, message: dict[str, Any], flags: list[dict[str, Any]]) -> None:
         """Store an answer in one statement (`_append`)."""
-        async with self._sessionmaker() as db:
-            conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with autocommit(self._engine) as conn:
             stored = await conn.execute(_SAVE_ANSWER, {**message, "flags": flags, "flagged": bool(flags)})
             if stored.rowcount != 1:
                 raise LookupError(f"session {message['session_id']} is gone; answer {message['id']} not stored")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from server.db.embedded import start_embedded, to_asyncpg_url
 from server.settings import Settings
@@ -42,3 +44,17 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = N
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for statements that each stand alone (one-statement reads and
+    writes on the way to the model): no BEGIN/COMMIT round trips, and back in the pool without
+    the extra turn of the event loop that `async with engine.connect()` costs (it closes in a
+    task of its own, ~0.5 ms, up to 2 ms at 50 chats). Closing a connection outside a
+    transaction never waits, so a cancellation cannot cut it short."""
+    conn = await engine.connect()
+    try:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        await conn.close()

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from server.db.engine import autocommit
 from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
 
@@ -66,9 +67,8 @@ async def search(deps: Any, dealership_id: uuid.UUID, query: str, top_k: int = 5
     if not query:
         return []
     embedding = await _embedding_sent(services, query)
-    # Reads only, each statement consistent on its own: no BEGIN/ROLLBACK round trips.
-    async with services.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    # Reads only, each statement consistent on its own.
+    async with autocommit(services.engine) as conn:
         return await _search(services, conn, dealership_id, query, top_k, embedding)
 
 

@@ -144,6 +144,15 @@ class FakeOpenAI:
             # Raw UTF-8, as the real API sends it (a token may hold U+2028, which is not a line end).
             return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
+        made: dict[str, bytes] = {}
+
+        def content(token: str) -> bytes:
+            # Built once per distinct token: the fake's CPU is not the server's, and the load
+            # benchmarks run both on the same two cores.
+            if token not in made:
+                made[token] = chunk({"content": token})
+            return made[token]
+
         text = self.reply(messages)
         tokens = [word + " " for word in text.split(" ")]
         tokens[-1] = tokens[-1].rstrip(" ")
@@ -156,7 +165,7 @@ class FakeOpenAI:
                 return  # "truncate": a clean end with no finish reason and no [DONE]
             if index and self.tokens_per_second:
                 await asyncio.sleep(1 / self.tokens_per_second)
-            yield chunk({"content": token})
+            yield content(token)
         yield chunk({}, finish="stop")
         if include_usage:
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens),
