@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from server.db.models import Dealership, Role
 from server.settings import Settings
 from server.state import AppState
 from server.tenancy import Principal
-from tests.conftest import Account, World, free_port, make_settings
+from tests.conftest import Account, World, another_instance, free_port, make_settings
 from tests.conversation_support import parse_sse
 from tests.fakes.openai_chat import FakeOpenAI, Fault, echo_reply
 from tests.fakes.server import serve_in_thread
@@ -242,6 +243,42 @@ async def test_barge_in_keeps_only_what_was_heard(llm_app: Starlette, llm: httpx
     async with aclosing(engine.reply(conv, "Sorry, go on.")) as events:
         assert [type(e).__name__ for e in [e async for e in events]][-2:] == ["Sources", "Done"]
     assert fake.requests[-1]["messages"][-2] == {"role": "assistant", "content": "".join(heard)}
+
+
+async def test_a_client_leaving_mid_answer_stops_the_model_and_keeps_what_was_said(
+        fake: FakeOpenAI, fake_server: tuple[FakeOpenAI, str], world: World, settings: Settings,
+        database_url: str, tmp_path: Path) -> None:
+    """Over a real uvicorn server: the stream runs in the request's own task, and the client's
+    departure must still reach the engine at once (the model's stream closed, the partial
+    answer stored as interrupted)."""
+    user = await user_of(world)
+    fake.tokens_per_second = 20  # the whole answer would take ~0.8 s
+    with another_instance(settings, database_url, tmp_path, OPENAI_API_KEY="test-key",
+                          OPENAI_BASE_URL=fake_server[1] + "/v1") as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            received = ""
+            async with client.stream("POST", "/api/v1/chat", headers={**user.headers, "Accept": "text/event-stream"},
+                                     json={"mode": "training", "message": "The payment is too high."}) as response:
+                async for piece in response.aiter_text():
+                    received += piece
+                    if received.count("event: delta") >= 2:
+                        break  # the client leaves: the connection closes
+            sent = "".join(d["text"] for name, d in parse_sse(received.rsplit("\n\n", 1)[0] + "\n\n")
+                           if name == "delta")
+            deadline = asyncio.get_running_loop().time() + 10
+            answer = None
+            while answer is None and asyncio.get_running_loop().time() < deadline:
+                sessions = (await client.get("/api/v1/sessions", headers=user.headers)).json()["items"]
+                if sessions:
+                    session_id = sessions[0]["id"]
+                    messages = await transcript(client, user, session_id)
+                    answer = next((m for m in messages if m["role"] == "assistant"), None)
+                await asyncio.sleep(0.1)
+            assert answer is not None, "the partial answer was not stored"
+            assert answer["interrupted"] is True
+            assert answer["text"].startswith(sent) and ANSWER.startswith(answer["text"])
+            # The model's stream stopped early: nothing near the whole answer was generated.
+            assert len(answer["text"]) < len(ANSWER) / 2, answer["text"]
 
 
 async def test_two_quick_turns_on_a_new_session_are_both_stored_in_order(llm_app: Starlette, llm: httpx.AsyncClient,

@@ -14,12 +14,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any
 
-import orjson
 from pydantic import AfterValidator, Field
-from starlette.responses import StreamingResponse
 
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Input, Output
+from server.api.sse import EventStreamResponse, sse
 from server.conversation.engine import ConversationEngine
 from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources
 from server.conversation.models import Channel, Mode
@@ -81,7 +80,7 @@ def engine_of(ctx: Ctx) -> ConversationEngine:
 
 @endpoint("POST", "/chat", summary="Send a message (JSON, or SSE with Accept: text/event-stream)", tag=TAG,
           body=ChatIn, response=ChatOut, errors=(403, 404, 409, 422, 429, 503))
-async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | StreamingResponse:
+async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
     started = time.perf_counter()
     me = ctx.principal
     await ctx.state.limits.check("chat", str(me.user_id))
@@ -92,8 +91,7 @@ async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | StreamingResponse:
                              channel=Channel.text, dealership_id=body.dealership_id)
     events = engine.reply(conv, body.message, started=started)
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
-        return StreamingResponse(_sse(events), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return EventStreamResponse(_sse(events), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     parts: list[str] = []
     sources: list[dict[str, Any]] = []
     async with aclosing(events):
@@ -119,10 +117,6 @@ def _http_error(event: Failed) -> SparringError:
     if event.status == 409:
         return Conflict(event.message, code=event.code, details=details)
     return ServiceUnavailable(event.message, code=event.code, details=details)
-
-
-def sse(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 async def _sse(events: AsyncGenerator[EngineEvent, None]) -> AsyncIterator[bytes]:

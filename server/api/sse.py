@@ -1,0 +1,51 @@
+"""Server-Sent Events: the wire format of one event, and a response that streams them.
+
+`EventStreamResponse` streams in the request's own task. Starlette's `StreamingResponse`, on
+an ASGI server below spec 2.4 (uvicorn, which drops writes to a departed client silently),
+starts the stream in a new task beside a disconnect listener: one more turn of the event loop
+before the first byte, ~0.3 ms at the median and up to ~2 ms at 50 streaming chats, on the
+way to the first token. Here the listener is the side task, and it cancels the stream when the
+client leaves, so the producer (the conversation engine) still learns of it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        streaming = asyncio.current_task()
+        assert streaming is not None
+        state = {"finished": False, "left": False}
+
+        async def listen() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["finished"]:
+                state["left"] = True
+                streaming.cancel()
+
+        listener = asyncio.create_task(listen(), name="sse.disconnect-listener")
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            # The client left: the stream's end, not ours (unless someone else cancelled too).
+            if not state["left"] or streaming.uncancel() > 0:
+                raise
+        finally:
+            state["finished"] = True
+            listener.cancel()
+        if self.background is not None:
+            await self.background()
