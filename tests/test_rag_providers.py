@@ -206,6 +206,39 @@ async def test_a_query_embedding_nobody_needs_fails_quietly(rig_factory, fake_op
     assert "exception was never retrieved" not in caplog.text and "Task was destroyed" not in caplog.text
 
 
+async def test_a_slow_query_embedding_is_not_waited_for_when_not_needed(rig_factory, fake_openai) -> None:
+    fake, url = fake_openai
+    rig = await rig_factory(openai_api_key="test-key", embedding_base_url=url)
+    dealer = await rig.dealership("slow-embeddings")
+    await rig.add(dealer, "tracks.txt", (DOCS / "word-tracks.txt").read_bytes())
+    empty = await rig.dealership("slow-embeddings-none")
+    first = await search(rig.services, dealer, "credit union interest rate", 3)
+    assert first
+    fake.delay = 5.0  # the provider now takes 5 s to answer
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await search(rig.services, dealer, "credit union interest rate", 3) == first  # the results cache
+    assert await search(rig.services, empty, "a question never asked before", 3) == []  # no index
+    assert loop.time() - started < 2.0  # no wait for the embedding asked beside the first statement
+
+
+async def test_a_search_cancelled_while_embedding_gives_its_connection_back(rig_factory, fake_openai) -> None:
+    fake, url = fake_openai
+    rig = await rig_factory(openai_api_key="test-key", embedding_base_url=url)
+    dealer = await rig.dealership("cancelled-search")
+    await rig.add(dealer, "tracks.txt", (DOCS / "word-tracks.txt").read_bytes())
+    fake.delay = 5.0
+    task = asyncio.create_task(search(rig.services, dealer, "a question nobody asked before", 3))
+    await asyncio.sleep(0.5)  # the first statement is done; the embedding is still on its way
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert rig.services.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    fake.delay = 0.0
+    assert await search(rig.services, dealer, "credit union interest rate", 3)  # and the next one works
+
+
 async def test_pinecone_namespaces_per_dealership_upsert_query_delete(rig_factory, fake_pinecone) -> None:
     fake, url = fake_pinecone
     rig = await rig_factory(vector_store="pinecone", pinecone_api_key=fake.api_key, pinecone_host=url)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
@@ -66,10 +66,9 @@ async def search(deps: Any, dealership_id: uuid.UUID, query: str, top_k: int = 5
     query = " ".join(query.split())
     if not query:
         return []
-    embedding = await _embedding_sent(services, query)
     # Reads only, each statement consistent on its own.
     async with autocommit(services.engine) as conn:
-        return await _search(services, conn, dealership_id, query, top_k, embedding)
+        return await _search(services, conn, dealership_id, query, top_k)
 
 
 async def search_in_session(services: RagServices, db: Executor, dealership_id: uuid.UUID,
@@ -77,41 +76,85 @@ async def search_in_session(services: RagServices, db: Executor, dealership_id: 
     query = " ".join(query.split())
     if not query:
         return []
-    return await _search(services, db, dealership_id, query, top_k, await _embedding_sent(services, query))
+    return await _search(services, db, dealership_id, query, top_k)
 
 
-async def _embedding_sent(services: RagServices, query: str) -> asyncio.Future[list[float]]:
-    """The query's embedding, asked before we know whether the dealership has an index or the
-    cache has the answer: the provider's round trip, the longest wait on the way to the model,
-    overlaps the first statement instead of following it. One turn of the loop lets its request
-    leave before the statement's (and before other work queued behind this request)."""
-    embedding = asyncio.ensure_future(_query_vector(services, query))
-    await asyncio.sleep(0)
-    return embedding
+@dataclass(slots=True)
+class _FirstStatement:
+    """What the first statement found, and whether the query's embedding still matters."""
+
+    index: IndexInfo | None = None
+    full_text: list[uuid.UUID] = field(default_factory=list)
+    key: str = ""
+    cached: list[SearchResult] | None = None
+    settled: bool = False  # finished, and the embedding is not needed (or the statement failed)
 
 
-async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID, query: str, top_k: int,
-                  embedding: asyncio.Future[list[float]]) -> list[SearchResult]:
+async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID, query: str,
+                  top_k: int) -> list[SearchResult]:
+    """The query's embedding is asked for before we know whether the dealership has an index or
+    the cache has the answer: the provider's round trip, the longest wait on the way to the
+    model, overlaps the first statement instead of following it. It is awaited in this task,
+    its request leaving first; the statement runs beside it in a task of its own. (The other way
+    round cost two more turns of the event loop on the critical path: one to start the
+    embedding's task, one to hand its result over.) When the statement shows the embedding is
+    not needed (no index, a cached answer, vectors of another model) or fails, it interrupts the
+    wait."""
     candidates = candidates_for(top_k)
+    me = asyncio.current_task()
+    assert me is not None
+    found = _FirstStatement()
+    waiting = True
+
+    async def first_statement() -> None:
+        try:
+            found.index, found.full_text = await _index_and_full_text(db, dealership_id, query, candidates)
+            if found.index is not None:
+                found.key = services.cache.results_key(dealership_id, found.index.generation, found.index.model,
+                                                       top_k, query)
+                cached = await services.cache.results(found.key)
+                found.cached = None if cached is None else [_from_json(item) for item in cached]
+            # Never compare vectors of different models (the index is being rebuilt for a new one).
+            found.settled = (found.index is None or found.cached is not None
+                             or found.index.model != services.embedder.model)
+        except BaseException:
+            found.settled = True
+            raise
+        finally:
+            if found.settled and waiting:
+                me.cancel()
+
+    statement = asyncio.ensure_future(first_statement())
+    vector: list[float] | None = None
     try:
-        index, full_text = await _index_and_full_text(db, dealership_id, query, candidates)
-        if index is None:
+        try:
+            vector = await _query_vector(services, query)
+        except asyncio.CancelledError:
+            waiting = False
+            if not found.settled or me.uncancel() > 0:
+                raise  # cancelled from outside (the listener left), not by the statement
+        except Exception:
+            waiting = False
+            await asyncio.wait([statement])
+            if not found.settled:
+                raise  # needed, and failed
+        waiting = False
+        await statement  # done by now, as a rule: then no turn of the loop
+        if found.index is None:
             return []
-        key = services.cache.results_key(dealership_id, index.generation, index.model, top_k, query)
-        cached = await services.cache.results(key)
-        if cached is not None:
-            return [_from_json(item) for item in cached]
-        # Never compare vectors of different models (the index is being rebuilt for a new one).
-        vector = await embedding if index.model == services.embedder.model else None
-        results = await _nearest_and_fuse(services, db, index, full_text, vector, candidates, top_k)
-        await services.cache.put_results(key, [_to_json(r) for r in results])
+        if found.cached is not None:
+            return found.cached
+        if found.index.model != services.embedder.model:
+            vector = None
+        results = await _nearest_and_fuse(services, db, found.index, found.full_text, vector, candidates, top_k)
+        await services.cache.put_results(found.key, [_to_json(r) for r in results])
         return results
     finally:
-        if not embedding.done():  # no index, a cached answer, or a failure: not needed any more
-            embedding.cancel()
-            await asyncio.wait([embedding])
-        if not embedding.cancelled():
-            embedding.exception()  # retrieved: a failure nobody waited for is not logged as lost
+        if not statement.done():  # this search was cancelled: the connection must be free first
+            statement.cancel()
+            await asyncio.wait([statement])
+        if not statement.cancelled():
+            statement.exception()  # retrieved: a failure seen by nobody is not logged as lost
 
 
 async def _query_vector(services: RagServices, query: str) -> list[float]:

@@ -5,11 +5,12 @@ meaningful; an empty `api_key` accepts any key. `fail_next` queues error statuse
 first (429 carries Retry-After), to exercise retries; `requests` records the batch sizes that
 arrived and `formats` the encoding asked for. `floats_only` answers plain float lists whatever
 was asked (as some OpenAI-compatible servers do); `malformed_next` answers 200 with a body that
-is not an embeddings list that many times.
+is not an embeddings list that many times; `delay` makes every answer that many seconds late.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class FakeEmbeddings:
     calls: int = 0
     floats_only: bool = False
     malformed_next: int = 0
+    delay: float = 0.0  # seconds before answering (a slow provider)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/v1/embeddings", self.embeddings, methods=["POST"])])
@@ -48,6 +50,8 @@ class FakeEmbeddings:
             headers = {"retry-after": "0"} if status == 429 else {}
             return _error(status, "Rate limit reached." if status == 429 else "The server had an error.",
                           "rate_limit_exceeded" if status == 429 else "server_error", headers)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.malformed_next:
             self.malformed_next -= 1
             return JSONResponse({"object": "list", "data": [{"index": 0, "embedding": "not base64!"}]})
