@@ -12,7 +12,8 @@ object that satisfies the schema), and can misbehave on demand:
 
 Faults are used one per request, in order: "status" answers an error status, "cut" drops the
 connection after N tokens, "truncate" ends the stream cleanly after N tokens without a finish
-reason or [DONE]. Every request body is kept in `requests`. Run it standalone for benchmarks:
+reason or [DONE]. Every request body is kept in `requests` (the last `keep`, if given). Run it
+standalone for benchmarks:
 `python -m tests.fakes.openai_chat --port 8100 --ttft 0.2 --tps 100`.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
 import random
@@ -81,13 +83,14 @@ def example_for(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> A
 class FakeOpenAI:
     def __init__(self, *, ttft: float = 0.0, tokens_per_second: float = 0.0,
                  reply: Callable[[Messages], str] = echo_reply,
-                 json_reply: Callable[[str, dict[str, Any], Messages], dict[str, Any]] | None = None) -> None:
+                 json_reply: Callable[[str, dict[str, Any], Messages], dict[str, Any]] | None = None,
+                 keep: int | None = None) -> None:
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
         self.reply = reply
         self.json_reply = json_reply
         self.faults: deque[Fault] = deque()
-        self.requests: list[dict[str, Any]] = []
+        self.requests: deque[dict[str, Any]] = deque(maxlen=keep)
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self._completions, methods=["POST"]),
             Route("/v1/models", self._models, methods=["GET"]),
@@ -194,10 +197,17 @@ def main() -> None:
         spread = args.words * args.spread
         return " ".join(["word"] * max(1, round(args.words + lengths.uniform(-spread, spread))))
 
-    fake = FakeOpenAI(ttft=args.ttft, tokens_per_second=args.tps, reply=answer)
+    # A benchmark's provider keeps no history (a growing heap made its collector pause longer
+    # and longer, late in a run: on the server's chats, which come after the direct ones).
+    fake = FakeOpenAI(ttft=args.ttft, tokens_per_second=args.tps, reply=answer, keep=16)
     # Embeddings too (any key), so a server pointed here can ingest documents and retrieve.
     embeddings = FakeEmbeddings(api_key="")
     fake.app.router.routes.extend(embeddings.app().routes)
+    # Its first token is meant to come at a fixed time: no collector pass over its startup heap,
+    # and few passes at all (as the server does, `server/app.py`).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
