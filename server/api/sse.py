@@ -41,9 +41,17 @@ class EventStreamResponse(StreamingResponse):
         try:
             await self.stream_response(send)
         except asyncio.CancelledError:
+            # Cancelled while sending, the producer waits at a `yield`: close it now (its cleanup
+            # saves a partial answer) rather than whenever the collector finds it.
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
             # The client left: the stream's end, not ours (unless someone else cancelled too).
             if not state["left"] or streaming.uncancel() > 0:
                 raise
+        else:
+            if state["left"]:  # the cancellation was consumed on the way (asyncio.wait_for can)
+                streaming.uncancel()
         finally:
             state["finished"] = True
             listener.cancel()

@@ -88,6 +88,7 @@ class _FirstStatement:
     key: str = ""
     cached: list[SearchResult] | None = None
     settled: bool = False  # finished, and the embedding is not needed (or the statement failed)
+    interrupted: bool = False  # so it cancelled the search's wait for the embedding
 
 
 async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID, query: str,
@@ -122,6 +123,7 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
             raise
         finally:
             if found.settled and waiting:
+                found.interrupted = True
                 me.cancel()
 
     statement = asyncio.ensure_future(first_statement())
@@ -131,14 +133,23 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
             vector = await _query_vector(services, query)
         except asyncio.CancelledError:
             waiting = False
-            if not found.settled or me.uncancel() > 0:
-                raise  # cancelled from outside (the listener left), not by the statement
+            if not found.interrupted or me.uncancel() > 0:
+                raise  # cancelled from outside (the listener left), not (only) by the statement
         except Exception:
             waiting = False
+            if found.interrupted:
+                me.uncancel()  # the interruption was consumed on the way: its request is spent
             await asyncio.wait([statement])
             if not found.settled:
                 raise  # needed, and failed
-        waiting = False
+        else:
+            waiting = False
+            if found.interrupted:
+                # Consumed on the way without reaching us (asyncio.wait_for on Python 3.11 can
+                # drop a cancellation when its inner task finishes in the same turn).
+                me.uncancel()
+        finally:
+            waiting = False
         await statement  # done by now, as a rule: then no turn of the loop
         if found.index is None:
             return []
@@ -152,7 +163,14 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
     finally:
         if not statement.done():  # this search was cancelled: the connection must be free first
             statement.cancel()
-            await asyncio.wait([statement])
+            again = False
+            while not statement.done():  # even through another cancellation
+                try:
+                    await asyncio.wait([statement])
+                except asyncio.CancelledError:
+                    again = True
+            if again:
+                raise asyncio.CancelledError
         if not statement.cancelled():
             statement.exception()  # retrieved: a failure seen by nobody is not logged as lost
 
