@@ -333,6 +333,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measuring time per kind (staggered)")
     parser.add_argument("--embeddings", choices=("separate", "shared"), default="separate",
                         help="the fake provider's embeddings from their own process (default) or the chat one's")
+    parser.add_argument("--redis", default="",
+                        help="REDIS_URL for the server (rate limits and retrieval caches in Redis, as a "
+                             "multi-instance deployment runs); default none: in-process")
     parser.add_argument("--warmup", type=float, default=3,
                         help="seconds of load before measuring (staggered; at least 1)")
     args = parser.parse_args()
@@ -355,7 +358,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "OPENAI_API_KEY": "bench",
            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1", "EMBEDDING_BASE_URL": embeddings_url,
            "RATE_LIMIT_CHAT": "100000/minute",
-           "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
+           "RATE_LIMIT_LOGIN": "100000/minute", "REDIS_URL": args.redis, "LOG_LEVEL": "WARNING",
            "ENVIRONMENT": "development", "BCRYPT_ROUNDS": "4",
            "LOOP_LAG_PROBE_SECONDS": str(LAG_PROBE), "JWT_SECRET": "bench-" + uuid.uuid4().hex * 2}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
