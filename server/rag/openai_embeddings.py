@@ -104,11 +104,11 @@ def _vectors(content: bytes, expected: int) -> list[list[float]]:
         vectors = [np.frombuffer(base64.b64decode(item["embedding"]), dtype="<f4").tolist()
                    if isinstance(item["embedding"], str) else [float(x) for x in item["embedding"]]
                    for item in items]
+        if len(vectors) != expected or not vectors[0] or any(len(v) != len(vectors[0]) for v in vectors):
+            raise ValueError("not one vector per input, all of one dimension")
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise ServiceUnavailable("The embedding service sent an answer we cannot read.",
                                  details={"retryable": True}) from exc
-    if len(vectors) != expected or not vectors[0] or any(len(v) != len(vectors[0]) for v in vectors):
-        raise ServiceUnavailable("The embedding service sent an answer we cannot read.", details={"retryable": True})
     return vectors
 
 

@@ -63,12 +63,9 @@ def _services(deps: Any) -> RagServices:
 async def search(deps: Any, dealership_id: uuid.UUID, query: str, top_k: int = 5) -> list[SearchResult]:
     """Top passages of `dealership_id`'s documents for `query` (AppState or RagServices as deps)."""
     services = _services(deps)
-    query = " ".join(query.split())
-    if not query:
-        return []
     # Reads only, each statement consistent on its own.
     async with autocommit(services.engine) as conn:
-        return await _search(services, conn, dealership_id, query, top_k)
+        return await search_in_session(services, conn, dealership_id, query, top_k)
 
 
 async def search_in_session(services: RagServices, db: Executor, dealership_id: uuid.UUID,
