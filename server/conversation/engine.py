@@ -7,9 +7,9 @@
     scorecard = await engine.end(principal, session_id)
 
 The model is asked as soon as the history (read first, beside retrieval) and the passages are
-known, while the user's turn is stored; nothing is yielded until it is stored, so a provider
-failure still loses nothing and a retry of the same text continues from it, and a failed write
-cancels the request. The answer is committed before `Done` is yielded. If the
+known; the user's turn is written while the model thinks. Nothing is yielded until it is
+stored, so a provider failure still loses nothing and a retry of the same text continues from
+it; a failed write drops the answer. The answer is committed before `Done` is yielded. If the
 consumer stops listening mid-answer (cancellation, barge-in), what was generated so far is
 saved, marked interrupted, by a supervised task.
 """
@@ -164,69 +164,84 @@ class ConversationEngine:
         the user's message; `started` (a perf_counter value) is when the turn began for the user;
         `answer_id` lets a channel that names the answer up front (voice) choose its id.
 
-        The model is asked as soon as the history and passages are known, while the user's turn
-        is written: the write overlaps the model's time to first token instead of adding to it.
-        Nothing is yielded before that write succeeds; if it fails, the request is cancelled."""
+        The model is asked as soon as the history and passages are known, and the user's turn
+        is written once the request has left: the write overlaps the model's time to first token
+        instead of standing on the way to it. Nothing is yielded before that write succeeds; if
+        it fails, the request is closed (once its first token is in) and the answer dropped."""
         started = started if started is not None else time.perf_counter()
         entered = time.perf_counter()
-        history_ready: asyncio.Future[History] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        history_ready: asyncio.Future[History] = loop.create_future()
+        # Set once the model request is out (or will never be): the turn's write waits for it, so
+        # the write overlaps the model's time to first token instead of the way to it.
+        request_out: asyncio.Future[None] = loop.create_future()
         # Turns of one session are recorded in order: a quick second turn (a barge-in on the
         # first, a double submit) waits for the first one's transaction instead of racing it.
         previous = self._recording.get(conv.session_id)
-        recording = self._tasks.spawn(f"conversation.record-turn:{conv.session_id}",
-                                      self._record_user_turn(conv, text, metrics or {}, history_ready, previous))
+        recording = self._tasks.spawn(
+            f"conversation.record-turn:{conv.session_id}",
+            self._record_user_turn(conv, text, metrics or {}, history_ready, request_out, previous))
         self._recording[conv.session_id] = recording
         recording.add_done_callback(lambda task: self._forget_recording(conv.session_id, task))
         answer_id = answer_id or uuid.uuid4()
-        passages = await self._passages(conv, text)
-        retrieved = time.perf_counter()
-        if not history_ready.done():  # (`wait` on a done future still costs a turn of the loop)
-            await asyncio.wait([history_ready, recording], return_when=asyncio.FIRST_COMPLETED)
-        history = history_ready.result() if history_ready.done() else None
         version: str | None = None
         stream: AsyncIterator[str | Usage] | None = None
-        first: asyncio.Task[str | Usage | None] | None = None
         tags: dict[str, Any] = {}
         usage: Usage | None = None
         unprepared: Exception | None = None  # the request could not be built
-        if history is not None:
-            try:
-                if self.llm is None:
-                    body, tags, usage = self._offline_answer(conv, history, text, passages)
-                    stream = _replay(offline.chunks(body))
-                else:
-                    system = prompts.system_prompt(conv.persona, passages, spoken=conv.channel is Channel.voice)
-                    version = system.version
-                    chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
-                    stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
-                if not recording.done():
-                    # Send the request now, while the turn is still being written. (Usually it
-                    # is written by now, beside retrieval: then the request goes out inline
-                    # below, without the extra turn of the event loop a task starts on.)
-                    first = asyncio.create_task(_next(stream))
-            except Exception as exc:
-                unprepared = exc
-        asked = time.perf_counter()
         try:
+            passages = await self._passages(conv, text)
+            retrieved = time.perf_counter()
+            if not history_ready.done():  # (`wait` on a done future still costs a turn of the loop)
+                await asyncio.wait([history_ready, recording], return_when=asyncio.FIRST_COMPLETED)
+            history = history_ready.result() if history_ready.done() else None
+            if history is not None:
+                try:
+                    if self.llm is None:
+                        body, tags, usage = self._offline_answer(conv, history, text, passages)
+                        stream = _replay(offline.chunks(body))
+                    else:
+                        system = prompts.system_prompt(conv.persona, passages,
+                                                       spoken=conv.channel is Channel.voice)
+                        version = system.version
+                        chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
+                        stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
+                except Exception as exc:
+                    unprepared = exc
+        finally:
+            request_out.set_result(None)  # (it goes out with the stream's first step, just below)
+        asked = time.perf_counter()
+        item: str | Usage | None = None
+        refused: Exception | None = None  # the model failed before its first token
+        try:
+            if stream is not None and unprepared is None:
+                try:
+                    item = await _next(stream)  # sends the request; the turn is written meanwhile
+                except Exception as exc:
+                    refused = exc
             # Shielded: a listener that leaves now still gets its turn saved (the supervisor logs failures).
             turn = await asyncio.shield(recording)
         except BaseException as exc:
-            await _abandon(first, stream)
+            await _abandon(stream)
             if not isinstance(exc, Exception):
                 raise
             yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
                          session_id=conv.session_id)
             return
         if isinstance(turn, Conflict):
-            await _abandon(first, stream)
+            await _abandon(stream)
             yield Failed(turn.code, turn.message, retryable=False, session_id=conv.session_id, status=409)
             return
         if unprepared is not None or stream is None:
-            await _abandon(first, stream)
+            await _abandon(stream)
             log.error("could not prepare the model request", exc_info=unprepared,
                       extra={"session_id": str(conv.session_id)})
             yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
                          session_id=conv.session_id, user_message_id=turn.message_id)
+            return
+        if refused is not None:
+            await _abandon(stream)
+            yield self._failed(refused, conv, turn.message_id)
             return
         stages = {"open_ms": round((entered - started) * 1000, 2),
                   "retrieval_ms": round((retrieved - entered) * 1000, 2)}
@@ -236,7 +251,6 @@ class ConversationEngine:
         finished = failed = False
         try:
             yield Started(conv.session_id, answer_id, turn.message_id)
-            item = await (first if first is not None else _next(stream))
             while item is not None:
                 if isinstance(item, Usage):
                     usage = item
@@ -247,15 +261,9 @@ class ConversationEngine:
                     yield Delta(item)
                 item = await _next(stream)
             finished = True
-        except LLMError as error:
+        except Exception as exc:
             failed = True
-            yield Failed(error.code, error.message, error.retryable, conv.session_id, turn.message_id)
-            return
-        except Exception:
-            failed = True
-            log.exception("conversation reply failed", extra={"session_id": str(conv.session_id)})
-            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
-                         session_id=conv.session_id, user_message_id=turn.message_id)
+            yield self._failed(exc, conv, turn.message_id)
             return
         finally:
             if not finished and not failed and parts:
@@ -264,7 +272,7 @@ class ConversationEngine:
                 partial = "".join(parts)
                 self._spawn_save(conv, answer_id, partial, [], tags, usage or Usage(),
                                  {"ttft_ms": ttft, **stages}, version, [], interrupted=True)
-            await _abandon(first, stream)
+            await _abandon(stream)
         answer = "".join(parts)
         if self.llm is not None and conv.mode is Mode.roleplay:
             tags = tagging.customer_tags(answer)
@@ -286,6 +294,14 @@ class ConversationEngine:
         yield Sources(sources)
         yield Done(conv.session_id, answer_id, turn.message_id, answer, usage, timings, self.offline, self.model,
                    flags)
+
+    def _failed(self, exc: Exception, conv: Conversation, user_message_id: uuid.UUID) -> Failed:
+        """The client's view of a model (or engine) failure during an answer."""
+        if isinstance(exc, LLMError):
+            return Failed(exc.code, exc.message, exc.retryable, conv.session_id, user_message_id)
+        log.error("conversation reply failed", exc_info=exc, extra={"session_id": str(conv.session_id)})
+        return Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                      session_id=conv.session_id, user_message_id=user_message_id)
 
     def _forget_recording(self, session_id: uuid.UUID, task: asyncio.Task[Any]) -> None:
         if self._recording.get(session_id) is task:
@@ -342,50 +358,60 @@ class ConversationEngine:
         return card
 
     async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any],
-                                history_ready: asyncio.Future[History],
+                                history_ready: asyncio.Future[History], request_out: asyncio.Future[None],
                                 after: asyncio.Task[Any] | None) -> _UserTurn | Conflict:
         """Store the user's turn (once `after`, the session's previous turn, is stored);
-        `history_ready` gets the history the model should see as soon as it is read.
+        `history_ready` gets the history the model should see as soon as it is read, and the
+        turn is written once `request_out` says the model request has left.
 
-        It runs beside retrieval on the way to the model request, so it costs one statement for
-        a new session (the session and its first message) and two for an ongoing one (its state
-        and history; then the message): no ORM unit of work, no BEGIN/COMMIT round trips."""
+        So the way to the model request holds no write: a new session's turn costs one
+        statement afterwards (the session and its first message), an ongoing one's a read before
+        (its state and history) and one statement afterwards. No ORM unit of work, no
+        BEGIN/COMMIT round trips."""
         new = self._unsaved.get(conv.session_id)
         if new is not None and after is None:
             history_ready.set_result([])
-        # Retrieval's requests (the query's embedding first) leave before this turn's statements.
-        await asyncio.sleep(0)
         if after is not None:
             await asyncio.wait([after])
             new = self._unsaved.get(conv.session_id)
-        message_id = uuid.uuid4()
-        flags = moderation.check_user_turn(text, message_id)
-        message = {"id": message_id, "session_id": conv.session_id, "dealership_id": conv.dealership_id,
-                   "user_id": conv.user_id, "role": MessageRole.user, "text": text, "metrics": metrics,
-                   "tags": tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
-                   "flags": flags, "flagged": bool(flags)}
-        async with autocommit(self._engine) as conn:
-            if new is not None:
-                if not history_ready.done():
-                    history_ready.set_result([])
+        if new is not None:
+            if not history_ready.done():
+                history_ready.set_result([])
+            await _after_request(request_out)
+            message_id, message = self._user_message(conv, text, metrics)
+            async with autocommit(self._engine) as conn:
                 await conn.execute(_NEW_SESSION_TURN, {**new, **message})
-                self._unsaved.pop(conv.session_id, None)
-                return _UserTurn(message_id, [])
+            self._unsaved.pop(conv.session_id, None)
+            return _UserTurn(message_id, [])
+        async with autocommit(self._engine) as conn:
             rows = (await conn.execute(_STATE_AND_HISTORY, {"session_id": conv.session_id,
                                                             "rows": HISTORY_ROWS})).all()
-            if not rows or rows[0].status is not SessionStatus.active:
-                return Conflict("This session has ended; start a new one.", code="session_ended")
-            history: History = [(row.role.value, row.text, row.tags) for row in rows if row.id is not None]
-            last = rows[-1]
-            if last.id is not None and last.role is MessageRole.user and last.text == text:
-                # A retry after a failed answer: continue from the message already saved.
-                history_ready.set_result(history[:-1])
-                return _UserTurn(last.id, history[:-1])
-            history_ready.set_result(history)
+        if not rows or rows[0].status is not SessionStatus.active:
+            return Conflict("This session has ended; start a new one.", code="session_ended")
+        history: History = [(row.role.value, row.text, row.tags) for row in rows if row.id is not None]
+        last = rows[-1]
+        if last.id is not None and last.role is MessageRole.user and last.text == text:
+            # A retry after a failed answer: continue from the message already saved.
+            history_ready.set_result(history[:-1])
+            return _UserTurn(last.id, history[:-1])
+        history_ready.set_result(history)
+        await _after_request(request_out)
+        message_id, message = self._user_message(conv, text, metrics)
+        async with autocommit(self._engine) as conn:
             stored = await conn.execute(_APPEND_USER_TURN, message)
-            if stored.rowcount != 1:  # ended (or deleted) since its state was read
-                return Conflict("This session has ended; start a new one.", code="session_ended")
-            return _UserTurn(message_id, history)
+        if stored.rowcount != 1:  # ended (or deleted) since its state was read
+            return Conflict("This session has ended; start a new one.", code="session_ended")
+        return _UserTurn(message_id, history)
+
+    @staticmethod
+    def _user_message(conv: Conversation, text: str, metrics: dict[str, Any]) -> tuple[uuid.UUID, dict[str, Any]]:
+        message_id = uuid.uuid4()
+        flags = moderation.check_user_turn(text, message_id)
+        return message_id, {
+            "id": message_id, "session_id": conv.session_id, "dealership_id": conv.dealership_id,
+            "user_id": conv.user_id, "role": MessageRole.user, "text": text, "metrics": metrics,
+            "tags": tagging.user_tags(text) if conv.mode is Mode.roleplay else {},
+            "flags": flags, "flagged": bool(flags)}
 
     async def _passages(self, conv: Conversation, text: str) -> list[Passage]:
         if conv.mode is not Mode.training:
@@ -503,15 +529,17 @@ async def _next(stream: AsyncIterator[str | Usage]) -> str | Usage | None:
         return None
 
 
-async def _abandon(first: asyncio.Task[str | Usage | None] | None, stream: AsyncIterator[str | Usage] | None) -> None:
+async def _abandon(stream: AsyncIterator[str | Usage] | None) -> None:
     """Stop a model request that is no longer wanted, whatever state it is in."""
-    if first is not None and not first.done():
-        first.cancel()
-        await asyncio.wait([first])
-    if first is not None and first.done() and not first.cancelled():
-        first.exception()  # retrieved, so an unwanted failure is not logged as never retrieved
     if isinstance(stream, AsyncGenerator):
         await stream.aclose()
+
+
+async def _after_request(request_out: asyncio.Future[None]) -> None:
+    await request_out
+    # One more turn of the event loop: aiohttp on Python 3.11 writes a request's body in a task
+    # of its own, started by the request's first step, and the request should leave first.
+    await asyncio.sleep(0)
 
 
 async def _replay(pieces: list[str]) -> AsyncIterator[str | Usage]:
