@@ -216,7 +216,7 @@ class ConversationEngine:
         try:
             if stream is not None and unprepared is None:
                 try:
-                    item = await _next(stream)  # sends the request; the turn is written meanwhile
+                    item = await anext(stream, None)  # sends the request; the turn is written meanwhile
                 except Exception as exc:
                     refused = exc
             # Shielded: a listener that leaves now still gets its turn saved (the supervisor logs failures).
@@ -259,7 +259,7 @@ class ConversationEngine:
                         ttft, model_ttft = _ms(started), _ms(asked)
                     parts.append(item)
                     yield Delta(item)
-                item = await _next(stream)
+                item = await anext(stream, None)  # (no coroutine of our own per token)
             finished = True
         except Exception as exc:
             failed = True
@@ -519,14 +519,6 @@ WHERE s.id = :session_id
 ORDER BY m.seq
 """).columns(status=_SESSIONS.c.status.type, id=_MESSAGES.c.id.type, role=_MESSAGES.c.role.type,
             tags=_MESSAGES.c.tags.type)
-
-
-async def _next(stream: AsyncIterator[str | Usage]) -> str | Usage | None:
-    """The stream's next item, None at its end."""
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return None
 
 
 async def _abandon(stream: AsyncIterator[str | Usage] | None) -> None:

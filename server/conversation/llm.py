@@ -91,7 +91,7 @@ class OpenAIChat:
                             "temperature": self._settings.llm_temperature,
                             "max_tokens": self._settings.llm_max_tokens})
                     response.push_async_callback(body.aclose)
-                    chunks = _chunks(_events(body.aiter_bytes()))
+                    chunks = _chunks(_raw(body))
                     opening = await _opening(chunks)
             except (openai.APIError, httpx.HTTPError, LLMError, TimeoutError) as exc:
                 await response.aclose()
@@ -107,8 +107,27 @@ class OpenAIChat:
                 raise
             break
         try:
-            async for item in _relay(chunks, opening):
-                yield item
+            # The relay, inline: every async generator a token passes through costs it a hop.
+            if opening.text:
+                yield opening.text
+            finish, usage = opening.finish_reason, opening.usage
+            try:
+                async for chunk in chunks:
+                    usage = _usage(chunk) or usage
+                    for content, reason in _choices(chunk):
+                        if content:
+                            yield content
+                        finish = reason or finish
+            except (openai.APIError, httpx.HTTPError, LLMError) as exc:
+                raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.",
+                               retryable=True) from exc
+            if finish is None:
+                raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.",
+                               retryable=True)
+            if finish == "content_filter":
+                raise LLMError("content_filtered", "The model's provider filtered this answer.", retryable=False)
+            if usage is not None:
+                yield usage
         finally:
             await response.aclose()
 
@@ -146,10 +165,19 @@ class OpenAIChat:
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-async def _events(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The data of each server-sent event. Lines end at CR, LF or CRLF only: a JSON string may
-    hold U+2028 or U+0085 raw, which `str.splitlines()` would also cut at. Other fields
-    (`event:`, `id:`, comments) are not needed: an error event carries an `error` object."""
+def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives: undecoded unless it is encoded (an event stream rarely is), which
+    spares each token httpx's decoder and chunker."""
+    if response.headers.get("content-encoding", "identity").strip().lower() in ("identity", ""):
+        return response.aiter_raw()
+    return response.aiter_bytes()
+
+
+async def _chunks(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of a chat completions event stream, up to `data: [DONE]`: the data of
+    each server-sent event, parsed. Lines end at CR, LF or CRLF only: a JSON string may hold
+    U+2028 or U+0085 raw, which `str.splitlines()` would also cut at. Other fields (`event:`,
+    `id:`, comments) are not needed: an error event carries an `error` object."""
     pending, data = b"", list[bytes]()
     async for piece in body:
         pending += piece
@@ -160,30 +188,38 @@ async def _events(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         for line in lines:
             if not line:
                 if data:
-                    yield b"\n".join(data)
+                    chunk = _parse(b"\n".join(data))
                     data = []
+                    if chunk is _DONE:
+                        return
+                    if chunk is not None:
+                        yield chunk
             elif line.startswith(b"data:"):
                 data.append(line[6:] if line.startswith(b"data: ") else line[5:])
     if pending.startswith(b"data:"):
         data.append(pending[6:] if pending.startswith(b"data: ") else pending[5:])
     if data:
-        yield b"\n".join(data)
+        chunk = _parse(b"\n".join(data))
+        if chunk is not None and chunk is not _DONE:
+            yield chunk
 
 
-async def _chunks(events: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON chunks of a chat completions event stream, up to `data: [DONE]`."""
-    async for data in events:
-        if data.strip() == b"[DONE]":
-            return
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise LLMError("provider_error", "The language model sent a malformed event.", retryable=True) from None
-        if not isinstance(chunk, dict):
-            continue
-        if chunk.get("error"):
-            raise LLMError("provider_error", "The language model failed while answering.", retryable=True)
-        yield chunk
+_DONE: dict[str, Any] = {}
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    """One event's data: a chunk, `_DONE` at `[DONE]`, None for anything else that is valid."""
+    if data.strip() == b"[DONE]":
+        return _DONE
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise LLMError("provider_error", "The language model sent a malformed event.", retryable=True) from None
+    if not isinstance(chunk, dict):
+        return None
+    if chunk.get("error"):
+        raise LLMError("provider_error", "The language model failed while answering.", retryable=True)
+    return chunk
 
 
 def _usage(chunk: dict[str, Any]) -> Usage | None:
@@ -217,28 +253,6 @@ async def _opening(chunks: AsyncIterator[dict[str, Any]]) -> _Opening:
             if content or finish:
                 return _Opening(content, finish, usage)
     raise LLMError("stream_interrupted", "The model's stream ended before it said anything.", retryable=True)
-
-
-async def _relay(chunks: AsyncIterator[dict[str, Any]], opening: _Opening) -> AsyncIterator[str | Usage]:
-    if opening.text:
-        yield opening.text
-    finish, usage = opening.finish_reason, opening.usage
-    try:
-        async for chunk in chunks:
-            usage = _usage(chunk) or usage
-            for content, reason in _choices(chunk):
-                if content:
-                    yield content
-                finish = reason or finish
-    except (openai.APIError, httpx.HTTPError, LLMError) as exc:
-        raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.",
-                       retryable=True) from exc
-    if finish is None:
-        raise LLMError("stream_interrupted", "The model's answer broke off midway; try again.", retryable=True)
-    if finish == "content_filter":
-        raise LLMError("content_filtered", "The model's provider filtered this answer.", retryable=False)
-    if usage is not None:
-        yield usage
 
 
 def _unreachable(exc: BaseException) -> bool:
