@@ -42,7 +42,7 @@ from server.conversation.models import (
 )
 from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
-from server.db.engine import autocommit
+from server.db.engine import DriverStatement, autocommit, driver_of
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -380,26 +380,26 @@ class ConversationEngine:
             await _after_request(request_out)
             message_id, message = self._user_message(conv, text, metrics)
             async with autocommit(self._engine) as conn:
-                await conn.execute(_NEW_SESSION_TURN, {**new, **message})
+                await _NEW_SESSION_TURN.execute(await driver_of(conn), {**new, **message})
             self._unsaved.pop(conv.session_id, None)
             return _UserTurn(message_id, [])
         async with autocommit(self._engine) as conn:
-            rows = (await conn.execute(_STATE_AND_HISTORY, {"session_id": conv.session_id,
-                                                            "rows": HISTORY_ROWS})).all()
-        if not rows or rows[0].status is not SessionStatus.active:
+            rows = await _STATE_AND_HISTORY.fetch(await driver_of(conn), {"session_id": conv.session_id,
+                                                                          "rows": HISTORY_ROWS})
+        if not rows or rows[0]["status"] != SessionStatus.active:
             return Conflict("This session has ended; start a new one.", code="session_ended")
-        history: History = [(row.role.value, row.text, row.tags) for row in rows if row.id is not None]
+        history: History = [(row["role"], row["text"], row["tags"]) for row in rows if row["id"] is not None]
         last = rows[-1]
-        if last.id is not None and last.role is MessageRole.user and last.text == text:
+        if last["id"] is not None and last["role"] == MessageRole.user and last["text"] == text:
             # A retry after a failed answer: continue from the message already saved.
             history_ready.set_result(history[:-1])
-            return _UserTurn(last.id, history[:-1])
+            return _UserTurn(uuid.UUID(bytes=last["id"].bytes), history[:-1])  # (asyncpg's UUID type)
         history_ready.set_result(history)
         await _after_request(request_out)
         message_id, message = self._user_message(conv, text, metrics)
         async with autocommit(self._engine) as conn:
-            stored = await conn.execute(_APPEND_USER_TURN, message)
-        if stored.rowcount != 1:  # ended (or deleted) since its state was read
+            stored = await _APPEND_USER_TURN.execute(await driver_of(conn), message)
+        if stored != 1:  # ended (or deleted) since its state was read
             return Conflict("This session has ended; start a new one.", code="session_ended")
         return _UserTurn(message_id, history)
 
@@ -454,8 +454,9 @@ class ConversationEngine:
     async def _save(self, message: dict[str, Any], flags: list[dict[str, Any]]) -> None:
         """Store an answer in one statement (`_append`)."""
         async with autocommit(self._engine) as conn:
-            stored = await conn.execute(_SAVE_ANSWER, {**message, "flags": flags, "flagged": bool(flags)})
-            if stored.rowcount != 1:
+            stored = await _SAVE_ANSWER.execute(await driver_of(conn),
+                                                {**message, "flags": flags, "flagged": bool(flags)})
+            if stored != 1:
                 raise LookupError(f"session {message['session_id']} is gone; answer {message['id']} not stored")
 
 
@@ -467,12 +468,12 @@ _SESSIONS, _MESSAGES = ConversationSession.__table__, ConversationMessage.__tabl
 _FLAGS = bindparam("flags", type_=_SESSIONS.c.flags.type)
 
 
-def _append(columns: tuple[str, ...], *, only_active: bool) -> Any:
+def _append(columns: tuple[str, ...], *, only_active: bool) -> DriverStatement:
     """One statement storing a message of an existing session: the session's count goes up (that
     row's lock orders concurrent appends) and the message takes the new count as its number.
     Alone, it needs no transaction of its own: no BEGIN or COMMIT round trips."""
     active = " AND status = 'active'" if only_active else ""
-    return text(f"""
+    return DriverStatement(text(f"""
 WITH counted AS (
     UPDATE conversation_session
     SET message_count = message_count + 1, last_activity_at = now(),
@@ -482,7 +483,7 @@ WITH counted AS (
 )
 INSERT INTO conversation_message ({", ".join(columns)}, seq)
 SELECT {", ".join(":" + name for name in columns)}, counted.message_count FROM counted
-""").bindparams(*_typed(_MESSAGES, columns), _FLAGS)  # noqa: S608 (names are constants; values bound)
+""").bindparams(*_typed(_MESSAGES, columns), _FLAGS))  # noqa: S608 (names are constants; values bound)
 
 
 _ANSWER_COLUMNS = ("id", "session_id", "dealership_id", "user_id", "role", "text", "sources", "tags", "model",
@@ -495,7 +496,7 @@ _APPEND_USER_TURN = _append(_USER_COLUMNS, only_active=True)
 # A session is stored with its first turn: both rows in one statement (the message's foreign key
 # is checked at the statement's end, when the session row exists).
 _NEW_SESSION_COLUMNS = ("dealership_id", "user_id", "mode", "channel", "persona_id", "persona")
-_NEW_SESSION_TURN = text(f"""
+_NEW_SESSION_TURN = DriverStatement(text(f"""
 WITH created AS (
     INSERT INTO conversation_session (id, {", ".join(_NEW_SESSION_COLUMNS)}, status, message_count, flags, flagged)
     VALUES (:session_id, {", ".join(":" + name for name in _NEW_SESSION_COLUMNS)}, 'active', 1, :flags, :flagged)
@@ -504,11 +505,11 @@ WITH created AS (
 INSERT INTO conversation_message ({", ".join(_USER_COLUMNS)}, seq)
 SELECT {", ".join(":" + name for name in _USER_COLUMNS)}, 1 FROM created
 """).bindparams(  # noqa: S608 (names are constants; values bound)
-    *_typed(_MESSAGES, _USER_COLUMNS), *_typed(_SESSIONS, _NEW_SESSION_COLUMNS), _FLAGS)
+    *_typed(_MESSAGES, _USER_COLUMNS), *_typed(_SESSIONS, _NEW_SESSION_COLUMNS), _FLAGS))
 
 # An ongoing session's state and its last `rows` messages, oldest first (one row, id NULL, if it
 # has none yet).
-_STATE_AND_HISTORY = text("""
+_STATE_AND_HISTORY = DriverStatement(text("""
 SELECT s.status, m.id, m.role, m.text, m.tags
 FROM conversation_session s
 LEFT JOIN LATERAL (
@@ -517,8 +518,7 @@ LEFT JOIN LATERAL (
 ) m ON true
 WHERE s.id = :session_id
 ORDER BY m.seq
-""").columns(status=_SESSIONS.c.status.type, id=_MESSAGES.c.id.type, role=_MESSAGES.c.role.type,
-            tags=_MESSAGES.c.tags.type)
+"""))
 
 
 async def _abandon(stream: AsyncIterator[str | Usage] | None) -> None:

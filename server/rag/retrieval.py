@@ -17,14 +17,16 @@ with the query's embedding fetched beside the first:
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 
-from server.db.engine import autocommit
+from server.db.engine import DriverStatement, autocommit, driver_of
 from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
 
@@ -99,6 +101,7 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
     not needed (no index, a cached answer, vectors of another model) or fails, it interrupts the
     wait."""
     candidates = candidates_for(top_k)
+    conn = await driver_of(db)
     me = asyncio.current_task()
     assert me is not None
     found = _FirstStatement()
@@ -106,7 +109,7 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
 
     async def first_statement() -> None:
         try:
-            found.index, found.full_text = await _index_and_full_text(db, dealership_id, query, candidates)
+            found.index, found.full_text = await _index_and_full_text(conn, dealership_id, query, candidates)
             if found.index is not None:
                 found.key = services.cache.results_key(dealership_id, found.index.generation, found.index.model,
                                                        top_k, query)
@@ -154,7 +157,8 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
             return found.cached
         if found.index.model != services.embedder.model:
             vector = None
-        results = await _nearest_and_fuse(services, db, found.index, found.full_text, vector, candidates, top_k)
+        results = await _nearest_and_fuse(services, db, conn, found.index, found.full_text, vector, candidates,
+                                          top_k)
         await services.cache.put_results(found.key, [_to_json(r) for r in results])
         return results
     finally:
@@ -188,7 +192,7 @@ async def _query_vector(services: RagServices, query: str) -> list[float]:
 # everywhere stays fast on a large dealership (the vector search carries the meaning).
 # The dealership's index record comes back on every row (and no row at all without one).
 FULL_TEXT_CAP = 300
-_INDEX_AND_FULL_TEXT = text("""
+_INDEX_AND_FULL_TEXT = DriverStatement(text("""
 WITH q AS (
     SELECT plainto_tsquery('english', :q) AS every,
            CAST(nullif(replace(CAST(plainto_tsquery('english', :q) AS text), '&', '|'), '') AS tsquery) AS some
@@ -213,22 +217,21 @@ ranked AS (
 SELECT idx.generation, idx.model, idx.dimension, idx.hnsw_index, ranked.id
 FROM idx LEFT JOIN ranked ON true
 ORDER BY ranked.pass, ranked.rank DESC, ranked.id
-""")
+"""))
 
 
-async def _index_and_full_text(db: Executor, dealership_id: uuid.UUID, query: str,
+async def _index_and_full_text(conn: asyncpg.Connection, dealership_id: uuid.UUID, query: str,
                                k: int) -> tuple[IndexInfo | None, list[uuid.UUID]]:
-    rows = (await db.execute(_INDEX_AND_FULL_TEXT,
-                             {"q": query, "d": dealership_id, "k": k, "cap": FULL_TEXT_CAP})).all()
+    rows = await _INDEX_AND_FULL_TEXT.fetch(conn, {"q": query, "d": dealership_id, "k": k, "cap": FULL_TEXT_CAP})
     if not rows:
         return None, []
     first = rows[0]
-    index = IndexInfo(dealership_id=dealership_id, model=first.model, dimension=first.dimension,
-                      generation=first.generation, hnsw_index=first.hnsw_index)
+    index = IndexInfo(dealership_id=dealership_id, model=first["model"], dimension=first["dimension"],
+                      generation=first["generation"], hnsw_index=first["hnsw_index"])
     ranked: list[uuid.UUID] = []
     for row in rows:
-        if row.id is not None and row.id not in ranked:
-            ranked.append(row.id)
+        if row["id"] is not None and row["id"] not in ranked:
+            ranked.append(row["id"])
     return index, ranked[:k]
 
 
@@ -250,8 +253,15 @@ _OUTSIDE = ("SELECT id, ordinality AS distance "
             "FROM unnest(CAST(:outside AS uuid[])) WITH ORDINALITY AS t(id, ordinality)")
 
 
-async def _nearest_and_fuse(services: RagServices, db: Executor, index: IndexInfo, full_text: list[uuid.UUID],
-                            vector: Sequence[float] | None, k: int, top_k: int) -> list[SearchResult]:
+@functools.lru_cache(maxsize=256)
+def _rows_statement(nearest: str) -> DriverStatement:
+    """`_ROWS` around one nearest-vectors query (one per dealership with an HNSW index of its own)."""
+    return DriverStatement(text(_ROWS.format(nearest=nearest)))
+
+
+async def _nearest_and_fuse(services: RagServices, db: Executor, conn: asyncpg.Connection, index: IndexInfo,
+                            full_text: list[uuid.UUID], vector: Sequence[float] | None, k: int,
+                            top_k: int) -> list[SearchResult]:
     params: dict[str, Any] = {"d": index.dealership_id, "full_text": full_text, "outside": [], "k": k}
     nearest = services.store.nearest_sql(index) if vector is not None else None
     if vector is not None and nearest is not None:
@@ -262,22 +272,28 @@ async def _nearest_and_fuse(services: RagServices, db: Executor, index: IndexInf
             params["outside"] = [hit.chunk_id for hit in await services.store.search(db, index, vector, k)]
     if not full_text and not params["outside"] and vector is None:
         return []
-    rows = (await db.execute(text(_ROWS.format(nearest=nearest)), params)).all()
+    rows = await _rows_statement(nearest).fetch(conn, params)
     full_text_rank = {chunk: rank for rank, chunk in enumerate(full_text, start=1)}
-    best: dict[str, tuple[float, Any]] = {}
+    best: dict[str, tuple[float, asyncpg.Record]] = {}
     for row in rows:
+        chunk_id = row["id"]
         score = 0.0
-        if row.id in full_text_rank:
-            score += 1.0 / (RRF_K + full_text_rank[row.id])
-        if row.vector_rank is not None:
-            score += 1.0 / (RRF_K + row.vector_rank)
-        kept = best.get(row.text_hash)
-        if kept is None or score > kept[0] or (score == kept[0] and str(row.id) < str(kept[1].id)):
-            best[row.text_hash] = (score, row)
-    ordered = sorted(best.values(), key=lambda item: (-item[0], str(item[1].id)))[:top_k]
-    return [SearchResult(document_id=row.document_id, filename=row.filename, page=row.page, text=row.text,
-                         score=round(score / _BEST, 6), chunk_id=row.id, page_end=row.page_end,
-                         heading=row.heading) for score, row in ordered]
+        if chunk_id in full_text_rank:
+            score += 1.0 / (RRF_K + full_text_rank[chunk_id])
+        if row["vector_rank"] is not None:
+            score += 1.0 / (RRF_K + row["vector_rank"])
+        kept = best.get(row["text_hash"])
+        if kept is None or score > kept[0] or (score == kept[0] and str(chunk_id) < str(kept[1]["id"])):
+            best[row["text_hash"]] = (score, row)
+    ordered = sorted(best.values(), key=lambda item: (-item[0], str(item[1]["id"])))[:top_k]
+    return [SearchResult(document_id=_uuid(row["document_id"]), filename=row["filename"], page=row["page"],
+                         text=row["text"], score=round(score / _BEST, 6), chunk_id=_uuid(row["id"]),
+                         page_end=row["page_end"], heading=row["heading"]) for score, row in ordered]
+
+
+def _uuid(value: uuid.UUID) -> uuid.UUID:
+    """asyncpg's own UUID subclass as a plain one (orjson, for one, writes only the latter)."""
+    return uuid.UUID(bytes=value.bytes)
 
 
 def _to_json(result: SearchResult) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import uuid
 
 from sqlalchemy import insert, text
 
+from server.db.engine import driver_of
 from server.rag.chunking import text_hash
 from server.rag.hashing import MODEL, embed_text
 from server.rag.indexes import ensure_index as ensure_index_row
@@ -127,8 +128,9 @@ async def main(total: int, dealers: int, queries: int, exact_scan_max: int, unif
         async with services.sessionmaker() as session:
             index = await load_index(session, dealer)
             assert index is not None
+            conn = await driver_of(session)
             t0 = time.perf_counter()
-            await _index_and_full_text(session, dealer, query, 20)
+            await _index_and_full_text(conn, dealer, query, 20)
             full_text_ms.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             await services.store.search(session, index, embed_text(query), 20)
