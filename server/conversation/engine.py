@@ -42,7 +42,7 @@ from server.conversation.models import (
 )
 from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
-from server.db.engine import DriverStatement, autocommit, driver_of
+from server.db.engine import DriverStatement, driver
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -379,13 +379,12 @@ class ConversationEngine:
                 history_ready.set_result([])
             await _after_request(request_out)
             message_id, message = self._user_message(conv, text, metrics)
-            async with autocommit(self._engine) as conn:
-                await _NEW_SESSION_TURN.execute(await driver_of(conn), {**new, **message})
+            async with driver(self._engine) as conn:
+                await _NEW_SESSION_TURN.execute(conn, {**new, **message})
             self._unsaved.pop(conv.session_id, None)
             return _UserTurn(message_id, [])
-        async with autocommit(self._engine) as conn:
-            rows = await _STATE_AND_HISTORY.fetch(await driver_of(conn), {"session_id": conv.session_id,
-                                                                          "rows": HISTORY_ROWS})
+        async with driver(self._engine) as conn:
+            rows = await _STATE_AND_HISTORY.fetch(conn, {"session_id": conv.session_id, "rows": HISTORY_ROWS})
         if not rows or rows[0]["status"] != SessionStatus.active:
             return Conflict("This session has ended; start a new one.", code="session_ended")
         history: History = [(row["role"], row["text"], row["tags"]) for row in rows if row["id"] is not None]
@@ -397,8 +396,8 @@ class ConversationEngine:
         history_ready.set_result(history)
         await _after_request(request_out)
         message_id, message = self._user_message(conv, text, metrics)
-        async with autocommit(self._engine) as conn:
-            stored = await _APPEND_USER_TURN.execute(await driver_of(conn), message)
+        async with driver(self._engine) as conn:
+            stored = await _APPEND_USER_TURN.execute(conn, message)
         if stored != 1:  # ended (or deleted) since its state was read
             return Conflict("This session has ended; start a new one.", code="session_ended")
         return _UserTurn(message_id, history)
@@ -453,9 +452,8 @@ class ConversationEngine:
 
     async def _save(self, message: dict[str, Any], flags: list[dict[str, Any]]) -> None:
         """Store an answer in one statement (`_append`)."""
-        async with autocommit(self._engine) as conn:
-            stored = await _SAVE_ANSWER.execute(await driver_of(conn),
-                                                {**message, "flags": flags, "flagged": bool(flags)})
+        async with driver(self._engine) as conn:
+            stored = await _SAVE_ANSWER.execute(conn, {**message, "flags": flags, "flagged": bool(flags)})
             if stored != 1:
                 raise LookupError(f"session {message['session_id']} is gone; answer {message['id']} not stored")
 

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
-from server.db.engine import DriverStatement, autocommit, driver_of
+from server.db.engine import DriverStatement, driver_of, pooled
 from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
 
@@ -66,7 +66,7 @@ async def search(deps: Any, dealership_id: uuid.UUID, query: str, top_k: int = 5
     """Top passages of `dealership_id`'s documents for `query` (AppState or RagServices as deps)."""
     services = _services(deps)
     # Reads only, each statement consistent on its own.
-    async with autocommit(services.engine) as conn:
+    async with pooled(services.engine) as conn:
         return await search_in_session(services, conn, dealership_id, query, top_k)
 
 
