@@ -32,6 +32,12 @@ class TaskSupervisor:
     def running(self) -> list[str]:
         return sorted(task.get_name() for task in self._tasks)
 
+    async def drain(self, grace: float = 5.0) -> None:
+        """Wait (up to `grace` seconds) for the tasks running now to finish on their own."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
     async def shutdown(self, grace: float = 5.0) -> None:
         tasks = list(self._tasks)
         for task in tasks:

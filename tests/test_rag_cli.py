@@ -73,11 +73,41 @@ async def test_redis_cache_keys_are_per_dealership_and_generation() -> None:
     cache = RetrievalCache(RedisBackend(redis), ttl=30)
     a, b = uuid.uuid4(), uuid.uuid4()
     key_a = cache.results_key(a, 1, "m", 5, "Price  too HIGH")
-    await cache.put_results(key_a, [{"text": "a"}])
+    cache.put_results(key_a, [{"text": "a"}])
+    await cache.drain()  # written behind: a search does not wait for it
     assert await cache.results(cache.results_key(a, 1, "m", 5, "price too high")) == [{"text": "a"}]
     assert await cache.results(cache.results_key(b, 1, "m", 5, "price too high")) is None
     assert await cache.results(cache.results_key(a, 2, "m", 5, "price too high")) is None
-    await cache.put_embedding("m", "hello", [0.5, 0.25])
+    cache.put_embedding("m", "hello", [0.5, 0.25])
+    await cache.drain()
     assert await cache.embedding("m", "hello") == [0.5, 0.25]
     await redis.delete(key_a)
     await redis.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_cache_writes_do_not_hold_up_a_search() -> None:
+    """A search hands its results over without waiting for Redis: writes go behind it."""
+    redis = Redis.from_url(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), socket_connect_timeout=1)
+    try:
+        await redis.ping()
+    except (RedisConnectionError, OSError):
+        await redis.aclose()
+        pytest.skip("Redis is not running on REDIS_TEST_URL")
+    cache = RetrievalCache(RedisBackend(redis), ttl=30)
+    key = cache.results_key(uuid.uuid4(), 1, "m", 5, "written behind")
+    await redis.execute_command("CLIENT", "PAUSE", "400", "WRITE")  # reads go on, writes wait
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        cache.put_results(key, [{"text": "a"}])
+        cache.put_embedding("m", "written behind", [0.5])
+        assert await cache.results(key) is None  # not written yet: Redis holds writes back
+        await cache.drain()
+        assert loop.time() - started >= 0.3
+        assert await cache.results(key) == [{"text": "a"}]
+        assert await cache.embedding("m", "written behind") == [0.5]
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await redis.delete(key)
+        await redis.aclose()

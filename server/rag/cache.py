@@ -1,5 +1,9 @@
 """Query-embedding and per-dealership result caches (Redis when configured, else in-process).
 
+Writes never hold up a search: the in-process cache stores at once, Redis in a supervised
+background task (its round trip used to sit between the query's embedding and the vector
+search, and between the results and the model request).
+
 Result keys carry the dealership's index generation, bumped in the same transaction as any
 change to its documents: a change makes every older entry unreachable at once, on every
 process, without a scan. Keys always carry the dealership id, so one dealership's warm cache
@@ -19,6 +23,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.tasks import TaskSupervisor
+
 log = logging.getLogger(__name__)
 PREFIX = "sparring:rag:"
 
@@ -26,7 +32,13 @@ PREFIX = "sparring:rag:"
 class Backend(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
-    async def set(self, key: str, value: bytes, ttl: int) -> None: ...
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        """Store without making the caller wait (best effort)."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait for the writes `put` has started."""
+        ...
 
 
 class MemoryBackend:
@@ -45,11 +57,14 @@ class MemoryBackend:
         self._items.move_to_end(key)
         return value
 
-    async def set(self, key: str, value: bytes, ttl: int) -> None:
+    def put(self, key: str, value: bytes, ttl: int) -> None:
         self._items[key] = (time.monotonic() + ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
+
+    async def drain(self) -> None:
+        pass
 
 
 class RedisBackend:
@@ -57,6 +72,7 @@ class RedisBackend:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._writes = TaskSupervisor()
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -66,11 +82,17 @@ class RedisBackend:
             log.warning("rag cache read failed", extra={"error": str(exc)})
             return None
 
-    async def set(self, key: str, value: bytes, ttl: int) -> None:
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        self._writes.spawn("rag.cache-write", self._set(key, value, ttl))
+
+    async def _set(self, key: str, value: bytes, ttl: int) -> None:
         try:
             await self.redis.set(key, value, ex=ttl)
         except (RedisError, OSError) as exc:
             log.warning("rag cache write failed", extra={"error": str(exc)})
+
+    async def drain(self) -> None:
+        await self._writes.drain()
 
 
 def _digest(text: str) -> str:
@@ -88,9 +110,9 @@ class RetrievalCache:
         raw = await self.backend.get(f"{PREFIX}emb:{model}:{_digest(query)}")
         return orjson.loads(raw) if raw else None
 
-    async def put_embedding(self, model: str, query: str, vector: list[float]) -> None:
+    def put_embedding(self, model: str, query: str, vector: list[float]) -> None:
         if self.ttl > 0:
-            await self.backend.set(f"{PREFIX}emb:{model}:{_digest(query)}", orjson.dumps(vector), self.ttl)
+            self.backend.put(f"{PREFIX}emb:{model}:{_digest(query)}", orjson.dumps(vector), self.ttl)
 
     @staticmethod
     def results_key(dealership_id: uuid.UUID, generation: int, model: str, top_k: int, query: str) -> str:
@@ -102,9 +124,13 @@ class RetrievalCache:
         raw = await self.backend.get(key)
         return orjson.loads(raw) if raw else None
 
-    async def put_results(self, key: str, results: list[dict[str, Any]]) -> None:
+    def put_results(self, key: str, results: list[dict[str, Any]]) -> None:
         if self.ttl > 0:
-            await self.backend.set(key, orjson.dumps(results), self.ttl)
+            self.backend.put(key, orjson.dumps(results), self.ttl)
+
+    async def drain(self) -> None:
+        """Wait for the writes still in flight (at shutdown, and for tests that read them back)."""
+        await self.backend.drain()
 
 
 def build_cache(redis: Redis | None, ttl: int) -> RetrievalCache:

@@ -159,7 +159,7 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
             vector = None
         results = await _nearest_and_fuse(services, db, conn, found.index, found.full_text, vector, candidates,
                                           top_k)
-        await services.cache.put_results(found.key, [_to_json(r) for r in results])
+        services.cache.put_results(found.key, [_to_json(r) for r in results])
         return results
     finally:
         if not statement.done():  # this search was cancelled: the connection must be free first
@@ -181,7 +181,7 @@ async def _query_vector(services: RagServices, query: str) -> list[float]:
     vector = await services.cache.embedding(model, query)
     if vector is None:
         vector = await services.embedder.embed_query(query)
-        await services.cache.put_embedding(model, query, vector)
+        services.cache.put_embedding(model, query, vector)
     return vector
 
 

@@ -26,6 +26,7 @@ class RagServices:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
+        await self.cache.drain()
         await self.store.close()
         await self.embedder.close()
 
