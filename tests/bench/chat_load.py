@@ -14,6 +14,7 @@ chat and its event-loop lag.
 
     .venv/bin/python tests/bench/chat_load.py [--concurrency 50] [--ttft 0.2] [--words 60] [--spread 0.5]
                                                [--tps 60] [--arrivals staggered|separate|together] [--workers 1]
+                                               [--redis URL] [--pin]
 
 Arrivals (default `staggered`): CONCURRENCY clients chat back to back, each starting at a random
 moment within one chat's length, so CONCURRENCY chats are in flight without all arriving in the
@@ -336,12 +337,29 @@ def main() -> None:
     parser.add_argument("--redis", default="",
                         help="REDIS_URL for the server (rate limits and retrieval caches in Redis, as a "
                              "multi-instance deployment runs); default none: in-process")
+    parser.add_argument("--pin", choices=("off", "server", "server+db"), default="off",
+                        help="server: the server alone on CPU 0, everything else (this load generator, the "
+                             "fakes, the embedded PostgreSQL) on the other CPUs; server+db: PostgreSQL on "
+                             "CPU 0 too; off: the kernel places every process")
     parser.add_argument("--warmup", type=float, default=3,
                         help="seconds of load before measuring (staggered; at least 1)")
     args = parser.parse_args()
     args.warmup = max(args.warmup, 1.0)
+    server_cpus: set[int] | None = None
+    others: set[int] = set()
+    if args.pin != "off":
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least two CPUs")
+        # Set before anything starts: the fakes and PostgreSQL's processes inherit it.
+        server_cpus, others = {cpus[0]}, set(cpus[1:])
+        os.sched_setaffinity(0, server_cpus if args.pin == "server+db" else others)
+        print(f"pinned: the server{' and PostgreSQL' if args.pin == 'server+db' else ''} on CPU {cpus[0]}, "
+              f"the rest on CPU {','.join(map(str, sorted(others)))}")
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
+    if others:
+        os.sched_setaffinity(0, others)
     emails, admin = asyncio.run(seed(database_url, args.concurrency))
     fake_port, embeddings_port, server_port = free_port(), free_port(), free_port()
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", str(fake_port),
@@ -363,7 +381,8 @@ def main() -> None:
            "LOOP_LAG_PROBE_SECONDS": str(LAG_PROBE), "JWT_SECRET": "bench-" + uuid.uuid4().hex * 2}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
                                "--host", "127.0.0.1", "--port", str(server_port), "--no-access-log",
-                               "--workers", str(args.workers)], cwd=ROOT, env=env)
+                               "--workers", str(args.workers)], cwd=ROOT, env=env,
+                              preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None)
     fake_url, server_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{server_port}"
     try:
         for process, url in zip(fakes, (fake_url, embeddings_url.removesuffix("/v1")), strict=False):
