@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from server.conversation.events import Delta, Started
-from server.conversation.llm import LLMError, OpenAIChat
+from server.conversation.llm import LLMError, OpenAIChat, _chunks
 from server.conversation.models import Channel, ConversationMessage, Mode
 from server.db.models import Dealership, Role
 from server.settings import Settings
@@ -54,7 +54,7 @@ def fake(fake_server: tuple[FakeOpenAI, str]) -> FakeOpenAI:
     fake = fake_server[0]
     fake.faults.clear()
     fake.requests.clear()
-    fake.ttft, fake.tokens_per_second, fake.json_reply = 0.0, 0.0, None
+    fake.ttft, fake.tokens_per_second, fake.json_reply, fake.gzip = 0.0, 0.0, None, False
     fake.reply = lambda messages: ANSWER
     return fake
 
@@ -128,6 +128,18 @@ async def test_the_model_is_asked_while_the_users_turn_commits(llm_app: Starlett
     session_id = events[-1][1]["session_id"]
     assert [m["role"] for m in await transcript(llm, user, session_id)] == ["user", "assistant"]
     assert len(fake.requests) == 1
+
+
+async def test_a_gzip_compressed_event_stream_is_read(llm: httpx.AsyncClient, fake: FakeOpenAI,
+                                                      world: World) -> None:
+    """Some proxies compress event streams: the body is decoded before it is parsed."""
+    fake.gzip = True
+    user = await user_of(world)
+    response = await llm.post("/api/v1/chat", headers={**user.headers, "Accept": "text/event-stream"},
+                              json={"mode": "training", "message": "How should I present GAP insurance?"})
+    events = parse_sse(response.text)
+    assert [n for n, _ in events][-2:] == ["sources", "done"]
+    assert "".join(d["text"] for n, d in events if n == "delta") == ANSWER
 
 
 async def test_tokens_holding_unicode_line_separators_arrive_whole(llm: httpx.AsyncClient, fake: FakeOpenAI,
@@ -348,3 +360,27 @@ async def test_the_model_scores_the_session_and_its_evidence_is_checked(llm: htt
     messages = await transcript(llm, user, str(session_id))
     assert messages[0]["tags"] == {"techniques": ["greeting_rapport"], "by": "llm"}
     assert messages[1]["tags"]["objection"] == "fi_products"
+
+
+async def _parsed(pieces: list[bytes]) -> list[dict[str, Any]]:
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    return [chunk async for chunk in _chunks(body())]
+
+
+async def test_the_event_stream_parses_alike_however_it_is_cut() -> None:
+    """Whole events in a piece each (the usual case), cut anywhere (a CR at a piece's end
+    included), with CRLF line ends and comments, or with data over two lines: the same chunks,
+    and nothing after [DONE]."""
+    events = [b'{"choices":[{"delta":{"content":"a\xe2\x80\xa8b"}}]}', b'{"choices":[{"delta":{"content":"c"}}]}']
+    expected = [{"choices": [{"delta": {"content": "a\u2028b"}}]}, {"choices": [{"delta": {"content": "c"}}]}]
+    whole = [b"data: " + event + b"\n\n" for event in events] + [b"data: [DONE]\n\n", b'data: {"late":1}\n\n']
+    crlf = b"".join(b": keep-alive\r\ndata: " + event + b"\r\n\r\n" for event in events) + b"data: [DONE]\r\n\r\n"
+    assert await _parsed(whole) == expected
+    assert await _parsed([bytes([byte]) for byte in b"".join(whole)]) == expected
+    assert await _parsed([crlf[i:i + 7] for i in range(0, len(crlf), 7)]) == expected
+    split_data = b'data: {"choices":[{"delta":\ndata: {"content":"c"}}]}\n\n'
+    assert await _parsed([split_data]) == expected[1:]
+    assert await _parsed([b"data: " + events[1]]) == expected[1:]  # no blank line at the very end

@@ -180,6 +180,16 @@ async def _chunks(body: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
     `id:`, comments) are not needed: an error event carries an `error` object."""
     pending, data = b"", list[bytes]()
     async for piece in body:
+        if (not pending and not data and piece.startswith(b"data: ") and piece.endswith(b"\n\n")
+                and piece.find(b"\n") == len(piece) - 2 and b"\r" not in piece):
+            # The usual piece, one whole event of one line (`data: {...}\n\n`): ~2 us a token
+            # less than splitting it into lines.
+            chunk = _parse(piece[6:-2])
+            if chunk is _DONE:
+                return
+            if chunk is not None:
+                yield chunk
+            continue
         pending += piece
         # A CR at the very end may be the first half of a CRLF: keep it for the next piece.
         end = len(pending) - 1 if pending.endswith(b"\r") else len(pending)

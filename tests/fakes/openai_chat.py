@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import gzip
 import itertools
 import json
 import random
@@ -86,6 +87,7 @@ class FakeOpenAI:
                  json_reply: Callable[[str, dict[str, Any], Messages], dict[str, Any]] | None = None,
                  keep: int | None = None) -> None:
         self.ttft = ttft
+        self.gzip = False  # answer event streams gzip-compressed (as some proxies do), whole
         self.tokens_per_second = tokens_per_second
         self.reply = reply
         self.json_reply = json_reply
@@ -116,8 +118,11 @@ class FakeOpenAI:
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 4 for m in messages)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(self._stream(messages, model, prompt_tokens, include_usage, fault),
-                                     media_type="text/event-stream")
+            events = self._stream(messages, model, prompt_tokens, include_usage, fault)
+            if self.gzip:
+                body = gzip.compress(b"".join([event async for event in events]))
+                return Response(body, media_type="text/event-stream", headers={"content-encoding": "gzip"})
+            return StreamingResponse(events, media_type="text/event-stream")
         await asyncio.sleep(self.ttft)
         content = self._json(body, messages) if body.get("response_format") else self.reply(messages)
         return JSONResponse({
