@@ -28,6 +28,9 @@ class TaskSupervisor:
         if exc is not None:
             log.error("background task failed", extra={"task": task.get_name()}, exc_info=exc)
 
+    def __len__(self) -> int:
+        return len(self._tasks)
+
     @property
     def running(self) -> list[str]:
         return sorted(task.get_name() for task in self._tasks)

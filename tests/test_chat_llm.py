@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
 from server.app import create_app
 from server.conversation.events import Delta, Started
 from server.conversation.llm import LLMError, OpenAIChat, _chunks
-from server.conversation.models import Channel, ConversationMessage, Mode
+from server.conversation.models import Channel, ConversationMessage, ConversationSession, Mode, SessionStatus
 from server.db.models import Dealership, Role
 from server.settings import Settings
 from server.state import AppState
@@ -140,6 +140,40 @@ async def test_a_gzip_compressed_event_stream_is_read(llm: httpx.AsyncClient, fa
     events = parse_sse(response.text)
     assert [n for n, _ in events][-2:] == ["sources", "done"]
     assert "".join(d["text"] for n, d in events if n == "delta") == ANSWER
+
+
+async def test_a_turn_that_cannot_be_stored_gives_the_model_request_up_at_once(
+        fake: FakeOpenAI, fake_server: tuple[FakeOpenAI, str], world: World, settings: Settings,
+        database_url: str, tmp_path: Path, app: Starlette) -> None:
+    """The turn is written while the model is asked; if that write fails (here the session
+    ends between the read of its history and the write), the answer is not waited for."""
+    user = await user_of(world)
+    with another_instance(settings, database_url, tmp_path, OPENAI_API_KEY="test-key",
+                          OPENAI_BASE_URL=fake_server[1] + "/v1", LLM_FIRST_TOKEN_TIMEOUT_SECONDS="120") as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+            first = await client.post("/api/v1/chat", headers=user.headers,
+                                      json={"mode": "training", "message": "How should I present GAP insurance?"})
+            session_id = uuid.UUID(first.json()["session_id"])
+            fake.ttft = 60.0  # a first token the test would time out waiting for
+            state: AppState = app.state.sparring
+            async with state.sessionmaker() as db, db.begin():
+                # Holding the session's row keeps the turn's write (an UPDATE of that row) waiting.
+                await db.execute(select(ConversationSession.id).where(ConversationSession.id == session_id)
+                                 .with_for_update())
+                asked = len(fake.requests)
+                chat = asyncio.create_task(client.post("/api/v1/chat", headers=user.headers, json={
+                    "mode": "training", "message": "And the service contract?", "session_id": str(session_id)}))
+                for _ in range(1000):  # the fake serves from another thread: poll its request log
+                    if len(fake.requests) > asked:
+                        break
+                    await asyncio.sleep(0.01)
+                assert len(fake.requests) == asked + 1, "the model was not asked"
+                await db.execute(update(ConversationSession).where(ConversationSession.id == session_id)
+                                 .values(status=SessionStatus.ended))
+            response = await asyncio.wait_for(chat, 15)
+            assert response.status_code == 409 and response.json()["error"]["code"] == "session_ended"
+            users = [m for m in await transcript(client, user, str(session_id)) if m["role"] == "user"]
+            assert [m["text"] for m in users] == ["How should I present GAP insurance?"]
 
 
 async def test_tokens_holding_unicode_line_separators_arrive_whole(llm: httpx.AsyncClient, fake: FakeOpenAI,

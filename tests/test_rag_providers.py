@@ -10,10 +10,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from server.db.engine import create_engine, create_sessionmaker
+from server.db.engine import create_engine, create_sessionmaker, driver
 from server.db.models import Dealership
 from server.errors import ServiceUnavailable
 from server.rag.documents import add_documents, delete_document, forget_dealership
@@ -291,3 +292,24 @@ async def test_pinecone_upserts_stay_within_1000_vectors_and_2_mb(fake_pinecone)
         assert len(fake.namespaces[namespace(dealer)]) == 300
     finally:
         await store.close()
+
+
+async def test_a_connection_that_died_under_a_driver_statement_leaves_the_pool(database_url: str) -> None:
+    """Statements on the driver bypass SQLAlchemy's disconnect handling: a connection whose
+    backend is gone is thrown away, not handed to the next chat."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with driver(engine) as conn:
+            backend = await conn.fetchval("SELECT pg_backend_pid()")
+        other = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            assert await other.fetchval("SELECT pg_terminate_backend($1)", backend) is True
+        finally:
+            await other.close()
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            async with driver(engine) as conn:
+                await conn.fetchval("SELECT 1")
+        async with driver(engine) as conn:  # the pool's only connection: a new one
+            assert await conn.fetchval("SELECT pg_backend_pid()") != backend
+    finally:
+        await engine.dispose()

@@ -9,7 +9,7 @@
 The model is asked as soon as the history (read first, beside retrieval) and the passages are
 known; the user's turn is written while the model thinks. Nothing is yielded until it is
 stored, so a provider failure still loses nothing and a retry of the same text continues from
-it; a failed write drops the answer. The answer is committed before `Done` is yielded. If the
+it; a failed write gives the request up at once. The answer is committed before `Done` is yielded. If the
 consumer stops listening mid-answer (cancellation, barge-in), what was generated so far is
 saved, marked interrupted, by a supervised task.
 """
@@ -167,7 +167,7 @@ class ConversationEngine:
         The model is asked as soon as the history and passages are known, and the user's turn
         is written once the request has left: the write overlaps the model's time to first token
         instead of standing on the way to it. Nothing is yielded before that write succeeds; if
-        it fails, the request is closed (once its first token is in) and the answer dropped."""
+        it fails, the request is given up at once."""
         started = started if started is not None else time.perf_counter()
         entered = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -181,15 +181,15 @@ class ConversationEngine:
         recording = self._tasks.spawn(
             f"conversation.record-turn:{conv.session_id}",
             self._record_user_turn(conv, text, metrics or {}, history_ready, request_out, previous))
-        self._recording[conv.session_id] = recording
-        recording.add_done_callback(lambda task: self._forget_recording(conv.session_id, task))
-        answer_id = answer_id or uuid.uuid4()
         version: str | None = None
         stream: AsyncIterator[str | Usage] | None = None
         tags: dict[str, Any] = {}
         usage: Usage | None = None
         unprepared: Exception | None = None  # the request could not be built
         try:
+            self._recording[conv.session_id] = recording
+            recording.add_done_callback(lambda task: self._forget_recording(conv.session_id, task))
+            answer_id = answer_id or uuid.uuid4()
             passages = await self._passages(conv, text)
             retrieved = time.perf_counter()
             if not history_ready.done():  # (`wait` on a done future still costs a turn of the loop)
@@ -213,12 +213,11 @@ class ConversationEngine:
         asked = time.perf_counter()
         item: str | Usage | None = None
         refused: Exception | None = None  # the model failed before its first token
+        first_at: float | None = None  # when the model's first item came in
         try:
-            if stream is not None and unprepared is None:
-                try:
-                    item = await anext(stream, None)  # sends the request; the turn is written meanwhile
-                except Exception as exc:
-                    refused = exc
+            if stream is not None and unprepared is None and not _write_failed(recording):
+                item, refused = await _first_item(stream, recording)
+                first_at = time.perf_counter()
             # Shielded: a listener that leaves now still gets its turn saved (the supervisor logs failures).
             turn = await asyncio.shield(recording)
         except BaseException as exc:
@@ -256,9 +255,11 @@ class ConversationEngine:
                     usage = item
                 else:
                     if ttft is None:
-                        ttft, model_ttft = _ms(started), _ms(asked)
+                        ttft = _ms(started)
+                        model_ttft = round(((first_at or time.perf_counter()) - asked) * 1000, 2)
                     parts.append(item)
                     yield Delta(item)
+                first_at = None
                 item = await anext(stream, None)  # (no coroutine of our own per token)
             finished = True
         except Exception as exc:
@@ -523,6 +524,49 @@ async def _abandon(stream: AsyncIterator[str | Usage] | None) -> None:
     """Stop a model request that is no longer wanted, whatever state it is in."""
     if isinstance(stream, AsyncGenerator):
         await stream.aclose()
+
+
+def _write_failed(recording: asyncio.Task[Any]) -> bool:
+    """The user's turn could not be stored (or the session has ended meanwhile)."""
+    if not recording.done():
+        return False
+    return recording.cancelled() or recording.exception() is not None or isinstance(recording.result(), Conflict)
+
+
+async def _first_item(stream: AsyncIterator[str | Usage],
+                      recording: asyncio.Task[Any]) -> tuple[str | Usage | None, Exception | None]:
+    """The model's first item (awaiting it sends the request) or its failure, while the user's
+    turn is written. If the write fails first, the request is given up at once (None, None):
+    the caller reports the write's failure. The wait is interrupted by cancelling this task, so
+    the request goes out inline, without a task (and a turn of the event loop) of its own."""
+    me = asyncio.current_task()
+    assert me is not None
+    waiting, interrupted = True, False
+
+    def interrupt(task: asyncio.Task[Any]) -> None:
+        nonlocal interrupted
+        if waiting and _write_failed(task):
+            interrupted = True
+            me.cancel()
+
+    recording.add_done_callback(interrupt)
+    refused: Exception | None = None
+    try:
+        item = await anext(stream, None)
+    except asyncio.CancelledError:
+        waiting = False
+        if not interrupted or me.uncancel() > 0:
+            raise  # cancelled from outside (the listener left), not (only) by the failed write
+        return None, None
+    except Exception as exc:
+        item, refused = None, exc
+    finally:
+        waiting = False
+        recording.remove_done_callback(interrupt)
+    if interrupted:
+        # Consumed on the way without reaching us (asyncio.wait_for on Python 3.11 can drop one).
+        me.uncancel()
+    return item, refused
 
 
 async def _after_request(request_out: asyncio.Future[None]) -> None:

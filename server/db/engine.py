@@ -60,6 +60,12 @@ async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     conn = await engine.connect()
     try:
         yield conn
+    except BaseException:
+        # SQLAlchemy never sees what fails on the driver: a connection that died under a
+        # statement (a restart, a terminated backend) must not go back to the pool as healthy.
+        if (await driver_of(conn)).is_closed():
+            await conn.invalidate()
+        raise
     finally:
         await conn.close()
 

@@ -27,6 +27,7 @@ from server.tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 PREFIX = "sparring:rag:"
+MAX_PENDING_WRITES = 256  # Redis writes in flight at once (each search starts up to two)
 
 
 class Backend(Protocol):
@@ -83,6 +84,9 @@ class RedisBackend:
             return None
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
+        if len(self._writes) >= MAX_PENDING_WRITES:  # Redis is stalling: a cache can skip a write
+            log.warning("rag cache write skipped: too many in flight", extra={"pending": len(self._writes)})
+            return
         self._writes.spawn("rag.cache-write", self._set(key, value, ttl))
 
     async def _set(self, key: str, value: bytes, ttl: int) -> None:
@@ -93,6 +97,7 @@ class RedisBackend:
 
     async def drain(self) -> None:
         await self._writes.drain()
+        await self._writes.shutdown(grace=1.0)  # whatever Redis still holds up is given up
 
 
 def _digest(text: str) -> str:
