@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -62,14 +63,20 @@ async def test_seed_demo_queues_the_sample_documents_once(state: AppState, app) 
     assert count == 3
 
 
-@pytest.mark.redis
-async def test_redis_cache_keys_are_per_dealership_and_generation() -> None:
-    redis = Redis.from_url(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), socket_connect_timeout=1)
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), socket_connect_timeout=1)
     try:
-        await redis.ping()
+        await client.ping()
     except (RedisConnectionError, OSError):
-        await redis.aclose()
+        await client.aclose()
         pytest.skip("Redis is not running on REDIS_TEST_URL")
+    yield client
+    await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_cache_keys_are_per_dealership_and_generation(redis: Redis) -> None:
     cache = RetrievalCache(RedisBackend(redis), ttl=30)
     a, b = uuid.uuid4(), uuid.uuid4()
     key_a = cache.results_key(a, 1, "m", 5, "Price  too HIGH")
@@ -82,18 +89,11 @@ async def test_redis_cache_keys_are_per_dealership_and_generation() -> None:
     await cache.drain()
     assert await cache.embedding("m", "hello") == [0.5, 0.25]
     await redis.delete(key_a)
-    await redis.aclose()
 
 
 @pytest.mark.redis
-async def test_redis_cache_writes_do_not_hold_up_a_search() -> None:
+async def test_redis_cache_writes_do_not_hold_up_a_search(redis: Redis) -> None:
     """A search hands its results over without waiting for Redis: writes go behind it."""
-    redis = Redis.from_url(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15"), socket_connect_timeout=1)
-    try:
-        await redis.ping()
-    except (RedisConnectionError, OSError):
-        await redis.aclose()
-        pytest.skip("Redis is not running on REDIS_TEST_URL")
     cache = RetrievalCache(RedisBackend(redis), ttl=30)
     key = cache.results_key(uuid.uuid4(), 1, "m", 5, "written behind")
     await redis.execute_command("CLIENT", "PAUSE", "400", "WRITE")  # reads go on, writes wait
@@ -110,4 +110,3 @@ async def test_redis_cache_writes_do_not_hold_up_a_search() -> None:
     finally:
         await redis.execute_command("CLIENT", "UNPAUSE")
         await redis.delete(key)
-        await redis.aclose()
