@@ -17,6 +17,8 @@ import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from server.tasks import Interruption
+
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
@@ -26,34 +28,26 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        streaming = asyncio.current_task()
-        assert streaming is not None
-        state = {"finished": False, "left": False}
+        left = Interruption()  # the client left: the stream's end, not an error
 
         async def listen() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            if not state["finished"]:
-                state["left"] = True
-                streaming.cancel()
+            left.now()  # (only while the stream still runs)
 
         listener = asyncio.create_task(listen(), name="sse.disconnect-listener")
         try:
-            await self.stream_response(send)
-        except asyncio.CancelledError:
-            # Cancelled while sending, the producer waits at a `yield`: close it now (its cleanup
-            # saves a partial answer) rather than whenever the collector finds it.
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            # The client left: the stream's end, not ours (unless someone else cancelled too).
-            if not state["left"] or streaming.uncancel() > 0:
-                raise
-        else:
-            if state["left"]:  # the cancellation was consumed on the way (asyncio.wait_for can)
-                streaming.uncancel()
+            with left:
+                try:
+                    await self.stream_response(send)
+                except asyncio.CancelledError:
+                    # Cancelled while sending, the producer waits at a `yield`: close it now (its
+                    # cleanup saves a partial answer) rather than whenever the collector finds it.
+                    aclose = getattr(self.body_iterator, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                    raise
         finally:
-            state["finished"] = True
             listener.cancel()
         if self.background is not None:
             await self.background()

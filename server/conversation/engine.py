@@ -45,7 +45,7 @@ from server.conversation.usage import Usage, estimate_tokens
 from server.db.engine import DriverStatement, driver
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
-from server.tasks import TaskSupervisor
+from server.tasks import Interruption, TaskSupervisor
 from server.tenancy import Principal, Scope
 from server.ttlcache import MISSING, TtlCache
 
@@ -537,36 +537,23 @@ async def _first_item(stream: AsyncIterator[str | Usage],
                       recording: asyncio.Task[Any]) -> tuple[str | Usage | None, Exception | None]:
     """The model's first item (awaiting it sends the request) or its failure, while the user's
     turn is written. If the write fails first, the request is given up at once (None, None):
-    the caller reports the write's failure. The wait is interrupted by cancelling this task, so
-    the request goes out inline, without a task (and a turn of the event loop) of its own."""
-    me = asyncio.current_task()
-    assert me is not None
-    waiting, interrupted = True, False
+    the caller reports the write's failure. The wait is interrupted in place (`Interruption`),
+    so the request goes out inline, without a task (and a turn of the event loop) of its own."""
+    stop = Interruption()
 
     def interrupt(task: asyncio.Task[Any]) -> None:
-        nonlocal interrupted
-        if waiting and _write_failed(task):
-            interrupted = True
-            me.cancel()
+        if _write_failed(task):
+            stop.now()
 
     recording.add_done_callback(interrupt)
-    refused: Exception | None = None
     try:
-        item = await anext(stream, None)
-    except asyncio.CancelledError:
-        waiting = False
-        if not interrupted or me.uncancel() > 0:
-            raise  # cancelled from outside (the listener left), not (only) by the failed write
-        return None, None
+        with stop:
+            item = await anext(stream, None)
     except Exception as exc:
-        item, refused = None, exc
+        return None, exc
     finally:
-        waiting = False
         recording.remove_done_callback(interrupt)
-    if interrupted:
-        # Consumed on the way without reaching us (asyncio.wait_for on Python 3.11 can drop one).
-        me.uncancel()
-    return item, refused
+    return (None, None) if stop.happened else (item, None)
 
 
 async def _after_request(request_out: asyncio.Future[None]) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from server.db.engine import DriverStatement, driver_of, pooled
 from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
+from server.tasks import Interruption
 
 RRF_K = 60
 MAX_TOP_K = 20  # the API's and the engine's limit
@@ -87,7 +88,6 @@ class _FirstStatement:
     key: str = ""
     cached: list[SearchResult] | None = None
     settled: bool = False  # finished, and the embedding is not needed (or the statement failed)
-    interrupted: bool = False  # so it cancelled the search's wait for the embedding
 
 
 async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID, query: str,
@@ -102,10 +102,8 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
     wait."""
     candidates = candidates_for(top_k)
     conn = await driver_of(db)
-    me = asyncio.current_task()
-    assert me is not None
     found = _FirstStatement()
-    waiting = True
+    stop = Interruption()
 
     async def first_statement() -> None:
         try:
@@ -122,34 +120,19 @@ async def _search(services: RagServices, db: Executor, dealership_id: uuid.UUID,
             found.settled = True
             raise
         finally:
-            if found.settled and waiting:
-                found.interrupted = True
-                me.cancel()
+            if found.settled:
+                stop.now()  # (only while the search still waits for the embedding)
 
     statement = asyncio.ensure_future(first_statement())
     vector: list[float] | None = None
     try:
         try:
-            vector = await _query_vector(services, query)
-        except asyncio.CancelledError:
-            waiting = False
-            if not found.interrupted or me.uncancel() > 0:
-                raise  # cancelled from outside (the listener left), not (only) by the statement
+            with stop:
+                vector = await _query_vector(services, query)
         except Exception:
-            waiting = False
-            if found.interrupted:
-                me.uncancel()  # the interruption was consumed on the way: its request is spent
             await asyncio.wait([statement])
             if not found.settled:
                 raise  # needed, and failed
-        else:
-            waiting = False
-            if found.interrupted:
-                # Consumed on the way without reaching us (asyncio.wait_for on Python 3.11 can
-                # drop a cancellation when its inner task finishes in the same turn).
-                me.uncancel()
-        finally:
-            waiting = False
         await statement  # done by now, as a rule: then no turn of the loop
         if found.index is None:
             return []
