@@ -42,7 +42,7 @@ from server.conversation.models import (
 )
 from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
-from server.db.engine import DriverStatement, driver
+from server.db.engine import DriverStatement, driver, plain_uuid
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import Interruption, TaskSupervisor
@@ -393,7 +393,7 @@ class ConversationEngine:
         if last["id"] is not None and last["role"] == MessageRole.user and last["text"] == text:
             # A retry after a failed answer: continue from the message already saved.
             history_ready.set_result(history[:-1])
-            return _UserTurn(uuid.UUID(bytes=last["id"].bytes), history[:-1])  # (asyncpg's UUID type)
+            return _UserTurn(plain_uuid(last["id"]), history[:-1])
         history_ready.set_result(history)
         await _after_request(request_out)
         message_id, message = self._user_message(conv, text, metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -107,6 +108,12 @@ class DriverStatement:
 
 
 _ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+
+def plain_uuid(value: uuid.UUID) -> uuid.UUID:
+    """A UUID from a `DriverStatement`'s row (asyncpg's own subclass) as a plain one: orjson, for
+    one, writes only the latter."""
+    return uuid.UUID(bytes=value.bytes)
 
 
 async def driver_of(db: AsyncConnection | AsyncSession) -> asyncpg.Connection:

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
-from server.db.engine import DriverStatement, driver_of, pooled
+from server.db.engine import DriverStatement, driver_of, plain_uuid, pooled
 from server.rag.services import RagServices
 from server.rag.stores.base import Executor, IndexInfo, vector_literal
 from server.tasks import Interruption
@@ -269,14 +269,9 @@ async def _nearest_and_fuse(services: RagServices, db: Executor, conn: asyncpg.C
         if kept is None or score > kept[0] or (score == kept[0] and str(chunk_id) < str(kept[1]["id"])):
             best[row["text_hash"]] = (score, row)
     ordered = sorted(best.values(), key=lambda item: (-item[0], str(item[1]["id"])))[:top_k]
-    return [SearchResult(document_id=_uuid(row["document_id"]), filename=row["filename"], page=row["page"],
-                         text=row["text"], score=round(score / _BEST, 6), chunk_id=_uuid(row["id"]),
+    return [SearchResult(document_id=plain_uuid(row["document_id"]), filename=row["filename"], page=row["page"],
+                         text=row["text"], score=round(score / _BEST, 6), chunk_id=plain_uuid(row["id"]),
                          page_end=row["page_end"], heading=row["heading"]) for score, row in ordered]
-
-
-def _uuid(value: uuid.UUID) -> uuid.UUID:
-    """asyncpg's own UUID subclass as a plain one (orjson, for one, writes only the latter)."""
-    return uuid.UUID(bytes=value.bytes)
 
 
 def _to_json(result: SearchResult) -> dict[str, Any]:
