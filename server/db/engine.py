@@ -50,6 +50,9 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_UNSURE = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+
+
 @asynccontextmanager
 async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection for `DriverStatement`s (on `driver_of` it), each of which stands alone
@@ -61,10 +64,11 @@ async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     conn = await engine.connect()
     try:
         yield conn
-    except BaseException:
+    except BaseException as exc:
         # SQLAlchemy never sees what fails on the driver: a connection that died under a
-        # statement (a restart, a terminated backend) must not go back to the pool as healthy.
-        if (await driver_of(conn)).is_closed():
+        # statement (a restart, a terminated backend) must not go back to the pool as healthy,
+        # nor one whose protocol state asyncpg itself gave up on (a FATAL read mid-prepare).
+        if isinstance(exc, _UNSURE) or (await driver_of(conn)).is_closed():
             await conn.invalidate()
         raise
     finally:
