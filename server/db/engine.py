@@ -50,9 +50,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-_UNSURE = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
-
-
 @asynccontextmanager
 async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection for `DriverStatement`s (on `driver_of` it), each of which stands alone
@@ -66,10 +63,11 @@ async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield conn
     except BaseException as exc:
         # SQLAlchemy never sees what fails on the driver: a connection that died under a
-        # statement (a restart, a terminated backend) must not go back to the pool as healthy,
-        # nor one whose protocol state asyncpg itself gave up on (a FATAL read mid-prepare).
-        if isinstance(exc, _UNSURE) or (await driver_of(conn)).is_closed():
-            await conn.invalidate()
+        # statement (a restart, a terminated backend) must not go back to the pool as healthy.
+        # asyncpg marks it closed whichever way it learnt of the death; a statement's own error
+        # (a constraint, a bad parameter) leaves a healthy connection that is kept.
+        if (await driver_of(conn)).is_closed():
+            await conn.invalidate(exc)
         raise
     finally:
         await conn.close()

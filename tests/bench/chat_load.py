@@ -417,8 +417,9 @@ def main() -> None:
             # On uvloop, as the server and the fake provider run: the load generator shares the
             # 2 CPUs with what it measures, and asyncio's own loop burns more of them per
             # streamed token (and is later to read each one).
-            since = uvloop.run(measure(args, fake_url, server_url, tokens, psutil.Process(server.pid),
-                                        [psutil.Process(), *(psutil.Process(p.pid) for p in fakes)]))
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # (any uvloop uvicorn brings)
+                since = runner.run(measure(args, fake_url, server_url, tokens, psutil.Process(server.pid),
+                                           [psutil.Process(), *(psutil.Process(p.pid) for p in fakes)]))
         finally:
             gc.enable()
         asyncio.run(server_side(database_url, since))
