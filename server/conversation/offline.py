@@ -1,7 +1,9 @@
 """The offline conversation engine, used when no model is configured. Deterministic.
 
-Training: Adam answers from the retrieved passages (the sentences that best match the
-question, each cited), falling back to a short playbook for the objection the question is about.
+Training: Adam answers with a few whole sentences from the best retrieved passages (scored for
+the question: its words in the sentence and its heading, and the objection it is about), citing
+exactly the passages quoted; with no sentence on the question he says so, cites nothing, and
+coaches from a short playbook for the objection the question is about.
 Role-play: the customer follows their persona's objections in order, letting go of one only
 when the salesperson handles it (how well depends on the persona's difficulty), and agrees
 once every objection is handled and the salesperson asks for the sale.
@@ -16,18 +18,28 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import snowballstemmer
+
 from server.conversation import tagging
 from server.conversation.grounding import Passage
 from server.conversation.personas import PersonaView
+from server.conversation.sentences import Sentence, sentences
 from server.conversation.taxonomy import Objection, Technique
 
 MODEL_NAME = "offline"
+NOT_FOUND = "I couldn't find this in your dealership's documents"
+MAX_SENTENCES = 3  # an answer is a few sentences ...
+MAX_PASSAGES = 2  # ... from the best passages
 _WORD = re.compile(r"[a-z0-9&']+")
 _STOP_WORDS = (
     "a an and are as at be but by can do does for from have how i if in is it its me my of on or our so that the "
-    "their them they this to was we what when which who why will with you your customer customers says said say tell"
+    "their them they this to was we what when which who why will with you your customer customers says said say tell "
+    # How a trainee asks, rather than what about: "how should I handle a buyer who says ..."
+    "about also any ask best could deal dealing get handle handling him her his she should some someone too very "
+    "want wants wanted way would respond reply answer really thing things just know buyer buyers client clients"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 @cache
@@ -38,37 +50,96 @@ def playbook() -> dict[str, Any]:
 
 
 def words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+    """The content words of `text`, stemmed (so "objections" matches "objection")."""
+    return set(_STEMMER.stemWords([w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]))
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if len(s.strip()) > 20]
+@dataclass(frozen=True, slots=True)
+class TrainerAnswer:
+    text: str
+    cited: list[tuple[Passage, str]]  # exactly the passages the text quotes, with what it quotes
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [passage.source(quoted) for passage, quoted in self.cited]
 
 
-def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> str:
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    score: int
+    rank: int  # of its passage in the retrieval
+    sentence: Sentence
+    passage: Passage
+
+
+def _relevance(wanted: set[str], topic: Objection | None, sentence: Sentence) -> int:
+    """Question words in the sentence and in its heading, plus 2 when its section is about the
+    question's objection (1 when only the sentence is): "wife" finds a section on the spouse."""
+    own = len(wanted & words(sentence.text))
+    context = len(wanted & words(sentence.heading)) if sentence.heading else 0
+    bonus = 0
+    if topic is not None:
+        section = tagging.objection(sentence.heading) if sentence.heading else None
+        if section is topic:
+            bonus = 2
+        elif section is None and tagging.objection(sentence.text) is topic:
+            bonus = 1
+    return own + context + bonus
+
+
+def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES) -> list[_Candidate]:
+    """The few whole sentences that best answer `question`, from at most two passages, in the
+    order they are best read: passage by passage, each in its own order. Empty when no
+    sentence is on the question (then nothing is cited)."""
+    wanted = words(question)
+    topic = tagging.objection(question)
+    needed = 1 if len(wanted) <= 1 else 2
+    candidates: list[_Candidate] = []
+    seen: set[str] = set()
+    for rank, passage in enumerate(passages):
+        for sentence in sentences(passage.text, passage.heading):
+            key = " ".join(sentence.text.lower().split())
+            score = _relevance(wanted, topic, sentence)
+            if score >= needed and key not in seen:  # (overlapping chunks repeat sentences)
+                seen.add(key)
+                candidates.append(_Candidate(score, rank, sentence, passage))
+    if not candidates:
+        return []
+    best = max(c.score for c in candidates)
+    ranked = sorted((c for c in candidates if c.score >= best - 2),
+                    key=lambda c: (-c.score, c.rank, c.sentence.position))
+    chosen: list[_Candidate] = []
+    ranks: list[int] = []
+    for candidate in ranked:
+        if candidate.rank not in ranks and len(ranks) == MAX_PASSAGES:
+            continue
+        if candidate.rank not in ranks:
+            ranks.append(candidate.rank)
+        chosen.append(candidate)
+        if len(chosen) == limit:
+            break
+    return sorted(chosen, key=lambda c: (ranks.index(c.rank), c.sentence.position))
+
+
+def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> TrainerAnswer:
     topic = tagging.objection(question)
     steps: list[str] = playbook()["coaching"][topic.value if topic else "generic"]
-    wanted = words(question)
-    scored: list[tuple[int, int, str, Passage]] = []
-    for rank, passage in enumerate(passages):
-        for sentence in _sentences(passage.text):
-            overlap = len(wanted & words(sentence))
-            if overlap:
-                scored.append((-overlap, rank, sentence, passage))
-    best = sorted(scored, key=lambda item: (item[0], item[1]))[:3]
+    chosen = select(question, passages, limit=1 if spoken else MAX_SENTENCES)
+    cited = [(passage, " ".join(c.sentence.text for c in chosen if c.passage is passage))
+             for passage in {id(c.passage): c.passage for c in chosen}.values()]
     if spoken:
         # Heard, not read: two sentences, no lists; sources are shown next to the transcript.
-        if not best:
-            return f"I couldn't find that in your dealership's documents. In general: {steps[0]}"
-        return f"Your {best[0][3].filename} says: {best[0][2]} On the floor: {steps[0]}"
-    if not best:
-        lines = ["I couldn't find this in your dealership's documents, so here is how I'd handle it in general:"]
+        if not chosen:
+            return TrainerAnswer(f"{NOT_FOUND}. In general: {steps[0]}", [])
+        return TrainerAnswer(f"Your {chosen[0].passage.filename} says: {chosen[0].sentence.text} "
+                             f"On the floor: {steps[0]}", cited)
+    if not chosen:
+        lines = [f"{NOT_FOUND}, so here is how I'd handle it in general:"]
         lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
-        return "\n".join(lines)
-    lines = ["Here's what your dealership's material says, and how I'd use it:"]
-    lines += [f"- {sentence} [{passage.citation}]" for _, _, sentence, passage in best]
+        return TrainerAnswer("\n".join(lines), [])
+    lines = ["Here's what your dealership's documents say:"]
+    lines += [f"{quoted} [{passage.citation}]" for passage, quoted in cited]
     lines.append(f"On the floor: {steps[0]}")
-    return "\n".join(lines)
+    return TrainerAnswer("\n".join(lines), cited)
 
 
 @dataclass
