@@ -36,7 +36,8 @@ _STOP_WORDS = (
     "their them they this to was we what when which who why will with you your customer customers says said say tell "
     # How a trainee asks, rather than what about: "how should I handle a buyer who says ..."
     "about also any ask best could deal dealing get handle handling him her his she should some someone too very "
-    "want wants wanted way would respond reply answer really thing things just know buyer buyers client clients"
+    "want wants wanted way would respond reply answer really thing things just know buyer buyers client clients "
+    "after again before during here into over than then there under where while"
 )
 _STOP = frozenset(_STOP_WORDS.split())
 _STEMMER = snowballstemmer.stemmer("english")
@@ -87,13 +88,16 @@ def _relevance(wanted: set[str], topic: Objection | None, sentence: Sentence) ->
 
 
 def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES) -> list[_Candidate]:
-    """The few whole sentences that best answer `question`, from at most two passages, in the
-    order they are best read: passage by passage, each in its own order. Empty when no
-    sentence is on the question (then nothing is cited)."""
+    """The few whole sentences that best answer `question`, in the order they are best read.
+
+    They come from the section (a passage's text under one heading) holding the best sentence;
+    another section is drawn on only while that one is short of `limit` and only if its best
+    sentence is nearly as good, so a neighbouring section on another topic stays out. Empty
+    when no sentence is on the question: then nothing is cited."""
     wanted = words(question)
     topic = tagging.objection(question)
     needed = 1 if len(wanted) <= 1 else 2
-    candidates: list[_Candidate] = []
+    sections: dict[tuple[int, str | None], list[_Candidate]] = {}
     seen: set[str] = set()
     for rank, passage in enumerate(passages):
         for sentence in sentences(passage.text, passage.heading):
@@ -101,23 +105,24 @@ def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES
             score = _relevance(wanted, topic, sentence)
             if score >= needed and key not in seen:  # (overlapping chunks repeat sentences)
                 seen.add(key)
-                candidates.append(_Candidate(score, rank, sentence, passage))
-    if not candidates:
+                sections.setdefault((rank, sentence.heading), []).append(_Candidate(score, rank, sentence, passage))
+    if not sections:
         return []
-    best = max(c.score for c in candidates)
-    ranked = sorted((c for c in candidates if c.score >= best - 2),
-                    key=lambda c: (-c.score, c.rank, c.sentence.position))
+    ranked = sorted(sections.values(), key=lambda found: (-max(c.score for c in found), found[0].rank))
+    best = max(c.score for c in ranked[0])
     chosen: list[_Candidate] = []
     ranks: list[int] = []
-    for candidate in ranked:
-        if candidate.rank not in ranks and len(ranks) == MAX_PASSAGES:
+    for found in ranked:
+        if chosen and (max(c.score for c in found) < best - 1 or (found[0].rank not in ranks
+                                                                  and len(ranks) == MAX_PASSAGES)):
             continue
-        if candidate.rank not in ranks:
-            ranks.append(candidate.rank)
-        chosen.append(candidate)
-        if len(chosen) == limit:
+        top = sorted(found, key=lambda c: (-c.score, c.sentence.position))[:limit - len(chosen)]
+        chosen += sorted(top, key=lambda c: c.sentence.position)
+        ranks += [] if found[0].rank in ranks else [found[0].rank]
+        if len(chosen) >= limit:
             break
-    return sorted(chosen, key=lambda c: (ranks.index(c.rank), c.sentence.position))
+    # Read passage by passage, in the order the passages were first drawn on.
+    return sorted(chosen, key=lambda c: ranks.index(c.rank))
 
 
 def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> TrainerAnswer:
