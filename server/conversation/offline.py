@@ -71,7 +71,9 @@ class TrainerAnswer:
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Quote:
+    """A sentence chosen for an answer, with its relevance and where it came from."""
+
     score: int
     rank: int  # of its passage in the retrieval
     sentence: Sentence
@@ -108,7 +110,7 @@ def _relevance(wanted: set[str], topic: Objection | None, read: _Read) -> int:
     return len(wanted & read.words) + len(wanted & read.heading_words) + bonus
 
 
-def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES) -> list[_Candidate]:
+def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES) -> list[Quote]:
     """The few whole sentences that best answer `question`, in the order they are best read.
 
     They come from the section (a passage's text under one heading) holding the best sentence;
@@ -118,7 +120,7 @@ def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES
     wanted = words(question)
     topic = tagging.objection(question)
     needed = 1 if len(wanted) <= 1 else 2
-    sections: dict[tuple[int, str | None], list[_Candidate]] = {}
+    sections: dict[tuple[int, str | None], list[Quote]] = {}
     seen: set[str] = set()
     for rank, passage in enumerate(passages):
         for read in _read(passage.text, passage.heading):
@@ -127,12 +129,12 @@ def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES
             score = _relevance(wanted, topic, read)
             if score >= needed and key not in seen:  # (overlapping chunks repeat sentences)
                 seen.add(key)
-                sections.setdefault((rank, sentence.heading), []).append(_Candidate(score, rank, sentence, passage))
+                sections.setdefault((rank, sentence.heading), []).append(Quote(score, rank, sentence, passage))
     if not sections:
         return []
     ranked = sorted(sections.values(), key=lambda found: (-max(c.score for c in found), found[0].rank))
     best = max(c.score for c in ranked[0])
-    chosen: list[_Candidate] = []
+    chosen: list[Quote] = []
     ranks: list[int] = []
     for found in ranked:
         if chosen and (max(c.score for c in found) < best - 1 or (found[0].rank not in ranks
@@ -144,7 +146,7 @@ def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES
         if len(chosen) >= limit:
             break
     # Read passage by passage, in the order the passages were first drawn on.
-    return sorted(chosen, key=lambda c: ranks.index(c.rank))
+    return sorted(chosen, key=lambda c: (ranks.index(c.rank), c.sentence.position))
 
 
 def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> TrainerAnswer:
