@@ -148,29 +148,30 @@ def quoted_parts(answer: offline.TrainerAnswer) -> list[tuple[str, str]]:
     return parts
 
 
-@pytest.mark.parametrize(("question", "citation", "expected"), [
+# (question, the one citation, a sentence the answer quotes whole, what is off the question's topic)
+@pytest.mark.parametrize(("question", "citation", "expected", "off_topic"), [
     ("How do I handle a customer who says the price is too high?", "objection-handling.pdf, p. 2",
-     "A price objection usually means the value has not been shown yet."),
+     "A price objection usually means the value has not been shown yet.", "Isolate the concern"),
     ("What does GAP insurance cover?", "fi-products.docx, p. 1",
      "GAP covers the difference between the loan balance and the insurance payout if the vehicle is totalled "
-     "or stolen."),
+     "or stolen.", "service contract"),
     ("My customer says the trade-in offer is too low", "word-tracks.txt",
      'Say: "I understand. Our appraisal is based on today\'s auction values for the same mileage and condition. '
-     'Let me show you the market report so we can look at it together."'),
+     'Let me show you the market report so we can look at it together."', "trade value"),
     ("The customer wants to talk to his wife first", "objection-handling.pdf, p. 3",
-     "Offer to call the spouse together or book a joint test drive."),
+     "Offer to call the spouse together or book a joint test drive.", "free first service"),
     ("What do I do when the monthly payment is too high?", "finance-desk.md",
-     "Offer a longer term or a bigger down payment before you touch the price."),
+     "Offer a longer term or a bigger down payment before you touch the price.", "quote a rate"),
     ("Can I quote a rate before the credit application?", "finance-desk.md",
-     'Say: "Rates change daily. I\'ll confirm yours the moment the bank replies."'),
+     'Say: "Rates change daily. I\'ll confirm yours the moment the bank replies."', "credit union"),
 ])
 def test_trainer_answers_in_whole_sentences_from_the_passage_on_the_question(
-        library: list[Passage], question: str, citation: str, expected: str) -> None:
+        library: list[Passage], question: str, citation: str, expected: str, off_topic: str) -> None:
     answer = offline.training_answer(question, library)
     parts = quoted_parts(answer)
     assert [c for _, c in parts] == [citation], answer.text  # one passage: the one on the question
     quoted = parts[0][0]
-    assert expected in quoted, answer.text
+    assert expected in quoted and off_topic not in answer.text, answer.text
     assert offline.NOT_FOUND not in answer.text
     # No heading run into a sentence, no table row, no cut quotation, no fragment.
     assert not [h for h in HEADINGS if h in quoted], answer.text
@@ -180,6 +181,7 @@ def test_trainer_answers_in_whole_sentences_from_the_passage_on_the_question(
     # The sources are exactly what was quoted.
     assert [(q, p.citation) for p, q in answer.cited] == parts
     assert [s["excerpt"] for s in answer.sources()] == [quoted]
+    assert offline.training_answer(question, library[::-1]) == answer, "whatever order retrieval ranks them in"
     spoken = offline.training_answer(question, library, spoken=True)
     assert [p.citation for p, _ in spoken.cited] == [citation]
     assert spoken.cited[0][1] in quoted and spoken.cited[0][1] in spoken.text and "\n" not in spoken.text
