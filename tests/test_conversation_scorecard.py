@@ -105,6 +105,7 @@ def test_trial_closes_and_booking_a_follow_up_are_closing_techniques(line: str, 
 
 
 @pytest.mark.parametrize("line", ["What are you driving now?", "I'll send you the brochure.",
-                                  "The warranty covers five years."])
+                                  "The warranty covers five years.", "Is this the car you saw online?",
+                                  "Our Kelley Blue Book value is fair."])
 def test_lines_that_ask_for_nothing_are_not_closes(line: str) -> None:
     assert not {"trial_close", "closing_attempt"} & set(tagging.techniques(line))

@@ -41,7 +41,7 @@ _TECHNIQUES: dict[Technique, re.Pattern[str]] = {
         r"does (?:that|this) (?:help|make sense|work)", r"are you comfortable", r"would you be (?:open|willing)",
         r"does that (?:sound|seem) fair", r"would that make",
         r"if (?:the|your) (?:numbers?|price|payment|figures?|terms?) (?:work|worked|made sense|makes? sense|fits?)",
-        r"is (?:this|that|it) the (?:one|car|truck|suv|vehicle|model|trim)",
+        r"is (?:this|that|it) the one", r"the (?:one|car|truck|suv|vehicle) for you",
         r"(?:want|like) to (?:drive|take) (?:it|this one|her) home",
         r"would you (?:take|buy|go ahead|want to go ahead|be ready|move forward)", r"are we close",
         r"what would it take", r"anything (?:else )?(?:stopping|holding) you", r"on a scale of",
