@@ -14,7 +14,8 @@ import pytest
 from server.db.models import Role
 from server.settings import Settings
 from tests.conftest import World, another_instance
-from tests.conversation_support import parse_sse
+from tests.conversation_support import GUIDE_MD, SAM, assert_consistent, named, parse_sse
+from tests.fixtures.make_documents import docx_bytes
 from tests.rag_support import ingest
 
 SSE = {"Accept": "text/event-stream"}
@@ -405,3 +406,51 @@ async def test_sse_streams_over_a_real_server(live_server: Any, world: World) ->
     assert [n for n, _ in events][-2:] == ["sources", "done"]
     assert "".join(d["text"] for n, d in events if n == "delta") == "Hi! I'm looking for my first car, something " \
         "small and good on gas."
+
+
+async def test_offline_answers_quote_whole_sentences_and_cite_only_what_they_quote(
+        client: httpx.AsyncClient, world: World) -> None:
+    dealership = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealership)
+    await ingest(client, admin, "fi-products.docx", docx_bytes())  # headings and a price table
+    await ingest(client, admin, "finance-desk.md", GUIDE_MD)
+    user = await world.account(Role.user, dealership)
+    gap = (await chat(client, user.headers, message="What does GAP insurance cover?")).json()
+    assert "GAP covers the difference between the loan balance and the insurance payout" in gap["response"]
+    assert "|" not in gap["response"] and "$795" not in gap["response"] and "Price sheet" not in gap["response"]
+    assert "F&I products GAP" not in gap["response"] and "GAP insurance GAP" not in gap["response"]
+    assert [s["filename"] for s in gap["sources"]] == ["fi-products.docx"]
+    assert gap["sources"][0]["excerpt"].startswith("GAP covers the difference")
+    payment = (await chat(client, user.headers, message="What do I do when the monthly payment is too high?",
+                          session_id=gap["session_id"])).json()
+    assert "Offer a longer term or a bigger down payment before you touch the price." in payment["response"]
+    assert "|" not in payment["response"] and "When the monthly payment is too high Offer" not in payment["response"]
+    assert [s["filename"] for s in payment["sources"]] == ["finance-desk.md"]
+    assert "[finance-desk.md]" in payment["response"] and "[fi-products.docx" not in payment["response"]
+    # Nothing on the question: the plain "not in your documents" answer, and no sources.
+    response = await client.post("/api/v1/chat", headers={**user.headers, **SSE}, json={
+        "mode": "training", "message": "What's the weather like in Paris?", "session_id": gap["session_id"]})
+    events = parse_sse(response.text)
+    text = "".join(data["text"] for name, data in events if name == "delta")
+    assert text.startswith("I couldn't find this in your dealership's documents")
+    assert [data for name, data in events if name == "sources"] == [{"sources": []}]
+    detail = (await client.get(f"/api/v1/sessions/{gap['session_id']}", headers=user.headers)).json()
+    assert [len(m["sources"]) for m in detail["messages"] if m["role"] == "assistant"] == [1, 1, 0]
+
+
+async def test_roleplay_scorecard_agrees_with_itself(client: httpx.AsyncClient, world: World) -> None:
+    user = await world.account(Role.user, await world.dealership())
+    session_id = None
+    for line in SAM:
+        response = await chat(client, user.headers, mode="roleplay", persona_id="sam-price", message=line,
+                              session_id=session_id)
+        assert response.status_code == 200, response.text
+        session_id = response.json()["session_id"]
+    card = (await client.post(f"/api/v1/sessions/{session_id}/end", headers=user.headers)).json()
+    assert_consistent(card)
+    assert card["objections"]["resolved"] == ["price", "think_about_it"] and card["objections"]["unresolved"] == []
+    scores = {s["dimension"]: s["score"] for s in card["scores"]}
+    assert scores["objection_handling"] >= 4 and scores["closing"] >= 4
+    assert "objection handling" not in named(card["summary"], "Work on")
+    detail = (await client.get(f"/api/v1/sessions/{session_id}", headers=user.headers)).json()
+    assert detail["scorecard"] == card

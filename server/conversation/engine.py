@@ -185,6 +185,7 @@ class ConversationEngine:
         stream: AsyncIterator[str | Usage] | None = None
         tags: dict[str, Any] = {}
         usage: Usage | None = None
+        sources: list[dict[str, Any]] = []  # what the model was given; what the offline answer quoted
         unprepared: Exception | None = None  # the request could not be built
         try:
             self._recording[conv.session_id] = recording
@@ -198,9 +199,10 @@ class ConversationEngine:
             if history is not None:
                 try:
                     if self.llm is None:
-                        body, tags, usage = self._offline_answer(conv, history, text, passages)
+                        body, tags, usage, sources = self._offline_answer(conv, history, text, passages)
                         stream = _replay(offline.chunks(body))
                     else:
+                        sources = [p.source() for p in passages]
                         system = prompts.system_prompt(conv.persona, passages,
                                                        spoken=conv.channel is Channel.voice)
                         version = system.version
@@ -283,7 +285,6 @@ class ConversationEngine:
             if self.llm is not None else usage
         flags = moderation.check_answer(conv.mode, answer, answer_id)
         timings = {"ttft_ms": ttft, "total_ms": _ms(started), "model_ttft_ms": model_ttft, **stages}
-        sources = [p.source() for p in passages]
         try:
             await asyncio.shield(
                 self._spawn_save(conv, answer_id, answer, sources, tags, usage, timings, version, flags))
@@ -424,14 +425,16 @@ class ConversationEngine:
             return []
 
     def _offline_answer(self, conv: Conversation, history: History, text: str,
-                        passages: list[Passage]) -> tuple[str, dict[str, Any], Usage]:
+                        passages: list[Passage]) -> tuple[str, dict[str, Any], Usage, list[dict[str, Any]]]:
         tags: dict[str, Any] = {}
+        sources: list[dict[str, Any]] = []
         if conv.mode is Mode.training:
-            body = offline.training_answer(text, passages, spoken=conv.channel is Channel.voice)
+            answer = offline.training_answer(text, passages, spoken=conv.channel is Channel.voice)
+            body, sources = answer.text, answer.sources()
         else:
             body, tags = offline.customer_reply(conv.persona, history, text)
         prompt_tokens = sum(estimate_tokens(t) for _, t, _ in history) + sum(estimate_tokens(p.text) for p in passages)
-        return body, tags, Usage(prompt_tokens + estimate_tokens(text), estimate_tokens(body), estimated=True)
+        return body, tags, Usage(prompt_tokens + estimate_tokens(text), estimate_tokens(body), estimated=True), sources
 
     def _spawn_save(self, conv: Conversation, message_id: uuid.UUID, text: str, sources: list[dict[str, Any]],
                     tags: dict[str, Any], usage: Usage, timings: dict[str, float | None], version: str | None,

@@ -39,19 +39,22 @@ class Passage:
     page: int | None
     text: str
     score: float
+    heading: str | None = None  # the section the passage starts in, where the document has headings
 
     @classmethod
     def of(cls, item: PassageLike) -> Passage:
+        heading = getattr(item, "heading", None)  # (optional: not every retriever knows one)
         return cls(document_id=item.document_id, filename=item.filename, page=item.page, text=item.text,
-                   score=float(item.score))
+                   score=float(item.score), heading=heading if isinstance(heading, str) else None)
 
     @property
     def citation(self) -> str:
         return f"{self.filename}, p. {self.page}" if self.page else self.filename
 
-    def source(self) -> dict[str, Any]:
-        """The shape the chat API returns in `sources` and stores with the message."""
-        excerpt = " ".join(self.text.split())
+    def source(self, quoted: str | None = None) -> dict[str, Any]:
+        """The shape the chat API returns in `sources` and stores with the message; the excerpt
+        is what the answer `quoted`, or else the passage's beginning."""
+        excerpt = " ".join((quoted or self.text).split())
         if len(excerpt) > EXCERPT_CHARS:
             excerpt = excerpt[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + "…"
         return {"document_id": str(self.document_id), "filename": self.filename, "page": self.page,

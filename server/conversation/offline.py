@@ -1,7 +1,9 @@
 """The offline conversation engine, used when no model is configured. Deterministic.
 
-Training: Adam answers from the retrieved passages (the sentences that best match the
-question, each cited), falling back to a short playbook for the objection the question is about.
+Training: Adam answers with a few whole sentences from the best retrieved passages (scored for
+the question: its words in the sentence and its heading, and the objection it is about), citing
+exactly the passages quoted; with no sentence on the question he says so, cites nothing, and
+coaches from a short playbook for the objection the question is about.
 Role-play: the customer follows their persona's objections in order, letting go of one only
 when the salesperson handles it (how well depends on the persona's difficulty), and agrees
 once every objection is handled and the salesperson asks for the sale.
@@ -12,22 +14,33 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+
+import snowballstemmer
 
 from server.conversation import tagging
 from server.conversation.grounding import Passage
 from server.conversation.personas import PersonaView
+from server.conversation.sentences import Sentence, sentences
 from server.conversation.taxonomy import Objection, Technique
 
 MODEL_NAME = "offline"
+NOT_FOUND = "I couldn't find this in your dealership's documents"
+MAX_SENTENCES = 3  # an answer is a few sentences ...
+MAX_PASSAGES = 2  # ... from the best passages
 _WORD = re.compile(r"[a-z0-9&']+")
 _STOP_WORDS = (
     "a an and are as at be but by can do does for from have how i if in is it its me my of on or our so that the "
-    "their them they this to was we what when which who why will with you your customer customers says said say tell"
+    "their them they this to was we what when which who why will with you your customer customers says said say tell "
+    # How a trainee asks, rather than what about: "how should I handle a buyer who says ..."
+    "about also any ask best could deal dealing get handle handling him her his she should some someone too very "
+    "want wants wanted way would respond reply answer really thing things just know buyer buyers client clients "
+    "after again before during here into over than then there under where while"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 @cache
@@ -37,38 +50,125 @@ def playbook() -> dict[str, Any]:
     return data
 
 
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    # Cached: the pure-Python stemmer takes ~50 us a word; a dealership's vocabulary is small.
+    return str(_STEMMER.stemWord(word))
+
+
 def words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+    """The content words of `text`, stemmed (so "objections" matches "objection")."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if len(s.strip()) > 20]
+@dataclass(frozen=True, slots=True)
+class TrainerAnswer:
+    text: str
+    cited: list[tuple[Passage, str]]  # exactly the passages the text quotes, with what it quotes
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [passage.source(quoted) for passage, quoted in self.cited]
 
 
-def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> str:
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence chosen for an answer, with its relevance and where it came from."""
+
+    score: int
+    rank: int  # of its passage in the retrieval
+    sentence: Sentence
+    passage: Passage
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A sentence read once for every question: its words, its heading's, and their objections."""
+    sentence: Sentence
+    words: frozenset[str]
+    heading_words: frozenset[str]
+    section_topic: Objection | None
+    topic: Objection | None
+
+
+@lru_cache(maxsize=1024)
+def _read(text: str, heading: str | None) -> tuple[_Read, ...]:
+    # Cached by chunk: the same passages answer many questions (~0.1 ms a chunk saved).
+    return tuple(_Read(s, frozenset(words(s.text)), frozenset(words(s.heading or "")),
+                       tagging.objection(s.heading) if s.heading else None, tagging.objection(s.text))
+                 for s in sentences(text, heading))
+
+
+def _relevance(wanted: set[str], topic: Objection | None, read: _Read) -> int:
+    """Question words in the sentence and in its heading, plus 2 when its section is about the
+    question's objection (1 when only the sentence is): "wife" finds a section on the spouse."""
+    bonus = 0
+    if topic is not None:
+        if read.section_topic is topic:
+            bonus = 2
+        elif read.section_topic is None and read.topic is topic:
+            bonus = 1
+    return len(wanted & read.words) + len(wanted & read.heading_words) + bonus
+
+
+def select(question: str, passages: list[Passage], *, limit: int = MAX_SENTENCES) -> list[Quote]:
+    """The few whole sentences that best answer `question`, in the order they are best read.
+
+    They come from the section (a passage's text under one heading) holding the best sentence;
+    another section is drawn on only while that one is short of `limit` and only if its best
+    sentence is nearly as good, so a neighbouring section on another topic stays out. Empty
+    when no sentence is on the question: then nothing is cited."""
+    wanted = words(question)
+    topic = tagging.objection(question)
+    needed = 1 if len(wanted) <= 1 else 2
+    sections: dict[tuple[int, str | None], list[Quote]] = {}
+    seen: set[str] = set()
+    for rank, passage in enumerate(passages):
+        for read in _read(passage.text, passage.heading):
+            sentence = read.sentence
+            key = " ".join(sentence.text.lower().split())
+            score = _relevance(wanted, topic, read)
+            if score >= needed and key not in seen:  # (overlapping chunks repeat sentences)
+                seen.add(key)
+                sections.setdefault((rank, sentence.heading), []).append(Quote(score, rank, sentence, passage))
+    if not sections:
+        return []
+    ranked = sorted(sections.values(), key=lambda found: (-max(c.score for c in found), found[0].rank))
+    best = max(c.score for c in ranked[0])
+    chosen: list[Quote] = []
+    ranks: list[int] = []
+    for found in ranked:
+        if chosen and (max(c.score for c in found) < best - 1 or (found[0].rank not in ranks
+                                                                  and len(ranks) == MAX_PASSAGES)):
+            continue
+        top = sorted(found, key=lambda c: (-c.score, c.sentence.position))[:limit - len(chosen)]
+        chosen += sorted(top, key=lambda c: c.sentence.position)
+        ranks += [] if found[0].rank in ranks else [found[0].rank]
+        if len(chosen) >= limit:
+            break
+    # Read passage by passage, in the order the passages were first drawn on.
+    return sorted(chosen, key=lambda c: (ranks.index(c.rank), c.sentence.position))
+
+
+def training_answer(question: str, passages: list[Passage], *, spoken: bool = False) -> TrainerAnswer:
     topic = tagging.objection(question)
     steps: list[str] = playbook()["coaching"][topic.value if topic else "generic"]
-    wanted = words(question)
-    scored: list[tuple[int, int, str, Passage]] = []
-    for rank, passage in enumerate(passages):
-        for sentence in _sentences(passage.text):
-            overlap = len(wanted & words(sentence))
-            if overlap:
-                scored.append((-overlap, rank, sentence, passage))
-    best = sorted(scored, key=lambda item: (item[0], item[1]))[:3]
+    chosen = select(question, passages, limit=1 if spoken else MAX_SENTENCES)
+    cited = [(passage, " ".join(c.sentence.text for c in chosen if c.passage is passage))
+             for passage in {id(c.passage): c.passage for c in chosen}.values()]
     if spoken:
         # Heard, not read: two sentences, no lists; sources are shown next to the transcript.
-        if not best:
-            return f"I couldn't find that in your dealership's documents. In general: {steps[0]}"
-        return f"Your {best[0][3].filename} says: {best[0][2]} On the floor: {steps[0]}"
-    if not best:
-        lines = ["I couldn't find this in your dealership's documents, so here is how I'd handle it in general:"]
+        if not chosen:
+            return TrainerAnswer(f"{NOT_FOUND}. In general: {steps[0]}", [])
+        return TrainerAnswer(f"Your {chosen[0].passage.filename} says: {chosen[0].sentence.text} "
+                             f"On the floor: {steps[0]}", cited)
+    if not chosen:
+        lines = [f"{NOT_FOUND}, so here is how I'd handle it in general:"]
         lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
-        return "\n".join(lines)
-    lines = ["Here's what your dealership's material says, and how I'd use it:"]
-    lines += [f"- {sentence} [{passage.citation}]" for _, _, sentence, passage in best]
+        return TrainerAnswer("\n".join(lines), [])
+    lines = ["Here's what your dealership's documents say:"]
+    lines += [f"{quoted} [{passage.citation}]" for passage, quoted in cited]
     lines.append(f"On the floor: {steps[0]}")
-    return "\n".join(lines)
+    return TrainerAnswer("\n".join(lines), cited)
 
 
 @dataclass

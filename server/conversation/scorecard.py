@@ -2,8 +2,9 @@
 
 Scores (1-5, each with a line the salesperson actually said as evidence) come from the model's
 structured answer when one is configured, checked against the transcript, or from the offline
-classifier's tags. Talk ratio, the longest monologue, objections raised and resolved, and for
-voice sessions words per minute and filler words, are counted from the transcript itself.
+judgement of the tagged turns (`judgement.py`), which also gives the objection lists and the
+summary, so the card cannot contradict itself. Talk ratio, the longest monologue, and for voice
+sessions words per minute and filler words, are counted from the transcript itself.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from server.conversation import prompts, tagging
+from server.conversation import judgement, prompts
 from server.conversation.llm import LLM, LLMError
 from server.conversation.models import Channel, ConversationMessage, ConversationSession, MessageRole, Mode
 from server.conversation.personas import PersonaView
-from server.conversation.taxonomy import DIMENSION_TECHNIQUES, Dimension, Objection, Technique
+from server.conversation.taxonomy import Dimension, Objection, Technique
 
 log = logging.getLogger(__name__)
 _FILLERS = re.compile(r"\b(?:um+|uh+|erm|hmm+|you know|i mean|sort of|kind of|basically|literally)\b", re.IGNORECASE)
@@ -81,14 +82,14 @@ async def build(llm: LLM | None, session: ConversationSession,
             tags.update(retags)
         except (LLMError, ValidationError) as exc:
             log.warning("scorecard model call failed; scoring offline", extra={"error": str(exc)})
-    raised, resolved = _objections(messages, tags)
+    judged = judgement.judge(messages, tags)
+    raised, resolved, scores = judged.raised, judged.resolved, judged.scores()
     if answer is not None:
         raised = [o.value for o in answer.objections_raised] or raised
         resolved = [o.value for o in answer.objections_resolved if o.value in raised]
-    scores = _offline_scores(messages, tags, raised, resolved)
-    if answer is not None:
         scores = _checked(answer, messages, scores)
-    summary = answer.summary if answer is not None else _summary(scores, raised, resolved)
+    # Offline, scores, summary and objection lists all come from the one judgement.
+    summary = answer.summary if answer is not None else judgement.summary(scores, raised, resolved)
     overall = round(sum(s["score"] for s in scores) / len(scores), 2)
     return {**card, "generated_by": "llm" if answer is not None else "offline", "scores": scores,
             "overall": overall, "summary": summary,
@@ -115,63 +116,6 @@ async def _ask(llm: LLM, persona: PersonaView,
                 retags[message.id] = {**message.tags, "objection": turn.objection.value if turn.objection else None,
                                       "by": "llm"}
     return answer, retags
-
-
-def _objections(messages: list[ConversationMessage],
-                tags: dict[uuid.UUID, dict[str, Any]]) -> tuple[list[str], list[str]]:
-    raised: list[str] = []
-    resolved: list[str] = []
-    handled_since: dict[str, bool] = {}
-    for message in messages:
-        tag = tags.get(message.id, {})
-        if message.role is MessageRole.assistant:
-            if tag.get("resolved") and tag["resolved"] not in resolved:
-                resolved.append(tag["resolved"])
-            if (value := tag.get("objection")) is not None:
-                if value not in raised:
-                    raised.append(value)
-                handled_since[value] = False
-                if value in resolved:
-                    resolved.remove(value)
-        else:
-            shown = set(tag.get("techniques", []))
-            if shown & {Technique.acknowledge_objection.value, Technique.value_statement.value}:
-                for key in handled_since:
-                    handled_since[key] = True
-    # An objection the customer let go of (not raised again after a good answer) counts as resolved.
-    for value, handled in handled_since.items():
-        last_customer = next((tags.get(m.id, {}) for m in reversed(messages) if m.role is MessageRole.assistant), {})
-        if handled and value not in resolved and last_customer.get("objection") != value:
-            resolved.append(value)
-    return raised, resolved
-
-
-def _evidence(messages: list[ConversationMessage], tags: dict[uuid.UUID, dict[str, Any]],
-              wanted: tuple[Technique, ...]) -> tuple[int, str, str | None]:
-    count, quote, message_id = 0, NO_EVIDENCE, None
-    for message in messages:
-        if message.role is not MessageRole.user:
-            continue
-        shown = set(tags.get(message.id, {}).get("techniques", []))
-        if shown & {t.value for t in wanted}:
-            count += 1
-            if message_id is None:
-                message_id = str(message.id)
-                sentences = re.split(r"(?<=[.!?])\s+", message.text.strip())
-                quote = next((s for s in sentences if set(tagging.techniques(s)) & set(wanted)), sentences[0])
-    return count, quote, message_id
-
-
-def _offline_scores(messages: list[ConversationMessage], tags: dict[uuid.UUID, dict[str, Any]],
-                    raised: list[str], resolved: list[str]) -> list[dict[str, Any]]:
-    scores = []
-    for dimension, wanted in DIMENSION_TECHNIQUES.items():
-        count, quote, message_id = _evidence(messages, tags, wanted)
-        score = 1 if count == 0 else min(5, 2 + count)
-        if dimension is Dimension.objection_handling and raised:
-            score = max(1, min(5, 1 + round(4 * len(resolved) / len(raised)) if count else 1))
-        scores.append({"dimension": dimension.value, "score": score, "evidence": quote, "message_id": message_id})
-    return scores
 
 
 def _checked(answer: _Answer, messages: list[ConversationMessage],
@@ -217,13 +161,3 @@ def _talk(session: ConversationSession, messages: list[ConversationMessage]) -> 
         result["filler_words"] = {"count": len(found), "per_100_words": round(100 * len(found) / my_words, 2)
                                   if my_words else 0.0, "top": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
     return result
-
-
-def _summary(scores: list[dict[str, Any]], raised: list[str], resolved: list[str]) -> str:
-    best = max(scores, key=lambda s: s["score"])
-    worst = min(scores, key=lambda s: s["score"])
-    text = f"Strongest area: {best['dimension'].replace('_', ' ')}. Work on {worst['dimension'].replace('_', ' ')}"
-    unresolved = [o for o in raised if o not in resolved]
-    if unresolved:
-        text += f"; the customer's {', '.join(o.replace('_', ' ') for o in unresolved)} objection was left open"
-    return text + "."

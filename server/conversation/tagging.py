@@ -35,15 +35,29 @@ _TECHNIQUES: dict[Technique, re.Pattern[str]] = {
         r"mpg", r"sav(?:e|es|ing|ings)", r"includ(?:e|es|ed|ing)", r"features?", r"protect\w*",
         r"peace of mind", r"cost of ownership", r"quality", r"certified", r"coverage", r"worth it",
         r"rebates?", r"incentives?", r"lower (?:rate|apr)", r"longer term"),
+    # Testing the waters: would they buy if ...?
     Technique.trial_close: _rx(
         r"if (?:we|i) (?:could|can|were able to)", r"would (?:that|this|it) work", r"how does that sound",
         r"does (?:that|this) (?:help|make sense|work)", r"are you comfortable", r"would you be (?:open|willing)",
-        r"does that (?:sound|seem) fair", r"would that make"),
+        r"does that (?:sound|seem) fair", r"would that make",
+        r"if (?:the|your) (?:numbers?|price|payment|figures?|terms?) (?:work|worked|made sense|makes? sense|fits?)",
+        r"is (?:this|that|it) the one", r"the (?:one|car|truck|suv|vehicle) for you",
+        r"(?:want|like) to (?:drive|take) (?:it|this one|her) home",
+        r"would you (?:take|buy|go ahead|want to go ahead|be ready|move forward)", r"are we close",
+        r"what would it take", r"anything (?:else )?(?:stopping|holding) you", r"on a scale of",
+        r"how do you feel about (?:it|this|that|the (?:car|truck|suv|vehicle|numbers?|price|payment))",
+        r"can you see yourself"),
+    # Asking for the sale, or for a committed next step: a booked follow-up, test drive, deposit.
     Technique.closing_attempt: _rx(
-        r"shall we", r"let's (?:get|go|do|write|start|sign|finali[sz]e|wrap|move)",
+        r"shall we", r"let's (?:get|go|do|write|start|sign|finali[sz]e|wrap|move|book|set|schedule)",
         r"ready to (?:sign|buy|move|go|take)", r"paperwork", r"sign (?:today|here|the)",
         r"(?:take|drive) it home", r"do we have a deal", r"can we (?:move forward|finali[sz]e)",
-        r"get you (?:started|signed|into)"),
+        r"get you (?:started|signed|into|booked|scheduled)", r"book (?:a|an|you|your|in|the)",
+        r"schedul(?:e|ing) (?:a|an|you|your|the)",
+        r"set up (?:a|an) (?:time|appointment|call|visit|meeting|test drive|follow[- ]?up)",
+        r"(?:make|set|put) (?:an|the) appointment", r"pencil you in", r"put down a deposit",
+        r"hold (?:it|the car|the vehicle) for you", r"(?:can|could|shall) (?:i|we) (?:book|schedule|reserve|set up)",
+        r"come (?:back|in) (?:on|at|this|next|tomorrow)"),
 }
 
 # Most specific first: "my payment with the warranty" is about the F&I products.

@@ -46,6 +46,17 @@ OBJECTION_LABELS: dict[Objection, str] = {
     Objection.fi_products: "I don't want the extra F&I products",
 }
 
+# How a summary names them: "the customer's price objection".
+OBJECTION_NAMES: dict[Objection, str] = {
+    Objection.price: "price",
+    Objection.trade_in: "trade-in",
+    Objection.monthly_payment: "monthly payment",
+    Objection.think_about_it: "think-about-it",
+    Objection.spouse: "spouse",
+    Objection.competitor: "competitor",
+    Objection.fi_products: "F&I products",
+}
+
 # Which techniques count as evidence for each scorecard dimension.
 DIMENSION_TECHNIQUES: dict[Dimension, tuple[Technique, ...]] = {
     Dimension.rapport: (Technique.greeting_rapport,),
