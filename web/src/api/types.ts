@@ -22,6 +22,7 @@ export type DealershipList = Schemas["DealershipList"];
 export type DocumentItem = Schemas["DocumentOut"];
 export type DocumentList = Schemas["DocumentList"];
 export type UploadResult = Schemas["UploadOut"];
+export type UploadFileResult = Schemas["FileResult"];
 
 // --- conversations ---
 export type Mode = Schemas["Mode"];
