@@ -26,6 +26,8 @@ export type UploadFileResult = Schemas["FileResult"];
 
 // --- conversations ---
 export type Mode = Schemas["Mode"];
+export type Channel = Schemas["Channel"];
+export type SessionStatus = Schemas["SessionStatus"];
 export type ChatIn = Schemas["ChatIn"];
 export type ChatOut = Schemas["ChatOut"];
 export type Source = Schemas["SourceOut"];
