@@ -21,6 +21,13 @@ def check_password_bytes(password: str) -> None:
                                          f"must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"}])
 
 
+def name_from_email(email: str) -> str:
+    """A display name when none was given: 'jane.doe+work@x.com' -> 'Jane Doe'."""
+    local = email.split("@", 1)[0].split("+", 1)[0]
+    words = [w for w in re.split(r"[._\-\s]+", local) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or email
+
+
 async def email_taken(session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None) -> bool:
     query = select(User.id).where(func.lower(User.email) == email.lower(), User.deleted_at.is_(None))
     if except_id is not None:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.routes import build_routes
+from server.auth.dev_secret import with_development_secret
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
 from server.conversation.llm import LLM, OpenAIChat
@@ -91,7 +92,7 @@ async def conversation_engine(settings: Settings, sessionmaker: async_sessionmak
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or load_settings()
+    settings = with_development_secret(settings or load_settings())
     registry = CollectorRegistry()
 
     @asynccontextmanager

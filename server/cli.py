@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -49,12 +50,30 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_head(url)
     # Workers inherit the resolved URL, so they share this process's embedded server.
     os.environ["DATABASE_URL"] = url
-    uvicorn.run("server.app:asgi_factory", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=None, proxy_headers=True, ws_max_size=64 * 1024,
-                # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms
-                # frame cost ~5% of the server's CPU in the voice load benchmark for nothing.
-                ws_per_message_deflate=False)
+    _exit_cleanly_on_signals()
+    try:
+        uvicorn.run("server.app:asgi_factory", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_config=None, proxy_headers=True, ws_max_size=64 * 1024,
+                    # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms
+                    # frame cost ~5% of the server's CPU in the voice load benchmark for nothing.
+                    ws_per_message_deflate=False)
+    except KeyboardInterrupt:  # Ctrl-C, raised again by uvicorn once it has shut down
+        return 130
     return 0
+
+
+def _exit_cleanly_on_signals() -> None:
+    """Stopping the server by signal must still run the exit handlers: the embedded PostgreSQL is
+    stopped by one (pgserver's, in the last process using it). uvicorn shuts down gracefully on
+    SIGINT/SIGTERM, then raises the signal again with our handler in place: SIGTERM's default
+    action would end the process without them, so it exits instead. SIGHUP (the terminal
+    closed) asks uvicorn for the same graceful stop."""
+    def exit_now(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,19 +93,38 @@ def cmd_create_superuser(settings: Settings, args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password == "-" else args.password
     if len(password) < 8:
         return _fail("the password must be at least 8 characters")
+    email = args.email.strip().lower()
+    name = _superuser_name(args.name, email, ask=args.password != "-" and sys.stdin.isatty())
 
     async def work(session: Any) -> int:
         try:
-            user = await create_user(session, email=args.email.strip().lower(), password=password,
-                                     name=args.name or "", role=Role.super_admin, dealership_id=None,
+            user = await create_user(session, email=email, password=password,
+                                     name=name, role=Role.super_admin, dealership_id=None,
                                      bcrypt_rounds=settings.bcrypt_rounds)
         except SparringError as exc:
             return _fail(exc.message if not exc.details else f"{exc.message} {exc.details}")
         await session.commit()
-        print(f"created super admin {user.email} ({user.id})")
+        print(f"created super admin {user.email} ({user.id}), named {user.name!r}")
         return 0
 
     return asyncio.run(_with_session(settings, work))
+
+
+def _superuser_name(given: str | None, email: str, *, ask: bool) -> str:
+    """The name shown in the header and in Staff: --name, else asked at a terminal, else taken
+    from the email (a blank name read as "· Super admin")."""
+    from server.accounts import name_from_email
+
+    if given and given.strip():
+        return given.strip()
+    derived = name_from_email(email)
+    if ask:
+        try:
+            answer = input(f"Name [{derived}]: ").strip()
+        except EOFError:
+            answer = ""
+        return answer or derived
+    return derived
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     su = sub.add_parser("create-superuser", help="create a super admin (non-interactive)")
     su.add_argument("--email", required=True)
     su.add_argument("--password", required=True, help="the password, or '-' to read it from stdin")
-    su.add_argument("--name", default="")
+    su.add_argument("--name", default=None,
+                    help="shown in the header and in Staff; asked for at a terminal, else taken from the email")
     su.set_defaults(func=cmd_create_superuser)
 
     sub.add_parser("seed-demo", help="create a demo dealership with an admin and a trainee").set_defaults(

@@ -170,6 +170,14 @@ async def test_session_listing_is_scoped_and_filtered(client: httpx.AsyncClient,
     assert await listed(admin, since="2999-01-01T00:00:00Z") == []
     root = await world.root()
     assert len(await listed(root, dealership_id=str(dealer))) == 3
+    # Who practised: the dealership dashboard names the salesperson of each session.
+    renamed = await client.patch(f"/api/v1/users/{bob.id}", headers=admin.headers, json={"name": "Bob Seller"})
+    assert renamed.status_code == 200, renamed.text
+    assert {s["user_id"]: s["user_name"] for s in await listed(admin)} == {str(alice.id): "user",
+                                                                          str(bob.id): "Bob Seller"}
+    bobs = (await listed(bob))[0]
+    detail = (await client.get(f"/api/v1/sessions/{bobs['id']}", headers=bob.headers)).json()
+    assert detail["user_name"] == "Bob Seller"
 
 
 async def test_training_answers_cite_only_the_callers_dealership(client: httpx.AsyncClient, world: World) -> None:
@@ -209,6 +217,11 @@ async def test_reports_are_recorded_and_resolved_by_the_dealerships_admin(client
     assert (await client.get("/api/v1/reports", headers=user.headers)).status_code == 403
     listed = (await client.get("/api/v1/reports", headers=admin.headers, params={"status": "open"})).json()
     assert [r["id"] for r in listed["items"]] == [report["id"]]
+    # Who reported what, in which session: named for the reviewer.
+    session = (await client.get(f"/api/v1/sessions/{data['session_id']}", headers=user.headers)).json()
+    assert listed["items"][0]["reporter_name"] == "user" and report["reporter_name"] == "user"
+    assert listed["items"][0]["persona_name"] == session["persona_name"] != ""
+    assert listed["items"][0]["message_text"] == data["response"]
     assert (await client.get("/api/v1/reports", headers=outsider.headers)).json()["total"] == 0
     path = f"/api/v1/reports/{report['id']}"
     assert (await client.patch(path, headers=outsider.headers, json={"status": "resolved"})).status_code == 404

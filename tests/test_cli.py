@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -19,12 +20,15 @@ from server.state import AppState
 from tests.conftest import ROOT
 
 
-def sparring(settings: Settings, *args: str, stdin: str | None = None,
+def sparring(settings: Settings, *args: str, stdin: str | None = None, terminal: int | None = None,
              **env: str | None) -> subprocess.CompletedProcess[str]:
-    """Runs the command; an env value of None removes that variable."""
+    """Runs the command; an env value of None removes that variable. `terminal`: a pty to read from."""
     merged = {**os.environ, "DATABASE_URL": settings.database_url or "", "ENVIRONMENT": "test",
               "JWT_SECRET": settings.jwt_secret, "BCRYPT_ROUNDS": "4", "REDIS_URL": "", **env}
     environment = {k: v for k, v in merged.items() if v is not None}
+    if terminal is not None:
+        return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=environment, stdin=terminal,
+                              capture_output=True, text=True, timeout=120, check=False)
     return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=environment, input=stdin,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -57,6 +61,34 @@ async def test_create_superuser_reads_the_password_from_stdin(settings: Settings
     await _login(client, "piped@example.com", "a piped secret 1")
     short = sparring(settings, "create-superuser", "--email", "short@example.com", "--password", "-", stdin="short\n")
     assert short.returncode == 1 and "at least 8" in short.stderr
+
+
+async def test_create_superuser_without_a_name_takes_one_from_the_email(settings: Settings,
+                                                                        client: httpx.AsyncClient) -> None:
+    done = sparring(settings, "create-superuser", "--email", "jane.doe+ops@example.com",
+                    "--password", "boss-password-1")
+    assert done.returncode == 0, done.stderr
+    assert "named 'Jane Doe'" in done.stdout
+    user = await _login(client, "jane.doe+ops@example.com", "boss-password-1")
+    assert user["name"] == "Jane Doe"   # the header reads "Jane Doe · Super admin", Staff lists her by name
+    blank = sparring(settings, "create-superuser", "--email", "ops@example.com", "--password", "boss-password-1",
+                     "--name", "  ")
+    assert blank.returncode == 0, blank.stderr
+    assert (await _login(client, "ops@example.com", "boss-password-1"))["name"] == "Ops"
+
+
+async def test_create_superuser_at_a_terminal_asks_for_the_name(settings: Settings, client: httpx.AsyncClient) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, b"Terry Tester\n")   # waits in the terminal's input until the prompt reads it
+        done = sparring(settings, "create-superuser", "--email", "tt@example.com", "--password", "boss-password-1",
+                        terminal=terminal)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 0, done.stderr
+    assert "Name [Tt]: " in done.stdout
+    assert (await _login(client, "tt@example.com", "boss-password-1"))["name"] == "Terry Tester"
 
 
 async def test_seed_demo_prints_working_credentials(settings: Settings, client: httpx.AsyncClient) -> None:

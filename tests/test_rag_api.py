@@ -140,11 +140,47 @@ async def test_type_is_decided_by_content_not_extension(client, world: World) ->
 async def test_empty_file_is_422_and_nothing_is_stored(client, world: World, state: AppState) -> None:
     dealer = await world.dealership()
     admin = await world.account(Role.dealership_admin, dealer)
-    response = await upload(client, admin, ("good.txt", b"Ask for the sale."), ("empty.txt", b""))
+    response = await upload(client, admin, ("empty.txt", b""))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "empty_file"
     async with state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+async def test_each_file_of_an_upload_succeeds_or_fails_on_its_own(client, world: World, state: AppState) -> None:
+    dealer = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealer)
+    known = await ingest(client, admin, "known.txt", b"Always ask for the sale.")
+    pdf = pdf_bytes([("Close", ["Ask for the sale, then stop talking."])])
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    response = await upload(client, admin, ("closing.pdf", pdf), ("photo.png", png), ("empty.txt", b""),
+                            ("again.txt", b"Always ask for the sale."), ("copy.pdf", pdf))
+    assert response.status_code == 207, response.text
+    body = response.json()
+    results = body["results"]
+    assert [(r["filename"], r["status"]) for r in results] == [
+        ("closing.pdf", "queued"), ("photo.png", "refused"), ("empty.txt", "refused"), ("again.txt", "refused"),
+        ("copy.pdf", "refused")]
+    assert [r["error"]["code"] for r in results[1:]] == [
+        "unsupported_media_type", "empty_file", "duplicate_document", "duplicate_document"]
+    assert "photo.png is not a PDF" in results[1]["error"]["message"]
+    assert results[3]["error"]["details"]["document_id"] == known["id"]
+    assert results[4]["error"]["details"]["same_as"] == "closing.pdf"
+    assert [d["filename"] for d in body["documents"]] == ["closing.pdf"]
+    assert results[0]["document"] == body["documents"][0] and results[0]["error"] is None
+    done = await wait_for(client, admin, body["documents"][0]["id"])
+    assert done["status"] == "ready", done
+    async with state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Document)) == 2   # known.txt, closing.pdf
+
+    # All refused: still one outcome per file, and nothing stored.
+    refused = await upload(client, admin, ("photo.png", png), ("empty.txt", b""))
+    assert refused.status_code == 207 and refused.json()["documents"] == []
+    assert [r["status"] for r in refused.json()["results"]] == ["refused", "refused"]
+    # All queued: 202, as before, with the per-file results beside `documents`.
+    fine = await upload(client, admin, ("a.txt", b"Trial close one."), ("b.txt", b"Trial close two."))
+    assert fine.status_code == 202
+    assert [r["status"] for r in fine.json()["results"]] == ["queued", "queued"]
 
 
 async def test_over_the_limit_is_413(client, world: World) -> None:

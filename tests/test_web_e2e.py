@@ -150,6 +150,30 @@ async def test_scorecard_after_ending_a_session(world: World, live_server: LiveS
     await run_spec("scorecard", live_server, {"accounts": data})
 
 
+async def test_dashboard_and_answer_reports_name_who_and_what(world: World, live_server: LiveServer,
+                                                              app: Starlette) -> None:
+    """The dealership dashboard's recent sessions (salesperson, status, mode in words) and the
+    answer reports table (reporter, session link, status)."""
+    needs(app, 4)
+    data, made = await accounts(world)
+    admin, user = made["admin"], made["user"]
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
+        renamed = await client.patch(f"/api/v1/users/{user.id}", headers=admin.headers, json={"name": "Sally Seller"})
+        assert renamed.status_code == 200, renamed.text
+        finished = (await client.post("/api/v1/chat", headers=user.headers, json={
+            "message": "How do I handle a price objection?", "mode": "training"})).json()
+        ended = await client.post(f"/api/v1/sessions/{finished['session_id']}/end", headers=user.headers)
+        assert ended.status_code == 200, ended.text
+        active = (await client.post("/api/v1/chat", headers=user.headers, json={
+            "message": "Hi, what brings you in today?", "mode": "roleplay", "persona_id": "tony-competitor"})).json()
+        report = await client.post("/api/v1/reports", headers=user.headers, json={
+            "session_id": finished["session_id"], "message_id": finished["message_id"],
+            "reason": "Adam quoted the wrong warranty."})
+        assert report.status_code == 201, report.text
+    await run_spec("admin_lists", live_server, {"accounts": data, "finished": finished["session_id"],
+                                                "active": active["session_id"]})
+
+
 async def test_personas_copy_edit_disable_enable(world: World, live_server: LiveServer, app: Starlette) -> None:
     needs(app, 4)
     data, _ = await accounts(world)

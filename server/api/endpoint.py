@@ -108,6 +108,9 @@ class Endpoint:
     auth: bool = True
     roles: frozenset[Role] | None = None
     errors: tuple[int, ...] = ()
+    # Other success statuses the handler may answer (as a Response) with the same `response` body,
+    # and what each means, for OpenAPI (e.g. 207: some files of an upload refused).
+    other_statuses: dict[int, str] = field(default_factory=dict)
     # The model the last path parameter identifies (see `_deny`).
     resource: type[Any] | None = None
     extra_openapi: dict[str, Any] = field(default_factory=dict)
@@ -235,13 +238,14 @@ def endpoint(
     method: str, path: str, *, summary: str, tag: str, body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
     auth: bool = True, roles: Iterable[Role] | None = None, errors: tuple[int, ...] = (),
-    resource: type[Any] | None = None,
+    resource: type[Any] | None = None, other_statuses: dict[int, str] | None = None,
 ) -> Callable[[Handler], Endpoint]:
     def wrap(handler: Handler) -> Endpoint:
         return Endpoint(
             method=method, path=path, handler=handler, summary=summary, tag=tag, body=body, query=query,
             response=response, status=status, auth=auth,
             roles=frozenset(roles) if roles is not None else None, errors=errors, resource=resource,
+            other_statuses=dict(other_statuses or {}),
         )
 
     return wrap

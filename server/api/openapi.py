@@ -53,6 +53,8 @@ def build_openapi(endpoints: list[Endpoint], *, version: str) -> dict[str, Any]:
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
         operation["responses"][str(ep.status)] = ok
+        for status, description in ep.other_statuses.items():
+            operation["responses"][str(status)] = {**ok, "description": description}
         errors = set(ep.errors)
         if ep.auth:
             errors.add(401)

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.responses import Response
 
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Input, Output, PageQuery
 from server.db.models import Role
-from server.errors import BadRequest, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
+from server.errors import (
+    BadRequest,
+    ServiceUnavailable,
+    SparringError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from server.rag import presence
-from server.rag.documents import add_documents, delete_document, reindex_document
+from server.rag.documents import add_each, delete_document, reindex_document
 from server.rag.models import Document
 from server.rag.retrieval import search_in_session
 from server.rag.services import RagServices
-from server.rag.upload import check_upload
+from server.rag.upload import Upload, check_upload, sanitize_filename
 
 TAG = "documents"
 ADMINS = [Role.super_admin, Role.dealership_admin]
@@ -33,8 +40,22 @@ class QueuedDocument(Output):
     status: str
 
 
+class FileError(Output):
+    code: str
+    message: str
+    details: Any = None
+
+
+class FileResult(Output):
+    filename: str
+    status: Literal["queued", "refused"]
+    document: QueuedDocument | None = Field(default=None, description="when queued")
+    error: FileError | None = Field(default=None, description="when refused: why, as the error shape's `error`")
+
+
 class UploadOut(Output):
-    documents: list[QueuedDocument]
+    documents: list[QueuedDocument] = Field(description="the files queued")
+    results: list[FileResult] = Field(description="one per file, in the order sent")
 
 
 class DocumentOut(Output):
@@ -127,8 +148,11 @@ async def _detail(ctx: Ctx, document: Document) -> DocumentDetail:
 
 
 @endpoint("POST", "/rag/upload", summary="Upload training documents (multipart field `file`, repeatable)",
-          tag=TAG, response=UploadOut, status=202, roles=ADMINS, errors=(400, 403, 404, 409, 413, 415, 422))
-async def upload(ctx: Ctx) -> UploadOut:
+          tag=TAG, response=UploadOut, status=202, roles=ADMINS, errors=(400, 403, 404, 409, 413, 415, 422),
+          other_statuses={207: "Several files, some refused: each file's outcome is in `results`"})
+async def upload(ctx: Ctx) -> UploadOut | Response:
+    """Each file succeeds or fails on its own. One file: refused with the error status as before.
+    Several: 202 when all are queued, else 207 with the reason on each refused file."""
     services = _rag(ctx)
     max_bytes = ctx.state.settings.max_upload_mb * 1024 * 1024
     if not ctx.request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
@@ -149,11 +173,35 @@ async def upload(ctx: Ctx) -> UploadOut:
         except ValueError:
             raise ValidationFailed(details=[{"field": "dealership_id", "message": "not a UUID"}]) from None
         dealership = await ctx.scope.dealership(dealership_id)
-        uploads = [await check_upload(f.file, f.filename, max_bytes=max_bytes) for f in files]
-        documents = await add_documents(ctx.db, services, dealership.id, uploads, ctx.principal.user_id)
+        checked: list[Upload | SparringError] = []
+        for f in files:
+            try:
+                checked.append(await check_upload(f.file, f.filename, max_bytes=max_bytes))
+            except SparringError as error:
+                checked.append(error)
+        uploads = [c for c in checked if isinstance(c, Upload)]
+        added = iter(await add_each(ctx.db, services, dealership.id, uploads, ctx.principal.user_id) if uploads else [])
+        outcomes = [next(added) if isinstance(c, Upload) else c for c in checked]
     finally:
         await form.close()
-    return UploadOut(documents=[QueuedDocument(id=d.id, filename=d.filename, status=d.status) for d in documents])
+    if len(outcomes) == 1 and isinstance(outcomes[0], SparringError):
+        raise outcomes[0]
+    out = UploadOut(documents=[_queued(d) for d in outcomes if isinstance(d, Document)],
+                    results=[_result(f.filename, outcome) for f, outcome in zip(files, outcomes, strict=True)])
+    if len(out.documents) == len(outcomes):
+        return out
+    return Response(out.model_dump_json(), status_code=207, media_type="application/json")
+
+
+def _queued(document: Document) -> QueuedDocument:
+    return QueuedDocument(id=document.id, filename=document.filename, status=document.status)
+
+
+def _result(raw_name: str | None, outcome: Document | SparringError) -> FileResult:
+    if isinstance(outcome, Document):
+        return FileResult(filename=outcome.filename, status="queued", document=_queued(outcome))
+    return FileResult(filename=sanitize_filename(raw_name), status="refused",
+                      error=FileError(code=outcome.code, message=outcome.message, details=outcome.details))
 
 
 @endpoint("GET", "/rag/documents", summary="List documents", tag=TAG, query=DocumentQuery, response=DocumentList)
@@ -186,7 +234,7 @@ async def remove_document(ctx: Ctx, document_id: uuid.UUID) -> None:
 async def reindex(ctx: Ctx, document_id: uuid.UUID) -> QueuedDocument:
     document = await ctx.scope.get(Document, document_id, for_update=True)
     await reindex_document(ctx.db, _rag(ctx), document)
-    return QueuedDocument(id=document.id, filename=document.filename, status=document.status)
+    return _queued(document)
 
 
 @endpoint("POST", "/rag/query", summary="Search your dealership's documents", tag=TAG, body=QueryIn,

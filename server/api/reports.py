@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
-from sqlalchemy import ColumnElement
+from pydantic import Field, StringConstraints
+from sqlalchemy import ColumnElement, select
 
 from server.api.endpoint import Ctx, endpoint
+from server.api.people import display_names
 from server.api.schemas import Input, Output, PageQuery
 from server.conversation.models import (
     ConversationMessage,
@@ -55,6 +57,8 @@ class ReportOut(Output):
     resolved_at: datetime | None
     created_at: datetime
     message_text: str | None = None
+    reporter_name: str | None = Field(default=None, description="who reported it: name, or email when unnamed")
+    persona_name: str | None = Field(default=None, description="the session's customer or trainer")
 
 
 class ReportList(Output):
@@ -77,7 +81,7 @@ async def create_report(ctx: Ctx, body: ReportIn) -> ReportOut:
     ctx.db.add(report)
     await ctx.db.flush()
     await ctx.db.refresh(report)
-    return ReportOut.model_validate(report).model_copy(update={"message_text": message.text})
+    return (await _outs(ctx, [report]))[0]
 
 
 @endpoint("GET", "/reports", summary="List reported answers", tag=TAG, query=ReportQuery, response=ReportList,
@@ -90,12 +94,24 @@ async def list_reports(ctx: Ctx, query: ReportQuery) -> ReportList:
         criteria.append(MessageReport.session_id == query.session_id)
     rows, total = await ctx.scope.list(MessageReport, *criteria, order_by=MessageReport.created_at.desc(),
                                        limit=query.limit, offset=query.offset)
-    texts = {}
-    for row in rows:
-        message = await ctx.db.get(ConversationMessage, row.message_id)
-        texts[row.id] = message.text if message else None
-    return ReportList(items=[ReportOut.model_validate(r).model_copy(update={"message_text": texts[r.id]})
-                             for r in rows], total=total)
+    return ReportList(items=await _outs(ctx, rows), total=total)
+
+
+async def _outs(ctx: Ctx, rows: Sequence[MessageReport]) -> list[ReportOut]:
+    """The reports with what a reviewer reads beside them, in two queries for the page."""
+    texts: dict[uuid.UUID, str] = {}
+    personas: dict[uuid.UUID, str] = {}
+    if rows:
+        messages = await ctx.db.execute(select(ConversationMessage.id, ConversationMessage.text).where(
+            ConversationMessage.id.in_({r.message_id for r in rows})))
+        texts = {message_id: text for message_id, text in messages}
+        sessions = await ctx.db.execute(select(ConversationSession.id, ConversationSession.persona).where(
+            ConversationSession.id.in_({r.session_id for r in rows})))
+        personas = {session_id: str(persona.get("name", "")) for session_id, persona in sessions}
+    names = await display_names(ctx.db, (r.reporter_id for r in rows))
+    return [ReportOut.model_validate(r).model_copy(update={
+        "message_text": texts.get(r.message_id), "reporter_name": names.get(r.reporter_id),
+        "persona_name": personas.get(r.session_id)}) for r in rows]
 
 
 @endpoint("PATCH", "/reports/{report_id:uuid}", summary="Resolve or dismiss a report", tag=TAG, body=ReportPatch,
@@ -110,7 +126,7 @@ async def update_report(ctx: Ctx, report_id: uuid.UUID, body: ReportPatch) -> Re
     else:
         report.resolved_by, report.resolved_at = ctx.principal.user_id, datetime.now(UTC)
     await ctx.db.flush()
-    return ReportOut.model_validate(report)
+    return (await _outs(ctx, [report]))[0]
 
 
 ENDPOINTS = [create_report, list_reports, update_report]

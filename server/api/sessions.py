@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select
 
 from server.api.chat import SourceOut, engine_of
 from server.api.endpoint import Ctx, endpoint
+from server.api.people import display_names
 from server.api.recordings import recording_url
 from server.api.schemas import Output, PageQuery
 from server.conversation.models import (
@@ -42,6 +43,7 @@ class SessionSummary(Output):
     id: uuid.UUID
     dealership_id: uuid.UUID
     user_id: uuid.UUID
+    user_name: str = Field(description="the salesperson: the account's name, or its email when it has none")
     mode: Mode
     channel: Channel
     persona_id: str
@@ -110,10 +112,11 @@ class ScorecardOut(Output):
     turns: int
 
 
-def summary(row: ConversationSession) -> SessionSummary:
+def summary(row: ConversationSession, user_name: str) -> SessionSummary:
     overall = row.scorecard.get("overall") if row.scorecard else None
     return SessionSummary(
-        id=row.id, dealership_id=row.dealership_id, user_id=row.user_id, mode=row.mode, channel=row.channel,
+        id=row.id, dealership_id=row.dealership_id, user_id=row.user_id, user_name=user_name, mode=row.mode,
+        channel=row.channel,
         persona_id=row.persona_id, persona_name=str(row.persona.get("name", "")), status=row.status,
         message_count=row.message_count, flagged=row.flagged, overall_score=overall, started_at=row.started_at,
         last_activity_at=row.last_activity_at, ended_at=row.ended_at,
@@ -145,7 +148,8 @@ async def list_sessions(ctx: Ctx, query: SessionQuery) -> SessionList:
         criteria.append(model.started_at < query.until)
     rows, total = await ctx.scope.list(model, *criteria, order_by=model.started_at.desc(), limit=query.limit,
                                        offset=query.offset)
-    return SessionList(items=[summary(row) for row in rows], total=total)
+    names = await display_names(ctx.db, (row.user_id for row in rows))
+    return SessionList(items=[summary(row, names.get(row.user_id, "")) for row in rows], total=total)
 
 
 @endpoint("GET", "/sessions/{session_id:uuid}", summary="A session's transcript, sources, timings and scorecard",
@@ -155,7 +159,9 @@ async def get_session(ctx: Ctx, session_id: uuid.UUID) -> SessionDetail:
     messages = (await ctx.db.execute(
         select(ConversationMessage).where(ConversationMessage.session_id == row.id).order_by(ConversationMessage.seq)
     )).scalars().all()
-    return SessionDetail(**summary(row).model_dump(), persona=row.persona, flags=row.flags, scorecard=row.scorecard,
+    names = await display_names(ctx.db, [row.user_id])
+    return SessionDetail(**summary(row, names.get(row.user_id, "")).model_dump(), persona=row.persona,
+                         flags=row.flags, scorecard=row.scorecard,
                          messages=[message_out(m) for m in messages], recording_url=await recording_url(ctx, row.id))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Conflict
+from server.errors import Conflict, SparringError
 from server.rag import queue
 from server.rag.indexes import bump_generation, ensure_index
 from server.rag.models import Chunk, Document, DocumentFile, DocumentStatus
@@ -26,38 +26,59 @@ def duplicate(existing: Document) -> Conflict:
 
 async def add_documents(session: AsyncSession, services: RagServices, dealership_id: uuid.UUID,
                         uploads: Sequence[Upload], uploaded_by: uuid.UUID | None) -> list[Document]:
-    """All or nothing: one duplicate refuses the whole batch, so no upload half-happens."""
+    """All or nothing: the first file refused raises (the caller's transaction then stores none)."""
+    added = await add_each(session, services, dealership_id, uploads, uploaded_by)
+    for outcome in added:
+        if isinstance(outcome, SparringError):
+            raise outcome
+    return [d for d in added if isinstance(d, Document)]
+
+
+async def add_each(session: AsyncSession, services: RagServices, dealership_id: uuid.UUID,
+                   uploads: Sequence[Upload], uploaded_by: uuid.UUID | None) -> list[Document | SparringError]:
+    """Each file on its own, in order: a Document queued, or why it was refused (same content as
+    a document already there or earlier in this batch). Each insert is its own savepoint, so a
+    file that loses a race leaves the others stored."""
     hashes = [u.sha256 for u in uploads]
-    existing = (await session.execute(select(Document).where(
-        Document.dealership_id == dealership_id, Document.sha256.in_(hashes)))).scalars().first()
-    if existing is not None:
-        raise duplicate(existing)
-    seen: dict[str, str] = {}
-    for upload in uploads:
-        if upload.sha256 in seen:
-            raise Conflict(f"{upload.filename} and {seen[upload.sha256]} have the same content.",
-                           code="duplicate_document", details={"filename": upload.filename,
-                                                               "same_as": seen[upload.sha256]})
-        seen[upload.sha256] = upload.filename
+    existing = {d.sha256: d for d in (await session.execute(select(Document).where(
+        Document.dealership_id == dealership_id, Document.sha256.in_(hashes)))).scalars()}
     await ensure_index(session, dealership_id, services.embedder)
-    documents = []
+    seen: dict[str, str] = {}
+    outcomes: list[Document | SparringError] = []
     for upload in uploads:
-        document = Document(dealership_id=dealership_id, filename=upload.filename, kind=upload.kind,
-                            sha256=upload.sha256, size=upload.size, status=DocumentStatus.queued.value,
-                            uploaded_by=uploaded_by)
-        session.add(document)
-        await session.flush()
-        session.add(DocumentFile(document_id=document.id, data=upload.read()))
-        documents.append(document)
+        if upload.sha256 in existing:
+            outcomes.append(duplicate(existing[upload.sha256]))
+        elif upload.sha256 in seen:
+            outcomes.append(Conflict(f"{upload.filename} and {seen[upload.sha256]} have the same content.",
+                                     code="duplicate_document",
+                                     details={"filename": upload.filename, "same_as": seen[upload.sha256]}))
+        else:
+            seen[upload.sha256] = upload.filename
+            outcomes.append(await _insert(session, dealership_id, upload, uploaded_by))
+    documents = [d for d in outcomes if isinstance(d, Document)]
+    if documents:
+        for document in documents:
+            await session.refresh(document)
+        await queue.notify(session)
+        services.wake.set()
+    return outcomes
+
+
+async def _insert(session: AsyncSession, dealership_id: uuid.UUID, upload: Upload,
+                  uploaded_by: uuid.UUID | None) -> Document | SparringError:
+    document = Document(dealership_id=dealership_id, filename=upload.filename, kind=upload.kind,
+                        sha256=upload.sha256, size=upload.size, status=DocumentStatus.queued.value,
+                        uploaded_by=uploaded_by)
     try:
-        await session.flush()
-    except IntegrityError:  # the same file uploaded twice at the same moment
-        raise Conflict("A document with the same content was just uploaded.", code="duplicate_document") from None
-    for document in documents:
-        await session.refresh(document)
-    await queue.notify(session)
-    services.wake.set()
-    return documents
+        async with session.begin_nested():
+            session.add(document)
+            await session.flush()
+            session.add(DocumentFile(document_id=document.id, data=upload.read()))
+            await session.flush()
+    except IntegrityError:  # the same file uploaded at the same moment by another request
+        return Conflict(f"{upload.filename}: a document with the same content was just uploaded.",
+                        code="duplicate_document", details={"filename": upload.filename})
+    return document
 
 
 async def delete_document(session: AsyncSession, services: RagServices, document: Document) -> None:

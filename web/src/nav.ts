@@ -16,7 +16,7 @@ export const NAV: NavItem[] = [
   { path: "/documents", label: "Documents", roles: ADMINS },
   { path: "/staff", label: "Staff", roles: ADMINS },
   { path: "/personas", label: "Personas", roles: ADMINS },
-  { path: "/reports", label: "Reports", roles: ADMINS },
+  { path: "/reports", label: "Answer reports", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

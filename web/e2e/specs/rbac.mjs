@@ -28,7 +28,7 @@ export default async function ({ data, newPage, screenshot }) {
   // A dealership admin gets the admin pages but not the super admin's.
   const admin = await newPage();
   await login(admin, data.accounts.admin);
-  assert.deepEqual(await navNames(admin), ["Practise", "Dashboard", "Documents", "Staff", "Personas", "Reports"]);
+  assert.deepEqual(await navNames(admin), ["Practise", "Dashboard", "Documents", "Staff", "Personas", "Answer reports"]);
   await admin.goto("/dealerships");
   await visible(admin.getByTestId("forbidden"));
 }

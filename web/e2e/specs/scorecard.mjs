@@ -1,5 +1,5 @@
 // Needs issue 4: after ending a session the scorecard appears, and the session review shows the
-// transcript and the per-turn latency waterfall; a reported answer is resolved on the Reports page.
+// transcript and the per-turn latency waterfall; a reported answer is resolved on the Answer reports page.
 import { login, visible } from "../lib.mjs";
 import { ask, startTextTraining } from "./chat.mjs";
 
@@ -38,11 +38,11 @@ export default async function ({ data, newPage, screenshot }) {
   const admin = await newPage();
   await login(admin, data.accounts.admin);
   await admin.goto("/reports");
-  const report = admin.locator('li[data-report-id][data-status="open"]').filter({ hasText: "The customer would not say that." });
+  const report = admin.locator('tr[data-report-id][data-status="open"]').filter({ hasText: "The customer would not say that." });
   await visible(report.getByText(answerText));
   await report.getByLabel("What was done (optional)").fill("Persona script checked.");
   await report.getByRole("button", { name: "Mark resolved" }).click();
-  const resolved = admin.locator('li[data-report-id][data-status="resolved"]');
+  const resolved = admin.locator('tr[data-report-id][data-status="resolved"]');
   await visible(resolved.getByText("Persona script checked.", { exact: false }));
   await visible(resolved.getByRole("button", { name: "Reopen" }));
   await screenshot(admin, "reports-resolved");

@@ -872,6 +872,38 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** FileError */
+        FileError: {
+            /** Code */
+            code: string;
+            /**
+             * Details
+             * @default null
+             */
+            details: unknown;
+            /** Message */
+            message: string;
+        };
+        /** FileResult */
+        FileResult: {
+            /**
+             * @description when queued
+             * @default null
+             */
+            document: components["schemas"]["QueuedDocument"] | null;
+            /**
+             * @description when refused: why, as the error shape's `error`
+             * @default null
+             */
+            error: components["schemas"]["FileError"] | null;
+            /** Filename */
+            filename: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "refused";
+        };
         /** HealthOut */
         HealthOut: {
             /** Status */
@@ -1307,6 +1339,12 @@ export interface components {
              * @default null
              */
             message_text: string | null;
+            /**
+             * Persona Name
+             * @description the session's customer or trainer
+             * @default null
+             */
+            persona_name: string | null;
             /** Reason */
             reason: string;
             /**
@@ -1314,6 +1352,12 @@ export interface components {
              * Format: uuid
              */
             reporter_id: string;
+            /**
+             * Reporter Name
+             * @description who reported it: name, or email when unnamed
+             * @default null
+             */
+            reporter_name: string | null;
             /** Resolution */
             resolution: string | null;
             /** Resolved At */
@@ -1508,6 +1552,11 @@ export interface components {
              * Format: uuid
              */
             user_id: string;
+            /**
+             * User Name
+             * @description the salesperson: the account's name, or its email when it has none
+             */
+            user_name: string;
         };
         /** SessionList */
         SessionList: {
@@ -1563,6 +1612,11 @@ export interface components {
              * Format: uuid
              */
             user_id: string;
+            /**
+             * User Name
+             * @description the salesperson: the account's name, or its email when it has none
+             */
+            user_name: string;
         };
         /**
          * Side
@@ -1605,8 +1659,16 @@ export interface components {
         };
         /** UploadOut */
         UploadOut: {
-            /** Documents */
+            /**
+             * Documents
+             * @description the files queued
+             */
             documents: components["schemas"]["QueuedDocument"][];
+            /**
+             * Results
+             * @description one per file, in the order sent
+             */
+            results: components["schemas"]["FileResult"][];
         };
         /** UsageTotals */
         UsageTotals: {
@@ -3130,6 +3192,15 @@ export interface operations {
         responses: {
             /** @description OK */
             202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadOut"];
+                };
+            };
+            /** @description Several files, some refused: each file's outcome is in `results` */
+            207: {
                 headers: {
                     [name: string]: unknown;
                 };

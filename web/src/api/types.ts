@@ -22,9 +22,12 @@ export type DealershipList = Schemas["DealershipList"];
 export type DocumentItem = Schemas["DocumentOut"];
 export type DocumentList = Schemas["DocumentList"];
 export type UploadResult = Schemas["UploadOut"];
+export type UploadFileResult = Schemas["FileResult"];
 
 // --- conversations ---
 export type Mode = Schemas["Mode"];
+export type Channel = Schemas["Channel"];
+export type SessionStatus = Schemas["SessionStatus"];
 export type ChatIn = Schemas["ChatIn"];
 export type ChatOut = Schemas["ChatOut"];
 export type Source = Schemas["SourceOut"];

@@ -29,8 +29,8 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
   );
 }
 
-export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge badge-${status}`}>{status}</span>;
+export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  return <span className={`badge badge-${status}`}>{label ?? status}</span>;
 }
 
 export function formatDate(value: string | null | undefined): string {

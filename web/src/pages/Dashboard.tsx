@@ -2,8 +2,9 @@ import { Link } from "react-router";
 import type { SessionList, SessionSummary, UserList } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ScoreChart, type ScorePoint } from "../components/ScoreChart";
-import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
+import { ErrorMessage, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { useResource } from "../hooks";
+import { SESSION_STATUS_LABEL, sessionKind } from "../labels";
 
 function when(s: SessionSummary): string {
   return s.ended_at ?? s.started_at;
@@ -48,24 +49,29 @@ export default function Dashboard() {
         {items.length === 0 && !sessions.loading ? <p className="muted">No sessions yet.</p> : null}
         {items.length > 0 ? (
           <div className="table-wrap">
-            <table>
+            <table data-testid="recent-sessions">
+              <caption className="sr-only">Recent sessions</caption>
               <thead>
                 <tr>
                   <th scope="col">When</th>
-                  <th scope="col">Mode</th>
+                  {admin ? <th scope="col">Salesperson</th> : null}
+                  <th scope="col">Session</th>
                   <th scope="col">With</th>
+                  <th scope="col">Status</th>
                   <th scope="col">Score</th>
                   <th scope="col"><span className="sr-only">Actions</span></th>
                 </tr>
               </thead>
               <tbody>
                 {items.slice(0, 20).map((s) => (
-                  <tr key={s.id}>
+                  <tr key={s.id} data-session-id={s.id} data-status={s.status}>
                     <td>{formatDate(when(s))}</td>
-                    <td>
-                      {s.mode} · {s.channel}
-                    </td>
+                    {admin ? <td>{s.user_name}</td> : null}
+                    <td>{sessionKind(s)}</td>
                     <td>{s.persona_name}</td>
+                    <td>
+                      <StatusBadge status={s.status} label={SESSION_STATUS_LABEL[s.status]} />
+                    </td>
                     <td>{s.overall_score !== null ? s.overall_score.toFixed(1) : "—"}</td>
                     <td>
                       <Link to={`/sessions/${s.id}`}>Review</Link>

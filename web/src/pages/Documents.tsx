@@ -4,6 +4,7 @@ import type { DealershipList, DocumentItem, DocumentList, UploadResult } from ".
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, formatBytes, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
+import { type FileOutcome, outcomesOf } from "../uploads";
 
 const ACCEPT = ".pdf,.docx,.txt,.md,application/pdf,application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/markdown";
 const BUSY = new Set(["queued", "processing"]);
@@ -16,7 +17,7 @@ export default function Documents() {
   const scoped = superAdmin ? (dealershipId ? { dealership_id: dealershipId } : undefined) : {};
   const docs = useResource<DocumentList>(scoped ? "/api/v1/rag/documents" : null, scoped);
   const [dragging, setDragging] = useState(false);
-  const [messages, setMessages] = useState<string[]>([]);
+  const [outcomes, setOutcomes] = useState<FileOutcome[]>([]);
   const [error, setError] = useState<string>();
   const input = useRef<HTMLInputElement>(null);
   const items = docs.data?.items ?? [];
@@ -35,12 +36,11 @@ export default function Documents() {
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
     if (superAdmin) form.append("dealership_id", dealershipId);
+    const names = files.map((f) => f.name);
     try {
-      const result = await api<UploadResult>("POST", "/api/v1/rag/upload", { body: form });
-      setMessages([`Uploaded ${result.documents.length} file(s): ${result.documents.map((d) => d.filename).join(", ")}`]);
+      setOutcomes(outcomesOf(names, await api<UploadResult>("POST", "/api/v1/rag/upload", { body: form })));
     } catch (e) {
-      const err = asApiError(e);
-      setError(err.status === 409 ? `${err.message} (this file is already in your library)` : err.message);
+      setOutcomes(outcomesOf(names, asApiError(e)));
     }
     await docs.reload();
   }
@@ -114,10 +114,17 @@ export default function Documents() {
               />
             </label>
           </div>
-          <div aria-live="polite" className="muted">
-            {messages.map((m) => (
-              <p key={m}>{m}</p>
-            ))}
+          <div aria-live="polite">
+            {outcomes.length > 0 ? (
+              <ul className="upload-outcomes" data-testid="upload-outcomes" aria-label="Uploaded files">
+                {outcomes.map((o, i) => (
+                  <li key={`${i}-${o.filename}`} data-filename={o.filename} data-outcome={o.ok ? "uploaded" : "refused"}>
+                    <strong>{o.filename}</strong>{" "}
+                    <span className={o.ok ? "muted" : "error-text"}>{o.message}</span>
+                  </li>
+                ))}
+              </ul>
+            ) : null}
           </div>
           <ErrorMessage error={error} />
           <ErrorMessage error={docs.error} title="Documents could not be loaded" />
