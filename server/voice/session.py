@@ -215,7 +215,8 @@ class VoiceSession:
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
                    "tts": self.runtime.synthesizer.offline}
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
-                                 protocol_version=p.PROTOCOL_VERSION))
+                                 protocol_version=p.PROTOCOL_VERSION, persona_id=opened.persona_id,
+                                 persona_name=opened.persona_name))
 
     # -- audio -------------------------------------------------------------------------------
     async def _on_audio(self, data: bytes) -> None:
