@@ -164,14 +164,35 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_talk(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from server.voice.talk import TalkOptions, talk
+    from server.voice.talk import TalkError, TalkOptions, talk
 
     token = args.token or os.environ.get("SPARRING_TOKEN")
     if not token and not (args.email and args.password):
         return _fail("give --token (or SPARRING_TOKEN), or --email and --password")
-    return asyncio.run(talk(TalkOptions(url=args.url, wav=Path(args.wav), out=Path(args.out), mode=args.mode,
-                                        persona_id=args.persona, token=token, email=args.email,
-                                        password=args.password)))
+    if not args.wav and not args.list_personas:
+        return _fail("give --wav FILE (the speech to send), or --list-personas")
+    options = TalkOptions(url=args.url, wav=Path(args.wav) if args.wav else None, out=Path(args.out),
+                          mode=args.mode, persona=args.persona, token=token, email=args.email,
+                          password=args.password, list_personas=args.list_personas)
+    try:
+        return asyncio.run(talk(options))
+    except TalkError as exc:
+        return _fail(str(exc))
+
+
+def _builtin_personas() -> str:
+    """The built-in personas for `sparring talk --help`, read from their files (importing the
+    conversation package for this would slow every command down)."""
+    import json
+    from importlib import resources
+
+    lines = []
+    for entry in sorted(resources.files("server.conversation").joinpath("personas").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            mode = "training" if data["kind"] == "trainer" else "roleplay"
+            lines.append(f"  {data['id']:<16} {data['name']} ({mode})")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,12 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("seed-demo", help="create a demo dealership with an admin and a trainee").set_defaults(
         func=cmd_seed_demo)
-    talk = sub.add_parser("talk", help="voice session from a WAV file: prints transcripts, saves the reply")
-    talk.add_argument("--wav", required=True, help="16-bit PCM WAV to say (any rate, resampled to 16 kHz)")
+    talk = sub.add_parser(
+        "talk", help="voice session from a WAV file: prints transcripts, saves the reply",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Built-in personas (your dealership may disable some, or add its own: --list-personas):\n"
+               + _builtin_personas() + "\nWithout --persona or --mode: training with Adam.")
+    talk.add_argument("--wav", default=None, help="16-bit PCM WAV to say (any rate, resampled to 16 kHz)")
     talk.add_argument("--out", default="reply.wav", help="where to save the reply audio")
     talk.add_argument("--url", default="http://127.0.0.1:8000")
-    talk.add_argument("--mode", choices=["training", "roleplay"], default="roleplay")
-    talk.add_argument("--persona", default=None)
+    talk.add_argument("--persona", default=None, metavar="ID_OR_NAME",
+                      help='whom to talk to: a persona\'s id or name, e.g. adam or "Tony Russo"')
+    talk.add_argument("--mode", choices=["training", "roleplay"], default=None,
+                      help="default: the persona's own mode; training (with Adam) without --persona; "
+                           "roleplay without --persona: the server picks the customer")
+    talk.add_argument("--list-personas", action="store_true", help="list the personas you can talk to, and exit")
     talk.add_argument("--token", default=None)
     talk.add_argument("--email", default=None)
     talk.add_argument("--password", default=None)

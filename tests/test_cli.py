@@ -7,6 +7,7 @@ import pty
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from server.db.migrate import head_revision
 from server.db.models import Role, User
 from server.settings import Settings
 from server.state import AppState
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Account, LiveServer, World
 
 
 def sparring(settings: Settings, *args: str, stdin: str | None = None, terminal: int | None = None,
@@ -140,3 +141,80 @@ async def test_default_bcrypt_cost_is_at_least_12(settings: Settings, state: App
         user = (await session.execute(select(User).where(User.email == "cost@example.com"))).scalar_one()
     assert user.role is Role.super_admin
     assert int(user.password_hash.split("$")[2]) >= 12
+
+
+# -- sparring talk: against a real server (offline providers), with real speech ------------------
+@pytest.fixture
+def spoken_wav(tmp_path: Path) -> Path:
+    from server.voice.audio import to_wav
+    from tests.voice_audio import utterance
+
+    wav = tmp_path / "say.wav"
+    wav.write_bytes(to_wav(utterance("How much is this car?"), 16000))
+    return wav
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+async def _talked_with(world: World, account: Account, stdout: str) -> dict[str, Any]:
+    found = re.search(r"session ([0-9a-f-]{36})", stdout)
+    assert found, stdout
+    detail = await world.client.get(f"/api/v1/sessions/{found[1]}", headers=account.headers)
+    assert detail.status_code == 200, detail.text
+    session: dict[str, Any] = detail.json()
+    return session
+
+
+async def test_talk_takes_a_persona_by_name(settings: Settings, world: World, live_server: LiveServer,
+                                            spoken_wav: Path, tmp_path: Path) -> None:
+    account = await world.account(Role.user, await world.dealership())
+    done = sparring(settings, "talk", "--wav", str(spoken_wav), "--out", str(tmp_path / "reply.wav"),
+                    "--url", live_server.url, "--token", account.token, "--persona", "tony russo")
+    assert done.returncode == 0, done.stderr
+    assert "Role-play with Tony Russo (tony-competitor)" in done.stdout
+    session = await _talked_with(world, account, done.stdout)
+    assert session["persona_id"] == "tony-competitor" and session["mode"] == "roleplay"
+
+
+async def test_talk_without_options_trains_with_adam(settings: Settings, world: World, live_server: LiveServer,
+                                                     spoken_wav: Path, tmp_path: Path) -> None:
+    account = await world.account(Role.user, await world.dealership())
+    done = sparring(settings, "talk", "--wav", str(spoken_wav), "--out", str(tmp_path / "reply.wav"),
+                    "--url", live_server.url, "--token", account.token)
+    assert done.returncode == 0, done.stderr
+    assert "Training with Adam (adam)" in done.stdout
+    session = await _talked_with(world, account, done.stdout)
+    assert session["persona_id"] == "adam" and session["mode"] == "training"
+
+
+async def test_talk_lists_the_personas(settings: Settings, world: World, live_server: LiveServer) -> None:
+    help_text = sparring(settings, "talk", "--help")
+    assert help_text.returncode == 0 and "tony-competitor  Tony Russo (roleplay)" in help_text.stdout
+    account = await world.account(Role.user, await world.dealership())
+    listed = sparring(settings, "talk", "--list-personas", "--url", live_server.url, "--token", account.token)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^  tony-competitor +Tony Russo \(roleplay\): \S", listed.stdout, re.MULTILINE), listed.stdout
+    assert re.search(r"^  adam +Adam \(training\)", listed.stdout, re.MULTILINE), listed.stdout
+
+
+async def test_talk_turns_refusals_into_one_line(settings: Settings, world: World, live_server: LiveServer,
+                                                 spoken_wav: Path, tmp_path: Path) -> None:
+    account = await world.account(Role.user, await world.dealership())
+    common = ("talk", "--wav", str(spoken_wav), "--out", str(tmp_path / "reply.wav"), "--url", live_server.url)
+    unknown = _one_line_error(sparring(settings, *common, "--token", account.token, "--persona", "Tony Rossi"))
+    assert "no persona 'Tony Rossi'" in unknown and "Tony Russo (tony-competitor)" in unknown
+    wrong_mode = _one_line_error(sparring(settings, *common, "--token", account.token, "--persona", "Adam",
+                                          "--mode", "roleplay"))
+    assert "Adam is a training persona" in wrong_mode
+    # Refused by the server over the voice socket (the token), and over REST (the password).
+    assert "refused" in _one_line_error(sparring(settings, *common, "--token", "not-a-token"))
+    bad_login = _one_line_error(sparring(settings, *common, "--email", account.email, "--password", "wrong-pass"))
+    assert "sign-in failed" in bad_login
+    unreachable = _one_line_error(sparring(settings, *common[:-1], "http://127.0.0.1:9", "--token", account.token))
+    assert "127.0.0.1:9" in unreachable

@@ -351,3 +351,80 @@ async def test_talk_cli_streams_a_wav_and_saves_the_reply(server: LiveServer, wo
     assert "metrics:" in result.stdout and "first_audio_ms" in result.stdout
     pcm, rate = read_wav(out.read_bytes())
     assert rate == 16000 and len(pcm) > 16000  # more than half a second of reply
+
+
+
+# -- per-turn timings --------------------------------------------------------------------------
+async def _stored_metrics(server: LiveServer, token: str, session_id: str, wanted: str) -> dict[str, Any]:
+    """The answer's stored metrics once they hold `wanted` (the write may trail the event)."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as http:
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            detail = (await http.get(f"/api/v1/sessions/{session_id}")).json()
+            answers = [m["metrics"] for m in detail["messages"] if m["role"] == "assistant"]
+            if (answers and wanted in answers[-1]) or asyncio.get_running_loop().time() > deadline:
+                return answers[-1] if answers else {}
+            await asyncio.sleep(0.2)
+
+
+async def test_voice_timings_are_stored_with_the_answer(server: LiveServer, world: World) -> None:
+    """A client that ends the session as soon as it has the timings (as `sparring talk` does)
+    still leaves them on the answer, where the review page reads them."""
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start("roleplay"))["session_id"]
+    await speak(client, "How much is this car?")
+    metrics = await client.wait_for("metrics", wait_s=30)
+    await client.send({"type": "end"})
+    await client.wait_for("session.ended")
+    stored = await _stored_metrics(server, account.token, session_id, "first_audio_ms")
+    for key in ("endpoint_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "first_audio_ms"):
+        assert stored.get(key) == metrics[key], (key, stored)
+
+
+async def test_timings_count_the_time_a_stalled_server_spent_behind(server: LiveServer, world: World) -> None:
+    """The server is frozen (SIGSTOP) for 3 s just as the user stops talking, while the client
+    goes on streaming in real time; on waking it reads the backlog in one burst. The wait it
+    reports is the wait the user had, measured on the audio's own timeline."""
+    import os
+    import signal
+    import time
+
+    stall_s = 3.0
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    await client.start("roleplay")
+    said = speech("How much is this car?")
+    pcm = silence(300, 16000) + said + silence(int(stall_s * 1000) + 3000, 16000)
+    began = time.monotonic()  # the stream's schedule starts here (VoiceClient.stream paces from it)
+    speech_end = began + 0.3 + len(said) / 32000  # when the last word was due to be sent
+
+    async def freeze() -> None:
+        await asyncio.sleep(max(0.0, speech_end - time.monotonic()))
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(stall_s)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+
+    freezer = asyncio.get_running_loop().create_task(freeze())
+    try:
+        await client.stream(pcm)
+        audio_start = await client.wait_for("audio.start", wait_s=30)
+        metrics = await client.wait_for("metrics", wait_s=30)
+    finally:
+        await asyncio.wait([freezer])
+    heard_at = next(r.at for r in client.log if r.event is not None and r.event == audio_start)
+    waited_ms = (heard_at - speech_end) * 1000  # what the user waited, by the client's clock
+    assert waited_ms > stall_s * 1000
+    # The end of speech as the VAD places it (its hangover, a soft last sound) and the delivery
+    # of the first chunk differ from the client's view by a few hundred ms at most; taking "now"
+    # at the end of turn instead would come out ~2.5 s short.
+    assert abs(metrics["first_audio_ms"] - waited_ms) < 700, (metrics, waited_ms)
+    assert metrics["endpoint_ms"] >= stall_s * 1000 - 700, metrics
+    await client.close()

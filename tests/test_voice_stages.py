@@ -6,6 +6,7 @@ import pytest
 
 from server.voice.audio import Framer, RateGuard, duration_ms, frame_bytes, read_wav, resample, silence, to_wav
 from server.voice.heard import Timeline
+from server.voice.metrics import AudioClock
 from server.voice.protocol import ProtocolError
 from server.voice.sentences import SentenceAggregator
 from server.voice.vad import Endpointer, Segment, SpeechStarted, TurnEnded, VadConfig
@@ -19,6 +20,27 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+# -- the session's audio clock ------------------------------------------------------------------
+def test_audio_clock_dates_audio_by_the_stream_not_by_when_it_was_read() -> None:
+    clock = Clock()
+    audio = AudioClock(clock)
+    assert audio.at(0) == clock.now  # nothing received yet
+    origin = clock.now
+    for _ in range(50):  # 1 s read in real time, each message a little late
+        clock.now += 0.020
+        audio.received(20)
+    clock.now += 0.025  # 5 ms late
+    audio.received(20)
+    assert audio.at(1000) == pytest.approx(origin + 1.0)
+    # The server stalls for 9 s, then reads the 9 s of audio queued meanwhile in one burst.
+    clock.now += 9.0
+    for _ in range(450):
+        audio.received(20)
+    assert audio.position_ms == 10_020
+    assert audio.at(1500) == pytest.approx(origin + 1.5)  # spoken 1.5 s in, whenever it was read
+    assert clock.now - audio.at(1500) == pytest.approx(8.525)
 
 
 # -- framing and rate ---------------------------------------------------------------------------
@@ -78,6 +100,7 @@ def test_speech_then_silence_starts_and_ends_one_turn() -> None:
     assert ended.speech_ms > speech_ms * 0.5
     # The turn ends 500 ms (+ at most the trailing unvoiced part of the last word) after speech.
     assert 400 + speech_ms + 500 - 100 <= ended_at <= 400 + speech_ms + 500 + 300
+    assert ended.end_ms == ended_at + 20 - 500  # where the speech stopped: 500 ms before this frame's end
 
 
 def test_short_pauses_cut_segments_so_only_the_tail_is_left() -> None:

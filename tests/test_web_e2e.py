@@ -253,3 +253,22 @@ async def test_session_review_plays_the_recording(world: World, live_server: Liv
     await run_spec("recording", live_server, {"accounts": data, "recorded": recorded,
                                               "unrecorded": chat.json()["session_id"],
                                               "total_ms": listing["total_ms"]})
+
+
+async def test_review_shows_voice_timings_a_response_time_for_trainees(world: World, live_server: LiveServer,
+                                                                        app: Starlette) -> None:
+    """A spoken turn, then `end` at once (as `sparring talk` does): the review keeps the voice
+    stages for the admin's waterfall, and the trainee sees a plain response time."""
+    needs(app, 5)
+    from server.voice.client import VoiceClient
+    from tests.voice_audio import utterance
+
+    data, made = await accounts(world)
+    client = await VoiceClient.connect(live_server.url, made["user"].token)
+    session_id = (await client.start("training"))["session_id"]
+    await client.stream(utterance("How do I answer a customer who says the price is too high?"))
+    metrics = await client.wait_for("metrics", wait_s=120)
+    await client.send({"type": "end"})
+    await client.wait_for("session.ended")
+    await run_spec("review_timings", live_server, {"accounts": data, "voice_session": session_id,
+                                                   "first_audio_ms": metrics["first_audio_ms"]})

@@ -6,7 +6,7 @@ conversation engine every channel shares.
 
 Contract:
 - `open` creates a session (or resumes `session_id`, which must belong to the principal) and
-  says whether replies come from an offline engine. It raises `BrainError` for unknown modes,
+  says whether replies come from an offline engine and which persona answers. It raises `BrainError` for unknown modes,
   personas or sessions.
 - `reply` stores the user's text as a message and streams the assistant's answer as
   `TextDelta`s, at most one `Sources`, then `Done`. The voice session chooses `message_id`;
@@ -48,6 +48,8 @@ class OpenedSession:
     session_id: str
     offline: bool
     dealership_id: str | None = None  # whose settings apply (e.g. audio recording); None: the caller's
+    persona_id: str | None = None  # who the user talks to (the server picks one when the start names none)
+    persona_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,15 @@ from server.voice.audio import frame_bytes
 from server.voice.protocol import FRAME_MS, PATH, ClientEvent, ServerEvent
 
 
+class VoiceError(Exception):
+    """The server refused what the client asked (an `error` event instead of the answer)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{message} ({code})")
+
+
 @dataclass
 class Received:
     at: float
@@ -66,7 +75,10 @@ class VoiceClient:
         if session_id:
             message["session_id"] = session_id
         await self.send(message)
-        return await self.wait_for(ServerEvent.ready, wait_s=wait_s)
+        answer = await self.wait_for_any((ServerEvent.ready, ServerEvent.error), wait_s=wait_s)
+        if answer["type"] == ServerEvent.error.value:
+            raise VoiceError(str(answer.get("code")), str(answer.get("message")))
+        return answer
 
     async def stream(self, pcm: bytes, *, sample_rate: int = 16000, realtime: bool = True,
                      frames_per_message: int = 1) -> None:
@@ -81,11 +93,15 @@ class VoiceClient:
             await self.connection.send(pcm[start:start + step])
 
     async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = 10) -> dict[str, Any]:
-        wanted = kind.value if isinstance(kind, ServerEvent) else kind
+        return await self.wait_for_any((kind,), wait_s=wait_s)
+
+    async def wait_for_any(self, kinds: Iterable[ServerEvent | str], *, wait_s: float = 10) -> dict[str, Any]:
+        """The next event of one of `kinds` (events of other types before it are passed over)."""
+        wanted = {k.value if isinstance(k, ServerEvent) else k for k in kinds}
         async with asyncio.timeout(wait_s):
             while True:
                 message = await self._queue.get()
-                if message.get("type") == wanted:
+                if message.get("type") in wanted:
                     return message
 
     def events(self, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:

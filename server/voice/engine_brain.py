@@ -49,7 +49,8 @@ class EngineBrain:
         key = str(conv.session_id)
         self._open[key] = (conv, self._open.get(key, (conv, 0))[1] + 1)
         return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline,
-                             dealership_id=str(conv.dealership_id))
+                             dealership_id=str(conv.dealership_id), persona_id=conv.persona.id,
+                             persona_name=conv.persona.name)
 
     async def reply(self, session_id: str, user_text: str, message_id: uuid.UUID) -> AsyncGenerator[ReplyEvent]:
         entry = self._open.get(session_id)

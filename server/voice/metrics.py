@@ -1,10 +1,48 @@
-"""Per-turn timings, all measured from the end of the user's speech (or a typed text's arrival)."""
+"""Per-turn timings, all measured from the end of the user's speech (or a typed text's arrival).
+
+The end of speech is a position in the received audio stream; `AudioClock` turns it into the
+moment the user stopped talking. Taking "now, minus the silence that confirmed the end" instead
+hides every second the server spent behind its socket: a busy server that reads 9 s of queued
+audio in one burst would report a 1 s wait for a transcript that came 9 s after the user stopped.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+
+class AudioClock:
+    """The session's audio clock: maps a position in the received audio (ms since its first
+    sample) to the monotonic time the user spoke it.
+
+    Clients stream the microphone in real time, silence included, so audio at position `p` was
+    recorded `p` ms after the stream's origin and cannot reach us before `origin + p`. Each
+    message read at `now` puts the origin at or before `now - position`; the least of these is the
+    message read with the least delay, the best estimate of the origin. Messages read late (a
+    server stall, a network hiccup followed by a catch-up burst) only ever raise that bound, so
+    they do not move the clock.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._origin: float | None = None
+        self.position_ms = 0.0
+
+    def received(self, ms: float) -> None:
+        """`ms` more audio was read just now."""
+        self.position_ms += ms
+        origin = self._clock() - self.position_ms / 1000
+        if self._origin is None or origin < self._origin:
+            self._origin = origin
+
+    def at(self, position_ms: float) -> float:
+        """When the audio at `position_ms` was spoken (now, before any audio arrived)."""
+        if self._origin is None:
+            return self._clock()
+        return self._origin + position_ms / 1000
 
 
 @dataclass(slots=True)

@@ -135,5 +135,9 @@ class ReplyPipeline:
         if self.audio_started:
             await self._emit(event(ServerEvent.audio_end, message_id=str(self.message_id)))
 
+    @property
+    def clock(self) -> TurnClock:
+        return self._clock
+
     def heard_text(self, played_ms: float) -> str:
         return self.timeline.heard_text(played_ms)

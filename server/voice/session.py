@@ -26,7 +26,7 @@ from server.tenancy import Principal
 from server.voice import protocol as p
 from server.voice.audio import Framer, RateGuard, duration_ms
 from server.voice.brain import BrainError, OpenedSession, OpenRequest
-from server.voice.metrics import TurnClock
+from server.voice.metrics import AudioClock, TurnClock
 from server.voice.pacer import PacedSender
 from server.voice.recorder import Recorder
 from server.voice.reply import ReplyPipeline, StageFailure
@@ -48,6 +48,7 @@ class _Started:
     framer: Framer
     guard: RateGuard
     endpointer: Endpointer
+    audio_clock: AudioClock
 
 
 class VoiceSession:
@@ -208,13 +209,14 @@ class VoiceSession:
             return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))
         self._started = _Started(opened=opened, start=start, framer=Framer(rate_in),
                                  guard=RateGuard(self.config.burst_ms),
-                                 endpointer=Endpointer(self.config.vad, rate_in))
+                                 endpointer=Endpointer(self.config.vad, rate_in), audio_clock=AudioClock())
         self._recorder = await self._open_recorder(opened, rate_in, rate_out)
         self._last_audio = time.monotonic()
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
                    "tts": self.runtime.synthesizer.offline}
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
-                                 protocol_version=p.PROTOCOL_VERSION))
+                                 protocol_version=p.PROTOCOL_VERSION, persona_id=opened.persona_id,
+                                 persona_name=opened.persona_name))
 
     # -- audio -------------------------------------------------------------------------------
     async def _on_audio(self, data: bytes) -> None:
@@ -234,6 +236,7 @@ class VoiceSession:
             frames = started.framer.push(data)
         except p.ProtocolError as exc:
             return await self._emit(p.error_event(exc.code, exc.message))
+        started.audio_clock.received(duration_ms(data, rate))
         if self._recorder is not None:
             self._recorder.user_audio(frames)
         for frame in frames:
@@ -265,8 +268,11 @@ class VoiceSession:
                     self._stt.cancel()
                 self._stt = None
                 return
-            now = time.monotonic()
-            clock = TurnClock(speech_end=now - vad_event.silence_ms / 1000, turn_detected=now)
+            assert self._started is not None
+            # When the user stopped, by the audio's own clock: a server that fell behind reading
+            # the socket reports the wait the user had, not the time since it caught up.
+            speech_end = self._started.audio_clock.at(vad_event.end_ms)
+            clock = TurnClock(speech_end=speech_end, turn_detected=max(speech_end, time.monotonic()))
             self._begin_turn(clock, tail=vad_event.pcm)
 
     # -- turns -------------------------------------------------------------------------------
@@ -329,10 +335,18 @@ class VoiceSession:
         self._reply = None  # no await since run() returned: a barge-in now finds nothing to stop
         await self.runtime.brain.record_assistant(started.opened.session_id, reply.message_id, reply.text,
                                                   interrupted=False)
-        metrics = clock.as_dict()
+        metrics = self._store_metrics(reply)
         await self._emit(p.event(p.ServerEvent.metrics, message_id=str(reply.message_id), **metrics,
                                  underruns=sender.underruns))
-        await self.runtime.brain.record_metrics(started.opened.session_id, reply.message_id, metrics)
+
+    def _store_metrics(self, reply: ReplyPipeline) -> dict[str, Any]:
+        """Stores the turn's timings with the answer, in a task of its own: a client that ends
+        the session the moment it sees them (or a barge-in) cancels the turn, not this write."""
+        assert self._started is not None
+        metrics = reply.clock.as_dict()
+        self._tasks.spawn("voice-metrics", self.runtime.brain.record_metrics(
+            self._started.opened.session_id, reply.message_id, metrics))
+        return metrics
 
     async def _interrupt(self) -> None:
         reply = self._reply
@@ -351,6 +365,7 @@ class VoiceSession:
         assert self._started is not None
         await self.runtime.brain.record_assistant(self._started.opened.session_id, reply.message_id,
                                                   reply.heard_text(played_ms), interrupted=interrupted)
+        self._store_metrics(reply)
 
     def _played_ms(self, reply: ReplyPipeline) -> float:
         """The client's reported position, moved on by the time since it reported, never past what

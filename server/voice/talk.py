@@ -1,58 +1,163 @@
 """`sparring talk --wav FILE`: stream a WAV to a voice session in real time, print what happens,
-save the reply audio. Built on `server.voice.client`, like the tests and the benchmark."""
+save the reply audio. Built on `server.voice.client`, like the tests and the benchmark.
+
+Whom to talk to: `--persona` takes a persona's id or its name (as the server lists them,
+`--list-personas`); the mode follows from the persona (Adam trains, customers role-play). With
+neither, it trains with Adam. Anything the server refuses ends the command with one line
+(`TalkError`), never a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import websockets
 
 from server.voice.audio import read_wav, resample, silence, to_wav
-from server.voice.client import VoiceClient
+from server.voice.client import VoiceClient, VoiceError
 from server.voice.protocol import ServerEvent
+
+MODES = {"trainer": "training", "customer": "roleplay"}  # a persona's kind -> the mode it plays in
+
+
+class TalkError(Exception):
+    """What went wrong, in one line for the user."""
 
 
 @dataclass(frozen=True)
 class TalkOptions:
     url: str
-    wav: Path
+    wav: Path | None
     out: Path
-    mode: str = "roleplay"
-    persona_id: str | None = None
+    mode: str | None = None  # None: the persona's mode, or training (with Adam) without a persona
+    persona: str | None = None  # an id or a name
     token: str | None = None
     email: str | None = None
     password: str | None = None
+    list_personas: bool = False
     reply_wait_s: float = 30.0
+    start_wait_s: float = 30.0
+
+
+def _api(url: str, path: str, what: str, *, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(  # noqa: S310 (the URL is the user's own server)
+        url.rstrip("/") + path, data=json.dumps(body).encode() if body is not None else None, headers=headers,
+        method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise TalkError(f"{what} failed: {_error_message(exc)}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        raise TalkError(f"cannot reach the server at {url}: {reason}") from None
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    """The server's own message from its one error shape, else the HTTP status."""
+    try:
+        return str(json.loads(exc.read())["error"]["message"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {exc.code} {exc.reason}"
 
 
 def login(url: str, email: str, password: str) -> str:
-    request = urllib.request.Request(  # noqa: S310 (the URL is the user's own server)
-        url.rstrip("/") + "/api/v1/auth/login", data=json.dumps({"email": email, "password": password}).encode(),
-        headers={"content-type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return str(json.load(response)["access_token"])
+    return str(_api(url, "/api/v1/auth/login", "sign-in", body={"email": email, "password": password})["access_token"])
+
+
+def fetch_personas(url: str, token: str) -> list[dict[str, Any]]:
+    """The personas this account can practise with (built-ins its dealership has not disabled,
+    and the dealership's own)."""
+    return list(_api(url, "/api/v1/personas", "listing the personas", token=token)["items"])
+
+
+def persona_lines(personas: list[dict[str, Any]]) -> list[str]:
+    width = max((len(str(p["id"])) for p in personas), default=0)
+    lines = []
+    for persona in personas:
+        line = f"  {persona['id']:<{width}}  {persona['name']} ({MODES.get(persona['kind'], persona['kind'])})"
+        lines.append(f"{line}: {persona['summary']}" if persona.get("summary") else line)
+    return lines
+
+
+def choose(personas: list[dict[str, Any]], wanted: str | None, mode: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The persona `wanted` names (its id, or its name in any case) and the mode to start in."""
+    if wanted is None:
+        return None, mode or "training"
+    key = " ".join(wanted.split()).casefold()
+    found = [p for p in personas if str(p["id"]).casefold() == key] or \
+            [p for p in personas if " ".join(str(p["name"]).split()).casefold() == key]
+    if len(found) != 1:
+        choices = ", ".join(f"{p['name']} ({p['id']})" for p in personas)
+        why = "several personas are called" if found else "no persona"
+        raise TalkError(f"{why} {wanted!r}: give one of {choices} (sparring talk --list-personas)")
+    persona = found[0]
+    own_mode = MODES.get(persona["kind"], "roleplay")
+    if mode is not None and mode != own_mode:
+        raise TalkError(f"{persona['name']} is a {own_mode} persona: use --mode {own_mode}, or leave --mode out")
+    return persona, own_mode
 
 
 async def talk(options: TalkOptions) -> int:
     token = options.token or login(options.url, options.email or "", options.password or "")
-    pcm, rate = read_wav(options.wav.read_bytes())
+    if options.list_personas:
+        print("\n".join(persona_lines(fetch_personas(options.url, token))))
+        return 0
+    if options.wav is None:
+        raise TalkError("give --wav FILE (the speech to send), or --list-personas")
+    persona, mode = choose(fetch_personas(options.url, token) if options.persona else [], options.persona,
+                           options.mode)
+    try:
+        pcm, rate = read_wav(options.wav.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise TalkError(f"cannot read {options.wav}: {exc}") from None
     pcm = resample(pcm, rate, 16000) + silence(1000, 16000)
-    client = await VoiceClient.connect(options.url, token)
-    ready = await client.start(options.mode, persona_id=options.persona_id)
-    print(f"session {ready['session_id']} (offline: {ready['offline']})")
+    client: VoiceClient | None = None
+    try:
+        client = await VoiceClient.connect(options.url, token)
+        ready = await client.start(mode, persona_id=persona["id"] if persona else None, wait_s=options.start_wait_s)
+        return await _converse(client, ready, mode, pcm, options)
+    except VoiceError as exc:
+        raise TalkError(f"the server refused the voice session: {exc.message}") from None
+    except TimeoutError:
+        raise TalkError(f"the server at {options.url} did not answer in time") from None
+    except websockets.ConnectionClosed as exc:
+        said = client.events([ServerEvent.error.value]) if client is not None else []
+        reason = said[-1]["message"] if said else (exc.rcvd.reason if exc.rcvd and exc.rcvd.reason else str(exc))
+        raise TalkError(f"the server closed the voice session: {reason}") from None
+    except (OSError, websockets.WebSocketException) as exc:
+        raise TalkError(f"cannot open a voice session at {options.url}: {exc}") from None
+    finally:
+        if client is not None:
+            await client.close()
+
+
+async def _converse(client: VoiceClient, ready: dict[str, Any], mode: str, pcm: bytes, options: TalkOptions) -> int:
+    who = ready.get("persona_name") or "the persona"
+    print(f"{'Training with' if mode == 'training' else 'Role-play with'} {who} ({ready.get('persona_id')}), "
+          f"session {ready['session_id']} (offline: {ready['offline']})")
     printed = [0]
     printer = asyncio.get_running_loop().create_task(_print_events(client, printed))
-    await client.stream(pcm)
     try:
-        await client.wait_for(ServerEvent.metrics, wait_s=options.reply_wait_s)
-    except TimeoutError:
-        print("no reply arrived in time")
-    await client.send({"type": "end"})
-    await client.closed()
-    printer.cancel()
-    _print_new(client, printed[0])
+        await client.stream(pcm)
+        try:
+            await client.wait_for(ServerEvent.metrics, wait_s=options.reply_wait_s)
+        except TimeoutError:
+            print("no reply arrived in time")
+        await client.send({"type": "end"})
+        await client.closed()
+    finally:
+        printer.cancel()
+        _print_new(client, printed[0])
     audio = b"".join(bytes(chunks) for key, chunks in client.audio.items() if key)
     options.out.write_bytes(to_wav(audio, 16000))
     print(f"saved {len(audio) / 32000:.1f} s of reply audio to {options.out}")

@@ -43,6 +43,7 @@ class TurnEnded:
     pcm: bytes  # what is left after the last segment; b"" when it held no speech
     speech_ms: int  # voiced length of the whole turn
     silence_ms: int  # trailing silence that confirmed the end (time since speech stopped)
+    end_ms: int  # stream position where the speech stopped (the session's `AudioClock` dates it)
 
 
 VadEvent = SpeechStarted | Segment | TurnEnded
@@ -123,7 +124,8 @@ class Endpointer:
         silence_ms = self._silent_frames * FRAME_MS
         if silence_ms >= self.config.end_of_turn_ms:
             tail = b"".join(self._segment) if self._segment_voiced else b""
-            ended = TurnEnded(pcm=tail, speech_ms=self._speech_frames * FRAME_MS, silence_ms=silence_ms)
+            ended = TurnEnded(pcm=tail, speech_ms=self._speech_frames * FRAME_MS, silence_ms=silence_ms,
+                              end_ms=self._position_ms - silence_ms)
             self.reset()
             return [ended]
         segment_ms = len(self._segment) * FRAME_MS

@@ -1,5 +1,5 @@
 // Needs issue 4: after ending a session the scorecard appears, and the session review shows the
-// transcript and the per-turn latency waterfall; a reported answer is resolved on the Answer reports page.
+// transcript and each reply's response time; a reported answer is resolved on the Answer reports page.
 import { login, visible } from "../lib.mjs";
 import { ask, startTextTraining } from "./chat.mjs";
 
@@ -24,8 +24,8 @@ export default async function ({ data, newPage, screenshot }) {
   await visible(page.getByTestId("review-transcript").locator("li"));
   await visible(page.getByTestId("scorecard"));
   await screenshot(page, "session-review");
-  // The text turns' timings (first token, full answer) are drawn in the waterfall.
-  await visible(page.getByTestId("waterfall").getByText("Reply 1"));
+  // The trainee sees each reply's response time (its first words); the waterfall is for admins.
+  await visible(page.getByTestId("response-times").getByText("Reply 1"));
 
   // Report the customer's first answer; the dealership admin resolves it.
   const answer = page.getByTestId("review-transcript").locator("li.turn-assistant").first();

@@ -3,10 +3,10 @@ import { useParams } from "react-router";
 import { api } from "../api/http";
 import type { ReportIn, SessionDetail } from "../api/types";
 import { RecordingPlayer } from "../components/RecordingPlayer";
+import { ResponseTimes } from "../components/ResponseTimes";
 import { Scorecard } from "../components/Scorecard";
 import { Sources } from "../components/Sources";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
-import { Waterfall } from "../components/Waterfall";
 import { asApiError, useResource } from "../hooks";
 
 function ReportButton({ sessionId, messageId }: { sessionId: string; messageId: string }) {
@@ -50,7 +50,7 @@ export default function SessionReview() {
   const data = session.data;
   const messages = data?.messages ?? [];
   // An answer's `timings` are the engine's (first token, total); a voice turn's `metrics` add the
-  // speech stages (end of turn, STT, TTS, first audio).
+  // speech stages (end of turn, STT, TTS, first audio), which the voice session stores with it.
   const turns = messages
     .filter((m) => m.role === "assistant")
     .map((m, i) => ({ id: m.id, label: `Reply ${i + 1}`, metrics: { ...m.timings, ...m.metrics } }));
@@ -88,8 +88,8 @@ export default function SessionReview() {
             </ol>
           </article>
           <article className="card">
-            <h2>Latency per turn</h2>
-            <Waterfall turns={turns} />
+            <h2>Response times</h2>
+            <ResponseTimes turns={turns} />
           </article>
         </div>
       ) : null}

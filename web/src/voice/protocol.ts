@@ -122,7 +122,7 @@ export type TurnMetrics = {
 };
 
 export type ServerMessage =
-  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean }; protocol_version: string }
+  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean }; protocol_version: string; persona_id: string | null; persona_name: string | null }
   | { type: "vad"; speaking: boolean }
   | { type: "transcript"; text: string; final: boolean }
   | { type: "response.delta"; message_id: string; text: string }

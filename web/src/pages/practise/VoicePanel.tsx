@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken, ApiError } from "../../api/http";
 import type { Scorecard as ScorecardData, SessionDetail } from "../../api/types";
-import { Waterfall } from "../../components/Waterfall";
+import { ResponseTimes } from "../../components/ResponseTimes";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
@@ -214,7 +214,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       {metrics.length > 0 ? (
         <section aria-labelledby="turn-metrics" data-testid="metrics">
           <h2 id="turn-metrics">Response times</h2>
-          <Waterfall turns={metrics} />
+          <ResponseTimes turns={metrics} />
         </section>
       ) : null}
     </div>
