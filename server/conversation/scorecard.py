@@ -227,3 +227,16 @@ def _summary(scores: list[dict[str, Any]], raised: list[str], resolved: list[str
     if unresolved:
         text += f"; the customer's {', '.join(o.replace('_', ' ') for o in unresolved)} objection was left open"
     return text + "."
+
+
+NOTHING_TO_SCORE = "No turns were taken, so there is nothing to score."
+
+
+def nothing_to_score(session: ConversationSession) -> dict[str, Any]:
+    """What ending a session without turns answers: the scorecard's shape, empty. The session
+    itself stores no scorecard."""
+    return {"session_id": str(session.id), "mode": session.mode.value, "persona_id": session.persona_id,
+            "turns": 0, "generated_by": "none", "scores": [], "overall": None, "summary": NOTHING_TO_SCORE,
+            "objections": {"raised": [], "resolved": [], "unresolved": []}, "talk_ratio": None,
+            "talk_words": {"salesperson": 0, "customer": 0}, "longest_monologue": None,
+            "words_per_minute": None, "filler_words": None}
