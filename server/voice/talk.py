@@ -50,7 +50,7 @@ async def talk(options: TalkOptions) -> int:
     except TimeoutError:
         print("no reply arrived in time")
     await client.send({"type": "end"})
-    await client.closed()
+    await client.closed(wait_s=120)  # the server scores the session before it closes
     printer.cancel()
     _print_new(client, printed[0])
     audio = b"".join(bytes(chunks) for key, chunks in client.audio.items() if key)
