@@ -78,7 +78,7 @@ def short_idle_server(database_url: str, settings: Settings, fakes: tuple[Fakes,
                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A short idle timeout and no other tight limit, for how sessions end."""
     live = _server(database_url, settings, tmp_path_factory.mktemp("voice-idle") / "server.log",
-                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="2")
+                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="3")
     yield live
     stop_live_server(live)
 
@@ -317,7 +317,7 @@ async def test_a_dropped_socket_ends_the_session_after_the_idle_timeout(
     account = await world.account(Role.user, dealer)
     client = await VoiceClient.connect(short_idle_server.url, account.token)
     session_id = (await client.start())["session_id"]
-    # Silence keeps this server's short idle timer (2 s) from ending the session mid-reply.
+    # Silence keeps this server's short idle timer (3 s) from ending the session mid-reply.
     streaming = asyncio.get_running_loop().create_task(client.stream(silence(60_000, 16000)))
     await client.send({"type": "text", "text": "Can you do better on the price?"})
     await client.wait_for("metrics", wait_s=30)
@@ -337,8 +337,8 @@ async def test_a_session_resumed_after_a_drop_is_not_expired_under_the_new_socke
     client.connection.transport.abort()  # before any turn: the session is resumable all the same
     again = await VoiceClient.connect(short_idle_server.url, account.token)
     assert (await again.start(session_id=session_id))["session_id"] == session_id
-    # Audio keeps the new socket's own idle timer at bay, well past the dropped one's timeout (2 s).
-    await again.stream(silence(5000, 16000))
+    # Audio keeps the new socket's own idle timer at bay, well past the dropped one's timeout (3 s).
+    await again.stream(silence(8000, 16000))
     assert (await stored(world, account, session_id))["status"] == "active"
     assert again.events(["session.ended"]) == []
     await again.send({"type": "end"})
