@@ -4,7 +4,10 @@ ElevenLabs servers on free ports, and speech made with eSpeak NG."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from server.db.models import Role
 from server.settings import Settings
 from server.voice.audio import silence
 from server.voice.client import VoiceClient
-from tests.conftest import LiveServer, World, inside_one_rate_window, start_live_server, stop_live_server
+from tests.conftest import Account, LiveServer, World, inside_one_rate_window, start_live_server, stop_live_server
 from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
@@ -52,7 +55,10 @@ def _server(database_url: str, settings: Settings, log: Path, openai_url: str, e
 @pytest.fixture(scope="module")
 def server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = _server(database_url, settings, tmp_path_factory.mktemp("voice") / "server.log", fakes[1], fakes[2])
+    # Sessions whose socket closed without `end` expire (and are scored through the fake model)
+    # only after the idle timeout: long here, so no scorecard request lands amid another test's.
+    live = _server(database_url, settings, tmp_path_factory.mktemp("voice") / "server.log", fakes[1], fakes[2],
+                   VOICE_IDLE_TIMEOUT_S="900")
     yield live
     stop_live_server(live)
 
@@ -64,6 +70,16 @@ def strict_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str
     live = _server(database_url, settings, tmp_path_factory.mktemp("voice-strict") / "server.log",
                    fakes[1], fakes[2], VOICE_AUTH_TIMEOUT_S="1", VOICE_IDLE_TIMEOUT_S="1.5",
                    VOICE_MAX_SESSION_S="3", VOICE_MAX_SESSIONS_PER_USER="2", RATE_LIMIT_VOICE="4/minute")
+    yield live
+    stop_live_server(live)
+
+
+@pytest.fixture(scope="module")
+def short_idle_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A short idle timeout and no other tight limit, for how sessions end."""
+    live = _server(database_url, settings, tmp_path_factory.mktemp("voice-idle") / "server.log",
+                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="3")
     yield live
     stop_live_server(live)
 
@@ -83,6 +99,29 @@ async def session(server: LiveServer, world: World) -> VoiceClient:
     ready = await client.start("roleplay")
     assert ready["session_id"] and ready["offline"] == {"stt": False, "llm": False, "tts": False}
     return client
+
+
+async def stored(world: World, account: Account, session_id: str) -> dict[str, Any]:
+    response = await world.client.get(f"/api/v1/sessions/{session_id}", headers=account.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, wait_s: float = 60) -> Any:
+    """Polls `check` until it answers something truthy (for what the server does in the background)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        if result := await check():
+            return result
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def ended_in_time(world: World, account: Account, session_id: str) -> dict[str, Any]:
+    async def ended() -> dict[str, Any] | None:
+        row = await stored(world, account, session_id)
+        return row if row["status"] == "ended" else None
+    return dict(await until(ended, "the session to end"))
 
 
 async def speak(client: VoiceClient, text: str, *, after_ms: int = 800) -> None:
@@ -207,6 +246,142 @@ async def test_resume_continues_the_conversation(server: LiveServer, world: Worl
     await stranger.close()
 
 
+# -- how a session ends (issue 14, items 2 and 3) ----------------------------------------------------
+async def test_end_ends_and_scores_the_voice_session(server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    await client.send({"type": "text", "text": "Can you do better on the price?"})
+    await client.wait_for("metrics", wait_s=20)
+    await client.send({"type": "end"})
+    assert (await client.wait_for("session.ended", wait_s=30))["reason"] == "client_end"
+    assert await client.closed() == 1000
+    row = await stored(world, account, session_id)
+    assert row["status"] == "ended" and row["ended_at"] is not None
+    assert row["scorecard"] is not None and row["scorecard"]["turns"] == 2 and row["overall_score"] is not None
+    again = await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=account.headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "session_ended"
+
+
+async def test_an_empty_session_ends_cleanly_over_the_socket(server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    await client.send({"type": "end"})
+    ended = await client.wait_for("session.ended", wait_s=30)
+    assert ended == {"type": "session.ended", "reason": "client_end", "session_id": session_id}
+    assert await client.closed() == 1000
+    row = await stored(world, account, session_id)
+    assert row["status"] == "ended" and row["message_count"] == 0 and row["scorecard"] is None
+    # The id the client was given names the session: ending it again is a 409, not a 404.
+    again = await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=account.headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "session_ended"
+
+
+async def test_an_empty_session_ends_over_rest_with_the_id_the_client_was_given(
+        server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    response = await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=account.headers)
+    assert response.status_code == 200, response.text
+    card = response.json()
+    assert card["session_id"] == session_id and card["turns"] == 0 and card["scores"] == []
+    assert card["overall"] is None and card["summary"] == "No turns were taken, so there is nothing to score."
+    row = await stored(world, account, session_id)
+    assert row["status"] == "ended" and row["scorecard"] is None
+    other = await world.account(Role.user, dealer)  # still another user's session: 404
+    assert (await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=other.headers)).status_code == 404
+    await client.send({"type": "end"})
+    assert (await client.wait_for("session.ended", wait_s=30))["session_id"] == session_id
+    assert await client.closed() == 1000
+
+
+async def test_idle_timeout_ends_and_scores_the_session(short_idle_server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(short_idle_server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    await client.send({"type": "text", "text": "Can you do better on the price?"})
+    assert (await client.wait_for("session.ended", wait_s=30))["reason"] == "idle"
+    row = await stored(world, account, session_id)
+    assert row["status"] == "ended" and row["ended_at"] is not None
+    assert row["message_count"] >= 1 and row["scorecard"] is not None
+
+
+async def test_a_dropped_socket_ends_the_session_after_the_idle_timeout(
+        short_idle_server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(short_idle_server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    # Silence keeps this server's short idle timer (3 s) from ending the session mid-reply.
+    streaming = asyncio.get_running_loop().create_task(client.stream(silence(60_000, 16000)))
+    await client.send({"type": "text", "text": "Can you do better on the price?"})
+    await client.wait_for("metrics", wait_s=30)
+    streaming.cancel()
+    await asyncio.wait([streaming])
+    client.connection.transport.abort()  # no `end`, no close handshake
+    row = await ended_in_time(world, account, session_id)
+    assert row["ended_at"] is not None and row["scorecard"] is not None and row["scorecard"]["turns"] == 2
+
+
+async def test_a_session_resumed_after_a_drop_is_not_expired_under_the_new_socket(
+        short_idle_server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(short_idle_server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    client.connection.transport.abort()  # before any turn: the session is resumable all the same
+    again = await VoiceClient.connect(short_idle_server.url, account.token)
+    assert (await again.start(session_id=session_id))["session_id"] == session_id
+    # Audio keeps the new socket's own idle timer at bay, well past the dropped one's timeout (3 s).
+    await again.stream(silence(8000, 16000))
+    assert (await stored(world, account, session_id))["status"] == "active"
+    assert again.events(["session.ended"]) == []
+    await again.send({"type": "end"})
+    assert (await again.wait_for("session.ended", wait_s=30))["reason"] == "client_end"
+    assert (await stored(world, account, session_id))["status"] == "ended"
+
+
+# -- a client leaving mid-reply (issue 14, item 5) ---------------------------------------------------
+@pytest.mark.parametrize("leave", ["close", "abort"])
+async def test_a_client_leaving_mid_reply_logs_one_info_line_and_no_traceback(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str], leave: str) -> None:
+    fakes[0].openai.config.reply = LONG_REPLY
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start())["session_id"]
+    logged = len(server.logs())
+    await client.send({"type": "text", "text": "How much is this car?"})
+    start = await client.wait_for("audio.start", wait_s=20)
+    async def some_audio() -> bool:
+        return len(client.audio.get(start["message_id"], b"")) >= 16000
+    await until(some_audio, "half a second of the reply's audio")
+    if leave == "close":
+        await client.close()
+    else:
+        client.connection.transport.abort()
+    def left_lines() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in server.logs()[logged:].splitlines() if line.startswith("{")]
+        return [line for line in lines if line["msg"] == "voice client left" and line.get("session_id") == session_id]
+    async def logged_left() -> bool:
+        return bool(left_lines())
+
+    async def reply_kept() -> bool:  # trimmed to what was heard, though the socket has gone
+        messages = (await stored(world, account, session_id))["messages"]
+        return any(m["role"] == "assistant" and m["interrupted"] for m in messages)
+    await until(logged_left, "the server to log the client leaving")
+    await until(reply_kept, "the interrupted reply to be stored")
+    since = server.logs()[logged:]
+    assert [line["level"] for line in left_lines()] == ["info"]
+    assert "Exception in ASGI application" not in since and "Traceback" not in since, since
+
+
 # -- provider failures ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("failure", "code"), [("stt", "stt_failed"), ("llm", "llm_failed"), ("tts", "tts_failed")])
 async def test_provider_failure_mid_turn_then_the_next_turn_works(
@@ -243,6 +418,29 @@ async def test_audio_faster_than_real_time_is_refused(server: LiveServer, world:
     assert error["code"] == "audio_too_fast"
     await client.send({"type": "text", "text": "Still there?"})  # the session carries on
     await client.wait_for("metrics", wait_s=20)
+    await client.close()
+
+
+async def test_real_time_audio_arriving_in_bursts_is_not_refused(server: LiveServer, world: World) -> None:
+    """A client that sends in real time, but whose frames reach the server bunched up (a server
+    or network that stalls for longer than the 2 s burst, then reads the queued audio at once), is
+    never refused: the audio's total is judged against the wall clock since the start
+    (issue 14, item 1)."""
+    client = await session(server, world)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    sent_ms = 0
+    for _ in range(2):
+        await client.stream(silence(1000, 16000))  # a second in real time
+        sent_ms += 1000
+        # A 3 s stall: the next 3 s arrive at once, when the wall clock has caught up with them.
+        await asyncio.sleep(max(0.0, began + (sent_ms + 3000) / 1000 - loop.time()))
+        await client.stream(silence(3000, 16000), realtime=False, frames_per_message=5)
+        sent_ms += 3000
+    await client.stream(silence(1000, 16000))
+    await client.send({"type": "dance"})  # answered in order: every frame above was judged first
+    assert (await client.wait_for("error"))["code"] == "unknown_type"
+    assert [e["code"] for e in client.events(["error"])] == ["unknown_type"]
     await client.close()
 
 
@@ -351,6 +549,10 @@ async def test_talk_cli_streams_a_wav_and_saves_the_reply(server: LiveServer, wo
     assert "metrics:" in result.stdout and "first_audio_ms" in result.stdout
     pcm, rate = read_wav(out.read_bytes())
     assert rate == 16000 and len(pcm) > 16000  # more than half a second of reply
+    # It ends the session (`end`): stored as ended, with its scorecard (issue 14, item 2).
+    session_id = re.search(r"session ([0-9a-f-]{36})", result.stdout).group(1)  # type: ignore[union-attr]
+    row = await stored(world, account, session_id)
+    assert row["status"] == "ended" and row["ended_at"] is not None and row["scorecard"] is not None
 
 
 

@@ -61,8 +61,26 @@ def test_rate_guard_allows_real_time_plus_burst_only() -> None:
     assert not guard.admit(20)
     clock.now += 0.1
     assert sum(guard.admit(20) for _ in range(10)) == 5  # 100 ms later: 100 ms more
-    clock.now += 60  # a long pause buys no more than the burst
-    assert sum(guard.admit(20) for _ in range(50)) == 10
+    clock.now += 1.0  # the total is judged against the wall clock: a second later, a second more
+    assert sum(guard.admit(20) for _ in range(100)) == 50
+
+
+def test_rate_guard_never_refuses_a_real_time_client_whose_frames_arrive_bunched() -> None:
+    """The server stalls (a busy machine) and then reads the queued frames at once: the client
+    sent them in real time, so none is refused (issue 14, item 1)."""
+    clock = Clock()
+    guard = RateGuard(burst_ms=2000, clock=clock)
+    clock.now += 0.3  # `start` -> `ready` -> the first frame
+    refused = 0
+    for _ in range(20):
+        for _ in range(50):  # a second read on time, frame by frame
+            clock.now += 0.02
+            refused += not guard.admit(20)
+        clock.now += 1.5  # a stall: 75 frames queue up, then arrive together
+        refused += sum(not guard.admit(20) for _ in range(75))
+    assert refused == 0
+    # A client really faster than real time is still refused beyond the burst.
+    assert sum(guard.admit(20) for _ in range(200)) == 115  # 0.3 s of slack + the 2 s burst
 
 
 def test_wav_round_trip_and_resample() -> None:

@@ -220,6 +220,24 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
                    fake_audio=speech_wav(tmp_path / "barge.wav", repeat_during_reply=True))
 
 
+def silent_wav(path: Path, seconds: float = 10) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x00\x00" * int(16000 * seconds))
+    return path
+
+
+async def test_voice_warning_clears_and_an_empty_session_ends_cleanly(world: World, live_server: LiveServer,
+                                                                      app: Starlette, tmp_path: Path) -> None:
+    """Issue 14: the "too fast" warning clears once audio is accepted again (item 1); ending a
+    session before any turn shows a plain message and "Practise again" (item 3)."""
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("voice_lifecycle", live_server, {"accounts": data}, fake_audio=silent_wav(tmp_path / "silence.wav"))
+
+
 async def test_session_review_plays_the_recording(world: World, live_server: LiveServer, app: Starlette) -> None:
     """A voice session in a dealership that records audio (offline providers: the TTS is eSpeak);
     its review page shows a player holding the recording."""

@@ -89,6 +89,13 @@ class StandaloneBrain:
         if interrupted:
             conversation.interrupted.add(message_id)
 
+    async def end(self, principal: Principal, session_id: str) -> bool:
+        return self.conversations.pop(session_id, None) is not None
+
+    async def expire(self, session_id: str, idle_s: float) -> float | None:
+        self.conversations.pop(session_id, None)
+        return None
+
     async def close(self, session_id: str) -> None:
         pass  # history stays for an in-process resume
 

@@ -340,21 +340,75 @@ class ConversationEngine:
         return True
 
     async def end(self, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
-        """End a session and return its scorecard (409 if it has already ended)."""
+        """End a session and return its scorecard (409 if it has already ended). A session with no
+        turns ends with no scorecard stored; the answer says there was nothing to score."""
+        await self._settle(session_id)
         async with self._sessionmaker() as db, db.begin():
             row = await Scope(principal, db).get(ConversationSession, session_id)
             if row.status is SessionStatus.ended:
                 raise Conflict("This session has already ended.", code="session_ended")
             messages = await _messages(db, session_id)
-        card, retags = await scorecard.build(self.llm, row, messages)
+        card = await self._finish(row, messages, quiet_since=None)
+        assert card is not None
+        return card
+
+    async def expire(self, session_id: uuid.UUID, *, idle_s: float) -> float | None:
+        """End a session nobody has used for `idle_s` (a voice socket dropped and no client came
+        back), scorecard and all. Turns and resumes (`touch`) count as use. Answers None when
+        there is nothing more to do (ended now, or already), or how many seconds to wait before
+        asking again (it was used since)."""
+        await self._settle(session_id)
         async with self._sessionmaker() as db, db.begin():
-            locked = await _lock(db, session_id)
+            row = await db.get(ConversationSession, session_id)
+            if row is None or row.status is SessionStatus.ended:
+                return None
+            left = idle_s - (datetime.now(UTC) - row.last_activity_at).total_seconds()
+            if left > 0:
+                return left
+            messages = await _messages(db, session_id)
+        card = await self._finish(row, messages, quiet_since=row.last_activity_at)
+        return None if card is not None else idle_s
+
+    async def touch(self, session_id: uuid.UUID) -> None:
+        """Mark a session in use now (a voice client resumed it), so a pending `expire` leaves it."""
+        async with driver(self._engine) as conn:
+            await _TOUCH.execute(conn, {"session_id": session_id})
+
+    async def persist(self, conv: Conversation) -> None:
+        """Store a session opened but not stored yet. Voice gives the client the session's id at
+        once, before any turn, so it must exist: to be resumed, or ended, with no turn taken."""
+        new = self._unsaved.pop(conv.session_id, None)
+        if new is None:
+            return
+        async with self._sessionmaker() as db, db.begin():
+            db.add(ConversationSession(id=conv.session_id, status=SessionStatus.active, **new))
+
+    async def _settle(self, session_id: uuid.UUID) -> None:
+        """Let a user turn still being written land before the session is read for its scorecard."""
+        recording = self._recording.get(session_id)
+        if recording is not None:
+            await asyncio.wait([recording])
+
+    async def _finish(self, row: ConversationSession, messages: list[ConversationMessage], *,
+                      quiet_since: datetime | None) -> dict[str, Any] | None:
+        """Score and close `row`. With `quiet_since` (expiry): None if it was used since then or has
+        ended meanwhile; without it, 409 if it has ended meanwhile."""
+        if messages:
+            card, retags = await scorecard.build(self.llm, row, messages)
+        else:
+            card, retags = scorecard.nothing_to_score(row), {}
+        async with self._sessionmaker() as db, db.begin():
+            locked = await _lock(db, row.id)
+            if quiet_since is not None and locked.last_activity_at > quiet_since:
+                return None
+            if quiet_since is not None and locked.status is SessionStatus.ended:
+                return None
             if locked.status is SessionStatus.ended:
                 raise Conflict("This session has already ended.", code="session_ended")
             locked.status = SessionStatus.ended
             locked.ended_at = datetime.now(UTC)
-            locked.scorecard = card
-            for message in await _messages(db, session_id):
+            locked.scorecard = card if messages else None
+            for message in await _messages(db, row.id):
                 if message.id in retags:
                     message.tags = retags[message.id]
         return card
@@ -508,6 +562,8 @@ INSERT INTO conversation_message ({", ".join(_USER_COLUMNS)}, seq)
 SELECT {", ".join(":" + name for name in _USER_COLUMNS)}, 1 FROM created
 """).bindparams(  # noqa: S608 (names are constants; values bound)
     *_typed(_MESSAGES, _USER_COLUMNS), *_typed(_SESSIONS, _NEW_SESSION_COLUMNS), _FLAGS))
+
+_TOUCH = DriverStatement(text("UPDATE conversation_session SET last_activity_at = now() WHERE id = :session_id"))
 
 # An ongoing session's state and its last `rows` messages, oldest first (one row, id NULL, if it
 # has none yet).

@@ -161,3 +161,16 @@ def _talk(session: ConversationSession, messages: list[ConversationMessage]) -> 
         result["filler_words"] = {"count": len(found), "per_100_words": round(100 * len(found) / my_words, 2)
                                   if my_words else 0.0, "top": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
     return result
+
+
+NOTHING_TO_SCORE = "No turns were taken, so there is nothing to score."
+
+
+def nothing_to_score(session: ConversationSession) -> dict[str, Any]:
+    """What ending a session without turns answers: the scorecard's shape, empty. The session
+    itself stores no scorecard."""
+    return {"session_id": str(session.id), "mode": session.mode.value, "persona_id": session.persona_id,
+            "turns": 0, "generated_by": "none", "scores": [], "overall": None, "summary": NOTHING_TO_SCORE,
+            "objections": {"raised": [], "resolved": [], "unresolved": []}, "talk_ratio": None,
+            "talk_words": {"salesperson": 0, "customer": 0}, "longest_monologue": None,
+            "words_per_minute": None, "filler_words": None}

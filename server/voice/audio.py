@@ -60,26 +60,25 @@ def silence(ms: float, sample_rate: int) -> bytes:
 
 
 class RateGuard:
-    """Accepts audio at real time plus a burst (a client catching up after a network stall);
-    beyond that the audio is refused, so a client cannot make the server do work faster than
-    someone can speak."""
+    """Refuses audio only when the total received runs ahead of the wall clock since the session
+    started by more than a burst, so a client cannot make the server do work faster than someone
+    can speak.
+
+    The total is judged, not the spacing: frames a stalled server (or network) delivers in a burst
+    after a wait add up to no more than the time that passed, so a client sending in real time is
+    never refused, however its frames bunch up on the way."""
 
     def __init__(self, burst_ms: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._burst_ms = burst_ms
         self._clock = clock
-        self._started: float | None = None
+        self._started = clock()
         self._accepted_ms = 0.0
 
     def admit(self, ms: float) -> bool:
-        now = self._clock()
-        if self._started is None:
-            self._started = now
-        allowance = (now - self._started) * 1000 + self._burst_ms
-        # Credit never builds up beyond the burst: a long silence does not buy a later flood.
-        accepted = max(self._accepted_ms, allowance - self._burst_ms)
-        if accepted + ms > allowance + 1e-6:
+        allowance = (self._clock() - self._started) * 1000 + self._burst_ms
+        if self._accepted_ms + ms > allowance + 1e-6:
             return False
-        self._accepted_ms = accepted + ms
+        self._accepted_ms += ms
         return True
 
 

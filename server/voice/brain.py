@@ -5,8 +5,9 @@ behind `/api/v1/voice/live`. The server uses `EngineBrain` (server/voice/engine_
 conversation engine every channel shares.
 
 Contract:
-- `open` creates a session (or resumes `session_id`, which must belong to the principal) and
-  says whether replies come from an offline engine and which persona answers. It raises `BrainError` for unknown modes,
+- `open` creates a session, stored at once so that it can be resumed or ended before its
+  first turn (or resumes `session_id`, which must belong to the principal), and says whether
+  replies come from an offline engine and which persona answers. It raises `BrainError` for unknown modes,
   personas or sessions.
 - `reply` stores the user's text as a message and streams the assistant's answer as
   `TextDelta`s, at most one `Sources`, then `Done`. The voice session chooses `message_id`;
@@ -14,6 +15,10 @@ Contract:
 - `record_assistant` is called exactly once per reply with the text the user actually heard
   (all of it unless `interrupted`); it stores the assistant message under `message_id`.
 - `record_metrics` stores the per-turn timings for that message.
+- `end` ends the session for good (the client sent `end`, or the socket's idle or length limit
+  ran out): a session with turns gets its scorecard. False if it had ended already.
+- `expire` ends a session whose socket dropped, once nobody has used it for `idle_s` (a turn or
+  a resume counts as use): None when done, else the seconds to wait before asking again.
 - `close` is called once when the socket ends, whatever happened.
 Cancelling the `reply` iterator (barge-in) must close the provider stream at once.
 """
@@ -79,5 +84,9 @@ class Brain(Protocol):
                                interrupted: bool) -> None: ...
 
     async def record_metrics(self, session_id: str, message_id: uuid.UUID, metrics: dict[str, Any]) -> None: ...
+
+    async def end(self, principal: Principal, session_id: str) -> bool: ...
+
+    async def expire(self, session_id: str, idle_s: float) -> float | None: ...
 
     async def close(self, session_id: str) -> None: ...

@@ -17,7 +17,7 @@ from server.conversation.events import Delta, Failed
 from server.conversation.events import Done as EngineDone
 from server.conversation.events import Sources as EngineSources
 from server.conversation.models import Channel, Mode
-from server.errors import NotFound, SparringError
+from server.errors import Conflict, NotFound, SparringError
 from server.tenancy import Principal
 from server.voice.brain import BrainError, Done, OpenedSession, OpenRequest, ReplyEvent, Sources, TextDelta
 from server.voice.protocol import ErrorCode
@@ -46,6 +46,10 @@ class EngineBrain:
             raise BrainError(code, exc.message) from None
         except SparringError as exc:
             raise BrainError(_OPEN_ERRORS.get(exc.code, ErrorCode.malformed), exc.message) from None
+        if conv.created:
+            await self._engine.persist(conv)
+        else:
+            await self._engine.touch(conv.session_id)
         key = str(conv.session_id)
         self._open[key] = (conv, self._open.get(key, (conv, 0))[1] + 1)
         return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline,
@@ -77,6 +81,16 @@ class EngineBrain:
 
     async def record_metrics(self, session_id: str, message_id: uuid.UUID, metrics: dict[str, Any]) -> None:
         await self._engine.record_metrics(message_id, metrics)
+
+    async def end(self, principal: Principal, session_id: str) -> bool:
+        try:
+            await self._engine.end(principal, uuid.UUID(session_id))
+        except Conflict:  # ended already (from another tab, or over REST)
+            return False
+        return True
+
+    async def expire(self, session_id: str, idle_s: float) -> float | None:
+        return await self._engine.expire(uuid.UUID(session_id), idle_s=idle_s)
 
     async def close(self, session_id: str) -> None:
         conv, count = self._open.get(session_id, (None, 0))

@@ -19,6 +19,7 @@ from server.recording.store import RecordingStore
 from server.settings import Settings
 from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
+from server.voice.lifecycle import SessionKeeper
 from server.voice.stt import OpenAITranscriber, SphinxTranscriber, Transcriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer
 
@@ -32,6 +33,10 @@ class VoiceRuntime:
     llm_offline: bool
     active: Counter[uuid.UUID] = field(default_factory=Counter)
     recordings: RecordingStore | None = None  # None: audio is never recorded
+    keeper: SessionKeeper = field(init=False)  # ends sessions whose socket dropped and nobody came back
+
+    def __post_init__(self) -> None:
+        self.keeper = SessionKeeper(self.brain, self.config.idle_timeout_s)
 
     def acquire(self, user_id: uuid.UUID) -> bool:
         """Per-user cap on concurrent sessions (per process: one user's sessions share an instance

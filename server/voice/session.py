@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
@@ -70,6 +70,7 @@ class VoiceSession:
         self._last_audio = self._began = time.monotonic()
         self._last_rate_error = 0.0
         self._recorder: Recorder | None = None  # only when the dealership records audio
+        self._ended = False  # the session ended with this socket (`end`, idle, max duration)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -92,14 +93,22 @@ class VoiceSession:
         try:
             await self._loop()
         except _Closed:
-            pass
+            if not self._ended:
+                # A client leaving, even mid-reply, is normal: one line, no traceback.
+                log.info("voice client left", extra={"session_id": self._session_id()})
         finally:
             self.runtime.release(principal.user_id)
-            await self._cancel_turn()
+            with contextlib.suppress(_Closed):  # the turn is cut short; the socket may be gone
+                await self._cancel_turn()
             if self._recorder is not None:
                 self._recorder.close()
             if self._started is not None:
-                await self.runtime.brain.close(self._started.opened.session_id)
+                session_id = self._started.opened.session_id
+                await self.runtime.brain.close(session_id)
+                self.runtime.keeper.detach(session_id, self._tasks.spawn, ended=self._ended)
+
+    def _session_id(self) -> str | None:
+        return self._started.opened.session_id if self._started else None
 
     async def _authenticate(self) -> Principal | None:
         try:
@@ -146,8 +155,17 @@ class VoiceSession:
                 await self._on_text(data)
 
     async def _end(self, reason: p.EndReason) -> None:
-        await self._cancel_turn()
-        session_id = self._started.opened.session_id if self._started else None
+        """The session ends for good (not just this socket): it is scored, then the client told."""
+        with contextlib.suppress(_Closed):  # ending goes on even if the client has just left
+            await self._cancel_turn()
+        session_id = self._session_id()
+        if session_id is not None and self._principal is not None:
+            try:
+                await self.runtime.brain.end(self._principal, session_id)
+                self._ended = True
+            except Exception:
+                # Not ended: the keeper expires it once the socket is gone.
+                log.exception("voice session could not be ended", extra={"session_id": session_id})
         await self._emit(p.event(p.ServerEvent.session_ended, reason=reason.value, session_id=session_id))
         await self._close(p.CloseCode.normal, reason.value)
 
@@ -210,6 +228,7 @@ class VoiceSession:
         self._started = _Started(opened=opened, start=start, framer=Framer(rate_in),
                                  guard=RateGuard(self.config.burst_ms),
                                  endpointer=Endpointer(self.config.vad, rate_in), audio_clock=AudioClock())
+        self.runtime.keeper.attach(opened.session_id)
         self._recorder = await self._open_recorder(opened, rate_in, rate_out)
         self._last_audio = time.monotonic()
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
@@ -358,8 +377,10 @@ class VoiceSession:
         self._turn = None
         played = self._played_ms(reply)
         heard = reply.heard_text(played)
-        await self._emit(p.event(p.ServerEvent.interrupted, message_id=str(reply.message_id), heard_text=heard))
-        await self._record(reply, played, interrupted=True)
+        try:
+            await self._emit(p.event(p.ServerEvent.interrupted, message_id=str(reply.message_id), heard_text=heard))
+        finally:  # kept even when the client has gone: history holds only what was heard
+            await self._record(reply, played, interrupted=True)
 
     async def _record(self, reply: ReplyPipeline, played_ms: float, *, interrupted: bool) -> None:
         assert self._started is not None
@@ -393,7 +414,7 @@ class VoiceSession:
                 raise _Closed
             try:
                 await self.ws.send_text(orjson.dumps(message).decode())
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, WebSocketDisconnect) as exc:  # the client has gone
                 raise _Closed from exc
 
     async def _send_audio(self, chunk: bytes) -> None:
@@ -402,7 +423,7 @@ class VoiceSession:
                 raise _Closed
             try:
                 await self.ws.send_bytes(chunk)
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, WebSocketDisconnect) as exc:  # the client has gone
                 raise _Closed from exc
 
     async def _close(self, code: p.CloseCode, reason: str) -> None:

@@ -154,7 +154,7 @@ async def _converse(client: VoiceClient, ready: dict[str, Any], mode: str, pcm: 
         except TimeoutError:
             print("no reply arrived in time")
         await client.send({"type": "end"})
-        await client.closed()
+        await client.closed(wait_s=120)  # the server scores the session before it closes
     finally:
         printer.cancel()
         _print_new(client, printed[0])

@@ -1,4 +1,6 @@
-"""Fake OpenAI for the voice path: multipart transcription and a streaming (SSE) chat endpoint.
+"""Fake OpenAI for the voice path: multipart transcription and a streaming (SSE) chat endpoint;
+a JSON-schema request (the scorecard a session gets when it ends) is answered with a minimal
+valid answer and recorded in `json_requests`, apart from the chats.
 
 Behaviour is set on `FakeOpenAI.config` at any time (the fake serves from its own thread);
 every request is recorded, so tests can check what the real SDK sent. Run it standalone (its
@@ -22,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.openai_chat import example_for
+
 
 @dataclass
 class OpenAIConfig:
@@ -40,6 +44,7 @@ class FakeOpenAI:
     config: OpenAIConfig = field(default_factory=OpenAIConfig)
     transcriptions: list[dict[str, Any]] = field(default_factory=list)
     chats: list[dict[str, Any]] = field(default_factory=list)
+    json_requests: list[dict[str, Any]] = field(default_factory=list)
     open_streams: int = 0
 
     def app(self) -> Starlette:
@@ -69,6 +74,8 @@ class FakeOpenAI:
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
+        if body.get("response_format"):
+            return self._json(body)
         if len(self.chats) >= 10_000:
             del self.chats[:5_000]
         self.chats.append(body)
@@ -99,6 +106,16 @@ class FakeOpenAI:
                 self.open_streams -= 1
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+
+    def _json(self, body: dict[str, Any]) -> Response:
+        self.json_requests.append(body)
+        content = json.dumps(example_for(body["response_format"].get("json_schema", {}).get("schema", {})))
+        return JSONResponse({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}})
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

@@ -41,12 +41,19 @@ export function Transcript({ turns, assistantName }: { turns: Turn[]; assistantN
   );
 }
 
-export function EndedView({ sessionId, scorecard, onLeave }: { sessionId: string; scorecard: ScorecardData | null; onLeave: () => void }) {
+/** After a session: its scorecard, or (`empty`: it ended before any turn) a plain word that there is nothing to score. */
+export function EndedView({ sessionId, scorecard, empty = false, onLeave }: { sessionId: string; scorecard: ScorecardData | null; empty?: boolean; onLeave: () => void }) {
   return (
     <div className="stack">
-      <Scorecard scorecard={scorecard} />
+      {empty ? (
+        <p className="card" data-testid="nothing-to-score">
+          Session ended. You ended it before taking a turn, so there is nothing to score.
+        </p>
+      ) : (
+        <Scorecard scorecard={scorecard} />
+      )}
       <p className="row">
-        <Link to={`/sessions/${sessionId}`}>Review the session</Link>
+        {empty ? null : <Link to={`/sessions/${sessionId}`}>Review the session</Link>}
         <button type="button" className="secondary" onClick={onLeave}>
           Practise again
         </button>

@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, accessToken, ApiError } from "../../api/http";
+import { api, accessToken } from "../../api/http";
 import type { Scorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { ResponseTimes } from "../../components/ResponseTimes";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
 import { VoiceClient, type VoiceState } from "../../voice/client";
-import { VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
+import { Notice } from "../../voice/notice";
+import { EndReason, VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
 import { EndedView, Transcript, type PracticeProps, type Turn } from "./TextChat";
 
 const STATE_TEXT: Record<VoiceState, string> = {
@@ -18,6 +19,14 @@ const STATE_TEXT: Record<VoiceState, string> = {
   ending: "Ending…",
   ended: "Session ended",
   failed: "Disconnected",
+};
+
+/** Why a session ended, in words (the client's own `end` needs none). */
+const END_TEXT: Record<string, string> = {
+  [EndReason.clientEnd]: "",
+  [EndReason.idle]: "no audio for a while",
+  [EndReason.maxDuration]: "the session's time limit was reached",
+  [EndReason.serverShutdown]: "the server restarted",
 };
 
 function socketUrl(): string {
@@ -36,7 +45,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   const [playback, setPlayback] = useState<PlaybackProgress>();
   const [error, setError] = useState<string>();
   const [draft, setDraft] = useState("");
-  const [scorecard, setScorecard] = useState<ScorecardData | null>();
+  const [ended, setEnded] = useState<{ scorecard: ScorecardData | null; empty: boolean }>();
+  const notice = useRef(new Notice(setError));
   const client = useRef<VoiceClient | undefined>(undefined);
   const engine = useRef<AudioEngine | undefined>(undefined);
   const lastAssistant = useRef<string | undefined>(undefined);
@@ -53,7 +63,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
     client.current = voice;
     voice.on("state", (s, d) => {
       setState(s);
-      setDetail(d);
+      setDetail(s === "ended" && d !== undefined ? (END_TEXT[d] ?? d) : d);
+      if (s !== "live") setHearing(false);
     });
     voice.on("audio", (id, pcm, rate) => engine.current?.play(id, pcm, rate));
     voice.on("interrupted", (id, heard) => {
@@ -78,7 +89,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
           (rms) => setLevel(rms),
         );
       } catch (e) {
-        setError(
+        notice.current.show(
           e instanceof DOMException && e.name === "NotAllowedError"
             ? "Microphone access was refused. Allow it in the browser, or type your turns below."
             : `Audio could not start: ${e instanceof Error ? e.message : String(e)}. You can still type.`,
@@ -88,6 +99,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
     })();
     return () => {
       disposed = true;
+      notice.current.dispose();
       voice.end();
       void engine.current?.close();
       engine.current = undefined;
@@ -106,7 +118,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
     switch (m.type) {
       case "ready":
         setOffline(Object.entries(m.offline).filter(([, v]) => v).map(([k]) => k));
-        setError(undefined);
+        notice.current.show(undefined);
         break;
       case "vad":
         setHearing(m.speaking);
@@ -135,22 +147,25 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         setMetrics((all) => [...all.filter((x) => x.id !== m.message_id), { id: m.message_id, label: `Turn ${all.length + 1}`, metrics: m }]);
         break;
       case "error":
-        setError(`${m.message}${m.retryable ? " (you can try again)" : ""}`);
+        notice.current.serverError(m.code, m.message, m.retryable);
         break;
       case "session.ended":
-        void fetchScorecard(m.session_id);
+        setHearing(false);
+        if (m.session_id) void showEnded(m.session_id);
         break;
     }
   }
 
-  async function fetchScorecard(sessionId: string) {
+  /** The server has ended (and scored) the session before `session.ended`: show what it stored. */
+  async function showEnded(sessionId: string) {
     try {
-      setScorecard(await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId}/end`));
+      const detail = await api<SessionDetail>("GET", `/api/v1/sessions/${sessionId}`);
+      if (detail.status === "ended") return setEnded({ scorecard: detail.scorecard, empty: detail.message_count === 0 });
+      // It could not be ended over there (its error is in the server log): end it here.
+      const card = await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId}/end`);
+      setEnded({ scorecard: card.turns > 0 ? card : null, empty: card.turns === 0 });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 409) {
-        // Already ended (from another tab, or an earlier try): show the stored scorecard.
-        setScorecard((await api<SessionDetail>("GET", `/api/v1/sessions/${sessionId}`)).scorecard);
-      } else setError(asApiError(e).message);
+      notice.current.show(asApiError(e).message);
     }
   }
 
@@ -164,7 +179,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   }
 
   const sessionId = client.current?.sessionId;
-  if (scorecard !== undefined && sessionId) return <EndedView sessionId={sessionId} scorecard={scorecard} onLeave={onLeave} />;
+  if (ended !== undefined && sessionId) return <EndedView sessionId={sessionId} scorecard={ended.scorecard} empty={ended.empty} onLeave={onLeave} />;
+  const over = state === "ended" || state === "failed";
 
   const playedByMessage = Object.fromEntries(
     (playback?.played ?? []).map((p) => [p.messageId, Math.round((p.playedSamples / (playback?.sampleRate ?? 1)) * 1000)]),
@@ -207,9 +223,15 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         <button type="button" className="secondary" onClick={() => client.current?.interrupt()} disabled={state !== "live"}>
           Stop reply
         </button>
-        <button type="button" onClick={() => client.current?.end()} disabled={state !== "live"}>
-          End session
-        </button>
+        {over ? (
+          <button type="button" onClick={onLeave}>
+            Practise again
+          </button>
+        ) : (
+          <button type="button" onClick={() => client.current?.end()} disabled={state !== "live"}>
+            End session
+          </button>
+        )}
       </div>
       {metrics.length > 0 ? (
         <section aria-labelledby="turn-metrics" data-testid="metrics">
