@@ -82,6 +82,13 @@ def test_headers_within_the_limits_are_served(served: tuple[int, int]) -> None:
     head = (b"GET /api/health HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * (LIMIT // 2) + b"\r\n"
             + b"".join(b"X-H%d: v\r\n" % i for i in range(40)) + b"\r\n")
     assert _status(_exchange(port, head)) == 200
+    # Bodies are not heads: a large one, then more requests on the same kept-alive connection.
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for _ in range(3):
+            big = client.post("/api/v1/auth/login", content=b"x" * (LIMIT * 8),
+                              headers={"content-type": "application/json", "X-Pad": "p" * (LIMIT // 2)})
+            assert big.status_code == 400 and big.json()["error"]["code"] == "malformed_json", big.text
+            assert client.get("/api/health", headers={"X-Pad": "p" * (LIMIT // 2)}).status_code == 200
 
 
 @pytest.mark.parametrize("case", ["one large header", "too many headers", "long url"])
