@@ -125,7 +125,6 @@ class Endpoint:
         """The path with Starlette converters removed: '/users/{id:uuid}' -> '/users/{id}'."""
         return re.sub(r"\{(\w+):\w+\}", r"{\1}", self.full_path)
 
-
     async def __call__(self, request: Request) -> Response:
         state = app_state(request)
         ctx: Ctx | None = None

@@ -225,7 +225,7 @@ class ConversationEngine:
             await _abandon(stream)
             if not isinstance(exc, Exception):
                 raise
-            yield _fault(exc, conv.session_id, None)
+            yield _fault(exc, conv.session_id, None, logged=True)  # (the supervisor logs the turn's write)
             return
         if isinstance(turn, Conflict):
             await _abandon(stream)
@@ -580,10 +580,12 @@ async def _messages(db: AsyncSession, session_id: uuid.UUID) -> list[Conversatio
     return list((await db.execute(query)).scalars().all())
 
 
-def _fault(exc: Exception, session_id: uuid.UUID, user_message_id: uuid.UUID | None) -> Failed:
+def _fault(exc: Exception, session_id: uuid.UUID, user_message_id: uuid.UUID | None, *,
+           logged: bool = False) -> Failed:
     """An unexpected failure during a reply: a lost dependency (the database) is
     `service_unavailable`, as on every REST route; anything else is ours, logged with its traceback."""
-    outage.log_failure(log, "conversation reply failed", exc, session_id=str(session_id))
+    if not logged:
+        outage.log_failure(log, "conversation reply failed", exc, session_id=str(session_id))
     if outage.lost_dependency(exc):
         return Failed("service_unavailable", outage.MESSAGE, retryable=True, session_id=session_id,
                       user_message_id=user_message_id)
