@@ -21,7 +21,7 @@ from server import outage
 from server.app import create_app
 from server.db.models import Role
 from server.state import AppState
-from tests.conftest import TEST_PASSWORD, World, make_settings
+from tests.conftest import TEST_PASSWORD, World, free_port, make_settings
 from tests.fakes.tcp_proxy import DatabaseProxy
 
 RETRYABLE = {"code": "service_unavailable", "retryable": True}
@@ -124,3 +124,17 @@ async def test_only_a_lost_dependency_counts_as_an_outage(state: AppState, proxy
     finally:
         await engine.dispose()
     assert outage.lost_dependency(unreachable.value)
+
+
+async def test_a_lost_redis_is_an_outage_too(database_url: str, world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Rate limits are shared through Redis when it is configured: unreachable, it is a lost dependency."""
+    root = await world.root()
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(make_settings(database_url, rag_workers=0, redis_url=nothing_listens))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            with caplog.at_level(logging.WARNING):
+                login = await client.post("/api/v1/auth/login", json={"email": root.email, "password": TEST_PASSWORD})
+    _unavailable(login, "POST /auth/login without Redis")
+    assert not [r for r in caplog.records if r.exc_info]
