@@ -3,9 +3,11 @@
 llhttp reads a header of any length and any number of headers: one 20 MB header was answered
 200, and ten connections each sending an endless one took the server from 206 MB to 683 MB.
 `HeadLimitedProtocol` is uvicorn's httptools protocol counting what arrives while a head is
-incomplete; past `max_head_bytes`, or past `max_headers` headers, it answers 431 and closes the
-connection before the request reaches the app. (h11 has `h11_max_incomplete_event_size`; we
-keep httptools, which is faster.) `sparring serve` installs it (`http_protocol(settings)`).
+incomplete; past `max_head_bytes`, or with more than `max_headers` headers, it answers 431 and
+closes the connection before the request reaches the app (many small headers are bounded by
+the byte count while they arrive, and counted once the head is whole). h11 has
+`h11_max_incomplete_event_size`; we keep httptools, which is faster. `sparring serve` installs
+it (`http_protocol(...)`); tests/bench/head_limit.py measures its cost.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self.max_head_bytes = max_head_bytes
         self.max_headers = max_headers
         self._in_head = False  # between a request's first byte and the end of its headers
-        self._head_bytes = 0
-        self._header_count = 0
+        self._head_bytes = 0  # of the head in progress, in the chunks before this one
+        self._chunk_bytes = 0
         self._body_in_chunk = 0
         self._too_large = False
 
     def data_received(self, data: bytes) -> None:
-        self._body_in_chunk = 0
+        self._chunk_bytes, self._body_in_chunk = len(data), 0
         super().data_received(data)  # (a HeadTooLarge raised in a callback ends in send_400_response)
         if self._in_head and not self._too_large:
             # What this chunk added to a head still incomplete: httptools buffers a header until
@@ -46,19 +48,14 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._header_count = True, 0, 0
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.max_headers:
-            self._too_large = True
-            raise HeadTooLarge()
-        super().on_header(name, value)
+        self._in_head, self._head_bytes = True, 0
 
     def on_headers_complete(self) -> None:
-        # A head that arrived whole in one read is measured here.
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if size > self.max_head_bytes:
+        # The count, and the size of a head that arrived whole (measured only when this chunk
+        # could have taken it over the limit: the usual head costs no sum).
+        if len(self.headers) > self.max_headers or (
+                self._head_bytes + self._chunk_bytes > self.max_head_bytes
+                and len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) > self.max_head_bytes):
             self._too_large = True
             raise HeadTooLarge()
         self._in_head = False
