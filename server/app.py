@@ -22,6 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.api.endpoint import fault_response
 from server.api.routes import build_routes
 from server.auth.dev_secret import with_development_secret
 from server.auth.principal import Authenticator
@@ -179,8 +180,7 @@ async def _sparring_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc)
-    return error_response(SparringError())
+    return fault_response(exc, request.url.path)
 
 
 def asgi_factory() -> Starlette:

@@ -11,7 +11,8 @@
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── ValidationFailed          422 validation_error (details: per-field list)
     ├── RateLimited               429 rate_limited     (Retry-After header)
-    └── ServiceUnavailable        503 service_unavailable (details.retryable)
+    └── ServiceUnavailable        503 service_unavailable (details.retryable; also any lost
+                                  dependency, whatever the route: server/outage.py)
 
 Shape: {"error": {"code": str, "message": str, "details": any}}. Handlers in `server.app`
 map these, Starlette's HTTPException and anything unexpected onto it; no traceback ever

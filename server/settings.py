@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Comma-separated in the environment (NoDecode: not parsed as JSON first).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The request line and headers together, and how many headers (431 beyond; `sparring serve`).
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=16, le=1000)
     max_upload_mb: int = Field(default=25, ge=1, le=1024)
 
     # "limit/period" per route group; period is second, minute or hour.

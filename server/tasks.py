@@ -9,6 +9,8 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
+from server import outage
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ class TaskSupervisor:
             return
         exc = task.exception()
         if exc is not None:
-            log.error("background task failed", extra={"task": task.get_name()}, exc_info=exc)
+            outage.log_failure(log, "background task failed", exc, task=task.get_name())
 
     def __len__(self) -> int:
         return len(self._tasks)

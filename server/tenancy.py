@@ -110,7 +110,12 @@ class Scope:
         return rows, int(total)
 
     def dealership_for_write(self, requested: uuid.UUID | None) -> uuid.UUID:
-        """The dealership a new row belongs to: forced to the caller's own, except for super admins."""
+        """The dealership a request acts on (a new row, a chat, a search, an upload).
+
+        The one rule for a `dealership_id` a client sends: only a super admin chooses (and must);
+        anyone else always acts on their own dealership, whatever id they send, so another
+        dealership's id neither reaches it nor tells whether it exists. Every endpoint that
+        takes one resolves it here (or through `dealership`)."""
         if self.principal.is_super_admin:
             if requested is None:
                 raise ValidationFailed(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.api.routes import ENDPOINTS
 from server.db.models import Role
 from server.state import AppState
 from tests.conftest import TEST_PASSWORD, Account, World
@@ -172,3 +175,58 @@ async def test_racing_creations_of_one_email_give_201_and_409(
                                        for _ in range(4)))
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
     assert all(r.json()["error"]["code"] in {"email_taken", "conflict"} for r in responses if r.status_code == 409)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"email": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+async def test_deeply_nested_json_is_a_400_on_every_json_endpoint_and_logs_no_traceback(
+        client: httpx.AsyncClient, setting: tuple[Account, dict[str, str]], state: AppState,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """~500 to 1023 levels used to end in a RecursionError: a 500 and a ~300 KB traceback per 2 KB request."""
+    root, _ = setting
+    json_endpoints = [ep for ep in ENDPOINTS if ep.body is not None]
+    assert len(json_endpoints) >= 12
+    before = await snapshot(state)
+    with caplog.at_level(logging.WARNING):
+        for ep in json_endpoints:
+            url = re.sub(r"\{\w+:uuid\}", str(uuid.uuid4()), ep.full_path)
+            url = re.sub(r"\{\w+\}", "adam", url)
+            for depth, headers in [(33, root.headers), (600, root.headers), (1000, root.headers), (1000, {})]:
+                response = await client.request(ep.method, url, content=_nested(depth),
+                                                headers={**headers, "content-type": "application/json"})
+                label = f"{ep.method} {url} at depth {depth}"
+                if not headers and ep.auth:
+                    assert response.status_code == 401, label
+                    continue
+                assert response.status_code == 400, f"{label}: {response.status_code} {response.text[:200]}"
+                assert response.json()["error"]["code"] == "json_too_deep", label
+                assert response.json()["error"]["details"] == {"max_depth": 32}
+    assert not [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert await snapshot(state) == before
+
+
+async def test_json_nesting_within_the_limit_is_read(client: httpx.AsyncClient) -> None:
+    # 32 levels are parsed (and then refused for their shape), and brackets inside strings nest nothing.
+    within = await client.post("/api/v1/auth/login", content=_nested(32), headers={"content-type": "application/json"})
+    assert within.status_code == 422, within.text
+    strings = {"email": "[" * 2000 + '\\"{' * 500, "password": "]]]]]]]]]]"}
+    in_strings = await client.post("/api/v1/auth/login", json=strings)
+    assert in_strings.status_code == 422 and in_strings.json()["error"]["details"][0]["field"] == "email"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sessions", "/api/v1/usage"])
+async def test_dates_must_be_iso_8601_and_in_range(client: httpx.AsyncClient, setting: tuple[Account, dict[str, str]],
+                                                   path: str) -> None:
+    root, _ = setting
+    for value in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "0.5", "1700000000", "tomorrow"):
+        for name in ("since", "until"):
+            response = await client.get(path, params={name: value}, headers=root.headers)
+            assert response.status_code == 422, f"{name}={value}: {response.status_code} {response.text[:200]}"
+            detail = response.json()["error"]["details"][0]
+            assert (detail["field"], detail["location"]) == (name, "query")
+    for value in ("2024-05-01T09:00:00+02:00", "2024-05-01", "9999-12-31T09:59:59-14:00", "0001-01-01T00:00:00Z"):
+        response = await client.get(path, params={"since": value, "until": "9999-12-31T00:00:00Z"},
+                                    headers=root.headers)
+        assert response.status_code == 200, f"{value}: {response.text[:200]}"

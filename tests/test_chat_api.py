@@ -402,7 +402,12 @@ async def test_super_admin_chats_for_a_chosen_dealership(client: httpx.AsyncClie
     assert [s["id"] for s in listed.json()["items"]] == [data["session_id"]]
     user = await world.account(Role.user, dealer)
     other = await world.dealership()
-    assert (await chat(client, user.headers, message="Hi", dealership_id=str(other))).status_code == 403
+    # Anyone else chats in their own dealership whatever they send: the one dealership_id rule
+    # (Scope.dealership_for_write, as for documents, users and personas; issue 15).
+    elsewhere = await chat(client, user.headers, message="Hi", dealership_id=str(other))
+    assert elsewhere.status_code == 200, elsewhere.text
+    session = await client.get(f"/api/v1/sessions/{elsewhere.json()['session_id']}", headers=user.headers)
+    assert session.json()["dealership_id"] == str(dealer)
     assert uuid.UUID(data["message_id"])
 
 

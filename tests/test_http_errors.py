@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from server import outage
 from server.app import create_app
 from server.state import AppState
 from tests.conftest import TEST_PASSWORD, World, make_settings
@@ -50,9 +51,10 @@ async def test_streamed_body_over_the_limit_is_refused(client: httpx.AsyncClient
     _error(response, 413, "payload_too_large")
 
 
-async def test_a_dead_database_connection_gives_a_plain_500(database_url: str, state: AppState, world: World,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
-    """A real fault, not a mock: the server's pooled database connection is killed under it."""
+async def test_a_dead_database_connection_gives_a_retryable_503(database_url: str, state: AppState, world: World,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A real fault, not a mock: the server's pooled database connection is killed under it. A lost
+    database is an outage (503, retry), not a bug (500): see also tests/test_outage.py."""
     root = await world.root()
     app = create_app(make_settings(database_url, rag_workers=0))  # no worker borrowing connections
     async with app.router.lifespan_context(app):
@@ -70,16 +72,18 @@ async def test_a_dead_database_connection_gives_a_plain_500(database_url: str, s
                 for pid in pids:
                     await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             request_id = f"crash-{uuid.uuid4().hex[:8]}"
-            with caplog.at_level(logging.ERROR):
+            with caplog.at_level(logging.WARNING):
                 response = await client.get("/api/v1/auth/me", headers={
                     "Authorization": f"Bearer {login.json()['access_token']}", "X-Request-ID": request_id})
-    error = _error(response, 500, "internal_error")
-    assert error == {"code": "internal_error", "message": "Something went wrong on our side.", "details": None}
+    error = _error(response, 503, "service_unavailable")
+    assert error == {"code": "service_unavailable", "message": outage.MESSAGE, "details": {"retryable": True}}
     assert response.headers["x-request-id"] == request_id
     for leak in ("Traceback", "asyncpg", "File ", "sqlalchemy", "pid"):
         assert leak not in response.text
-    # The details go to the log instead, with the traceback.
-    assert any(record.exc_info for record in caplog.records if record.levelno >= logging.ERROR)
+    # The details go to the log instead, in one line: an outage is not our bug, no traceback.
+    logged = [r for r in caplog.records if r.getMessage() == "request failed: dependency unavailable"]
+    assert logged and "connection" in logged[0].error  # type: ignore[attr-defined]
+    assert not any(record.exc_info for record in caplog.records)
 
 
 async def test_cors_allow_list(database_url: str) -> None:

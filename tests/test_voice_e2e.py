@@ -453,6 +453,9 @@ async def test_malformed_and_unknown_messages_give_errors_and_the_session_contin
     assert (await client.wait_for("error"))["code"] == "unknown_type"
     await client.send({"type": "text"})
     assert (await client.wait_for("error"))["code"] == "malformed"
+    await client.connection.send('{"type": "text", "text": ' + "[" * 900 + "]" * 900 + "}")
+    deep = await client.wait_for("error")
+    assert deep["code"] == "malformed" and "nested deeper than 32 levels" in deep["message"]
     await client.connection.send(b"\x00\x01\x02")
     assert (await client.wait_for("error"))["code"] == "bad_audio"
     await client.send({"type": "text", "text": "Hello?"})

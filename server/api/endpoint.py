@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import jsonbody, outage
 from server.db.models import Role
 from server.errors import (
     BadRequest,
@@ -102,6 +103,9 @@ class Endpoint:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
+    # A multipart/form-data body, described for the schema and required (415 otherwise); the
+    # handler reads the form itself (files are streamed, not validated as a model).
+    form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
@@ -124,14 +128,6 @@ class Endpoint:
         """The path with Starlette converters removed: '/users/{id:uuid}' -> '/users/{id}'."""
         return re.sub(r"\{(\w+):\w+\}", r"{\1}", self.full_path)
 
-    def route(self) -> Route:
-        async def endpoint(request: Request) -> Response:
-            return await self(request)
-
-        endpoint.route_template = self.template  # type: ignore[attr-defined]
-        endpoint.__name__ = self.handler.__name__
-        return Route(self.full_path, endpoint, methods=[self.method])
-
     async def __call__(self, request: Request) -> Response:
         state = app_state(request)
         ctx: Ctx | None = None
@@ -145,22 +141,20 @@ class Endpoint:
                 kwargs["query"] = _validate(self.query, dict(request.query_params), location="query")
             if self.body is not None:
                 kwargs["body"] = _validate(self.body, await _json_body(request), location="body")
+            if self.form is not None:
+                _require_multipart(request)
             result = await self.handler(ctx, **kwargs)
             await ctx.finish(ok=True)
         except SparringError as error:
-            if ctx is not None:
-                await ctx.finish(ok=False)
+            await _abandon(ctx)
             return error_response(error)
         except IntegrityError:
             # A unique or foreign key constraint lost a race that the handler's own check passed.
-            if ctx is not None:
-                await ctx.finish(ok=False)
+            await _abandon(ctx)
             return error_response(Conflict("This conflicts with an existing record; reload and retry."))
-        except Exception:
-            if ctx is not None:
-                await ctx.finish(ok=False)
-            log.exception("unhandled error", extra={"route": self.template})
-            return error_response(SparringError())
+        except Exception as exc:
+            await _abandon(ctx)
+            return fault_response(exc, self.template)
         return _render(result, self.status)
 
     async def _deny(self, ctx: Ctx) -> NoReturn:
@@ -177,6 +171,47 @@ class Endpoint:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
         return await state.authenticator.authenticate(token.strip())
+
+
+async def _abandon(ctx: Ctx | None) -> None:
+    """Roll back after a failed request; a rollback that fails too (the database went away)
+    must not replace the answer the request already has."""
+    if ctx is None:
+        return
+    try:
+        await ctx.finish(ok=False)
+    except Exception as exc:
+        log.warning("rollback failed", extra={"error": outage.describe(exc)})
+
+
+def fault_response(exc: Exception, route: str) -> Response:
+    """The answer to an exception nothing expected: 503 when a dependency is lost (an outage:
+    one log line), else 500 with a generic body (the traceback goes to the log, with the
+    request id)."""
+    outage.log_failure(log, "request failed", exc, route=route)
+    return error_response(outage.unavailable() if outage.lost_dependency(exc) else SparringError())
+
+
+def routes(endpoints: Iterable[Endpoint]) -> list[Route]:
+    """One route per path, dispatching on the method: a 405 then lists every method the path
+    has in `Allow` (a route per endpoint answered with the first one's method only)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for ep in endpoints:
+        by_path.setdefault(ep.full_path, {})[ep.method] = ep
+    return [_route(path, methods) for path, methods in by_path.items()]
+
+
+def _route(path: str, by_method: dict[str, Endpoint]) -> Route:
+    # HEAD is answered by GET's endpoint, as Starlette does for a GET route.
+    dispatch = {**({"HEAD": by_method["GET"]} if "GET" in by_method else {}), **by_method}
+
+    async def endpoint(request: Request) -> Response:
+        return await dispatch[request.method](request)
+
+    first = next(iter(by_method.values()))
+    endpoint.route_template = first.template  # type: ignore[attr-defined]
+    endpoint.__name__ = "_".join(ep.handler.__name__ for ep in by_method.values())
+    return Route(path, endpoint, methods=list(by_method))
 
 
 def _render(result: Any, status: int) -> Response:
@@ -198,9 +233,17 @@ async def _json_body(request: Request) -> Any:
         raise ValidationFailed("A JSON request body is required.",
                                details=[{"field": "body", "message": "required"}])
     try:
-        return orjson.loads(raw)
+        return jsonbody.loads(raw)
+    except jsonbody.TooDeep as exc:
+        raise BadRequest(f"The request body nests arrays or objects more than {exc.max_depth} levels deep.",
+                         code="json_too_deep", details={"max_depth": exc.max_depth}) from None
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON ({exc.args[0]}).", code="malformed_json") from None
+
+
+def _require_multipart(request: Request) -> None:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+        raise UnsupportedMediaType("Send the request body as multipart/form-data.")
 
 
 def _validate(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
@@ -236,13 +279,14 @@ def field_errors(exc: ValidationError, location: str) -> list[dict[str, Any]]:
 
 def endpoint(
     method: str, path: str, *, summary: str, tag: str, body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
+    form: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None, status: int = 200,
     auth: bool = True, roles: Iterable[Role] | None = None, errors: tuple[int, ...] = (),
     resource: type[Any] | None = None, other_statuses: dict[int, str] | None = None,
 ) -> Callable[[Handler], Endpoint]:
     def wrap(handler: Handler) -> Endpoint:
         return Endpoint(
-            method=method, path=path, handler=handler, summary=summary, tag=tag, body=body, query=query,
+            method=method, path=path, handler=handler, summary=summary, tag=tag, body=body, form=form, query=query,
             response=response, status=status, auth=auth,
             roles=frozenset(roles) if roles is not None else None, errors=errors, resource=resource,
             other_statuses=dict(other_statuses or {}),

@@ -49,6 +49,9 @@ def build_openapi(endpoints: list[Endpoint], *, version: str) -> dict[str, Any]:
         if ep.body is not None:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": ref(ep.body, "validation")}}}
+        if ep.form is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": ep.form.model_json_schema()}}}
         ok: dict[str, Any] = {"description": "OK"}
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
@@ -61,7 +64,7 @@ def build_openapi(endpoints: list[Endpoint], *, version: str) -> dict[str, Any]:
             operation["security"] = [{"bearer": []}]
         if ep.roles is not None:
             errors.add(403)
-        if ep.body is not None:
+        if ep.body is not None or ep.form is not None:
             errors.update({400, 413, 415, 422})
         if ep.query is not None:
             errors.add(422)

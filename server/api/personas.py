@@ -28,6 +28,7 @@ from server.errors import Forbidden, NotFound, ValidationFailed
 
 TAG = "personas"
 ADMINS = [Role.super_admin, Role.dealership_admin]
+_NULLABLE = {name for name, info in PersonaSpec.model_fields.items() if info.default is None}
 
 
 class PersonaIn(PersonaSpec):
@@ -137,6 +138,9 @@ async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
           body=PersonaPatch, response=PersonaOut, roles=ADMINS, errors=(403, 404, 422))
 async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> PersonaOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"dealership_id"})
+    # As on every PATCH: null leaves a field as it is, except where null is a value of its own
+    # (`voice`: the default voice).
+    changes = {k: v for k, v in changes.items() if v is not None or k in _NULLABLE}
     if (builtin := builtin_personas().get(persona_id)) is not None and set(changes) == {"active"} \
             and changes["active"] is not None:
         return await _toggle_builtin(ctx, builtin, bool(changes["active"]), body.dealership_id)

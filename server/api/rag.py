@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -32,6 +33,14 @@ from server.rag.upload import Upload, check_upload, sanitize_filename
 TAG = "documents"
 ADMINS = [Role.super_admin, Role.dealership_admin]
 MAX_FILES = 50
+
+
+class UploadForm(BaseModel):
+    """The upload's multipart fields, for the schema (the handler streams the files itself)."""
+
+    file: list[bytes] = Field(min_length=1, max_length=MAX_FILES, description="one or more files (repeat the field)")
+    # A form field is sent or not; it cannot be null.
+    dealership_id: uuid.UUID | SkipJsonSchema[None] = Field(default=None, description="super admins only")
 
 
 class QueuedDocument(Output):
@@ -148,7 +157,8 @@ async def _detail(ctx: Ctx, document: Document) -> DocumentDetail:
 
 
 @endpoint("POST", "/rag/upload", summary="Upload training documents (multipart field `file`, repeatable)",
-          tag=TAG, response=UploadOut, status=202, roles=ADMINS, errors=(400, 403, 404, 409, 413, 415, 422),
+          tag=TAG, form=UploadForm, response=UploadOut, status=202, roles=ADMINS,
+          errors=(400, 403, 404, 409, 413, 415, 422),
           other_statuses={207: "Several files, some refused: each file's outcome is in `results`"})
 async def upload(ctx: Ctx) -> UploadOut | Response:
     """Each file succeeds or fails on its own. One file: refused with the error status as before.

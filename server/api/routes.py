@@ -17,7 +17,7 @@ from server.api import (
     usage,
     users,
 )
-from server.api.endpoint import Endpoint
+from server.api.endpoint import Endpoint, routes
 from server.api.openapi import openapi_endpoint
 from server.voice import endpoint as voice
 
@@ -41,4 +41,4 @@ ENDPOINTS: list[Endpoint] = [
 def build_routes() -> list[BaseRoute]:
     endpoints = [*ENDPOINTS]
     endpoints.append(openapi_endpoint(endpoints, VERSION))
-    return [*(ep.route() for ep in endpoints), *voice.routes()]
+    return [*routes(endpoints), *voice.routes()]

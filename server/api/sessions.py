@@ -14,7 +14,7 @@ from server.api.chat import SourceOut, engine_of
 from server.api.endpoint import Ctx, endpoint
 from server.api.people import display_names
 from server.api.recordings import recording_url
-from server.api.schemas import Output, PageQuery
+from server.api.schemas import Output, PageQuery, Timestamp
 from server.conversation.models import (
     Channel,
     ConversationMessage,
@@ -35,8 +35,8 @@ class SessionQuery(PageQuery):
     status: SessionStatus | None = None
     flagged: bool | None = None
     dealership_id: uuid.UUID | None = None
-    since: datetime | None = Field(default=None, description="started at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="started before (ISO 8601)")
+    since: Timestamp | None = Field(default=None, description="started at or after (ISO 8601)")
+    until: Timestamp | None = Field(default=None, description="started before (ISO 8601)")
 
 
 class SessionSummary(Output):

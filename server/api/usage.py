@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from pydantic import Field
 from sqlalchemy import ColumnElement, distinct, func, select
 
 from server.api.endpoint import Ctx, endpoint
-from server.api.schemas import Input, Output
+from server.api.schemas import Input, Output, Timestamp
 from server.conversation.models import ConversationMessage, MessageRole
 from server.db.models import Role
 from server.tenancy import visibility
@@ -19,8 +18,8 @@ TAG = "usage"
 
 class UsageQuery(Input):
     dealership_id: uuid.UUID | None = None
-    since: datetime | None = Field(default=None, description="messages at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="messages before (ISO 8601)")
+    since: Timestamp | None = Field(default=None, description="messages at or after (ISO 8601)")
+    until: Timestamp | None = Field(default=None, description="messages before (ISO 8601)")
 
 
 class UsageTotals(Output):

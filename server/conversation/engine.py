@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from server import outage
 from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
 from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources, Started
 from server.conversation.grounding import Passage, Retriever, retrieve
@@ -226,8 +227,7 @@ class ConversationEngine:
             await _abandon(stream)
             if not isinstance(exc, Exception):
                 raise
-            yield Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
-                         session_id=conv.session_id)
+            yield _fault(exc, conv.session_id, None, logged=True)  # (the supervisor logs the turn's write)
             return
         if isinstance(turn, Conflict):
             await _abandon(stream)
@@ -288,7 +288,10 @@ class ConversationEngine:
         try:
             await asyncio.shield(
                 self._spawn_save(conv, answer_id, answer, sources, tags, usage, timings, version, flags))
-        except Exception:
+        except Exception as exc:
+            if outage.lost_dependency(exc):
+                yield _fault(exc, conv.session_id, turn.message_id)
+                return
             log.exception("could not save an answer", extra={"session_id": str(conv.session_id)})
             yield Failed("internal_error", "The answer could not be saved; try again.", retryable=True,
                          session_id=conv.session_id, user_message_id=turn.message_id)
@@ -301,9 +304,7 @@ class ConversationEngine:
         """The client's view of a model (or engine) failure during an answer."""
         if isinstance(exc, LLMError):
             return Failed(exc.code, exc.message, exc.retryable, conv.session_id, user_message_id)
-        log.error("conversation reply failed", exc_info=exc, extra={"session_id": str(conv.session_id)})
-        return Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
-                      session_id=conv.session_id, user_message_id=user_message_id)
+        return _fault(exc, conv.session_id, user_message_id)
 
     def _forget_recording(self, session_id: uuid.UUID, task: asyncio.Task[Any]) -> None:
         if self._recording.get(session_id) is task:
@@ -473,9 +474,9 @@ class ConversationEngine:
             return []
         try:
             return await retrieve(self.retriever, conv.dealership_id, text, self.settings.chat_passages)
-        except Exception:
+        except Exception as exc:
             # Coaching without documents beats no coaching: answer ungrounded and say so in the log.
-            log.exception("retrieval failed", extra={"dealership_id": str(conv.dealership_id)})
+            outage.log_failure(log, "retrieval failed", exc, dealership_id=str(conv.dealership_id))
             return []
 
     def _offline_answer(self, conv: Conversation, history: History, text: str,
@@ -636,3 +637,16 @@ async def _messages(db: AsyncSession, session_id: uuid.UUID) -> list[Conversatio
     query = select(ConversationMessage).where(ConversationMessage.session_id == session_id) \
         .order_by(ConversationMessage.seq)
     return list((await db.execute(query)).scalars().all())
+
+
+def _fault(exc: Exception, session_id: uuid.UUID, user_message_id: uuid.UUID | None, *,
+           logged: bool = False) -> Failed:
+    """An unexpected failure during a reply: a lost dependency (the database) is
+    `service_unavailable`, as on every REST route; anything else is ours, logged with its traceback."""
+    if not logged:
+        outage.log_failure(log, "conversation reply failed", exc, session_id=str(session_id))
+    if outage.lost_dependency(exc):
+        return Failed("service_unavailable", outage.MESSAGE, retryable=True, session_id=session_id,
+                      user_message_id=user_message_id)
+    return Failed("internal_error", "Something went wrong on our side; try again.", retryable=True,
+                  session_id=session_id, user_message_id=user_message_id)

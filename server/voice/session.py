@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from server import jsonbody
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
 from server.recording.store import Owner
@@ -120,11 +121,11 @@ class VoiceSession:
         if message["type"] == "websocket.disconnect":
             return None
         try:
-            parsed = p.parse_client_message(orjson.loads(message.get("text") or b"null"))
+            parsed = p.parse_client_message(jsonbody.loads(message.get("text") or b"null"))
             if not isinstance(parsed, p.Auth):
                 raise p.ProtocolError(p.ErrorCode.auth_failed, "The first message must be auth.")
             return await self._authenticator.authenticate(parsed.token)  # type: ignore[no-any-return]
-        except (p.ProtocolError, orjson.JSONDecodeError, SparringError) as exc:
+        except (p.ProtocolError, orjson.JSONDecodeError, jsonbody.TooDeep, SparringError) as exc:
             reason = exc.message if isinstance(exc, p.ProtocolError | SparringError) else "not JSON"
             await self._emit(p.error_event(p.ErrorCode.auth_failed, reason))
             await self._close(p.CloseCode.auth_failed, "authentication failed")
@@ -186,7 +187,9 @@ class VoiceSession:
     # -- client messages ---------------------------------------------------------------------
     async def _on_text(self, raw: str) -> None:
         try:
-            message = p.parse_client_message(orjson.loads(raw))
+            message = p.parse_client_message(jsonbody.loads(raw))
+        except jsonbody.TooDeep as exc:
+            return await self._emit(p.error_event(p.ErrorCode.malformed, f"The message is {exc}."))
         except orjson.JSONDecodeError:
             return await self._emit(p.error_event(p.ErrorCode.malformed, "The message is not valid JSON."))
         except p.ProtocolError as exc:

@@ -535,7 +535,7 @@ export interface components {
         ChatIn: {
             /**
              * Dealership Id
-             * @description super admins only
+             * @description super admins only; anyone else chats in their own dealership whatever they send (Scope)
              * @default null
              */
             dealership_id: string | null;
@@ -2196,15 +2196,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Not found */
             404: {
                 headers: {
@@ -3188,7 +3179,24 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Dealership Id
+                     * Format: uuid
+                     * @description super admins only
+                     * @default null
+                     */
+                    dealership_id?: string;
+                    /**
+                     * File
+                     * @description one or more files (repeat the field)
+                     */
+                    file: string[];
+                };
+            };
+        };
         responses: {
             /** @description OK */
             202: {
