@@ -293,6 +293,11 @@ async def test_an_empty_session_ends_over_rest_with_the_id_the_client_was_given(
     assert card["overall"] is None and card["summary"] == "No turns were taken, so there is nothing to score."
     row = await stored(world, account, session_id)
     assert row["status"] == "ended" and row["scorecard"] is None
+    # Left out of the lists the dashboards read (noise), unless asked for.
+    listed = (await world.client.get("/api/v1/sessions", headers=account.headers)).json()
+    assert session_id not in [item["id"] for item in listed["items"]] and listed["total"] == 0
+    listed = (await world.client.get("/api/v1/sessions?include_empty=true", headers=account.headers)).json()
+    assert [item["id"] for item in listed["items"]] == [session_id]
     other = await world.account(Role.user, dealer)  # still another user's session: 404
     assert (await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=other.headers)).status_code == 404
     await client.send({"type": "end"})

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 
 from server.api.chat import SourceOut, engine_of
 from server.api.endpoint import Ctx, endpoint
@@ -37,6 +37,8 @@ class SessionQuery(PageQuery):
     dealership_id: uuid.UUID | None = None
     since: Timestamp | None = Field(default=None, description="started at or after (ISO 8601)")
     until: Timestamp | None = Field(default=None, description="started before (ISO 8601)")
+    include_empty: bool = Field(default=False, description="also list ended sessions without a single turn "
+                                "(a voice session is stored when it opens; one left before any turn is noise)")
 
 
 class SessionSummary(Output):
@@ -146,6 +148,8 @@ async def list_sessions(ctx: Ctx, query: SessionQuery) -> SessionList:
         criteria.append(model.started_at >= query.since)
     if query.until is not None:
         criteria.append(model.started_at < query.until)
+    if not query.include_empty:
+        criteria.append(or_(model.message_count > 0, model.status == SessionStatus.active))
     rows, total = await ctx.scope.list(model, *criteria, order_by=model.started_at.desc(), limit=query.limit,
                                        offset=query.offset)
     names = await display_names(ctx.db, (row.user_id for row in rows))

@@ -3515,6 +3515,7 @@ export interface operations {
                 channel?: components["schemas"]["Channel"] | null;
                 dealership_id?: string | null;
                 flagged?: boolean | null;
+                include_empty?: boolean;
                 limit?: number;
                 mode?: components["schemas"]["Mode"] | null;
                 offset?: number;
