@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 
+    @field_validator("rag_extract_memory_mb")
+    @classmethod
+    def _check_extract_memory(cls, value: int) -> int:
+        # The reader process itself takes ~100 MB of address space before it reads anything.
+        if 0 < value < 256:
+            raise ValueError("must be 0 (no limit) or at least 256")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

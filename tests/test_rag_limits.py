@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from server.app import create_app
@@ -180,3 +181,11 @@ async def test_a_file_over_the_memory_limit_fails_as_too_large_to_read(own_datab
         assert await _chunks(world.state, document_id) == 0
         # The next file gets a fresh reader and is read normally.
         assert (await wait_for(client, admin, await _upload_one(client, admin, *SMALL)))["status"] == "ready"
+
+
+def test_a_memory_limit_too_small_for_the_reader_itself_is_refused(database_url: str) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="at least 256"):
+        make_settings(database_url, rag_extract_memory_mb=100)
+    assert make_settings(database_url, rag_extract_memory_mb=0).rag_extract_memory_mb == 0  # no limit
