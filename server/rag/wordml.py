@@ -13,7 +13,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 
-from lxml import etree  # type: ignore[import-untyped]  # (no stubs shipped; python-docx brings lxml)
+from lxml import etree
 
 from server.rag.extract import Block, ExtractionError, tidy
 
