@@ -33,6 +33,7 @@ class WorkerPool:
         self._claiming = asyncio.Lock()
 
     async def run(self) -> None:
+        await self.services.extractors.warm(1)
         async with contextlib.AsyncExitStack() as stack:
             listener = await self._listen()
             if listener is not None:

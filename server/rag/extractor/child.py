@@ -54,6 +54,10 @@ def _job(header: dict[str, Any], data: bytes, send: Any) -> dict[str, Any]:
 
 def main() -> None:
     _limit_memory(int(sys.argv[1]))
+    # Load every parser now, while idle, not when the first file waits.
+    import server.rag.chunking
+    import server.rag.extract
+    import server.rag.wordml  # noqa: F401
     # Frames go to a private copy of stdout; anything a library prints lands on stderr instead.
     out: IO[bytes] = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
