@@ -179,6 +179,10 @@ async def test_a_file_over_the_memory_limit_fails_as_too_large_to_read(own_datab
         assert done["status"] == "failed", done
         assert "too large to read" in done["error"] and "256 MB" in done["error"], done["error"]
         assert await _chunks(world.state, document_id) == 0
+        # One paragraph of 1.7 million runs: the streaming parse must hold that paragraph whole.
+        docx = expanding_docx(1_700_000, runs_in_one_paragraph=True)
+        done = await wait_for(client, admin, await _upload_one(client, admin, "one-paragraph.docx", docx), limit_s=90)
+        assert done["status"] == "failed" and "too large to read" in done["error"], done
         # The next file gets a fresh reader and is read normally.
         assert (await wait_for(client, admin, await _upload_one(client, admin, *SMALL)))["status"] == "ready"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 from lxml import etree
@@ -23,7 +24,8 @@ _BODY, _P, _TBL, _R, _HYPERLINK = f"{_W}body", f"{_W}p", f"{_W}tbl", f"{_W}r", f
 _RUN_TEXT = {f"{_W}t": None, f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
 _VAL, _TYPE = f"{_W}val", f"{_W}type"
 CORRUPT = "The DOCX file is corrupt or truncated and could not be read."
-_SMALL_PART = 4 * 1024 * 1024  # relationships: read whole only when this small
+_SMALL_PART = 4 * 1024 * 1024
+_XML_ERR_NO_MEMORY = 2  # relationships: read whole only when this small
 
 
 def extract_docx(data: bytes, max_uncompressed: int) -> Iterator[Block]:
@@ -38,7 +40,12 @@ def extract_docx(data: bytes, max_uncompressed: int) -> Iterator[Block]:
             yield block
     except ExtractionError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, etree.LxmlError) as exc:
+    except etree.LxmlError as exc:
+        # libxml2 out of memory (the reader's memory cap) is no corruption: the caller says "too large".
+        if getattr(exc, "code", None) == _XML_ERR_NO_MEMORY or "memory" in str(exc).lower():
+            raise MemoryError from exc
+        raise ExtractionError(CORRUPT) from exc
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, OSError, EOFError) as exc:
         raise ExtractionError(CORRUPT) from exc
     if not found:
         raise ExtractionError("The document contains no text.")
