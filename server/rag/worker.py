@@ -33,7 +33,10 @@ class WorkerPool:
         self._claiming = asyncio.Lock()
 
     async def run(self) -> None:
-        await self.services.extractors.warm(1)
+        try:
+            await self.services.extractors.warm(1)
+        except OSError as exc:  # each job will try to start its own reader, and say so if it cannot
+            log.error("could not start a document reader process", extra={"error": str(exc)})
         async with contextlib.AsyncExitStack() as stack:
             listener = await self._listen()
             if listener is not None:
