@@ -119,7 +119,14 @@ class Settings(BaseSettings):
     # no embeddings; a local TEI or Ollama may): unset, OPENAI_BASE_URL.
     embedding_base_url: str | None = None
     embedding_batch_size: int = Field(default=256, ge=1, le=2048)
-    rag_workers: int = Field(default=1, ge=0, le=32)  # in-process ingestion workers (0: none)
+    # Documents read at once in the server process (0: none, leave it to `sparring worker`). With
+    # two or more, one slot is kept for a dealership that has nothing being read.
+    rag_workers: int = Field(default=2, ge=0, le=32)
+    # Each file is read in a child process: wall clock per document and per PDF page, and the
+    # child's memory (address space; 0: unlimited). Over a limit the document ends `failed`.
+    rag_extract_seconds: float = Field(default=300.0, gt=0)
+    rag_extract_page_seconds: float = Field(default=10.0, gt=0)
+    rag_extract_memory_mb: int = Field(default=1024, ge=0)
     rag_lease_seconds: float = Field(default=60.0, ge=1.0)
     rag_max_attempts: int = Field(default=3, ge=1, le=20)
     rag_poll_seconds: float = Field(default=2.0, gt=0)
@@ -130,6 +137,14 @@ class Settings(BaseSettings):
     rag_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
+
+    @field_validator("rag_extract_memory_mb")
+    @classmethod
+    def _check_extract_memory(cls, value: int) -> int:
+        # The reader process itself takes ~100 MB of address space before it reads anything.
+        if 0 < value < 256:
+            raise ValueError("must be 0 (no limit) or at least 256")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

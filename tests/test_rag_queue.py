@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.models import Dealership
@@ -92,3 +93,55 @@ async def test_a_worker_shut_down_mid_job_hands_it_back_at_once(services: RagSer
         document = await session.get(Document, document_id)
     assert document is not None
     assert (document.status, document.attempts, document.lease_token) == ("queued", 0, None)
+
+
+async def test_a_dealership_being_read_waits_while_others_go_first_and_each_is_told_why(
+        services: RagServices) -> None:
+    from server.rag import presence
+
+    bulk = await _dealer_with_docs(services, "bulk", 3)
+    small = await _dealer_with_docs(services, "small", 1)
+    late = await _dealer_with_docs(services, "late", 1)
+    heartbeat = 10.0
+    async with services.sessionmaker() as session, session.begin():
+        await presence.beat(session, presence.me(concurrency=2), heartbeat_seconds=heartbeat)
+
+    async def claim(idle_only: bool) -> uuid.UUID | None:
+        async with services.sessionmaker() as session, session.begin():
+            job = await queue.claim(session, lease_seconds=60, idle_only=idle_only)
+        return None if job is None else job.dealership_id
+
+    async def reasons() -> dict[uuid.UUID, list[str | None]]:
+        async with services.sessionmaker() as session:
+            queued = list((await session.execute(select(Document.id).where(Document.status == "queued"))).scalars())
+            why = await presence.explain(session, queued, heartbeat_seconds=heartbeat)
+            rows = await session.execute(select(Document.id, Document.dealership_id))
+            owners = {row.id: row.dealership_id for row in rows}
+        found: dict[uuid.UUID, list[str | None]] = {}
+        for document_id, waiting in why.items():
+            found.setdefault(owners[document_id], []).append(waiting.reason)
+        return found
+
+    assert await claim(idle_only=False) == bulk
+    # A pool's last free slot takes only a dealership with nothing being read.
+    assert await claim(idle_only=True) == small
+    assert await claim(idle_only=True) == late
+    assert await claim(idle_only=True) is None
+    # Both slots of the one live worker are taken (by 3 jobs now: the pool above claimed freely).
+    why = await reasons()
+    async with services.sessionmaker() as session:  # (one transaction's documents queue by id: any may be first)
+        reading = (await session.execute(select(Document.filename).where(
+            Document.dealership_id == bulk, Document.status == "processing"))).scalar_one()
+    assert why[bulk] == [presence.READING_OWN.format(filename=reading)] * 2
+    assert small not in why and late not in why
+    # Any free slot may still take a busy dealership's next document: nothing idles for nothing.
+    assert await claim(idle_only=False) == bulk
+
+    # Nothing of one's own being read, but every slot busy: that is the reason.
+    other = await _dealer_with_docs(services, "other", 1)
+    assert (await reasons())[other] == [presence.ALL_BUSY.format(slots=2)]
+    # A document waiting for its retry says so.
+    async with services.sessionmaker() as session, session.begin():
+        await session.execute(Document.__table__.update().where(Document.dealership_id == other).values(
+            run_after=func.now() + timedelta(minutes=5)))
+    assert (await reasons())[other] == [presence.RETRYING]

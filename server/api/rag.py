@@ -81,7 +81,8 @@ class DocumentOut(Output):
     created_at: datetime
     updated_at: datetime
     status_reason: str | None = Field(default=None, description=(
-        "why a queued document is still waiting, when no document worker is running"))
+        "queued only: why it is still waiting (no worker running, a retry later, its dealership's document "
+        "being read first, every worker busy); null when it is next in line"))
     waiting_behind: int | None = Field(default=None, description=(
         "queued only: documents of this dealership ahead of it (processing, or queued earlier)"))
 
@@ -135,17 +136,15 @@ def _rag(ctx: Ctx) -> RagServices:
 
 
 async def _outs(ctx: Ctx, documents: list[Document]) -> list[DocumentOut]:
-    """The documents as the API shows them: a queued one says how many are ahead of it and, when
-    no worker is alive to take it, why it waits (it stays queued; a worker that appears takes it)."""
+    """The documents as the API shows them: a queued one says how many are ahead of it and why it
+    waits (`presence.explain`)."""
     outs = [DocumentOut.model_validate(d) for d in documents]
     queued = [d.id for d in outs if d.status == "queued"]
     if not queued:
         return outs
-    ahead = await presence.waiting_behind(ctx.db, queued)
-    heartbeat = ctx.state.settings.rag_worker_heartbeat_seconds
-    reason = None if await presence.live_workers(ctx.db, heartbeat_seconds=heartbeat) else presence.NO_WORKER
-    return [d.model_copy(update={"waiting_behind": ahead[d.id], "status_reason": reason}) if d.id in ahead else d
-            for d in outs]
+    waiting = await presence.explain(ctx.db, queued, heartbeat_seconds=ctx.state.settings.rag_worker_heartbeat_seconds)
+    return [d.model_copy(update={"waiting_behind": waiting[d.id].ahead, "status_reason": waiting[d.id].reason})
+            if d.id in waiting else d for d in outs]
 
 
 async def _detail(ctx: Ctx, document: Document) -> DocumentDetail:

@@ -89,6 +89,8 @@ async def delete_document(session: AsyncSession, services: RagServices, document
     await session.delete(document)
     await session.flush()
     await bump_generation(session, document.dealership_id)
+    # Heard on commit: a worker reading it stops at once (its heartbeat would notice within 2 s).
+    await queue.notify_cancel(session, document.id)
 
 
 async def reindex_document(session: AsyncSession, services: RagServices, document: Document) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pypdf
@@ -35,14 +34,14 @@ _PDF_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, Inde
                RecursionError, NotImplementedError, ZeroDivisionError, AssertionError)
 
 
-def count_pdf_pages(data: bytes) -> int:
-    return len(_open_pdf(data).pages)
-
-
-def extract(kind: Kind, data: bytes, *, max_docx_bytes: int) -> Iterator[Block]:
+def extract(kind: Kind, data: bytes, *, max_docx_bytes: int,
+            on_page: Callable[[int, int], None] | None = None) -> Iterator[Block]:
+    """`on_page(number, total)` is called as each PDF page starts (progress, per-page time limits)."""
     if kind == "pdf":
-        return extract_pdf(data)
+        return extract_pdf(data, on_page=on_page)
     if kind == "docx":
+        from server.rag.wordml import extract_docx
+
         return extract_docx(data, max_docx_bytes)
     return extract_text(data, markdown=kind == "markdown")
 
@@ -69,69 +68,28 @@ def _open_pdf(data: bytes) -> pypdf.PdfReader:
     return reader
 
 
-def extract_pdf(data: bytes, start: int = 0, stop: int | None = None) -> Iterator[Block]:
+def extract_pdf(data: bytes, start: int = 0, stop: int | None = None,
+                on_page: Callable[[int, int], None] | None = None) -> Iterator[Block]:
     """Pages [start, stop) as one block each (1-based page numbers)."""
     reader = _open_pdf(data)
     pages = reader.pages
     found_text = False
-    for number in range(start, len(pages) if stop is None else min(stop, len(pages))):
+    total = len(pages)
+    for number in range(start, total if stop is None else min(stop, total)):
+        if on_page is not None:
+            on_page(number + 1, total)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 text = pages[number].extract_text() or ""
         except _PDF_ERRORS:
             raise ExtractionError(f"The PDF is corrupt: page {number + 1} could not be read.") from None
-        text = _tidy(text)
+        text = tidy(text)
         if text:
             found_text = True
             yield Block(text=text, page=number + 1)
     if not found_text and start == 0 and stop is None:
         raise ExtractionError(NO_TEXT_LAYER)
-
-
-def extract_docx(data: bytes, max_uncompressed: int) -> Iterator[Block]:
-    _check_zip(data, max_uncompressed)
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-        items = list(document.iter_inner_content())
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise ExtractionError("The DOCX file is corrupt or truncated and could not be read.") from exc
-    except Exception as exc:  # lxml raises its own tree of errors for broken XML
-        raise ExtractionError("The DOCX file is corrupt or truncated and could not be read.") from exc
-    page, heading, found = 1, None, False
-    for item in items:
-        if isinstance(item, Table):
-            rows = [" | ".join(_tidy(cell.text) for cell in row.cells) for row in item.rows]
-            text = "\n".join(row for row in rows if row.strip(" |"))
-        else:
-            text = _tidy(item.text)
-            style = (item.style.name if item.style is not None else "") or ""
-            if text and (style.startswith("Heading") or style == "Title"):
-                heading = text
-            page += len(item._p.xpath('.//w:br[@w:type="page"]'))
-        if text:
-            found = True
-            yield Block(text=text, page=page, heading=heading)
-    if not found:
-        raise ExtractionError("The document contains no text.")
-
-
-def _check_zip(data: bytes, max_uncompressed: int) -> None:
-    # zipfile refuses to read past a member's declared size (CRC/size check), so summing the
-    # declared sizes bounds what unpacking can cost.
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise ExtractionError("The DOCX file is corrupt or truncated and could not be read.") from None
-    if total > max_uncompressed:
-        raise ExtractionError(
-            f"The DOCX unpacks to {total // (1024 * 1024)} MB, over the {max_uncompressed // (1024 * 1024)} MB "
-            "limit (a zip bomb?); it was not processed.")
 
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
@@ -147,12 +105,12 @@ def extract_text(data: bytes, *, markdown: bool) -> Iterator[Block]:
         match = _HEADING.match(line) if markdown else None
         if match:
             if "".join(section).strip():
-                yield Block(text=_tidy("\n".join(section)), heading=heading)
+                yield Block(text=tidy("\n".join(section)), heading=heading)
             heading, section = match.group(1), [line]
         else:
             section.append(line)
     if "".join(section).strip():
-        yield Block(text=_tidy("\n".join(section)), heading=heading)
+        yield Block(text=tidy("\n".join(section)), heading=heading)
 
 
 def decode_text(data: bytes) -> str:
@@ -179,6 +137,6 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     text = text.replace("\x00", "")
     return _BLANKS.sub("\n\n", _SPACES.sub(" ", text)).strip()

@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import Dealership
 from server.errors import SparringError
 from server.rag import queue
-from server.rag.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Piece, chunk_blocks, chunk_id
-from server.rag.extract import Block, ExtractionError, count_pdf_pages, extract
+from server.rag.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Piece, chunk_id
+from server.rag.extract import ExtractionError
+from server.rag.extractor.pool import ChildDied, Request
 from server.rag.indexes import bump_generation, load_index
 from server.rag.models import Chunk, Document, DocumentFile
 from server.rag.services import RagServices
-from server.rag.sniff import Kind
 from server.rag.stores.base import IndexInfo, VectorRecord
+from server.tasks import Interruption
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +48,34 @@ class Progress:
 async def run_job(services: RagServices, job: queue.Job) -> None:
     progress = Progress()
     started = time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        beat = group.create_task(_heartbeat(services, job, progress), name=f"rag-lease-{job.document_id}")
-        try:
-            await _process(services, job, progress)
-        except asyncio.CancelledError:
-            # Shutting down: hand the job back now instead of making it wait out its lease.
-            await asyncio.shield(_release(services, job))
-            raise
-        except LeaseLost:
-            log.warning("lease lost; another worker has the document", extra={"document_id": str(job.document_id)})
-        except ExtractionError as exc:
-            await _finish_failed(services, job, str(exc))
-        except Exception as exc:
-            await _failed_attempt(services, job, exc)
-        finally:
-            beat.cancel()
+    # Stopped by the heartbeat (lease lost: the document was deleted or another worker took it)
+    # or by a cancel notice: whatever runs, an extraction child included, ends at once.
+    stop = Interruption()
+    services.running[job.document_id] = stop
+    try:
+        async with asyncio.TaskGroup() as group:
+            beat = group.create_task(_heartbeat(services, job, progress, stop),
+                                     name=f"rag-lease-{job.document_id}")
+            try:
+                with stop:
+                    await _process(services, job, progress)
+                if stop.happened:
+                    raise LeaseLost
+            except asyncio.CancelledError:
+                # Shutting down: hand the job back now instead of making it wait out its lease.
+                await asyncio.shield(_release(services, job))
+                raise
+            except LeaseLost:
+                log.warning("job stopped: the document was deleted or another worker has it",
+                            extra={"document_id": str(job.document_id)})
+            except ExtractionError as exc:
+                await _finish_failed(services, job, str(exc))
+            except Exception as exc:
+                await _failed_attempt(services, job, exc)
+            finally:
+                beat.cancel()
+    finally:
+        services.running.pop(job.document_id, None)
     log.info("document processed", extra={"document_id": str(job.document_id),
                                           "seconds": round(time.perf_counter() - started, 3)})
 
@@ -79,7 +92,7 @@ async def _release(services: RagServices, job: queue.Job) -> None:
         log.warning("could not hand the job back", extra={"error": str(exc)})
 
 
-async def _heartbeat(services: RagServices, job: queue.Job, progress: Progress) -> None:
+async def _heartbeat(services: RagServices, job: queue.Job, progress: Progress, stop: Interruption) -> None:
     period = min(services.settings.rag_lease_seconds / 3, 2.0)
     while True:
         await asyncio.sleep(period)
@@ -93,6 +106,7 @@ async def _heartbeat(services: RagServices, job: queue.Job, progress: Progress) 
             continue
         if not alive:
             progress.lost = True
+            stop.now()
             return
 
 
@@ -107,29 +121,25 @@ async def _process(services: RagServices, job: queue.Job, progress: Progress) ->
         return  # deleted while queued: nothing to do
     size = int((dealership.settings or {}).get("chunk_size", DEFAULT_SIZE))
     overlap = int((dealership.settings or {}).get("chunk_overlap", DEFAULT_OVERLAP))
-    kind: Kind = document.kind  # type: ignore[assignment]
     max_docx = services.settings.max_docx_uncompressed_mb * 1024 * 1024
-    pieces = await asyncio.to_thread(_extract_and_chunk, kind, data, progress, max_docx, size, overlap)
-    del data
-    if not pieces:
+    request = Request(kind=document.kind, data=data, max_docx_bytes=max_docx, size=size, overlap=overlap)
+    del data, document
+
+    def on_page(number: int, total: int) -> None:
+        progress.pages, progress.pages_done = total, number - 1
+
+    try:
+        result = await services.extractors.extract(request, on_page)
+    except ChildDied as exc:
+        raise SparringError("The document reader stopped unexpectedly.") from exc
+    del request
+    if result.pages is not None:
+        progress.pages = progress.pages_done = result.pages
+    elif result.last_page is not None:
+        progress.pages = progress.pages_done = result.last_page
+    if not result.pieces:
         raise ExtractionError("The document contains no text.")
-    await _write(services, job, index, pieces, progress)
-
-
-def _extract_and_chunk(kind: Kind, data: bytes, progress: Progress, max_docx: int, size: int,
-                       overlap: int) -> list[Piece]:
-    if kind == "pdf":
-        progress.pages = count_pdf_pages(data)
-    blocks: list[Block] = []
-    for block in extract(kind, data, max_docx_bytes=max_docx):
-        blocks.append(block)
-        if block.page is not None:
-            progress.pages_done = block.page
-    if kind == "pdf" and progress.pages is not None:
-        progress.pages_done = progress.pages
-    elif blocks and blocks[-1].page is not None:
-        progress.pages = progress.pages_done = blocks[-1].page
-    return chunk_blocks(blocks, size=size, overlap=overlap)
+    await _write(services, job, index, result.pieces, progress)
 
 
 async def _write(services: RagServices, job: queue.Job, index: IndexInfo, pieces: list[Piece],

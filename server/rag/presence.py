@@ -2,9 +2,10 @@
 
 Every worker pool (in the server, or `sparring worker`) keeps a `rag_worker` row fresh. A
 worker not seen for three heartbeats is presumed gone (killed without a chance to remove its
-row); its row is pruned by the next live worker. A queued document whose dealership has no live
-worker anywhere reports that in plain words instead of waiting silently; it stays `queued` and
-is processed as soon as a worker appears.
+row); its row is pruned by the next live worker. A queued document says in plain words why it waits
+(`explain`): no worker is running (it stays `queued` and is processed as soon as one appears),
+it waits to be retried, its dealership's document being read now comes first, or every worker
+is busy; next in line, it gives no reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from server.rag.models import RagWorker
 
 NO_WORKER = ("Waiting for a document worker: none is running. Start `sparring worker` or set "
              "RAG_WORKERS>=1 on the server.")
+RETRYING = "Waiting to try again after a failed attempt (see `error`)."
+READING_OWN = ("Waiting for \u201c{filename}\u201d, which is being read now: while other dealerships' documents "
+               "wait, a dealership's documents are read one at a time.")
+ALL_BUSY = "Waiting for a free document worker: all {slots} are reading other documents."
 MISSED_BEATS = 3  # a worker this many heartbeats late is presumed dead
 
 
@@ -77,3 +82,50 @@ async def waiting_behind(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uu
         return {}
     rows = await session.execute(_AHEAD, {"ids": ids})
     return {row.id: int(row.ahead) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    ahead: int  # this dealership's documents ahead of it
+    reason: str | None  # why it waits; None when it is simply next in line
+
+
+_WHY = text("""
+SELECT d.id, d.run_after > now() AS retrying, (
+    SELECT o.filename FROM rag_document o
+    WHERE o.dealership_id = d.dealership_id AND o.status = 'processing' AND o.lease_until >= now()
+    ORDER BY o.updated_at LIMIT 1
+) AS reading
+FROM rag_document d
+WHERE d.id = ANY(:ids) AND d.status = 'queued'
+""")
+_CAPACITY = text("""
+SELECT (SELECT coalesce(sum(concurrency), 0) FROM rag_worker WHERE last_seen >= now() - make_interval(secs => :stale))
+           AS slots,
+       (SELECT count(*) FROM rag_document WHERE status = 'processing' AND lease_until >= now()) AS reading
+""")
+
+
+async def explain(session: AsyncSession, ids: list[uuid.UUID], *, heartbeat_seconds: float) -> dict[uuid.UUID, Waiting]:
+    """For each queued document among `ids`: how many are ahead of it and why it waits. Another
+    dealership's documents are never named; that all workers are busy is all it learns of them."""
+    ahead = await waiting_behind(session, ids)
+    if not ahead:
+        return {}
+    capacity = (await session.execute(_CAPACITY, {"stale": heartbeat_seconds * MISSED_BEATS})).one()
+    explained: dict[uuid.UUID, Waiting] = {}
+    for row in await session.execute(_WHY, {"ids": list(ahead)}):
+        if row.id not in ahead:
+            continue
+        if not capacity.slots:
+            reason: str | None = NO_WORKER
+        elif row.retrying:
+            reason = RETRYING
+        elif row.reading is not None:
+            reason = READING_OWN.format(filename=row.reading)
+        elif capacity.reading >= capacity.slots:
+            reason = ALL_BUSY.format(slots=capacity.slots)
+        else:
+            reason = None
+        explained[row.id] = Waiting(ahead=ahead[row.id], reason=reason)
+    return explained

@@ -4,9 +4,12 @@ A job is a document whose status is `queued` (or `processing` with an expired le
 worker died). Workers claim one with `FOR UPDATE SKIP LOCKED`, hold a lease they keep
 extending while they work, and finish it in the same transaction that writes its chunks.
 Enqueueing is part of the upload's transaction, and a NOTIFY sent in it reaches listening
-workers only on commit. Fairness: the next job comes from the dealership served least recently,
-so one dealership's bulk upload cannot starve another's. A job whose workers keep dying is
-failed after `max_attempts`, with a reason, instead of circling forever.
+workers only on commit. Fairness: the next job comes first from a dealership with no document
+being read, then from the dealership served least recently, so one dealership's bulk upload
+cannot starve another's; a worker's last free slot takes only the former (`idle_only`), so a
+dealership's slow documents never hold every slot. A job whose workers keep dying is failed
+after `max_attempts`, with a reason, instead of circling forever. Deleting a document sends
+`CANCEL_CHANNEL` with its id, on commit, so the worker reading it stops at once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "sparring_rag_jobs"
+CANCEL_CHANNEL = "sparring_rag_cancel"
 ABANDONED = ("Processing stopped {n} times without finishing (the worker crashed or timed out); "
              "try re-indexing, or upload a smaller file.")
 
@@ -34,14 +38,22 @@ async def notify(session: AsyncSession) -> None:
     await session.execute(text(f"SELECT pg_notify('{CHANNEL}', '')"))
 
 
+async def notify_cancel(session: AsyncSession, document_id: uuid.UUID) -> None:
+    await session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CANCEL_CHANNEL, "id": str(document_id)})
+
+
 _CLAIM = text("""
-WITH pick AS (
+WITH busy AS (  -- dealerships with a document being read under a live lease
+    SELECT DISTINCT dealership_id FROM rag_document WHERE status = 'processing' AND lease_until >= now()
+), pick AS (
     SELECT d.id
     FROM rag_document d
     JOIN rag_index i ON i.dealership_id = d.dealership_id
-    WHERE (d.status = 'queued' AND d.run_after <= now())
-       OR (d.status = 'processing' AND d.lease_until < now())
-    ORDER BY i.last_served_at NULLS FIRST, d.queued_at, d.id
+    LEFT JOIN busy b ON b.dealership_id = d.dealership_id
+    WHERE ((d.status = 'queued' AND d.run_after <= now())
+           OR (d.status = 'processing' AND d.lease_until < now()))
+      AND (NOT :idle_only OR b.dealership_id IS NULL)
+    ORDER BY b.dealership_id IS NOT NULL, i.last_served_at NULLS FIRST, d.queued_at, d.id
     LIMIT 1
     FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
@@ -57,9 +69,11 @@ RETURNING claimed.id, claimed.dealership_id, claimed.attempts
 """)
 
 
-async def claim(session: AsyncSession, *, lease_seconds: float) -> Job | None:
+async def claim(session: AsyncSession, *, lease_seconds: float, idle_only: bool = False) -> Job | None:
+    """The next job; with `idle_only`, only from a dealership none of whose documents is being read."""
     token = uuid.uuid4()
-    row = (await session.execute(_CLAIM, {"token": token, "lease": lease_seconds})).one_or_none()
+    row = (await session.execute(_CLAIM, {"token": token, "lease": lease_seconds,
+                                          "idle_only": idle_only})).one_or_none()
     if row is None:
         return None
     return Job(document_id=row.id, dealership_id=row.dealership_id, lease_token=token, attempts=row.attempts)

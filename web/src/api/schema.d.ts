@@ -782,7 +782,7 @@ export interface components {
             status: string;
             /**
              * Status Reason
-             * @description why a queued document is still waiting, when no document worker is running
+             * @description queued only: why it is still waiting (no worker running, a retry later, its dealership's document being read first, every worker busy); null when it is next in line
              * @default null
              */
             status_reason: string | null;
@@ -840,7 +840,7 @@ export interface components {
             status: string;
             /**
              * Status Reason
-             * @description why a queued document is still waiting, when no document worker is running
+             * @description queued only: why it is still waiting (no worker running, a retry later, its dealership's document being read first, every worker busy); null when it is next in line
              * @default null
              */
             status_reason: string | null;
