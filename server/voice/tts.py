@@ -187,7 +187,7 @@ class EspeakSynthesizer:
         # Times from eSpeak's own word and clause events; the whole piece is synthesised at once,
         # so every word goes with the first chunk.
         words = tuple(words_from_marks(text, spoken.word_marks, spoken.clause_ends,
-                                       len(spoken.pcm) / SAMPLE_WIDTH / spoken.sample_rate * 1000))
+                                       len(pcm) / SAMPLE_WIDTH / sample_rate * 1000))
         size = sample_rate * self._chunk_ms // 1000 * 2
         for index, start in enumerate(range(0, len(pcm), size)):
             yield SpeechChunk(pcm[start:start + size], words if index == 0 else ())

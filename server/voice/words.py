@@ -84,7 +84,7 @@ def words_from_marks(text: str, marks: Sequence[tuple[int, float]], ends: Sequen
             continue
         start = min(starts)
         later = [ms for ms in boundaries if ms > max(starts)]
-        end = later[0] if later else max(start, total_ms)
-        words.append(Word(token, start, end))
+        end = min(later[0] if later else total_ms, total_ms)
+        words.append(Word(token, min(start, end), end))
         previous_end = end
     return words
