@@ -27,7 +27,7 @@ import websockets
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from server.voice.audio import SAMPLE_WIDTH, resample
+from server.voice.audio import SAMPLE_WIDTH, duration_ms, resample
 from server.voice.espeak import Espeak
 from server.voice.words import AlignmentWords, Word, words_from_marks
 
@@ -81,15 +81,22 @@ async def whole_samples(chunks: AsyncGenerator[SpeechChunk]) -> AsyncGenerator[S
 
 
 def _aligned(alignment: Any, words: AlignmentWords) -> tuple[Word, ...]:
-    """One chunk's character `alignment` (an SDK model or the socket's JSON) -> words now whole."""
+    """One chunk's `alignment` from the with-timestamps stream (seconds from the start of the
+    request's audio) -> the words now whole."""
     if alignment is None:
         return ()
-    if isinstance(alignment, dict):
-        return tuple(words.push(alignment.get("characters") or [],
-                                alignment.get("character_start_times_seconds") or [],
-                                alignment.get("character_end_times_seconds") or []))
     return tuple(words.push(alignment.characters, alignment.character_start_times_seconds,
                             alignment.character_end_times_seconds))
+
+
+def _socket_aligned(alignment: dict[str, Any] | None, chunk_start_ms: float, words: AlignmentWords) -> tuple[Word, ...]:
+    """The input-streaming socket's `alignment` (`chars`, `charStartTimesMs`, `charDurationsMs`,
+    in ms from the start of the audio chunk it came with) -> the words now whole."""
+    if not alignment:
+        return ()
+    starts = [chunk_start_ms + ms for ms in alignment.get("charStartTimesMs") or []]
+    ends = [start + ms for start, ms in zip(starts, alignment.get("charDurationsMs") or [], strict=False)]
+    return tuple(words.push(alignment.get("chars") or [], [ms / 1000 for ms in starts], [ms / 1000 for ms in ends]))
 
 
 class ElevenLabsHttp:
@@ -147,7 +154,7 @@ class ElevenLabsSocket:
                 socket = await websockets.connect(url, additional_headers={"xi-api-key": self._api_key})
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             raise TtsError("speech synthesis socket could not be opened") from exc
-        words = AlignmentWords()
+        words, received_ms = AlignmentWords(), 0.0
         try:
             await socket.send(json.dumps({"text": " ", "xi-api-key": self._api_key}))
             await socket.send(json.dumps({"text": text + " ", "flush": True}))
@@ -161,9 +168,11 @@ class ElevenLabsSocket:
                 except websockets.ConnectionClosed as exc:
                     raise TtsError("speech synthesis socket closed early") from exc
                 message = json.loads(raw)
-                timed = _aligned(message.get("alignment"), words)
-                if message.get("audio") or timed:
-                    yield SpeechChunk(base64.b64decode(message.get("audio") or ""), timed)
+                audio = base64.b64decode(message.get("audio") or "")
+                timed = _socket_aligned(message.get("alignment"), received_ms, words)
+                received_ms += duration_ms(audio, sample_rate)
+                if audio or timed:
+                    yield SpeechChunk(audio, timed)
                 if message.get("isFinal"):
                     if last := words.flush():
                         yield SpeechChunk(b"", tuple(last))

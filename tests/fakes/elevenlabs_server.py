@@ -1,7 +1,8 @@
 """Fake ElevenLabs: the HTTP streaming endpoint (raw PCM16), its with-timestamps variant (one JSON
 line per chunk: `audio_base64`, `alignment` and `normalized_alignment` of the characters whose
 audio is in that chunk, in seconds from the start of the request's audio) and the input-streaming
-WebSocket (`audio` with the same `alignment`). The audio is a 220 Hz tone (so it is not silence)
+WebSocket (`audio` with its `alignment` in the socket's own shape: `chars`, `charStartTimesMs`,
+`charDurationsMs`, in ms from the start of that audio chunk). The audio is a 220 Hz tone (so it is not silence)
 lasting `ms_per_char` per character of the text, like speech, and the alignment says so.
 Standalone (its own process, for benchmarks): `python -m tests.fakes.elevenlabs_server --port 8102
 --ttfb 0.1`."""
@@ -143,9 +144,15 @@ class FakeElevenLabs:
                     spoken, text = text.strip(), ""
                     if spoken:
                         self.requests[-1]["text"] += spoken
+                        at = 0.0
                         async for chunk, alignment in self._timed(spoken, rate):
+                            starts = [round(s * 1000 - at) for s in alignment["character_start_times_seconds"]]
+                            socket_alignment = {"chars": alignment["characters"], "charStartTimesMs": starts,
+                                                "charDurationsMs": [round(self.config.ms_per_char)] * len(starts)}
+                            at += len(chunk) / 2 / rate * 1000
                             await websocket.send_text(json.dumps({"audio": base64.b64encode(chunk).decode(),
-                                                                  "alignment": alignment}))
+                                                                  "alignment": socket_alignment,
+                                                                  "normalizedAlignment": socket_alignment}))
                 if message.get("text") == "":
                     await websocket.send_text(json.dumps({"isFinal": True}))
                     break
