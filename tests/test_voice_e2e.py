@@ -4,6 +4,7 @@ ElevenLabs servers on free ports, and speech made with eSpeak NG."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
@@ -202,6 +203,80 @@ async def test_barge_in_stops_audio_and_keeps_only_what_was_heard(
     # The engine remembers only the heard part.
     history = fakes[0].openai.chats[-1]["messages"]
     assert history[2] == {"role": "assistant", "content": heard}
+    await client.close()
+
+
+# -- word timings ---------------------------------------------------------------------------------
+def _timed_words(client: VoiceClient, message_id: str) -> list[dict[str, Any]]:
+    return [w for e in client.events(["audio.words"]) if e["message_id"] == message_id for w in e["words"]]
+
+
+async def test_every_sentence_comes_with_its_word_timings(server: LiveServer, world: World,
+                                                          fakes: tuple[Fakes, str, str]) -> None:
+    fakes[0].openai.config.reply = LONG_REPLY
+    client = await session(server, world)
+    before = len(fakes[0].eleven.requests)
+    await client.send({"type": "text", "text": "How much is this car?"})
+    start = await client.wait_for("audio.start", wait_s=20)
+    await client.wait_for("audio.end", wait_s=30)
+    pieces = fakes[0].eleven.requests[before:]
+    assert len(pieces) >= 2 and all(r["transport"] == "http+timestamps" for r in pieces)
+    timed = [e for e in client.events(["audio.words"]) if e["message_id"] == start["message_id"]]
+    # One sentence after another on the message's audio clock (the fake speaks 60 ms a character).
+    offsets, at = [], 0
+    for piece in pieces:
+        offsets.append(at)
+        at += len(piece["text"]) * 60
+    assert sorted({e["offset_ms"] for e in timed}) == offsets
+    for piece, offset in zip(pieces, offsets, strict=True):
+        words = [w for e in timed if e["offset_ms"] == offset for w in e["words"]]
+        assert " ".join(w["text"] for w in words) == piece["text"]
+        assert offset <= words[0]["start_ms"] and words[-1]["end_ms"] <= offset + len(piece["text"]) * 60
+    words = _timed_words(client, start["message_id"])
+    assert " ".join(w["text"] for w in words) == LONG_REPLY
+    assert all(a["end_ms"] <= b["start_ms"] for a, b in itertools.pairwise(words))
+    assert len(client.audio[start["message_id"]]) == at * 32  # 16 kHz PCM16: the clock is the audio
+    # Each word arrives no later than the audio that completes it.
+    received = 0
+    for record in client.log:
+        if record.event is None:
+            received += len(record.audio)
+        elif record.event["type"] == "audio.words" and record.event["message_id"] == start["message_id"]:
+            assert received / 32 <= record.event["words"][0]["end_ms"]
+    await client.close()
+
+
+async def test_interrupted_answer_ends_at_the_last_word_heard(server: LiveServer, world: World,
+                                                              fakes: tuple[Fakes, str, str]) -> None:
+    fakes[0].openai.config.reply = LONG_REPLY
+    client = await session(server, world)
+    await client.send({"type": "text", "text": "How much is this car?"})
+    start = await client.wait_for("audio.start", wait_s=20)
+    message_id = start["message_id"]
+    # The client stops exactly at the end of a word followed by a long one, so the few ms between
+    # its report and the server acting cannot reach the next word's end.
+    words: list[dict[str, Any]] = []
+    for _ in range(200):
+        words = _timed_words(client, message_id)
+        if len(words) > 12:
+            break
+        await asyncio.sleep(0.05)
+    index = next(i for i, w in enumerate(words) if w["end_ms"] >= 1500 and len(words[i + 1]["text"]) >= 4)
+    played_ms = words[index]["end_ms"]
+    for _ in range(400):  # the server has sent past that point
+        if len(client.audio.get(message_id, b"")) >= (played_ms + 200) * 32:
+            break
+        await asyncio.sleep(0.05)
+    await client.send({"type": "playback", "message_id": message_id, "played_ms": played_ms})
+    await client.send({"type": "interrupt"})
+    interrupted = await client.wait_for("interrupted")
+    expected = " ".join(w["text"] for w in words[:index + 1])
+    assert interrupted["heard_text"] == expected and LONG_REPLY.startswith(expected)
+    fakes[0].openai.config.reply = "Fine."
+    await client.send({"type": "text", "text": "Go on."})
+    await client.wait_for("metrics", wait_s=20)
+    history = fakes[0].openai.chats[-1]["messages"]
+    assert history[2] == {"role": "assistant", "content": expected}  # the stored answer
     await client.close()
 
 

@@ -4,6 +4,7 @@ the offline providers for real; and the reply pipeline (engine -> sentences -> T
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Iterator
 from contextlib import aclosing
@@ -24,6 +25,7 @@ from server.voice.pacer import PacedSender
 from server.voice.reply import ReplyPipeline, StageFailure
 from server.voice.stt import OpenAITranscriber, SphinxTranscriber, SttError, TurnTranscriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer, TtsError
+from server.voice.words import Word
 from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
@@ -116,7 +118,12 @@ def eleven_http(url: str, timeout: float = 2.0) -> tuple[ElevenLabsHttp, httpx.A
 
 
 async def collect(synth: Synthesizer, text: str, rate: int) -> bytes:
-    return b"".join([chunk async for chunk in synth.stream(text, rate)])
+    return (await collect_timed(synth, text, rate))[0]
+
+
+async def collect_timed(synth: Synthesizer, text: str, rate: int) -> tuple[bytes, list[Word]]:
+    chunks = [chunk async for chunk in synth.stream(text, rate)]
+    return b"".join(c.audio for c in chunks), [word for c in chunks for word in c.words]
 
 
 @pytest.mark.parametrize("rate", [16000, 24000])
@@ -124,11 +131,14 @@ async def test_elevenlabs_http_streams_pcm_at_the_session_rate(fake_eleven: tupl
                                                                rate: int) -> None:
     fake, url = fake_eleven
     synth, http = eleven_http(url)
-    pcm = await collect(synth, "Hello there.", rate)
+    pcm, words = await collect_timed(synth, "Hello there.", rate)
     await http.aclose()
     assert duration_ms(pcm, rate) == pytest.approx(len("Hello there.") * 60, abs=1)
+    # The with-timestamps stream: words from the fake's character alignment (60 ms a character).
+    assert [(w.text, round(w.start_ms), round(w.end_ms)) for w in words] == [("Hello", 0, 300),
+                                                                           ("there.", 360, 720)]
     sent = fake.requests[-1]
-    assert sent == {"transport": "http", "voice_id": "voice1", "text": "Hello there.",
+    assert sent == {"transport": "http+timestamps", "voice_id": "voice1", "text": "Hello there.",
                     "model_id": "eleven_flash_v2_5", "output_format": f"pcm_{rate}", "api_key": "el-test"}
 
 
@@ -164,15 +174,22 @@ async def test_elevenlabs_http_stream_is_closed_when_cancelled(fake_eleven: tupl
 async def test_elevenlabs_socket_streams_pcm(fake_eleven: tuple[FakeElevenLabs, str]) -> None:
     fake, url = fake_eleven
     synth = ElevenLabsSocket(url, "el-test", voice_id="voice1", model="eleven_flash_v2_5", timeout=2)
-    pcm = await collect(synth, "Hello there.", 24000)
+    pcm, words = await collect_timed(synth, "Hello there.", 24000)
     assert duration_ms(pcm, 24000) == pytest.approx(len("Hello there.") * 60, abs=1)
+    assert [(w.text, round(w.start_ms), round(w.end_ms)) for w in words] == [("Hello", 0, 300),
+                                                                           ("there.", 360, 720)]
     assert fake.requests[-1]["transport"] == "websocket" and fake.requests[-1]["text"] == "Hello there."
     assert fake.requests[-1]["api_key"] == "el-test" and fake.open_streams == 0
 
 
 async def test_espeak_synthesizer_speaks_at_the_session_rate() -> None:
-    pcm = await collect(EspeakSynthesizer(), "It is a fair price.", 24000)
+    pcm, words = await collect_timed(EspeakSynthesizer(), "It is a fair price.", 24000)
     assert 0.6 < duration_ms(pcm, 24000) / 1000 < 3.0
+    # Timed by eSpeak's own word events: in order, inside the audio, the text word for word.
+    assert " ".join(w.text for w in words) == "It is a fair price."
+    assert words[0].start_ms == 0 and words[-1].end_ms <= duration_ms(pcm, 24000) + 1
+    assert all(a.end_ms <= b.start_ms and a.start_ms < a.end_ms for a, b in itertools.pairwise(words))
+    assert words[-1].start_ms > 300  # "price." comes well into the sentence, not spread evenly
     assert max(abs(int.from_bytes(pcm[i:i + 2], "little", signed=True)) for i in range(0, len(pcm), 2)) > 1000
 
 
@@ -215,6 +232,17 @@ async def test_reply_streams_text_then_audio_in_order(fake_openai: tuple[FakeOpe
     assert [r["text"] for r in fake_eleven[0].requests[before:]] == [
         "It is a fair price.", "The car has low mileage and a full service history."]
     assert reply.heard_text(reply.sender.sent_ms) == reply.text
+    # Each sentence's word timings, on the reply's clock, no later than the audio they describe
+    # (a word goes out with the chunk that completes it, here with no pacing to hold audio back).
+    timed = [m for m in out if isinstance(m, dict) and m["type"] == "audio.words"]
+    assert sorted({m["offset_ms"] for m in timed}) == [0, len("It is a fair price.") * 60]
+    words = [w for m in timed for w in m["words"]]
+    assert " ".join(w["text"] for w in words) == reply.text
+    assert words[5] == {"text": "The", "start_ms": 1140, "end_ms": 1320}
+    audio_before = [sum(len(m) for m in out[:i] if isinstance(m, bytes)) for i, m in enumerate(out) if m in timed]
+    assert all(duration_ms(b"\0" * sent, 16000) <= first_end
+               for sent, first_end in zip(audio_before, [m["words"][0]["end_ms"] for m in timed], strict=True))
+    assert reply.heard_text(1319) == "It is a fair price." and reply.heard_text(1320) == "It is a fair price. The"
 
 
 async def test_reply_without_pipelining_synthesises_after_the_whole_text(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from server.voice.audio import Framer, RateGuard, duration_ms, frame_bytes, read_wav, resample, silence, to_wav
-from server.voice.heard import Timeline
+from server.voice.heard import SpokenWords
 from server.voice.metrics import AudioClock
 from server.voice.protocol import ProtocolError
 from server.voice.sentences import SentenceAggregator
 from server.voice.vad import Endpointer, Segment, SpeechStarted, TurnEnded, VadConfig
+from server.voice.words import AlignmentWords, Word, words_from_marks
 from tests.fakes.elevenlabs_server import tone
 from tests.voice_audio import frames, speech, utterance
 
@@ -184,41 +185,86 @@ def test_long_first_clause_goes_out_early() -> None:
     assert "".join(aggregator.flush()) == "and none of them"
 
 
-# -- heard text ----------------------------------------------------------------------------------
-def test_heard_text_follows_playback_in_whole_words() -> None:
-    timeline = Timeline()
-    timeline.begin("It is a fair price.")
-    timeline.add_audio(1000)
-    timeline.complete()
-    timeline.begin("The mileage is low.")
-    timeline.add_audio(1000)
-    timeline.complete()
-    assert timeline.heard_text(0) == ""
-    assert timeline.heard_text(1000) == "It is a fair price."
-    assert timeline.heard_text(1500) == "It is a fair price. The"  # "mileage" not heard to its end
-    assert timeline.heard_text(1600) == "It is a fair price. The mileage"
-    assert timeline.heard_text(5000) == "It is a fair price. The mileage is low."
-    assert timeline.heard_text(250) == "It"  # "It is" ends a little after 25% of the characters
+# -- word timings and heard text ------------------------------------------------------------------
+def test_words_are_built_from_a_character_alignment_split_across_chunks() -> None:
+    text = "It's $20, okay?"
+    starts = [i * 0.05 for i in range(len(text))]
+    ends = [s + 0.04 for s in starts]
+    words = AlignmentWords()
+    out: list[Word] = []
+    for first, last in ((0, 2), (2, 7), (7, 12), (12, len(text))):  # chunks cut words in two
+        out += words.push(list(text[first:last]), starts[first:last], ends[first:last])
+    assert [w.text for w in out] == ["It's", "$20,"]  # "okay?" has no whitespace after it yet
+    out += words.flush()
+    assert " ".join(w.text for w in out) == text
+    assert [(round(w.start_ms), round(w.end_ms)) for w in out] == [(0, 190), (250, 440), (500, 740)]
+    assert words.flush() == []
 
 
-def test_heard_text_estimates_a_piece_whose_audio_is_still_arriving() -> None:
-    timeline = Timeline()
-    timeline.begin("One two three four five six seven eight.")
-    timeline.add_audio(100)
-    assert timeline.heard_text(100) == ""
-    assert 0 < len(timeline.heard_text(1300)) < len("One two three four five six seven eight.")
+def test_words_from_synthesizer_marks_spell_the_whole_text() -> None:
+    text = "Well, $25,000 — is a lot."
+    # eSpeak-like marks: one per spoken word, "$25,000" spoken as three, the dash silent.
+    marks = [(0, 0.0), (6, 500.0), (6, 800.0), (6, 1100.0), (16, 1600.0), (19, 1700.0), (21, 1800.0)]
+    words = words_from_marks(text, marks, ends=[0.0, 450.0, 1400.0, 2100.0], total_ms=2300.0)
+    assert " ".join(w.text for w in words) == text
+    assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
+        ("Well,", 0, 450), ("$25,000", 500, 1400), ("—", 1400, 1400), ("is", 1600, 1700),
+        ("a", 1700, 1800), ("lot.", 1800, 2100)]
+
+
+def _spoken() -> SpokenWords:
+    spoken = SpokenWords()
+    assert spoken.begin("It is a fair price.") == 0
+    timed = [Word("It", 0, 150), Word("is", 180, 300), Word("a", 320, 380), Word("fair", 400, 650),
+             Word("price.", 680, 950)]
+    spoken.add(600, timed[:3])
+    spoken.add(400, timed[3:])
+    spoken.complete()
+    assert spoken.begin("The mileage is low.") == 1000
+    placed = spoken.add(1000, [Word("The", 0, 200), Word("mileage", 250, 700), Word("is", 720, 800),
+                               Word("low.", 820, 990)])
+    assert placed[1] == Word("mileage", 1250, 1700)  # on the reply's clock, not the piece's
+    spoken.complete()
+    return spoken
+
+
+def test_heard_text_is_cut_at_the_last_word_played_to_its_end() -> None:
+    spoken = _spoken()
+    assert spoken.heard_text(0) == ""
+    assert spoken.heard_text(149) == ""
+    assert spoken.heard_text(150) == "It"
+    assert spoken.heard_text(640) == "It is a"  # "fair" started, not finished
+    assert spoken.heard_text(1000) == "It is a fair price."
+    assert spoken.heard_text(1699) == "It is a fair price. The"
+    assert spoken.heard_text(1700) == "It is a fair price. The mileage"
+    assert spoken.heard_text(5000) == "It is a fair price. The mileage is low."
+
+
+def test_heard_text_of_a_piece_still_arriving_or_without_timings() -> None:
+    spoken = SpokenWords()
+    spoken.begin("One two three.")
+    spoken.add(300, [Word("One", 0, 250)])  # "two" not timed yet: it cannot have been heard
+    assert spoken.heard_text(300) == "One"
+    untimed = SpokenWords()
+    untimed.begin("No timings here.")
+    untimed.add(800, [])
+    assert untimed.heard_text(700) == ""  # no guess inside the piece
+    untimed.complete()
+    assert untimed.heard_text(800) == "No timings here."
 
 
 async def test_tts_bytes_are_recut_into_whole_samples() -> None:
     from collections.abc import AsyncGenerator
 
-    from server.voice.tts import whole_samples
+    from server.voice.tts import SpeechChunk, whole_samples
 
     pcm = tone(100, 16000)
+    word = Word("Hi", 0, 80)
 
-    async def reads() -> AsyncGenerator[bytes]:
+    async def reads() -> AsyncGenerator[SpeechChunk]:
         for start, end in ((0, 3), (3, 4), (4, 1001), (1001, len(pcm))):  # network reads split samples
-            yield pcm[start:end]
+            yield SpeechChunk(pcm[start:end], (word,) if start == 3 else ())
 
     chunks = [chunk async for chunk in whole_samples(reads())]
-    assert all(len(chunk) % 2 == 0 for chunk in chunks) and b"".join(chunks) == pcm
+    assert all(len(chunk.audio) % 2 == 0 for chunk in chunks) and b"".join(c.audio for c in chunks) == pcm
+    assert [c.words for c in chunks if c.words] == [(word,)]  # a chunk too short for a sample keeps its words

@@ -212,6 +212,14 @@ async def test_voice_turn_with_a_fake_microphone(world: World, live_server: Live
                    fake_audio=speech_wav(tmp_path / "turn.wav", repeat_during_reply=False))
 
 
+async def test_captions_highlight_each_word_as_it_is_spoken(world: World, live_server: LiveServer, app: Starlette,
+                                                          tmp_path: Path) -> None:
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("captions", live_server, {"accounts": data},
+                   fake_audio=speech_wav(tmp_path / "captions.wav", repeat_during_reply=False))
+
+
 async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: World, live_server: LiveServer,
                                                                        app: Starlette, tmp_path: Path) -> None:
     needs(app, 5)

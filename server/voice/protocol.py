@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MS = 20
@@ -35,6 +35,7 @@ class ServerEvent(enum.StrEnum):
     response_delta = "response.delta"
     audio_start = "audio.start"
     audio_end = "audio.end"
+    audio_words = "audio.words"  # 1.1: word timings of reply audio
     interrupted = "interrupted"
     sources = "sources"
     metrics = "metrics"

@@ -16,7 +16,7 @@ from typing import Any
 
 from server.voice.audio import duration_ms
 from server.voice.brain import Brain, BrainError, Sources, TextDelta
-from server.voice.heard import Timeline
+from server.voice.heard import SpokenWords
 from server.voice.metrics import TurnClock
 from server.voice.pacer import PacedSender
 from server.voice.protocol import ErrorCode, ServerEvent, event
@@ -40,7 +40,7 @@ class ReplyPipeline:
                  pipelining: bool = True) -> None:
         self.message_id = uuid.uuid4()
         self.text = ""
-        self.timeline = Timeline()
+        self.spoken = SpokenWords()
         self.audio_started = False
         self._brain = brain
         self._session_id = session_id
@@ -100,18 +100,23 @@ class ReplyPipeline:
     async def _synthesize(self, pieces: asyncio.Queue[str | None], audio: asyncio.Queue[bytes | None]) -> None:
         while (piece := await pieces.get()) is not None:
             self._clock.mark("tts_started")
-            self.timeline.begin(piece)
+            offset_ms = self.spoken.begin(piece)
             try:
                 async with aclosing(self._synth.stream(piece, self._rate)) as chunks:
                     async for chunk in chunks:
-                        if not chunk:
-                            continue
-                        self._clock.mark("tts_first_byte")
-                        self.timeline.add_audio(duration_ms(chunk, self._rate))
-                        audio.put_nowait(chunk)
+                        words = self.spoken.add(duration_ms(chunk.audio, self._rate), chunk.words)
+                        if words:
+                            # Sent as soon as timed: ahead of (or with) the audio they describe,
+                            # which still waits in the queue for its paced send.
+                            await self._emit(event(ServerEvent.audio_words, message_id=str(self.message_id),
+                                                   offset_ms=round(offset_ms),
+                                                   words=[word.as_json() for word in words]))
+                        if chunk.audio:
+                            self._clock.mark("tts_first_byte")
+                            audio.put_nowait(chunk.audio)
             except TtsError as exc:
                 raise StageFailure(ErrorCode.tts_failed, str(exc), retryable=exc.retryable) from exc
-            self.timeline.complete()
+            self.spoken.complete()
         audio.put_nowait(None)
 
     async def _send(self, audio: asyncio.Queue[bytes | None]) -> None:
@@ -140,4 +145,4 @@ class ReplyPipeline:
         return self._clock
 
     def heard_text(self, played_ms: float) -> str:
-        return self.timeline.heard_text(played_ms)
+        return self.spoken.heard_text(played_ms)

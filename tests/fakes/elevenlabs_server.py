@@ -1,5 +1,9 @@
-"""Fake ElevenLabs: the HTTP streaming endpoint and the input-streaming WebSocket, both returning
-raw PCM16 (a 220 Hz tone, so it is not silence) whose length follows the text, like speech.
+"""Fake ElevenLabs: the HTTP streaming endpoint (raw PCM16), its with-timestamps variant (one JSON
+line per chunk: `audio_base64`, `alignment` and `normalized_alignment` of the characters whose
+audio is in that chunk, in seconds from the start of the request's audio) and the input-streaming
+WebSocket (`audio` with its `alignment` in the socket's own shape: `chars`, `charStartTimesMs`,
+`charDurationsMs`, in ms from the start of that audio chunk). The audio is a 220 Hz tone (so it is not silence)
+lasting `ms_per_char` per character of the text, like speech, and the alignment says so.
 Standalone (its own process, for benchmarks): `python -m tests.fakes.elevenlabs_server --port 8102
 --ttfb 0.1`."""
 
@@ -47,6 +51,8 @@ class FakeElevenLabs:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/v1/text-to-speech/{voice_id}/stream", self._stream, methods=["POST"]),
+            Route("/v1/text-to-speech/{voice_id}/stream/with-timestamps", self._stream_with_timestamps,
+                  methods=["POST"]),
             WebSocketRoute("/v1/text-to-speech/{voice_id}/stream-input", self._socket),
         ])
 
@@ -64,12 +70,34 @@ class FakeElevenLabs:
                 await asyncio.sleep(delay)
             yield pcm[start:start + size]
 
+    def alignment(self, text: str, start: int, end: int, rate: int) -> dict[str, Any]:
+        """The characters whose audio lies in bytes [start, end) of the text's audio."""
+        per_char = self.config.ms_per_char / 1000
+        first = math.ceil(start / 2 / rate / per_char - 1e-9)
+        last = min(len(text), math.ceil(end / 2 / rate / per_char - 1e-9))
+        return {"characters": list(text[first:last]),
+                "character_start_times_seconds": [round(i * per_char, 3) for i in range(first, last)],
+                "character_end_times_seconds": [round((i + 1) * per_char, 3) for i in range(first, last)]}
+
+    async def _timed(self, text: str, rate: int) -> AsyncIterator[tuple[bytes, dict[str, Any]]]:
+        at = 0
+        async for chunk in self._audio(text, rate):
+            yield chunk, self.alignment(text, at, at + len(chunk), rate)
+            at += len(chunk)
+
     async def _stream(self, request: Request) -> Response:
+        return await self._http(request, timestamps=False)
+
+    async def _stream_with_timestamps(self, request: Request) -> Response:
+        return await self._http(request, timestamps=True)
+
+    async def _http(self, request: Request, *, timestamps: bool) -> Response:
         body = await request.json()
         if len(self.requests) >= 10_000:  # a long benchmark run must not grow the fake forever
             del self.requests[:5_000]
         fmt = request.query_params.get("output_format", "mp3_44100_128")
-        self.requests.append({"transport": "http", "voice_id": request.path_params["voice_id"],
+        self.requests.append({"transport": "http+timestamps" if timestamps else "http",
+                              "voice_id": request.path_params["voice_id"],
                               "text": body["text"], "model_id": body.get("model_id"), "output_format": fmt,
                               "api_key": request.headers.get("xi-api-key")})
         if self.config.fail_next > 0:
@@ -85,12 +113,18 @@ class FakeElevenLabs:
             try:
                 if hang:
                     await asyncio.sleep(3600)
-                async for chunk in self._audio(body["text"], rate):
-                    yield chunk
+                if not timestamps:
+                    async for chunk in self._audio(body["text"], rate):
+                        yield chunk
+                    return
+                async for chunk, alignment in self._timed(body["text"], rate):
+                    line = {"audio_base64": base64.b64encode(chunk).decode(), "alignment": alignment,
+                            "normalized_alignment": alignment}
+                    yield (json.dumps(line) + "\n").encode()
             finally:
                 self.open_streams -= 1
 
-        return StreamingResponse(body_stream(), media_type="audio/pcm")
+        return StreamingResponse(body_stream(), media_type="application/json" if timestamps else "audio/pcm")
 
     async def _socket(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -110,8 +144,15 @@ class FakeElevenLabs:
                     spoken, text = text.strip(), ""
                     if spoken:
                         self.requests[-1]["text"] += spoken
-                        async for chunk in self._audio(spoken, rate):
-                            await websocket.send_text(json.dumps({"audio": base64.b64encode(chunk).decode()}))
+                        at = 0.0
+                        async for chunk, alignment in self._timed(spoken, rate):
+                            starts = [round(s * 1000 - at) for s in alignment["character_start_times_seconds"]]
+                            socket_alignment = {"chars": alignment["characters"], "charStartTimesMs": starts,
+                                                "charDurationsMs": [round(self.config.ms_per_char)] * len(starts)}
+                            at += len(chunk) / 2 / rate * 1000
+                            await websocket.send_text(json.dumps({"audio": base64.b64encode(chunk).decode(),
+                                                                  "alignment": socket_alignment,
+                                                                  "normalizedAlignment": socket_alignment}))
                 if message.get("text") == "":
                     await websocket.send_text(json.dumps({"isFinal": True}))
                     break

@@ -4,7 +4,7 @@
  * See docs/voice-protocol.md for the full description.
  */
 
-export const PROTOCOL_VERSION = "1.0";
+export const PROTOCOL_VERSION = "1.1";
 export const VOICE_PATH = "/api/v1/voice/live";
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const FRAME_MS = 20;
@@ -28,6 +28,7 @@ export const ServerEvent = {
   responseDelta: "response.delta",
   audioStart: "audio.start",
   audioEnd: "audio.end",
+  audioWords: "audio.words",
   interrupted: "interrupted",
   sources: "sources",
   metrics: "metrics",
@@ -121,6 +122,9 @@ export type TurnMetrics = {
   underruns: number;
 };
 
+/** One spoken word, in ms from the start of its message's audio (the `playback.played_ms` clock). */
+export type TimedWord = { text: string; start_ms: number; end_ms: number };
+
 export type ServerMessage =
   | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean }; protocol_version: string; persona_id: string | null; persona_name: string | null }
   | { type: "vad"; speaking: boolean }
@@ -128,6 +132,7 @@ export type ServerMessage =
   | { type: "response.delta"; message_id: string; text: string }
   | { type: "audio.start"; message_id: string; sample_rate: number }
   | { type: "audio.end"; message_id: string }
+  | { type: "audio.words"; message_id: string; offset_ms: number; words: TimedWord[] }
   | { type: "interrupted"; message_id: string; heard_text: string }
   | { type: "sources"; message_id: string; items: Source[] }
   | ({ type: "metrics" } & TurnMetrics)

@@ -7,6 +7,8 @@ import { Scorecard } from "../../components/Scorecard";
 import { Sources } from "../../components/Sources";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
+import type { TimedWord } from "../../voice/protocol";
+import { Caption } from "./Caption";
 
 export interface Turn {
   id: string;
@@ -15,6 +17,8 @@ export interface Turn {
   sources?: Source[];
   streaming?: boolean;
   interrupted?: boolean;
+  /** Word timings of a spoken reply (`audio.words`), for captions that follow the playback. */
+  words?: TimedWord[];
 }
 
 export interface PracticeProps {
@@ -23,14 +27,14 @@ export interface PracticeProps {
   onLeave: () => void;
 }
 
-export function Transcript({ turns, assistantName }: { turns: Turn[]; assistantName: string }) {
+export function Transcript({ turns, assistantName, playedMs }: { turns: Turn[]; assistantName: string; playedMs?: Record<string, number> }) {
   return (
     <ol className="transcript" aria-live="polite" aria-label="Conversation" data-testid="transcript">
       {turns.map((t) => (
         <li key={t.id} className={`turn turn-${t.role}`} data-role={t.role} data-message-id={t.id} data-streaming={t.streaming ? "true" : undefined}>
           <span className="speaker">{t.role === "user" ? "You" : assistantName}</span>
           <p>
-            {t.text}
+            {t.words?.length ? <Caption text={t.text} words={t.words} playedMs={playedMs?.[t.id] ?? 0} /> : t.text}
             {t.streaming ? <span className="cursor" aria-hidden="true">▍</span> : null}
           </p>
           {t.interrupted ? <span className="badge badge-interrupted" data-testid="interrupted">interrupted</span> : null}

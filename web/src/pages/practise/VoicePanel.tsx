@@ -136,6 +136,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       case "audio.start":
         lastAssistant.current = m.message_id;
         break;
+      case "audio.words":
+        upsertAssistant(m.message_id, (t) => ({ ...t, words: [...(t.words ?? []), ...m.words] }));
+        break;
       case "audio.end":
         engine.current?.endOfReply();
         upsertAssistant(m.message_id, (t) => ({ ...t, streaming: false }));
@@ -200,7 +203,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
           {hearing ? "Hearing you…" : "Listening"}
         </span>
       </div>
-      <Transcript turns={turns} assistantName={mode === "training" ? "Adam" : "Customer"} />
+      <Transcript turns={turns} assistantName={mode === "training" ? "Adam" : "Customer"} playedMs={playedByMessage} />
       {partial ? (
         <p className="partial" aria-live="polite" data-testid="partial">
           {partial}…
