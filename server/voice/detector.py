@@ -43,3 +43,11 @@ def make_detector(engine: VadEngine, sample_rate: int, *, aggressiveness: int = 
 
         return SileroDetector(sample_rate, threshold=threshold)
     return WebrtcDetector(sample_rate, aggressiveness)
+
+
+def preload(engine: VadEngine) -> None:
+    """Load the engine's model now (at startup), not in the first session's audio path."""
+    if engine == "silero":
+        from server.voice.vad_silero import shared_session
+
+        shared_session()
