@@ -12,6 +12,23 @@ def _line(ok: bool | None, label: str, detail: str) -> None:
     print(f"[{mark}] {label:<14} {detail}")
 
 
+def _check_vad(settings: Settings) -> bool:
+    """Which frame classifier the voice path uses; Silero's model is loaded to prove it loads."""
+    if settings.voice_vad == "webrtc":
+        _line(None, "vad", f"webrtc (aggressiveness {settings.voice_vad_aggressiveness})")
+        return True
+    try:
+        from server.voice.vad_silero import load_seconds, model_path
+
+        seconds = load_seconds()
+    except Exception as exc:
+        _line(False, "vad", f"silero: the model did not load: {exc.__class__.__name__}: {exc}")
+        return False
+    _line(True, "vad", f"silero (threshold {settings.voice_vad_threshold}), {model_path().name} loaded in "
+                       f"{seconds * 1000:.0f} ms, one session per process")
+    return True
+
+
 async def run_doctor(settings: Settings) -> int:
     from server.db.engine import create_engine, resolve_database_url
     from server.db.migrate import current_revision, head_revision
@@ -56,5 +73,6 @@ async def run_doctor(settings: Settings) -> int:
         _line(None, "redis", "not configured: rate limits and caches are per process")
     for name, provider in settings.provider_status().items():
         _line(None, f"provider:{name}", provider)
+    failures += not _check_vad(settings)
     print("all checks passed" if not failures else f"{failures} check(s) failed")
     return 1 if failures else 0

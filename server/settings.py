@@ -90,7 +90,10 @@ class Settings(BaseSettings):
     elevenlabs_model: str = "eleven_flash_v2_5"
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
     tts_transport: Literal["http", "websocket"] = "http"
+    # The VAD's frame classifier; tests/bench/vad_eval.py compared them (docs/benchmarks.md).
+    voice_vad: Literal["webrtc", "silero"] = "silero"
     voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    voice_vad_threshold: float = Field(default=0.5, gt=0, lt=1)  # Silero's speech probability
     voice_speech_start_ms: int = Field(default=200, ge=20, le=2000)
     voice_end_of_turn_ms: int = Field(default=500, ge=100, le=5000)
     voice_segment_pause_ms: int = Field(default=200, ge=60, le=5000)

@@ -116,13 +116,15 @@ def test_migrate_and_doctor(settings: Settings) -> None:
     assert "[ok  ] database" in doctor.stdout and "pgvector" in doctor.stdout
     assert "[ok  ] migrations" in doctor.stdout
     assert "provider:llm" in doctor.stdout and "offline" in doctor.stdout
+    assert re.search(r"\[ok  \] vad +silero \(threshold 0\.5\), silero_vad\.onnx loaded in \d+ ms", doctor.stdout)
     assert doctor.stdout.strip().endswith("all checks passed")
 
 
 def test_doctor_reports_an_unreachable_database(settings: Settings) -> None:
-    doctor = sparring(settings, "doctor", DATABASE_URL="postgresql://nobody@127.0.0.1:9/none")
+    doctor = sparring(settings, "doctor", DATABASE_URL="postgresql://nobody@127.0.0.1:9/none", VOICE_VAD="webrtc")
     assert doctor.returncode == 1
     assert "[FAIL] database" in doctor.stdout and "Traceback" not in doctor.stdout + doctor.stderr
+    assert re.search(r"\[info\] vad +webrtc \(aggressiveness 2\)", doctor.stdout)
 
 
 def test_a_placeholder_secret_is_refused_outside_development(settings: Settings) -> None:

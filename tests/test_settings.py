@@ -56,6 +56,7 @@ async def test_a_hash_made_with_default_settings_costs_at_least_12() -> None:
 @pytest.mark.parametrize(("name", "value"), [
     ("RATE_LIMIT_LOGIN", "ten per minute"), ("RATE_LIMIT_CHAT", "0/minute"), ("PRINCIPAL_CACHE_SECONDS", "61"),
     ("BCRYPT_ROUNDS", "3"), ("ENVIRONMENT", "staging"), ("ACCESS_TOKEN_MINUTES", "zero"),
+    ("VOICE_VAD", "rnnoise"), ("VOICE_VAD_THRESHOLD", "1.5"),
 ])
 def test_invalid_values_are_refused_at_start(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(name, value)

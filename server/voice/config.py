@@ -25,7 +25,8 @@ class VoiceConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> VoiceConfig:
         return cls(
-            vad=VadConfig(aggressiveness=settings.voice_vad_aggressiveness,
+            vad=VadConfig(engine=settings.voice_vad, aggressiveness=settings.voice_vad_aggressiveness,
+                          silero_threshold=settings.voice_vad_threshold,
                           speech_start_ms=settings.voice_speech_start_ms,
                           end_of_turn_ms=settings.voice_end_of_turn_ms,
                           segment_pause_ms=settings.voice_segment_pause_ms),

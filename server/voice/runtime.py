@@ -19,6 +19,7 @@ from server.recording.store import RecordingStore
 from server.settings import Settings
 from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
+from server.voice.detector import preload
 from server.voice.lifecycle import SessionKeeper
 from server.voice.stt import OpenAITranscriber, SphinxTranscriber, Transcriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer
@@ -56,6 +57,7 @@ class VoiceRuntime:
 async def voice_runtime(settings: Settings, brain: Brain,
                         recordings: RecordingStore | None = None) -> AsyncIterator[VoiceRuntime]:
     config = VoiceConfig.from_settings(settings)
+    preload(config.vad.engine)
     llm: openai.AsyncOpenAI | None = None
     stt_client: openai.AsyncOpenAI | None = None
     eleven_http: httpx.AsyncClient | None = None

@@ -1,11 +1,11 @@
 """Voice activity detection and endpointing: 20 ms frames in, speech/segment/turn events out.
 
-The frame classifier is WebRTC's VAD (`webrtcvad-wheels`, the maintained build of Google's
-GMM detector): about 10 microseconds of C per 20 ms frame and a few hundred bytes of state per
-session, which is what hundreds of sessions per core need. Silero (ONNX) is more robust to
-noise but costs ~100x the CPU per frame plus the onnxruntime (~50 MB RSS); the browser's
-noise suppression and echo cancellation in front of us narrow that gap. Decisions are taken
-on the stream's own clock (frame counts), so they do not depend on network jitter.
+The frame classifier is a `SpeechDetector` (server/voice/detector.py, `VOICE_VAD`): by default
+Silero (ONNX, one model session per process), which tests/bench/vad_eval.py found takes no
+typing or fan noise for speech and ~1 cough group a minute, where WebRTC's GMM detector
+(`webrtcvad-wheels`) barged in ~14 times a minute on each, at the same detection latency. WebRTC
+stays selectable: ~2 us per frame against Silero's ~0.15-0.3 ms. Decisions are taken on the
+stream's own clock (frame counts), so they do not depend on network jitter.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-import webrtcvad
-
+from server.voice.detector import SpeechDetector, VadEngine, make_detector
 from server.voice.protocol import FRAME_MS
 
 
 @dataclass(frozen=True, slots=True)
 class VadConfig:
-    aggressiveness: int = 2  # 0 (permissive) .. 3 (strict)
+    engine: VadEngine = "silero"  # the frame classifier (VOICE_VAD)
+    aggressiveness: int = 2  # WebRTC: 0 (permissive) .. 3 (strict)
+    silero_threshold: float = 0.5  # Silero: speech probability that starts speech
     speech_start_ms: int = 200  # voiced audio needed before we call it speech
     end_of_turn_ms: int = 500  # silence that ends the user's turn
     segment_pause_ms: int = 200  # a shorter pause cuts a segment for early transcription
@@ -50,10 +51,11 @@ VadEvent = SpeechStarted | Segment | TurnEnded
 
 
 class Endpointer:
-    def __init__(self, config: VadConfig, sample_rate: int, *, vad: webrtcvad.Vad | None = None) -> None:
+    def __init__(self, config: VadConfig, sample_rate: int, *, detector: SpeechDetector | None = None) -> None:
         self.config = config
         self.sample_rate = sample_rate
-        self._vad = vad or webrtcvad.Vad(config.aggressiveness)
+        self.detector = detector or make_detector(config.engine, sample_rate, aggressiveness=config.aggressiveness,
+                                                  threshold=config.silero_threshold)
         self._start_frames = max(1, config.speech_start_ms // FRAME_MS)
         self._window: deque[tuple[bytes, bool]] = deque(
             maxlen=max(self._start_frames, config.prefix_ms // FRAME_MS + self._start_frames))
@@ -75,7 +77,7 @@ class Endpointer:
         return self._speech_frames * FRAME_MS if self.speaking else 0
 
     def is_speech(self, frame: bytes) -> bool:
-        return bool(self._vad.is_speech(frame, self.sample_rate))
+        return self.detector.is_speech(frame)
 
     def push(self, frame: bytes) -> list[VadEvent]:
         voiced = self.is_speech(frame)
