@@ -39,6 +39,8 @@ WITH pick AS (
     SELECT d.id
     FROM rag_document d
     JOIN rag_index i ON i.dealership_id = d.dealership_id
+    -- A suspended dealership's documents wait (they are claimed again once it is reactivated).
+    JOIN dealership dl ON dl.id = d.dealership_id AND dl.active
     WHERE (d.status = 'queued' AND d.run_after <= now())
        OR (d.status = 'processing' AND d.lease_until < now())
     ORDER BY i.last_served_at NULLS FIRST, d.queued_at, d.id
