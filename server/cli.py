@@ -50,7 +50,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # Workers inherit the resolved URL, so they share this process's embedded server.
     os.environ["DATABASE_URL"] = url
     uvicorn.run("server.app:asgi_factory", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=None, proxy_headers=True, ws_max_size=64 * 1024,
+                workers=args.workers, log_config=None, ws_max_size=64 * 1024,
+                # X-Forwarded-* are read by the app, from FORWARDED_ALLOW_IPS only (none by default);
+                # uvicorn's own handling would trust loopback whatever the setting says.
+                proxy_headers=False,
                 # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms
                 # frame cost ~5% of the server's CPU in the voice load benchmark for nothing.
                 ws_per_message_deflate=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -94,12 +95,13 @@ def _retry_after(previous: int, current: int, limit: int, period: float, fractio
 
 
 class RateLimits:
-    """Named per-route limits from the settings ('login', 'chat', 'voice')."""
+    """Named limits from the settings ('login', 'login_address', 'chat', 'voice')."""
 
     def __init__(self, limiter: Limiter, settings: Settings) -> None:
         self.limiter = limiter
         self.rates = {
             "login": parse_rate(settings.rate_limit_login),
+            "login_address": parse_rate(settings.rate_limit_login_address),
             "chat": parse_rate(settings.rate_limit_chat),
             "voice": parse_rate(settings.rate_limit_voice),
         }
@@ -109,3 +111,8 @@ class RateLimits:
         retry_after = await self.limiter.hit(f"{name}:{key}", limit, period)
         if retry_after is not None:
             raise RateLimited(retry_after)
+
+    async def count_turn(self, user_id: uuid.UUID) -> None:
+        """One conversation turn that will reach the model, from any channel (REST chat, a typed
+        or spoken voice turn): all count against the user's one `chat` limit."""
+        await self.check("chat", str(user_id))

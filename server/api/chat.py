@@ -83,7 +83,7 @@ def engine_of(ctx: Ctx) -> ConversationEngine:
 async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
     started = time.perf_counter()
     me = ctx.principal
-    await ctx.state.limits.check("chat", str(me.user_id))
+    await ctx.state.limits.count_turn(me.user_id)
     if body.dealership_id is not None and not me.is_super_admin and body.dealership_id != me.dealership_id:
         raise Forbidden("Only a super admin can chat on behalf of another dealership.")
     engine = engine_of(ctx)
