@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
-                logins=LoginAdmission(per_address=settings.login_max_per_address,
+                logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
                 voice=voice,

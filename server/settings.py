@@ -54,10 +54,11 @@ class Settings(BaseSettings):
 
     # "limit/period" per route group; period is second, minute or hour.
     rate_limit_login: str = "10/minute"  # per email and client address
-    rate_limit_login_address: str = "30/minute"  # password checks per client address, any email
+    rate_limit_login_address: str = "20/minute"  # failed password checks per client address, any email
     # Password checks admitted at once (hashing or queued) per client address and per process;
     # beyond either, a login is refused at once with 429 before any hashing (server/auth/admission.py).
-    login_max_per_address: int = Field(default=2, ge=1, le=1000)
+    # 0: half the hashing threads (one per CPU), at least 1, so one address never holds them all.
+    login_max_per_address: int = Field(default=0, ge=0, le=1000)
     login_max_pending: int = Field(default=16, ge=1, le=10_000)
     rate_limit_chat: str = "30/minute"
     rate_limit_voice: str = "20/minute"

@@ -70,7 +70,7 @@ async def login(ctx: Ctx, body: LoginIn) -> TokenOut:
     # Admission first: during a flood the refusal costs no limiter call, no query, no hash.
     async with ctx.state.logins.admit(ctx.client_ip):
         await ctx.state.limits.check("login", f"{body.email}|{ctx.client_ip}")
-        await ctx.state.limits.check("login_address", ctx.client_ip)
+        await ctx.state.limits.check_failures("login_address", ctx.client_ip)
         return await _login(ctx, body)
 
 
@@ -89,6 +89,9 @@ async def _login(ctx: Ctx, body: LoginIn) -> TokenOut:
                      dealership_id=user.dealership_id if user else None, ip=ctx.client_ip,
                      email=body.email, reason=reason)
         await ctx.db.commit()
+        # Failures per address bound a flood of random emails, which the per-email limit never
+        # meets; an office behind one address signing in successfully is not held back.
+        await ctx.state.limits.fail("login_address", ctx.client_ip)
         if reason == "suspended":
             # Said only to whoever knows the password: it confirms nothing to a guesser.
             raise Unauthorized(SUSPENDED, code="dealership_suspended")

@@ -18,4 +18,8 @@ async def password_matches(logins: LoginAdmission, limits: RateLimits, user: Use
                            address: str, rounds: int) -> bool:
     async with logins.admit(address):
         await limits.check("login", f"{user.email.lower()}|{address}")
-        return await verify_password(password, user.password_hash, rounds=rounds)
+        await limits.check_failures("login_address", address)
+        if await verify_password(password, user.password_hash, rounds=rounds):
+            return True
+        await limits.fail("login_address", address)
+        return False
