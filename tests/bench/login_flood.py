@@ -30,6 +30,7 @@ import asyncio
 import multiprocessing
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     flood_seconds = flood_counts.pop("seconds")
     flood_total = int(sum(flood_counts.values()))
