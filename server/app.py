@@ -21,10 +21,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from server.api.endpoint import fault_response
 from server.api.routes import build_routes
+from server.auth.admission import LoginAdmission
 from server.auth.dev_secret import with_development_secret
+from server.auth.passwords import HASHING_THREADS
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
 from server.conversation.llm import LLM, OpenAIChat
@@ -120,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 limits=RateLimits(limiter, settings),
                 authenticator=Authenticator(sessionmaker, secret=settings.jwt_secret,
                                             ttl=settings.principal_cache_seconds),
+                logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
+                                      total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
                 voice=voice,
             )
@@ -141,7 +146,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                               "providers": settings.provider_status()})
             yield {STATE_KEY: state}
 
-    middleware = [
+    middleware: list[Middleware] = []
+    if settings.forwarded_allow_ips:
+        # The client address (login limits, audit) and scheme come from X-Forwarded-* only when the
+        # connection is from a proxy we trust; `sparring serve` leaves uvicorn's own handling off.
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips))
+    middleware += [
         Middleware(RequestIdMiddleware),
         Middleware(MetricsMiddleware, metrics=RequestMetrics(registry)),
         Middleware(SecurityHeadersMiddleware),

@@ -54,7 +54,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     _exit_cleanly_on_signals()
     try:
         uvicorn.run("server.app:asgi_factory", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_config=None, proxy_headers=True, ws_max_size=64 * 1024,
+                    workers=args.workers, log_config=None, ws_max_size=64 * 1024,
+                    # X-Forwarded-* are read by the app, from FORWARDED_ALLOW_IPS only (none by default);
+                    # uvicorn's own handling would trust loopback whatever the setting says.
+                    proxy_headers=False,
                     # httptools bounds neither a header's size nor their number: we do (431).
                     http=http_protocol(settings.max_header_bytes, settings.max_headers),
                     # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -16,6 +17,9 @@ from server.settings import Settings, parse_rate
 class Limiter(Protocol):
     async def hit(self, key: str, limit: int, period: float) -> float | None:
         """Count one hit; None if allowed, else seconds until it would be."""
+
+    async def peek(self, key: str, limit: int, period: float) -> float | None:
+        """As `hit`, without counting."""
 
     async def reset(self) -> None: ...
 
@@ -31,6 +35,12 @@ class MemoryLimiter:
         self._last_sweep = 0.0
 
     async def hit(self, key: str, limit: int, period: float) -> float | None:
+        return self._count(key, limit, period, add=True)
+
+    async def peek(self, key: str, limit: int, period: float) -> float | None:
+        return self._count(key, limit, period, add=False)
+
+    def _count(self, key: str, limit: int, period: float, *, add: bool) -> float | None:
         now = time.time()
         window = math.floor(now / period)
         fraction = (now / period) - window
@@ -38,6 +48,8 @@ class MemoryLimiter:
         current = self._counts.get((key, period, window), 0)
         if _estimate(previous, current, fraction) >= limit:
             return _retry_after(previous, current, limit, period, fraction)
+        if not add:
+            return None
         self._counts[(key, period, window)] = current + 1
         if now - self._last_sweep > 60:
             self._last_sweep = now
@@ -80,6 +92,16 @@ class RedisLimiter:
             return None
         return _retry_after(int(previous), int(current), limit, period, fraction)
 
+    async def peek(self, key: str, limit: int, period: float) -> float | None:
+        now = time.time()
+        window = math.floor(now / period)
+        fraction = (now / period) - window
+        keys = [f"{self._prefix}{key}:{int(period)}:{window - 1}", f"{self._prefix}{key}:{int(period)}:{window}"]
+        previous, current = (int(v or 0) for v in await self._redis.mget(keys))
+        if _estimate(previous, current, fraction) < limit:
+            return None
+        return _retry_after(previous, current, limit, period, fraction)
+
     async def reset(self) -> None:
         async for key in self._redis.scan_iter(match=f"{self._prefix}*"):
             await self._redis.delete(key)
@@ -94,12 +116,13 @@ def _retry_after(previous: int, current: int, limit: int, period: float, fractio
 
 
 class RateLimits:
-    """Named per-route limits from the settings ('login', 'chat', 'voice')."""
+    """Named limits from the settings ('login', 'login_address' (failures), 'chat', 'voice')."""
 
     def __init__(self, limiter: Limiter, settings: Settings) -> None:
         self.limiter = limiter
         self.rates = {
             "login": parse_rate(settings.rate_limit_login),
+            "login_address": parse_rate(settings.rate_limit_login_address),
             "chat": parse_rate(settings.rate_limit_chat),
             "voice": parse_rate(settings.rate_limit_voice),
         }
@@ -109,3 +132,19 @@ class RateLimits:
         retry_after = await self.limiter.hit(f"{name}:{key}", limit, period)
         if retry_after is not None:
             raise RateLimited(retry_after)
+
+    async def check_failures(self, name: str, key: str) -> None:
+        """Refuse (429) once `key` has used up its failures; `fail` counts one."""
+        limit, period = self.rates[name]
+        retry_after = await self.limiter.peek(f"{name}:{key}", limit, period)
+        if retry_after is not None:
+            raise RateLimited(retry_after)
+
+    async def fail(self, name: str, key: str) -> None:
+        limit, period = self.rates[name]
+        await self.limiter.hit(f"{name}:{key}", limit, period)
+
+    async def count_turn(self, user_id: uuid.UUID) -> None:
+        """One conversation turn that will reach the model, from any channel (REST chat, a typed
+        or spoken voice turn): all count against the user's one `chat` limit."""
+        await self.check("chat", str(user_id))

@@ -5,6 +5,7 @@ Every name here is documented in `docs/configuration.md` and `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -49,8 +50,19 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=16, le=1000)
     max_upload_mb: int = Field(default=25, ge=1, le=1024)
 
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated addresses
+    # or networks (CIDR), "*" for any. Empty (the default): none; the connecting address is the
+    # client, whatever headers it sends. The client address keys the login limits below.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # "limit/period" per route group; period is second, minute or hour.
-    rate_limit_login: str = "10/minute"
+    rate_limit_login: str = "10/minute"  # per email and client address
+    rate_limit_login_address: str = "20/minute"  # failed password checks per client address, any email
+    # Password checks admitted at once (hashing or queued) per client address and per process;
+    # beyond either, a login is refused at once with 429 before any hashing (server/auth/admission.py).
+    # 0: half the hashing threads (one per CPU), at least 1, so one address never holds them all.
+    login_max_per_address: int = Field(default=0, ge=0, le=1000)
+    login_max_pending: int = Field(default=16, ge=1, le=10_000)
     rate_limit_chat: str = "30/minute"
     rate_limit_voice: str = "20/minute"
 
@@ -156,7 +168,21 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("rate_limit_login", "rate_limit_chat", "rate_limit_voice")
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            for item in value:
+                if item != "*":
+                    try:
+                        ipaddress.ip_network(str(item), strict=False)
+                    except ValueError:
+                        raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_chat", "rate_limit_voice")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)

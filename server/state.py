@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from server.auth.admission import LoginAdmission
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
 from server.ratelimit import RateLimits
@@ -35,6 +36,7 @@ class AppState:
     redis: Redis | None
     limits: RateLimits
     authenticator: Authenticator
+    logins: LoginAdmission  # password checks admitted at once (server/auth/admission.py)
     registry: CollectorRegistry
     tasks: TaskSupervisor
     # The document retriever the conversation engine grounds answers in (server.rag's

@@ -216,7 +216,9 @@ def start_live_server(env_overrides: dict[str, str], log_path: Path) -> LiveServ
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--ws-max-size", str(64 * 1024)],
+         "--port", str(port), "--ws-max-size", str(64 * 1024),
+         # As `sparring serve`: X-Forwarded-* are the app's business (FORWARDED_ALLOW_IPS).
+         "--no-proxy-headers"],
         cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -260,7 +262,9 @@ def live_server(database_url: str, settings: Settings, tmp_path_factory: pytest.
     """A real uvicorn process on a free port, sharing the test database (and the JWT secret)."""
     env = {"DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
            "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "OPENAI_API_KEY": "", "ELEVENLABS_API_KEY": "",
-           "PINECONE_API_KEY": ""}
+           "PINECONE_API_KEY": "",
+           # The tests act as the TLS proxy in front of it (X-Forwarded-Proto: https).
+           "FORWARDED_ALLOW_IPS": "127.0.0.1"}
     server = start_live_server(env, tmp_path_factory.mktemp("live") / "server.log")
     yield server
     stop_live_server(server)

@@ -55,7 +55,9 @@ async def test_login_is_throttled_per_email_and_ip(client: httpx.AsyncClient, wo
 async def test_memory_limiter_window() -> None:
     await inside_one_rate_window()
     limiter = MemoryLimiter()
+    assert [await limiter.peek("k", 3, 60) for _ in range(5)] == [None] * 5   # peeking counts nothing
     assert [await limiter.hit("k", 3, 60) for _ in range(3)] == [None, None, None]
+    assert await limiter.peek("k", 3, 60) is not None
     retry = await limiter.hit("k", 3, 60)
     assert retry is not None and 0 < retry <= 60
     assert await limiter.hit("other", 3, 60) is None
@@ -79,8 +81,11 @@ async def test_redis_limiter_is_shared_between_instances(redis: Redis) -> None:
     prefix = f"sparring-test:{uuid.uuid4().hex}:"
     first, second = RedisLimiter(redis, prefix=prefix), RedisLimiter(redis, prefix=prefix)
     try:
+        assert await first.peek("login:x", 10, 60) is None
         results = [await (first if n % 2 else second).hit("login:x", 10, 60) for n in range(10)]
         assert results == [None] * 10
+        peeked = await second.peek("login:x", 10, 60)   # seen by the other instance, counting nothing
+        assert peeked is not None and 0 < peeked <= 60
         retry = await first.hit("login:x", 10, 60)
         assert retry is not None and 0 < retry <= 60
         assert await second.hit("login:x", 10, 60) is not None

@@ -92,7 +92,7 @@ def engine_of(ctx: Ctx) -> ConversationEngine:
 async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
     started = time.perf_counter()
     me = ctx.principal
-    await ctx.state.limits.check("chat", str(me.user_id))
+    await ctx.state.limits.count_turn(me.user_id)
     engine = engine_of(ctx)
     conv = await engine.open(me, mode=body.mode, persona_id=body.persona_id, session_id=body.session_id,
                              channel=Channel.text, dealership_id=body.dealership_id)

@@ -16,6 +16,7 @@ from server.api.schemas import Input, Name, Output, PageQuery
 from server.db.models import AuditAction, Dealership, Role
 from server.errors import Conflict, Forbidden, ValidationFailed
 from server.rag.documents import forget_dealership
+from server.rag.queue import notify
 
 TAG = "dealerships"
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -130,8 +131,15 @@ async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: Dealership
     if body.slug is not None and body.slug != dealership.slug:
         await _slug_free(ctx, body.slug, except_id=dealership.id)
         dealership.slug = body.slug
-    if body.active is not None:
+    if body.active is not None and body.active != dealership.active:
         dealership.active = body.active
+        action = AuditAction.dealership_reactivated if body.active else AuditAction.dealership_suspended
+        audit.record(ctx.db, action, actor_id=ctx.principal.user_id, dealership_id=dealership.id, ip=ctx.client_ip)
+        # The authenticator judges every request and voice turn by the dealership's flag: drop
+        # every cached account here once committed (other instances follow within the TTL).
+        ctx.after_commit(ctx.state.authenticator.clear)
+        if body.active:
+            await notify(ctx.db)  # its waiting documents can be claimed again
     if body.settings is not None:
         current = DealershipSettings.model_validate(dealership.settings or {}).model_dump()
         changes = body.settings.model_dump(exclude_unset=True)

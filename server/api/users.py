@@ -14,6 +14,7 @@ from server.accounts import check_password_bytes, create_user, email_taken, revo
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Email, Input, Output, PageQuery, Password, UserDetail
 from server.auth.passwords import hash_password
+from server.auth.reauth import password_matches
 from server.db.models import AuditAction, Dealership, Role, User
 from server.errors import Conflict, Forbidden, ValidationFailed
 
@@ -37,6 +38,9 @@ class UserPatch(Input):
     active: bool | None = None
     password: Password | None = None
     dealership_id: uuid.UUID | None = None
+    current_password: str | None = Field(
+        default=None, min_length=1, max_length=1024,
+        description="your current password: required to change your own email or password")
 
 
 class UserQuery(PageQuery):
@@ -94,11 +98,12 @@ async def get_user(ctx: Ctx, user_id: uuid.UUID) -> UserDetail:
 
 
 @endpoint("PATCH", "/users/{user_id:uuid}", summary="Update a user", tag=TAG, body=UserPatch,
-          response=UserDetail, errors=(403, 404, 409))
+          response=UserDetail, errors=(403, 404, 409, 422, 429))
 async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDetail:
     me = ctx.principal
     user = await ctx.scope.get(User, user_id, for_update=True)
     changes = body.model_dump(exclude_unset=True)
+    changes.pop("current_password", None)
     if not me.is_admin and set(changes) - {"name"}:
         raise Forbidden("You can change only your own name.")
     if "dealership_id" in changes and not me.is_super_admin:
@@ -107,6 +112,9 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
         raise Forbidden("Only a super admin can grant the super admin role.")
     if user.id == me.user_id and (body.active is False or (body.role is not None and body.role != user.role)):
         raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
+    if user.id == me.user_id and (body.password is not None
+                                  or (body.email is not None and body.email != user.email.lower())):
+        await _confirm_own_password(ctx, user, body.current_password)
 
     if body.name is not None:
         user.name = body.name
@@ -149,6 +157,21 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
     await ctx.db.flush()
     await ctx.db.refresh(user)
     return UserDetail.model_validate(user)
+
+
+async def _confirm_own_password(ctx: Ctx, user: User, current_password: str | None) -> None:
+    """Whoever changes their own sign-in (email or password) proves the password first, as on
+    /auth/password: a stolen access token must not become a permanent takeover. An admin setting
+    another user's password needs no such proof; with no email outbox yet there is no reset link
+    to send instead (the change signs that user out everywhere and is audited)."""
+    if current_password is None:
+        raise ValidationFailed(details=[{"field": "current_password", "location": "body",
+                                         "message": "required to change your own email or password"}])
+    settings = ctx.state.settings
+    if not await password_matches(ctx.state.logins, ctx.state.limits, user, current_password,
+                                  address=ctx.client_ip, rounds=settings.bcrypt_rounds):
+        # 403, not 401: the access token is fine, and a client that signs out on 401 should not.
+        raise Forbidden("The current password is incorrect.", code="invalid_credentials")
 
 
 @endpoint("DELETE", "/users/{user_id:uuid}", summary="Delete a user", tag=TAG, status=204, roles=ADMINS,

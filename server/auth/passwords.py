@@ -13,7 +13,6 @@ import contextlib
 import functools
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -43,23 +42,6 @@ _pool = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="bcry
 
 async def _off_loop(work: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(_pool, work)
-
-
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def admission() -> asyncio.Semaphore:
-    """Password checks allowed in progress at once (per event loop): twice the hashing threads.
-
-    A burst of logins would otherwise all start their database work in the same loop iteration
-    and then just queue for a hashing thread; admitted a few at a time, each does its work while
-    the loop stays responsive.
-    """
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = asyncio.Semaphore(2 * HASHING_THREADS)
-    return gate
 
 
 @functools.cache

@@ -23,11 +23,14 @@ class AccessClaims:
     token_version: int
     jti: str
     expires_at: int
+    # The refresh-token family issued with this token: logging out (or a detected reuse) revokes
+    # the family, and with it every access token issued in that sign-in. None in older tokens.
+    family_id: uuid.UUID | None = None
 
 
 def issue_access_token(
     *, secret: str, user_id: uuid.UUID, role: str, dealership_id: uuid.UUID | None,
-    token_version: int, ttl_seconds: int,
+    token_version: int, ttl_seconds: int, family_id: uuid.UUID | None = None,
 ) -> tuple[str, int]:
     now = int(time.time())
     claims = {
@@ -39,6 +42,8 @@ def issue_access_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if family_id is not None:
+        claims["fam"] = str(family_id)
     return jwt.encode(claims, secret, algorithm=ALGORITHM), ttl_seconds
 
 
@@ -48,6 +53,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
                             options={"require": ["sub", "exp", "jti", "role"]})
         dealership = claims.get("dealership_id")
+        family = claims.get("fam")
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             role=str(claims["role"]),
@@ -55,6 +61,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
             token_version=int(claims.get("ver", 0)),
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            family_id=uuid.UUID(family) if family else None,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The access token has expired.", code="token_expired") from None

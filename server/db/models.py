@@ -50,6 +50,8 @@ class AuditAction(enum.StrEnum):
     user_deleted = "user_deleted"
     dealership_created = "dealership_created"
     dealership_deleted = "dealership_deleted"
+    dealership_suspended = "dealership_suspended"
+    dealership_reactivated = "dealership_reactivated"
 
 
 class Dealership(Base):
@@ -59,6 +61,9 @@ class Dealership(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'::jsonb"))
+    # False: suspended. Its users cannot sign in, refresh or use their tokens (within
+    # PRINCIPAL_CACHE_SECONDS on other instances), open voice sessions end at their next turn,
+    # and its documents wait unprocessed; its data is kept, and setting it back restores all.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

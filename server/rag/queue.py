@@ -49,6 +49,8 @@ WITH busy AS (  -- dealerships with a document being read under a live lease
     SELECT d.id
     FROM rag_document d
     JOIN rag_index i ON i.dealership_id = d.dealership_id
+    -- A suspended dealership's documents wait (they are claimed again once it is reactivated).
+    JOIN dealership dl ON dl.id = d.dealership_id AND dl.active
     LEFT JOIN busy b ON b.dealership_id = d.dealership_id
     WHERE ((d.status = 'queued' AND d.run_after <= now())
            OR (d.status = 'processing' AND d.lease_until < now()))

@@ -79,6 +79,10 @@ class EndReason(enum.StrEnum):
     idle = "idle"
     max_duration = "max_duration"
     server_shutdown = "server_shutdown"
+    # The account behind the socket lost access (checked before every turn):
+    suspended = "suspended"  # its dealership was suspended
+    account_inactive = "account_inactive"  # deactivated or deleted
+    token_revoked = "token_revoked"  # signed out, password or role changed
 
 
 class _Message(BaseModel):

@@ -19,6 +19,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import jsonbody
+from server.auth.principal import Authenticator
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
 from server.recording.store import Owner
@@ -27,6 +28,7 @@ from server.tenancy import Principal
 from server.voice import protocol as p
 from server.voice.audio import Framer, RateGuard, duration_ms
 from server.voice.brain import BrainError, OpenedSession, OpenRequest
+from server.voice.guard import AccessRevoked, TurnGuard
 from server.voice.metrics import AudioClock, TurnClock
 from server.voice.pacer import PacedSender
 from server.voice.recorder import Recorder
@@ -53,12 +55,12 @@ class _Started:
 
 
 class VoiceSession:
-    def __init__(self, websocket: WebSocket, runtime: VoiceRuntime, *, authenticator: Any,
+    def __init__(self, websocket: WebSocket, runtime: VoiceRuntime, *, authenticator: Authenticator,
                  limits: RateLimits, tasks: TaskSupervisor) -> None:
         self.ws = websocket
         self.runtime = runtime
         self.config = runtime.config
-        self._authenticator = authenticator
+        self._guard = TurnGuard(authenticator, limits)
         self._limits = limits
         self._tasks = tasks
         self._send_lock = asyncio.Lock()
@@ -124,7 +126,7 @@ class VoiceSession:
             parsed = p.parse_client_message(jsonbody.loads(message.get("text") or b"null"))
             if not isinstance(parsed, p.Auth):
                 raise p.ProtocolError(p.ErrorCode.auth_failed, "The first message must be auth.")
-            return await self._authenticator.authenticate(parsed.token)  # type: ignore[no-any-return]
+            return await self._guard.authenticate(parsed.token)
         except (p.ProtocolError, orjson.JSONDecodeError, jsonbody.TooDeep, SparringError) as exc:
             reason = exc.message if isinstance(exc, p.ProtocolError | SparringError) else "not JSON"
             await self._emit(p.error_event(p.ErrorCode.auth_failed, reason))
@@ -204,6 +206,8 @@ class VoiceSession:
         if self._started is None:
             return await self._emit(p.error_event(p.ErrorCode.not_started, "Send start first."))
         if isinstance(message, p.Text):
+            if not await self._admit_turn():
+                return
             await self._interrupt()
             await self._cancel_turn()
             self._last_audio = time.monotonic()
@@ -295,9 +299,27 @@ class VoiceSession:
             # the socket reports the wait the user had, not the time since it caught up.
             speech_end = self._started.audio_clock.at(vad_event.end_ms)
             clock = TurnClock(speech_end=speech_end, turn_detected=max(speech_end, time.monotonic()))
+            if not await self._admit_turn():
+                if self._stt is not None:
+                    self._stt.cancel()
+                self._stt = None
+                return
             self._begin_turn(clock, tail=vad_event.pcm)
 
     # -- turns -------------------------------------------------------------------------------
+    async def _admit_turn(self) -> bool:
+        """Before a turn goes to the model: the account may still use it (else the session ends)
+        and the user's chat limit, shared with REST, allows it (else an error; the session goes on)."""
+        try:
+            await self._guard.admit_turn()
+        except AccessRevoked as revoked:
+            await self._end(revoked.reason)
+            raise _Closed from None
+        except RateLimited as exc:
+            await self._emit(p.error_event(p.ErrorCode.rate_limited, exc.message, retryable=True))
+            return False
+        return True
+
     def _begin_turn(self, clock: TurnClock, *, typed: str | None = None, tail: bytes = b"") -> None:
         stt = None if typed is not None else self._stt
         if typed is not None and self._stt is not None:

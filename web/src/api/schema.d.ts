@@ -78,7 +78,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke a refresh token's whole family */
+        /** Sign out: revoke a refresh token's family and its access tokens */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -1755,6 +1755,12 @@ export interface components {
              */
             active: boolean | null;
             /**
+             * Current Password
+             * @description your current password: required to change your own email or password
+             * @default null
+             */
+            current_password: string | null;
+            /**
              * Dealership Id
              * @default null
              */
@@ -2078,6 +2084,15 @@ export interface operations {
             };
             /** @description Validation error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4143,6 +4158,15 @@ export interface operations {
             };
             /** @description Validation error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

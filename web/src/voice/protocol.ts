@@ -80,6 +80,9 @@ export const EndReason = {
   idle: "idle",
   maxDuration: "max_duration",
   serverShutdown: "server_shutdown",
+  suspended: "suspended",
+  accountInactive: "account_inactive",
+  tokenRevoked: "token_revoked",
 } as const;
 
 export type Mode = "training" | "roleplay";
