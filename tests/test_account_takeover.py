@@ -76,7 +76,7 @@ async def test_own_email_change_needs_the_current_password(client: httpx.AsyncCl
 
 async def test_admin_may_still_set_another_users_password(client: httpx.AsyncClient, world: World) -> None:
     # No email outbox exists yet to send a reset link instead: the admin sets it, the user's
-    # sessions end (see docs/security-auth.md).
+    # sessions end (see docs/security.md ("Accounts and tokens")).
     dealership = await world.dealership()
     admin = await world.account(Role.dealership_admin, dealership)
     colleague = await world.account(Role.user, dealership)
