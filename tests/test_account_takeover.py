@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.models import AuditAction, AuditEvent, Dealership, Role
-from server.rag import queue
+from server.rag import presence, queue
 from server.rag.documents import add_documents
+from server.rag.models import Document
 from server.rag.services import RagServices, build_services
 from server.rag.upload import check_upload
 from server.state import AppState
@@ -190,5 +191,10 @@ async def test_a_suspended_dealerships_documents_wait(services: RagServices) -> 
     running = await _dealer_with_a_document(services, "running")
     assert await _claim(services) == running
     assert await _claim(services) is None   # the suspended one's document is left queued
+    async with services.sessionmaker() as session:
+        queued = list((await session.execute(select(Document.id).where(
+            Document.dealership_id == suspended))).scalars())
+        why = await presence.explain(session, queued, heartbeat_seconds=2)
+    assert [w.reason for w in why.values()] == [presence.SUSPENDED]   # and says why
     await _set_active(services, suspended, True)
     assert await _claim(services) == suspended

@@ -27,6 +27,7 @@ NO_WORKER = ("Waiting for a document worker: none is running. Start `sparring wo
 RETRYING = "Waiting to try again after a failed attempt (see `error`)."
 READING_OWN = ("Waiting for \u201c{filename}\u201d, which is being read now: while other dealerships' documents "
                "wait, a dealership's documents are read one at a time.")
+SUSPENDED = "Waiting: this dealership is suspended; its documents are read once it is reactivated."
 ALL_BUSY = "Waiting for a free document worker: all {slots} are reading other documents."
 MISSED_BEATS = 3  # a worker this many heartbeats late is presumed dead
 
@@ -71,6 +72,7 @@ SELECT d.id, (
       AND (o.status = 'processing' OR (o.status = 'queued' AND (o.queued_at, o.id) < (d.queued_at, d.id)))
 ) AS ahead
 FROM rag_document d
+JOIN dealership dl ON dl.id = d.dealership_id
 WHERE d.id = ANY(:ids) AND d.status = 'queued'
 """)
 
@@ -91,12 +93,13 @@ class Waiting:
 
 
 _WHY = text("""
-SELECT d.id, d.run_after > now() AS retrying, (
+SELECT d.id, d.run_after > now() AS retrying, NOT dl.active AS suspended, (
     SELECT o.filename FROM rag_document o
     WHERE o.dealership_id = d.dealership_id AND o.status = 'processing' AND o.lease_until >= now()
     ORDER BY o.updated_at LIMIT 1
 ) AS reading
 FROM rag_document d
+JOIN dealership dl ON dl.id = d.dealership_id
 WHERE d.id = ANY(:ids) AND d.status = 'queued'
 """)
 _CAPACITY = text("""
@@ -117,8 +120,10 @@ async def explain(session: AsyncSession, ids: list[uuid.UUID], *, heartbeat_seco
     for row in await session.execute(_WHY, {"ids": list(ahead)}):
         if row.id not in ahead:
             continue
-        if not capacity.slots:
-            reason: str | None = NO_WORKER
+        if row.suspended:
+            reason: str | None = SUSPENDED
+        elif not capacity.slots:
+            reason = NO_WORKER
         elif row.retrying:
             reason = RETRYING
         elif row.reading is not None:
