@@ -21,7 +21,9 @@ export default async function ({ data, newPage, screenshot }) {
   // The new admin signs in and invites, edits and deactivates a salesperson.
   const admin = await newPage();
   await login(admin, { email: "rita@riverside.example.com", password: "temporary-pass-1" });
-  await navLink(admin, "Staff").click(); // the dashboard also links "Manage staff"
+  // Their dashboard links to staff management too: a link named just "Staff" is the menu's.
+  await visible(admin.getByRole("link", { name: "Manage staff", exact: true }));
+  await navLink(admin, "Staff").click();
   await admin.getByLabel("Name", { exact: true }).fill("Sam Seller");
   await admin.getByLabel("Email", { exact: true }).fill("sam@riverside.example.com");
   await admin.getByLabel("Temporary password").fill("temporary-pass-2");
