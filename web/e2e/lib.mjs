@@ -4,8 +4,8 @@
 // time. Every wait has at least the same generous deadline, PATIENCE_MS (E2E_PATIENCE_MS, default
 // 90 s; a shorter timeout given to visible/eventually is raised to it, and run.mjs makes it every
 // page's default): a deadline only decides how long a broken page takes to fail, so it is sized
-// for a busy machine (load 5 on 2 cores), not an idle one. Name elements by role and exact accessible name
-// (navLink, exact: true): a substring name matches "Manage staff" as well as "Staff".
+// for a busy machine (load 5 on 2 cores), not an idle one. Name elements by role and exact
+// accessible name (navLink, exact: true): a substring name matches "Manage staff" as well as "Staff".
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
