@@ -17,11 +17,11 @@ import pytest
 from server.db.models import Role
 from server.settings import Settings
 from server.voice.audio import silence
-from server.voice.client import VoiceClient
 from tests.conftest import Account, LiveServer, World, inside_one_rate_window, start_live_server, stop_live_server
 from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
+from tests.patience import PatientVoiceClient as VoiceClient  # deadlines for a loaded machine
 from tests.voice_audio import speech, utterance
 
 pytestmark = pytest.mark.e2e

@@ -27,6 +27,7 @@ from server.db.models import Role
 from server.settings import Settings
 from server.web import REPO_DIST
 from tests.conftest import ROOT, TEST_PASSWORD, Account, LiveServer, World
+from tests.patience import until
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +63,8 @@ async def run_spec(spec: str, server: LiveServer, data: dict[str, Any], fake_aud
     process = await asyncio.create_subprocess_exec(
         "node", "e2e/run.mjs", spec, cwd=WEB, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+        # Only a hung spec meets this: each of its waits has its own deadline (lib.mjs PATIENCE_MS).
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     except TimeoutError:
         process.kill()
         await process.wait()
@@ -128,12 +130,12 @@ async def upload_guide(server: LiveServer, admin: Account) -> None:
                                      files=[("file", ("payment-objections.txt", text.encode(), "text/plain"))])
         assert response.status_code == 202, response.text
         document_id = response.json()["documents"][0]["id"]
-        for _ in range(300):
-            status = (await client.get(f"/api/v1/rag/documents/{document_id}")).json()["status"]
-            if status in ("ready", "failed"):
-                break
-            await asyncio.sleep(0.2)
+        status = await until(lambda: document_status(client, document_id), lambda s: s in ("ready", "failed"))
         assert status == "ready"
+
+
+async def document_status(client: httpx.AsyncClient, document_id: str) -> str:
+    return str((await client.get(f"/api/v1/rag/documents/{document_id}")).json()["status"])
 
 
 async def test_text_chat_streams_an_answer_with_its_source(world: World, live_server: LiveServer,
@@ -180,14 +182,20 @@ async def test_personas_copy_edit_disable_enable(world: World, live_server: Live
     await run_spec("personas", live_server, {"accounts": data})
 
 
-def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
-    """Spoken English from espeak-ng, with silence after it (and, for barge-in, speech again
-    while the reply is playing). Chromium loops the file as the microphone."""
+def spoken_wav(path: Path) -> Path:
+    """Spoken English from espeak-ng: what the specs' scripted microphone says (web/e2e/lib.mjs)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng to synthesise the fake microphone's speech (apt-get install espeak-ng)")
-    spoken = path.with_suffix(".speech.wav")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken),
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(path),
                     "The customer says the monthly payment is too high. What should I say?"], check=True)
+    return path
+
+
+def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
+    """For Chromium's own fake microphone (run_spec's fake_audio), which loops the file: the speech
+    with silence after it (and, for barge-in, speech again while the reply is playing). Its
+    fixed schedule suits an idle machine only; specs that wait for the page use spoken_wav."""
+    spoken = spoken_wav(path.with_suffix(".speech.wav"))
     with wave.open(str(spoken)) as source:
         params = source.getparams()
         speech = source.readframes(source.getnframes())
@@ -208,8 +216,7 @@ async def test_voice_turn_with_a_fake_microphone(world: World, live_server: Live
                                                  tmp_path: Path) -> None:
     needs(app, 5)
     data, _ = await accounts(world)
-    await run_spec("voice", live_server, {"accounts": data},
-                   fake_audio=speech_wav(tmp_path / "turn.wav", repeat_during_reply=False))
+    await run_spec("voice", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "turn.wav"))})
 
 
 async def test_captions_highlight_each_word_as_it_is_spoken(world: World, live_server: LiveServer, app: Starlette,
@@ -224,8 +231,7 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
                                                                        app: Starlette, tmp_path: Path) -> None:
     needs(app, 5)
     data, _ = await accounts(world)
-    await run_spec("barge_in", live_server, {"accounts": data},
-                   fake_audio=speech_wav(tmp_path / "barge.wav", repeat_during_reply=True))
+    await run_spec("barge_in", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "barge.wav"))})
 
 
 def silent_wav(path: Path, seconds: float = 10) -> Path:
@@ -251,7 +257,7 @@ async def test_session_review_plays_the_recording(world: World, live_server: Liv
     its review page shows a player holding the recording."""
     needs(app, 5)
     from server.voice.audio import silence
-    from server.voice.client import VoiceClient
+    from tests.patience import PatientVoiceClient as VoiceClient
 
     data, made = await accounts(world)
     admin, user = made["admin"], made["user"]
@@ -262,17 +268,17 @@ async def test_session_review_plays_the_recording(world: World, live_server: Liv
     recorded = (await client.start("training"))["session_id"]
     await client.stream(silence(300, 16000))  # the microphone's side
     await client.send({"type": "text", "text": "How do I answer a customer who says the price is too high?"})
-    await client.wait_for("metrics", wait_s=60)
+    await client.wait_for("metrics")
     await client.send({"type": "end"})
     await client.wait_for("session.ended")
-    async with httpx.AsyncClient(base_url=live_server.url, headers=user.headers) as http:
-        listing: dict[str, Any] = {}
-        for _ in range(100):  # the clips are written in the background after the turn
+    async with httpx.AsyncClient(base_url=live_server.url, headers=user.headers, timeout=30) as http:
+
+        async def recordings() -> dict[str, Any]:
             reply = await http.get(f"/api/v1/sessions/{recorded}/recordings")
-            listing = reply.json() if reply.status_code == 200 else {}
-            if {item["side"] for item in listing.get("items", [])} == {"user", "assistant"}:
-                break
-            await asyncio.sleep(0.1)
+            return reply.json() if reply.status_code == 200 else {}  # type: ignore[no-any-return]
+
+        # The clips are written in the background after the turn.
+        listing = await until(recordings, lambda r: {i["side"] for i in r.get("items", [])} == {"user", "assistant"})
         assert listing.get("total_ms", 0) > 0, listing
         chat = await http.post("/api/v1/chat", json={"mode": "training", "message": "Hello"})
         assert chat.status_code == 200, chat.text

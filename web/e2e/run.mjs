@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { PATIENCE_MS } from "./lib.mjs";
 
 const name = process.argv[2];
 if (!name) {
@@ -37,6 +38,7 @@ const problems = [];
 /** A new page that records console errors, CSP violations and uncaught exceptions. */
 async function newPage({ width = 1280, height = 860 } = {}) {
   const context = await browser.newContext({ baseURL: base, viewport: { width, height } });
+  context.setDefaultTimeout(PATIENCE_MS); // clicks, fills and waits: sized for a busy machine
   await context.grantPermissions(["microphone"], { origin: base });
   const page = await context.newPage();
   page.on("console", (msg) => {

@@ -1,6 +1,6 @@
 // Login, transparent token refresh (one refresh for many refused requests), logout revoking
 // the refresh token.
-import { assert, eventually, login, recordRequests, visible } from "../lib.mjs";
+import { assert, eventually, login, navLink, recordRequests, visible } from "../lib.mjs";
 
 export default async function ({ data, newPage, screenshot }) {
   const { accounts, tokens } = data;
@@ -16,14 +16,14 @@ export default async function ({ data, newPage, screenshot }) {
 
   await login(page, accounts.super);
   await page.waitForURL("**/practise"); // back to where they were going
-  await page.getByRole("link", { name: "Dashboard" }).click();
+  await navLink(page, "Dashboard").click();
   const requests = recordRequests(page);
 
   // An access token the server refuses (wrong signature, not yet "expired" for the client):
   // the two requests the staff page makes at once both get 401, and exactly one refresh follows.
   const refreshBefore = await page.evaluate(() => localStorage.getItem("sparring.refresh_token"));
   await page.evaluate((t) => sessionStorage.setItem("sparring.access_token", t), tokens.forged);
-  await page.getByRole("link", { name: "Staff" }).click();
+  await navLink(page, "Staff").click(); // the dashboard also links "Manage staff"
   await visible(page.getByTestId("staff").getByText(accounts.admin.email));
   assert.equal(requests.filter((r) => r === "POST /api/v1/auth/refresh").length, 1, requests.join("\n"));
   assert.ok(requests.filter((r) => r === "GET /api/v1/users").length >= 2, "the refused request was retried");

@@ -1,7 +1,7 @@
 // Needs issue 3: upload documents (drag and drop, several at once, and the file picker), watch
 // them become ready, delete one; a PDF dropped with a picture is uploaded, the picture refused.
 import { readFileSync } from "node:fs";
-import { assert, eventually, login, visible } from "../lib.mjs";
+import { assert, eventually, login, navLink, visible } from "../lib.mjs";
 
 const GUIDE = `Handling "the payment is too high"
 Acknowledge the concern, then ask what monthly figure they had in mind. Show the value of the
@@ -10,7 +10,7 @@ extended warranty over the term, and offer a longer term or a larger down paymen
 export default async function ({ data, newPage, screenshot }) {
   const page = await newPage();
   await login(page, data.accounts.admin);
-  await page.getByRole("link", { name: "Documents" }).click();
+  await navLink(page, "Documents").click();
 
   // Two files dropped at once onto the drop zone.
   const transfer = await page.evaluateHandle((text) => {

@@ -1,6 +1,6 @@
 // Needs issue 4: after ending a session the scorecard appears, and the session review shows the
 // transcript and each reply's response time; a reported answer is resolved on the Answer reports page.
-import { login, visible } from "../lib.mjs";
+import { eventually, login, visible } from "../lib.mjs";
 import { ask, startTextTraining } from "./chat.mjs";
 
 export default async function ({ data, newPage, screenshot }) {
@@ -9,7 +9,8 @@ export default async function ({ data, newPage, screenshot }) {
   await page.goto("/practise");
   await page.getByLabel("Role-play a customer").check();
   const customer = page.getByLabel("Customer", { exact: true });
-  await visible(customer.locator("option").nth(1), 15000).catch(() => undefined);
+  // Options are never "visible" to Playwright: wait until the list has loaded.
+  await eventually(async () => (await customer.locator("option").count()) > 1, { message: "the customers" });
   const value = await customer.locator("option").nth(1).getAttribute("value");
   await customer.selectOption(value);
   await page.getByLabel("Type").check();

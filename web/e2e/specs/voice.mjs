@@ -1,29 +1,42 @@
-// Needs issue 5: a voice turn with Chromium's fake microphone playing a spoken WAV: the
-// transcript appears, the reply streams, the playback worklet receives audio, metrics show.
-import { assert, eventually, login, visible } from "../lib.mjs";
+// Needs issue 5: a voice turn with a fake microphone saying a spoken WAV once (lib.mjs
+// scriptedMicrophone): the transcript appears, the reply streams, the playback worklet receives
+// audio, metrics show.
+import { alerts, assert, eventually, login, say, scriptedMicrophone, visible } from "../lib.mjs";
 
 export async function startVoiceTraining(page) {
   await page.goto("/practise");
   await page.getByLabel("Training with Adam").check();
   await page.getByLabel("Talk (microphone)").check();
-  await page.getByRole("button", { name: "Start session" }).click();
-  await eventually(async () => (await page.getByTestId("voice-state").textContent()) === "Live", { timeout: 30000, message: "a live voice session" });
+  await page.getByRole("button", { name: "Start session", exact: true }).click();
+  await eventually(async () => (await page.getByTestId("voice-state").textContent()) === "Live", { message: "a live voice session" });
+}
+
+/** Waits for the transcript of what the microphone said; a timeout names the page's alerts. */
+export async function heard(page) {
+  try {
+    return await visible(page.locator('li[data-role="user"]'));
+  } catch (error) {
+    throw new Error(`${error.message}\nalerts on the page: ${await alerts(page)}`);
+  }
 }
 
 export default async function ({ data, newPage, screenshot }) {
   const page = await newPage();
+  await scriptedMicrophone(page, data.speech);
   await login(page, data.accounts.user);
   await startVoiceTraining(page);
-  await visible(page.locator('li[data-role="user"]'), 60000);
-  const reply = await visible(page.locator('li[data-role="assistant"]'), 60000);
-  await eventually(async () => ((await reply.locator("p").first().textContent()) ?? "").length > 0, { timeout: 30000, message: "reply text" });
+  await say(page);
+  await heard(page);
+  const reply = await visible(page.locator('li[data-role="assistant"]'));
+  await eventually(async () => ((await reply.locator("p").first().textContent()) ?? "").length > 0, { message: "reply text" });
   const received = await eventually(async () => {
     const n = Number(await page.getByTestId("playback").getAttribute("data-received"));
     return n > 0 ? n : 0;
-  }, { timeout: 30000, message: "the playback worklet to receive samples" });
+  }, { message: "the playback worklet to receive samples" });
   assert.ok(received > 0);
   await eventually(async () => Number(await page.getByTestId("playback").getAttribute("data-played-ms")) > 0, { message: "audio played" });
   // A trainee sees each turn's response time; the waterfall is for admins (review_timings.mjs).
-  await visible(page.getByTestId("metrics").getByTestId("response-times").getByText("response time"), 60000);
+  // Metrics follow the reply's last audio, which is sent in real time: allow for a long answer.
+  await visible(page.getByTestId("metrics").getByTestId("response-times").getByText("response time"), 180000);
   await screenshot(page, "voice");
 }

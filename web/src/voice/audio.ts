@@ -17,6 +17,7 @@ export interface PlaybackProgress {
   received: number;
   buffered: number;
   underruns: number;
+  flushes: number;
   sampleRate: number;
 }
 

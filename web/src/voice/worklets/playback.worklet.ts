@@ -16,6 +16,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
   private readonly buffer = new JitterBuffer(Math.round((sampleRate * PREBUFFER_MS) / 1000));
   private sinceReport = 0;
   private wasPlaying = false;
+  private flushes = 0;
 
   constructor() {
     super();
@@ -25,6 +26,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       else if (command.type === "end") this.buffer.end();
       else {
         this.buffer.flush();
+        this.flushes += 1;
         this.report();
       }
     };
@@ -51,6 +53,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       received: this.buffer.received,
       buffered: this.buffer.bufferedSamples,
       underruns: this.buffer.underruns,
+      flushes: this.flushes, // a report with n flushes comes after the n-th flush took effect
       sampleRate,
     });
   }
