@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     elevenlabs_model: str = "eleven_flash_v2_5"
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
     tts_transport: Literal["http", "websocket"] = "http"
+    # Without ELEVENLABS_API_KEY: Piper's neural voice, or eSpeak NG (light, robotic).
+    offline_tts: Literal["piper", "espeak"] = "piper"
+    # Threads for offline model inference (Whisper, Piper); 0 = one per CPU.
+    offline_voice_threads: int = Field(default=0, ge=0, le=256)
     voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     voice_speech_start_ms: int = Field(default=200, ge=20, le=2000)
     voice_end_of_turn_ms: int = Field(default=500, ge=100, le=5000)
