@@ -81,6 +81,27 @@ async def test_pool_forgets_a_cancelled_job_that_never_started() -> None:
         pool.close()
 
 
+async def test_a_turn_knows_when_it_will_queue_behind_other_sessions() -> None:
+    pool = InferencePool(2)
+    offline = OfflineVoice(pool, stt=True, tts=True)
+    release = threading.Event()
+    try:
+        assert not offline.busy()
+        one = asyncio.ensure_future(pool.run(release.wait, 30))
+        await asyncio.sleep(0)
+        assert not offline.busy()  # a thread is free
+        two = asyncio.ensure_future(pool.run(release.wait, 30))
+        await asyncio.sleep(0)
+        assert offline.busy()  # both taken by others: this turn queues (the session warns)
+        assert not offline.busy(own_jobs=1)  # one of them is this turn's own segment
+        release.set()
+        await asyncio.gather(one, two)
+        assert not offline.busy()
+    finally:
+        release.set()
+        pool.close()
+
+
 def test_pool_is_sized_to_the_cpus() -> None:
     from server.voice.offline.pool import cpu_count
 

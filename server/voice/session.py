@@ -296,8 +296,7 @@ class VoiceSession:
         started = self._started
         assert started is not None
         offline_voice = self.runtime.offline_voice
-        own = stt.in_flight if stt is not None else 0
-        if offline_voice is not None and offline_voice.pool.jobs - own >= offline_voice.pool.workers:
+        if offline_voice is not None and offline_voice.busy(stt.in_flight if stt is not None else 0):
             # Other sessions hold every inference thread: this turn waits in the pool's queue,
             # and the user is told why the answer is late.
             await self._emit(p.warning_event(

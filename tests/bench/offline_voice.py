@@ -47,11 +47,11 @@ from server.voice.offline.pool import InferencePool, cpu_count  # noqa: E402
 from server.voice.offline.whisper import transcribe_pcm  # noqa: E402
 from tests.bench.chat_load import PASSWORD, seed, wait_ready  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from tests.offline_speech import VOICES, Voice, errors, sentences, spoken, word_error_rate, words  # noqa: E402
+from tests.offline_speech import ESPEAK_VOICES, VOICES, Voice, errors, sentences, spoken, word_error_rate, words  # noqa: E402
 from tests.voice_audio import speech  # noqa: E402
 
 SENTENCE = "How much is this car, and can you do anything about the price today?"
-WER_VOICES = (*VOICES, Voice("espeak", "en-us", 140), Voice("espeak", "en-us", 210))
+WER_VOICES = (*VOICES, *ESPEAK_VOICES)
 
 
 def pct(values: list[float], q: float) -> float:

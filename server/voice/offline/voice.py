@@ -42,3 +42,8 @@ class OfflineVoice:
             for model in self._needed():
                 self.pool.submit(model.get)
         return False
+
+    def busy(self, own_jobs: int = 0) -> bool:
+        """Every inference thread is taken by other work than the caller's own `own_jobs`: a new
+        turn's model calls will wait in the queue."""
+        return self.pool.jobs - own_jobs >= self.pool.workers

@@ -35,6 +35,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   const [offline, setOffline] = useState<string[]>([]);
   const [playback, setPlayback] = useState<PlaybackProgress>();
   const [error, setError] = useState<string>();
+  const [warning, setWarning] = useState<string>();
   const [draft, setDraft] = useState("");
   const [scorecard, setScorecard] = useState<ScorecardData | null>();
   const client = useRef<VoiceClient | undefined>(undefined);
@@ -105,8 +106,16 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   function handle(m: ServerMessage) {
     switch (m.type) {
       case "ready":
-        setOffline(Object.entries(m.offline).filter(([, v]) => v).map(([k]) => k));
+        setOffline(
+          Object.entries(m.offline)
+            .filter(([, v]) => v)
+            .map(([k]) => {
+              const engine = k === "stt" || k === "tts" ? m.providers?.[k] : undefined;
+              return engine ? `${k} (${engine})` : k;
+            }),
+        );
         setError(undefined);
+        setWarning(undefined);
         break;
       case "vad":
         setHearing(m.speaking);
@@ -123,6 +132,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "audio.start":
         lastAssistant.current = m.message_id;
+        setWarning(undefined); // the late reply has come
         break;
       case "audio.end":
         engine.current?.endOfReply();
@@ -136,6 +146,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "error":
         setError(`${m.message}${m.retryable ? " (you can try again)" : ""}`);
+        break;
+      case "warning":
+        setWarning(m.message);
         break;
       case "session.ended":
         void fetchScorecard(m.session_id);
@@ -191,6 +204,11 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         </p>
       ) : null}
       <ErrorMessage error={error} />
+      {warning ? (
+        <p className="muted" role="status" data-testid="voice-warning">
+          {warning}
+        </p>
+      ) : null}
       <form className="composer" onSubmit={sendText}>
         <label className="grow">
           <span className="sr-only">Type a turn instead of speaking</span>
