@@ -7,12 +7,15 @@ this machine, alone and behind a real server.
   latency   one offline session (no keys) over a real server: first reply audio after the end of
             the user's speech, measured at the client (end of speech in the stream -> first reply
             audio frame), and the server's own `metrics` per turn.
+  idle      50 idle sessions (connected, started) beside one talking: the talker's first audio
+            and the server's event-loop lag (probe histogram) while the models run.
   sessions  N sessions talking at once (turn ends spread over a few seconds): first audio after
             end of speech and reply-audio underruns at the client, per N; a session "holds real
             time" when its reply audio never runs dry and first audio stays under 3 s.
 
     .venv/bin/python tests/bench/offline_voice.py models
     .venv/bin/python tests/bench/offline_voice.py latency [--turns 5]
+    .venv/bin/python tests/bench/offline_voice.py idle [--idle 50] [--turns 3]
     .venv/bin/python tests/bench/offline_voice.py sessions [--counts 1,2,4,6] [--turns 2]
 
 Uses DATABASE_URL if set, else an embedded PostgreSQL in a temporary folder.
@@ -99,7 +102,8 @@ def server(database_url: str, secret: str) -> Iterator[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "development", "JWT_SECRET": secret,
            "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "PINECONE_API_KEY": "", "LOG_LEVEL": "WARNING",
            "OPENAI_API_KEY": "", "ELEVENLABS_API_KEY": "", "OFFLINE_TTS": "piper",
-           "RATE_LIMIT_VOICE": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute"}
+           "RATE_LIMIT_VOICE": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
+           "LOOP_LAG_PROBE_SECONDS": "0.005"}
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory",
                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                                 "--ws-max-size", str(64 * 1024), "--log-level", "warning",
@@ -193,11 +197,33 @@ async def bench_sessions(url: str, tokens: list[str], counts: list[int], turns: 
         print(f"{n} sessions: first audio p50 {pct(first, 0.5):.0f} ms p90 {pct(first, 0.9):.0f} ms "
               f"max {max(first):.0f} ms; replies with >100 ms of underrun {dry}/{len(results)}; "
               f"offline_busy warnings {busy}; {'holds' if holds else 'does NOT hold'} real time", flush=True)
+        stages = {key: pct([float(str(r.metrics[key])) for r in results if r.metrics.get(key) is not None], 0.5)
+                  for key in ("stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "first_audio_ms")}
+        print("    server p50: " + ", ".join(f"{key} {value:.0f}" for key, value in stages.items()), flush=True)
+
+
+async def bench_idle(url: str, tokens: list[str], idle: int, turns: int) -> None:
+    from tests.bench.voice_load import lag, lag_summary, scrape
+
+    warm = await connect(url, tokens[0])
+    await talk(warm)
+    await warm.close()
+    idle_clients = [await connect(url, token) for token in tokens[2:idle + 2]]
+    talker = await connect(url, tokens[1])
+    before = lag(await scrape(url))
+    results = [await talk(talker) for _ in range(turns)]
+    probes, p99, worst, over_20 = lag_summary(before, lag(await scrape(url)))
+    await asyncio.gather(talker.close(), *(c.close() for c in idle_clients))
+    first = [r.first_audio_ms or float("nan") for r in results]
+    print(f"{idle} idle sessions + 1 talking, {turns} turns: first audio p50 {pct(first, 0.5):.0f} ms, "
+          f"max {max(first):.0f} ms; event-loop lag: {probes} probes, p99 <= {p99 * 1000:g} ms, "
+          f"max <= {worst * 1000:g} ms, {over_20} over 20 ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["models", "latency", "sessions"])
+    parser.add_argument("what", choices=["models", "latency", "idle", "sessions"])
+    parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--counts", default="1,2,4,6")
     args = parser.parse_args()
@@ -208,12 +234,14 @@ def main() -> None:
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))
     counts = [int(c) for c in args.counts.split(",")]
-    emails, _admin = asyncio.run(seed(database_url, max(counts) + 2))
+    emails, _admin = asyncio.run(seed(database_url, max(*counts, args.idle) + 2))
     with server(database_url, "bench-" + uuid.uuid4().hex * 2) as url:
         tokens = [httpx.post(url + "/api/v1/auth/login", json={"email": e, "password": PASSWORD},
                              timeout=30).raise_for_status().json()["access_token"] for e in emails]
         if args.what == "latency":
             asyncio.run(bench_latency(url, tokens, args.turns))
+        elif args.what == "idle":
+            asyncio.run(bench_idle(url, tokens, args.idle, args.turns))
         else:
             asyncio.run(bench_sessions(url, tokens, counts, args.turns))
     print(f"load average at the end: {os.getloadavg()}")

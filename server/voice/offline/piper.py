@@ -1,9 +1,10 @@
 """Offline speech synthesis: Piper with the en_US-joe-medium voice (22,050 Hz), sentence by sentence.
 
-Piper splits the text into sentences and synthesises one at a time; each sentence is one job in
-the pool, so the first sentence plays while the next is made, and a cancelled reply stops after
-the sentence in progress. Audio is resampled to the session's rate with one soxr stream per
-reply, so sentence joins carry no resampling edge.
+Piper splits the text into sentences and synthesises one at a time; each sentence (synthesis and
+resampling) is one job in the pool, so the first sentence plays while the next is made, a
+cancelled reply stops after the sentence in progress, and the event loop only slices bytes.
+Audio is resampled to the session's rate with one soxr stream per reply, so sentence joins carry
+no resampling edge.
 """
 
 from __future__ import annotations
@@ -20,15 +21,34 @@ from server.voice.tts import TtsError
 
 
 def sentences(text: str) -> Iterator[Any]:
-    """Piper's own sentence iterator (one `AudioChunk` per sentence); advanced in the pool."""
+    """Piper's own sentence iterator (one `AudioChunk` per sentence)."""
     return iter(models.piper.get().model.synthesize(text))
 
 
-def _next(chunks: Iterator[Any]) -> tuple[bytes, int] | None:
-    chunk = next(chunks, None)
-    if chunk is None:
-        return None
-    return chunk.audio_int16_bytes, chunk.sample_rate
+class _Reply:
+    """One text's sentences at the session's rate; each call runs in the pool, one at a time."""
+
+    def __init__(self, text: str, sample_rate: int) -> None:
+        self._text = text
+        self._rate = sample_rate
+        self._sentences: Iterator[Any] | None = None
+        self._resampler: soxr.ResampleStream | None = None
+
+    def next_sentence(self) -> bytes | None:
+        if self._sentences is None:
+            self._sentences = sentences(self._text)
+        chunk = next(self._sentences, None)
+        if chunk is None:
+            if self._resampler is None:
+                return None
+            # What the resampler still holds (its filter delay), then nothing more.
+            tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+            self._resampler = None
+            self._sentences = iter(())
+            return bytes(tail.tobytes())
+        if self._resampler is None:
+            self._resampler = soxr.ResampleStream(chunk.sample_rate, self._rate, 1, dtype="int16")
+        return bytes(self._resampler.resample_chunk(chunk.audio_int16_array).tobytes())
 
 
 class PiperSynthesizer:
@@ -40,27 +60,14 @@ class PiperSynthesizer:
         self._chunk_ms = chunk_ms
 
     async def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes]:
+        reply = _Reply(text, sample_rate)
+        size = sample_rate * self._chunk_ms // 1000 * 2
         try:
-            chunks = await self._pool.run(sentences, text)
-            resampler: soxr.ResampleStream | None = None
-            while (sentence := await self._pool.run(_next, chunks)) is not None:
-                pcm, rate = sentence
-                if resampler is None:
-                    resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="int16")
-                out = resampler.resample_chunk(np.frombuffer(pcm, dtype=np.int16))
-                for piece in self._cut(out.tobytes(), sample_rate):
-                    yield piece
-            if resampler is not None:
-                tail = resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
-                for piece in self._cut(tail.tobytes(), sample_rate):
-                    yield piece
+            while (pcm := await self._pool.run(reply.next_sentence)) is not None:
+                for start in range(0, len(pcm), size):
+                    yield pcm[start:start + size]
         except (RuntimeError, ValueError, OSError) as exc:
             raise TtsError(f"offline speech synthesis failed: {exc.__class__.__name__}", retryable=False) from exc
-
-    def _cut(self, pcm: bytes, sample_rate: int) -> Iterator[bytes]:
-        size = sample_rate * self._chunk_ms // 1000 * 2
-        for start in range(0, len(pcm), size):
-            yield pcm[start:start + size]
 
 
 def synthesize_all(text: str) -> tuple[bytes, int]:

@@ -14,7 +14,13 @@ export default async function ({ data, newPage, screenshot }) {
   const page = await newPage();
   await login(page, data.accounts.user);
   await startVoiceTraining(page);
-  await visible(page.locator('li[data-role="user"]'), 60000);
+  // No keys: the offline engines are named in the badge (issue 16: Whisper hears, Piper speaks).
+  const badge = await visible(page.locator(".voice-status .badge"), 30000);
+  const label = (await badge.textContent()) ?? "";
+  assert.ok(label.includes("stt (faster-whisper tiny.en)") && label.includes("tts (piper en_US-joe-medium)"), label);
+  const user = await visible(page.locator('li[data-role="user"]'), 60000);
+  // Whisper hears the spoken question (espeak-ng's voice through Chromium's fake microphone).
+  assert.match(((await user.textContent()) ?? "").toLowerCase(), /monthly payment is too high/);
   const reply = await visible(page.locator('li[data-role="assistant"]'), 60000);
   await eventually(async () => ((await reply.locator("p").first().textContent()) ?? "").length > 0, { timeout: 30000, message: "reply text" });
   const received = await eventually(async () => {
