@@ -66,7 +66,8 @@ class PiperSynthesizer:
             while (pcm := await self._pool.run(reply.next_sentence)) is not None:
                 for start in range(0, len(pcm), size):
                     yield pcm[start:start + size]
-        except (RuntimeError, ValueError, OSError) as exc:
+        except Exception as exc:
+            # A model that cannot load or run fails this reply, as a provider would.
             raise TtsError(f"offline speech synthesis failed: {exc.__class__.__name__}", retryable=False) from exc
 
 

@@ -44,5 +44,6 @@ class WhisperTranscriber:
     async def transcribe(self, pcm: bytes, sample_rate: int) -> str:
         try:
             return await self._pool.run(transcribe_pcm, pcm, sample_rate)
-        except (RuntimeError, ValueError, OSError) as exc:
+        except Exception as exc:
+            # A model that cannot load or run fails this turn, as a provider would; the session goes on.
             raise SttError(f"offline recognition failed: {exc.__class__.__name__}", retryable=False) from exc
