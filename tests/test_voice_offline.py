@@ -21,6 +21,7 @@ from server.voice.offline.pool import InferencePool
 from server.voice.offline.voice import OfflineVoice
 from server.voice.offline.whisper import WhisperTranscriber
 from server.voice.runtime import voice_runtime
+from server.voice.stt import SttError
 from server.voice.tts import EspeakSynthesizer
 from tests.conftest import make_settings
 from tests.offline_speech import VOICES, Voice, errors, sentences, spoken, word_error_rate, words
@@ -213,3 +214,14 @@ async def test_piper_is_understood_by_whisper(piper: PiperSynthesizer, whisper: 
     assert words(await whisper.transcribe(pcm, 24000)) == words(said)
 
 
+
+
+async def test_a_failing_model_call_is_an_stt_error_not_a_crash(whisper: WhisperTranscriber) -> None:
+    with pytest.raises(SttError, match="offline recognition failed: ValueError") as caught:
+        await whisper.transcribe(b"\x00\x00\x00", 16000)  # not whole 16-bit samples
+    assert caught.value.retryable is False
+
+
+async def test_piper_says_nothing_for_nothing(piper: PiperSynthesizer) -> None:
+    async with aclosing(piper.stream("", 16000)) as chunks:
+        assert [chunk async for chunk in chunks] == []
