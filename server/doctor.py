@@ -74,5 +74,39 @@ async def run_doctor(settings: Settings) -> int:
     for name, provider in settings.provider_status().items():
         _line(None, f"provider:{name}", provider)
     failures += not _check_vad(settings)
+    failures += _offline_voice(settings)
     print("all checks passed" if not failures else f"{failures} check(s) failed")
     return 1 if failures else 0
+
+
+def _offline_voice(settings: Settings) -> int:
+    """Loads each offline model (timed) and measures what the voice pool holds. A model the
+    configuration uses must load; one it does not use is reported for information."""
+    from server.voice.offline import models
+    from server.voice.offline.capacity import measure
+    from server.voice.offline.pool import cpu_count
+
+    used = {"stt": not settings.openai_api_key,
+            "tts": not settings.elevenlabs_api_key and settings.offline_tts == "piper"}
+    failures = 0
+    loaded = True
+    for part, name, model in (("stt", models.WHISPER, models.whisper), ("tts", models.PIPER, models.piper)):
+        role = "in use" if used[part] else "installed, not in use"
+        try:
+            model_loaded = model.get()
+        except Exception as exc:
+            loaded = False
+            detail = f"{name}: cannot load ({exc.__class__.__name__}: {exc})"
+            _line(False if used[part] else None, f"model:{part}", detail)
+            failures += used[part]
+            continue
+        _line(True, f"model:{part}", f"{name} ({role}): loaded in {model_loaded.load_s:.2f} s from {model_loaded.path}")
+    if not any(used.values()) or not loaded:
+        return failures
+    threads = settings.offline_voice_threads or cpu_count()
+    held = measure(threads)
+    _line(None, "offline voice", f"STT {held.stt_s:.2f} s for {held.speech_s:.1f} s of speech "
+          f"(RTF {held.stt_rtf:.2f}), TTS {held.tts_s:.2f} s for {held.reply_s:.1f} s (RTF {held.tts_rtf:.2f}), "
+          f"{threads} inference threads: "
+          f"about {held.sessions} concurrent offline voice sessions hold real time on this machine now")
+    return failures

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     tts_transport: Literal["http", "websocket"] = "http"
     # The VAD's frame classifier; tests/bench/vad_eval.py compared them (docs/benchmarks.md).
     voice_vad: Literal["webrtc", "silero"] = "silero"
+    # Without ELEVENLABS_API_KEY: Piper's neural voice, or eSpeak NG (light, robotic).
+    offline_tts: Literal["piper", "espeak"] = "piper"
+    # Threads for offline model inference (Whisper, Piper); 0 = one per CPU.
+    offline_voice_threads: int = Field(default=0, ge=0, le=256)
     voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     voice_vad_threshold: float = Field(default=0.5, gt=0, lt=1)  # Silero's speech probability
     voice_speech_start_ms: int = Field(default=200, ge=20, le=2000)

@@ -117,6 +117,11 @@ def test_migrate_and_doctor(settings: Settings) -> None:
     assert "[ok  ] migrations" in doctor.stdout
     assert "provider:llm" in doctor.stdout and "offline" in doctor.stdout
     assert re.search(r"\[ok  \] vad +silero \(threshold 0\.5\), silero_vad\.onnx loaded in \d+ ms", doctor.stdout)
+    # No keys: both offline models are in use; each is loaded and timed, and the machine's
+    # capacity for offline voice sessions is measured.
+    assert re.search(r"\[ok  \] model:stt +faster-whisper tiny\.en \(in use\): loaded in \d+\.\d\d s", doctor.stdout)
+    assert re.search(r"\[ok  \] model:tts +piper en_US-joe-medium \(in use\): loaded in \d+\.\d\d s", doctor.stdout)
+    assert re.search(r"about \d+ concurrent offline voice sessions", doctor.stdout), doctor.stdout
     assert doctor.stdout.strip().endswith("all checks passed")
 
 

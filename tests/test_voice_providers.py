@@ -1,5 +1,6 @@
 """The provider adapters with the real SDKs, against local fakes of OpenAI and ElevenLabs;
-the offline providers for real; and the reply pipeline (engine -> sentences -> TTS -> pacing)."""
+eSpeak NG for real (Whisper and Piper: tests/test_voice_offline.py); and the reply pipeline
+(engine -> sentences -> TTS -> pacing)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from server.voice.brain import OpenRequest
 from server.voice.metrics import TurnClock
 from server.voice.pacer import PacedSender
 from server.voice.reply import ReplyPipeline, StageFailure
-from server.voice.stt import OpenAITranscriber, SphinxTranscriber, SttError, TurnTranscriber
+from server.voice.stt import OpenAITranscriber, SttError, TurnTranscriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer, TtsError
 from server.voice.words import Word
 from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
@@ -102,12 +103,6 @@ async def test_turn_transcriber_without_pipelining_sends_one_file(fake_openai: t
     turn.add(speech("two"))
     assert await turn.finish(speech("three")) == "How much is this car?"
     assert len(fake.transcriptions) == before + 1
-
-
-async def test_pocketsphinx_recognises_clear_speech_offline() -> None:
-    text = await SphinxTranscriber().transcribe(speech("I am not sure this car is worth the price."), 16000)
-    # Low accuracy by design of the offline model: some of the words, not all of them.
-    assert {"worth", "price"} & set(text.lower().split())
 
 
 # -- TTS ------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class ServerEvent(enum.StrEnum):
     sources = "sources"
     metrics = "metrics"
     error = "error"
+    warning = "warning"  # the session goes on, slower: models warming up, offline pool busy
     session_ended = "session.ended"
 
 
@@ -72,6 +73,11 @@ class ErrorCode(enum.StrEnum):
     too_many_sessions = "too_many_sessions"
     auth_failed = "auth_failed"
     internal = "internal_error"
+
+
+class WarningCode(enum.StrEnum):
+    warming_up = "warming_up"  # the offline models are loading: the first reply comes late
+    offline_busy = "offline_busy"  # every offline inference thread is taken: this turn queues
 
 
 class EndReason(enum.StrEnum):
@@ -166,6 +172,10 @@ def error_event(code: ErrorCode, message: str, *, retryable: bool = False) -> di
     return event(ServerEvent.error, code=code.value, message=message, retryable=retryable)
 
 
+def warning_event(code: WarningCode, message: str) -> dict[str, Any]:
+    return event(ServerEvent.warning, code=code.value, message=message)
+
+
 def definitions() -> dict[str, Any]:
     """Everything a client must agree on, as plain JSON (mirrored by the web client)."""
     return {
@@ -180,4 +190,5 @@ def definitions() -> dict[str, Any]:
         "close_codes": {c.name: c.value for c in CloseCode},
         "error_codes": {c.name: c.value for c in ErrorCode},
         "end_reasons": {r.name: r.value for r in EndReason},
+        "warning_codes": {c.name: c.value for c in WarningCode},
     }

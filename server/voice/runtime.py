@@ -21,7 +21,12 @@ from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
 from server.voice.detector import preload
 from server.voice.lifecycle import SessionKeeper
-from server.voice.stt import OpenAITranscriber, SphinxTranscriber, Transcriber
+from server.voice.offline import models
+from server.voice.offline.piper import PiperSynthesizer
+from server.voice.offline.pool import InferencePool
+from server.voice.offline.voice import OfflineVoice
+from server.voice.offline.whisper import WhisperTranscriber
+from server.voice.stt import OpenAITranscriber, Transcriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer
 
 
@@ -34,6 +39,9 @@ class VoiceRuntime:
     llm_offline: bool
     active: Counter[uuid.UUID] = field(default_factory=Counter)
     recordings: RecordingStore | None = None  # None: audio is never recorded
+    # Which engine hears and which speaks, for the `ready` event (a provider or an offline model).
+    providers: dict[str, str] = field(default_factory=dict)
+    offline_voice: OfflineVoice | None = None  # None: no offline model is used
     keeper: SessionKeeper = field(init=False)  # ends sessions whose socket dropped and nobody came back
 
     def __post_init__(self) -> None:
@@ -66,8 +74,16 @@ async def voice_runtime(settings: Settings, brain: Brain,
                                  timeout=settings.voice_llm_timeout_s, max_retries=1)
         stt_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                                         timeout=settings.voice_stt_timeout_s, max_retries=0)
-    transcriber: Transcriber = (OpenAITranscriber(stt_client, settings.stt_model) if stt_client
-                                else SphinxTranscriber())
+    use_whisper = stt_client is None
+    use_piper = not settings.elevenlabs_api_key and settings.offline_tts == "piper"
+    pool = InferencePool(settings.offline_voice_threads) if use_whisper or use_piper else None
+    offline = OfflineVoice(pool, stt=use_whisper, tts=use_piper) if pool is not None else None
+    transcriber: Transcriber
+    if stt_client is not None:
+        transcriber = OpenAITranscriber(stt_client, settings.stt_model)
+    else:
+        assert pool is not None
+        transcriber = WhisperTranscriber(pool)
     synthesizer: Synthesizer
     if settings.elevenlabs_api_key and settings.tts_transport == "websocket":
         synthesizer = ElevenLabsSocket(settings.elevenlabs_base_url, settings.elevenlabs_api_key,
@@ -79,13 +95,21 @@ async def voice_runtime(settings: Settings, brain: Brain,
                                  httpx_client=eleven_http)
         synthesizer = ElevenLabsHttp(client, voice_id=settings.elevenlabs_voice_id,
                                      model=settings.elevenlabs_model, timeout=settings.voice_tts_timeout_s)
+    elif use_piper:
+        assert pool is not None
+        synthesizer = PiperSynthesizer(pool)
     else:
         synthesizer = EspeakSynthesizer()
+    providers = {"stt": settings.stt_model if stt_client is not None else models.WHISPER,
+                 "tts": ("elevenlabs" if settings.elevenlabs_api_key
+                         else models.PIPER if use_piper else models.ESPEAK)}
     try:
         yield VoiceRuntime(config=config, brain=brain,
                            transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None,
-                           recordings=recordings)
+                           recordings=recordings, providers=providers, offline_voice=offline)
     finally:
+        if pool is not None:
+            pool.close()
         for closable in (llm, stt_client):
             if closable is not None:
                 await closable.close()

@@ -241,8 +241,13 @@ class VoiceSession:
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
                    "tts": self.runtime.synthesizer.offline}
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
-                                 protocol_version=p.PROTOCOL_VERSION, persona_id=opened.persona_id,
-                                 persona_name=opened.persona_name))
+                                 providers=self.runtime.providers, protocol_version=p.PROTOCOL_VERSION,
+                                 persona_id=opened.persona_id, persona_name=opened.persona_name))
+        offline_voice = self.runtime.offline_voice
+        if offline_voice is not None and not offline_voice.warm():
+            await self._emit(p.warning_event(
+                p.WarningCode.warming_up,
+                "The offline voice models are loading; the first reply may take a few seconds longer."))
 
     # -- audio -------------------------------------------------------------------------------
     async def _on_audio(self, data: bytes) -> None:
@@ -340,6 +345,13 @@ class VoiceSession:
     async def _run_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes, typed: str | None) -> None:
         started = self._started
         assert started is not None
+        offline_voice = self.runtime.offline_voice
+        if offline_voice is not None and offline_voice.busy(stt.in_flight if stt is not None else 0):
+            # Other sessions hold every inference thread: this turn waits in the pool's queue,
+            # and the user is told why the answer is late.
+            await self._emit(p.warning_event(
+                p.WarningCode.offline_busy,
+                "The offline voice is busy with other sessions; this answer will take longer."))
         if typed is not None:
             text = typed
         else:

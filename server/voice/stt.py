@@ -1,4 +1,5 @@
-"""Speech to text: provider adapters, and the stage that transcribes segments while the user talks.
+"""Speech to text: the OpenAI adapter (offline: `server/voice/offline/whisper.py`), and the stage
+that transcribes segments while the user talks.
 
 The OpenAI transcription API takes a whole file, so its latency would sit after the end of every
 turn. `TurnTranscriber` sends each segment as soon as the endpointer cuts it at a short pause;
@@ -8,7 +9,6 @@ at the end of the turn only the last piece (often nothing) is left to wait for.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -48,35 +48,6 @@ class OpenAITranscriber:
         return str(result.text).strip()
 
 
-class SphinxTranscriber:
-    """Offline speech recognition with CMU PocketSphinx and its bundled US English model.
-    Accuracy is low (roughly one word in three wrong on conversational speech); it keeps the
-    loop working without a network, it is no substitute for the real service."""
-
-    offline = True
-    _lock = threading.Lock()
-    _decoder: Any = None
-
-    async def transcribe(self, pcm: bytes, sample_rate: int) -> str:
-        if sample_rate != 16000:
-            raise SttError("offline recognition needs 16 kHz audio", retryable=False)
-        return await asyncio.to_thread(self._decode, pcm)
-
-    @classmethod
-    def _decode(cls, pcm: bytes) -> str:
-        with cls._lock:
-            if cls._decoder is None:
-                from pocketsphinx import Decoder
-
-                cls._decoder = Decoder(samprate=16000, loglevel="FATAL")
-            decoder = cls._decoder
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            hypothesis = decoder.hyp()
-            return str(hypothesis.hypstr).strip() if hypothesis is not None else ""
-
-
 Spawn = Callable[[str, Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
@@ -103,6 +74,11 @@ class TurnTranscriber:
             self._pending.append(self._spawn(name, self._caught(pcm)))
         else:
             self._held.append(pcm)
+
+    @property
+    def in_flight(self) -> int:
+        """Segments of this turn still being transcribed."""
+        return sum(not task.done() for task in self._pending)
 
     @property
     def empty(self) -> bool:

@@ -25,8 +25,14 @@ export default async function ({ data, newPage, screenshot }) {
   await scriptedMicrophone(page, data.speech);
   await login(page, data.accounts.user);
   await startVoiceTraining(page);
+  // No keys: the offline engines are named in the badge (issue 16: Whisper hears, Piper speaks).
+  const badge = await visible(page.locator(".voice-status .badge"));
+  const label = (await badge.textContent()) ?? "";
+  assert.ok(label.includes("stt (faster-whisper tiny.en)") && label.includes("tts (piper en_US-joe-medium)"), label);
   await say(page);
-  await heard(page);
+  const user = await heard(page);
+  // Whisper hears the spoken question (espeak-ng's voice through the scripted microphone).
+  assert.match(((await user.textContent()) ?? "").toLowerCase(), /monthly payment is too high/);
   const reply = await visible(page.locator('li[data-role="assistant"]'));
   await eventually(async () => ((await reply.locator("p").first().textContent()) ?? "").length > 0, { message: "reply text" });
   const received = await eventually(async () => {

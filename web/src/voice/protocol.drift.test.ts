@@ -43,4 +43,8 @@ describe("voice protocol mirror", () => {
     expect(protocol.ErrorCode).toEqual(camelKeys(s.error_codes));
     expect(protocol.EndReason).toEqual(camelKeys(s.end_reasons));
   });
+
+  check("has the same warning codes", (s) => {
+    expect(protocol.WarningCode).toEqual(camelKeys(s.warning_codes));
+  });
 });

@@ -33,6 +33,7 @@ export const ServerEvent = {
   sources: "sources",
   metrics: "metrics",
   error: "error",
+  warning: "warning",
   sessionEnded: "session.ended",
 } as const;
 export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
@@ -73,6 +74,12 @@ export const ErrorCode = {
   tooManySessions: "too_many_sessions",
   authFailed: "auth_failed",
   internal: "internal_error",
+} as const;
+
+/** `warning` events: the session goes on, slower. */
+export const WarningCode = {
+  warmingUp: "warming_up",
+  offlineBusy: "offline_busy",
 } as const;
 
 export const EndReason = {
@@ -129,7 +136,16 @@ export type TurnMetrics = {
 export type TimedWord = { text: string; start_ms: number; end_ms: number };
 
 export type ServerMessage =
-  | { type: "ready"; session_id: string; offline: { stt: boolean; llm: boolean; tts: boolean }; protocol_version: string; persona_id: string | null; persona_name: string | null }
+  | {
+      type: "ready";
+      session_id: string;
+      offline: { stt: boolean; llm: boolean; tts: boolean };
+      /** The engines that hear and speak: a provider ("elevenlabs", an OpenAI model) or an offline model. */
+      providers?: { stt: string; tts: string };
+      protocol_version: string;
+      persona_id: string | null;
+      persona_name: string | null;
+    }
   | { type: "vad"; speaking: boolean }
   | { type: "transcript"; text: string; final: boolean }
   | { type: "response.delta"; message_id: string; text: string }
@@ -140,6 +156,7 @@ export type ServerMessage =
   | { type: "sources"; message_id: string; items: Source[] }
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }
+  | { type: "warning"; code: string; message: string }
   | { type: "session.ended"; reason: string; session_id: string };
 
 /** What the client sends: 20 ms frames of 16 kHz mono PCM16. */

@@ -44,6 +44,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   const [offline, setOffline] = useState<string[]>([]);
   const [playback, setPlayback] = useState<PlaybackProgress>();
   const [error, setError] = useState<string>();
+  const [warning, setWarning] = useState<string>();
   const [draft, setDraft] = useState("");
   const [ended, setEnded] = useState<{ scorecard: ScorecardData | null; empty: boolean }>();
   const notice = useRef(new Notice(setError));
@@ -117,8 +118,16 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
   function handle(m: ServerMessage) {
     switch (m.type) {
       case "ready":
-        setOffline(Object.entries(m.offline).filter(([, v]) => v).map(([k]) => k));
+        setOffline(
+          Object.entries(m.offline)
+            .filter(([, v]) => v)
+            .map(([k]) => {
+              const engine = k === "stt" || k === "tts" ? m.providers?.[k] : undefined;
+              return engine ? `${k} (${engine})` : k;
+            }),
+        );
         notice.current.show(undefined);
+        setWarning(undefined);
         break;
       case "vad":
         setHearing(m.speaking);
@@ -135,6 +144,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "audio.start":
         lastAssistant.current = m.message_id;
+        setWarning(undefined); // the late reply has come
         break;
       case "audio.words":
         upsertAssistant(m.message_id, (t) => ({ ...t, words: [...(t.words ?? []), ...m.words] }));
@@ -151,6 +161,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "error":
         notice.current.serverError(m.code, m.message, m.retryable);
+        break;
+      case "warning":
+        setWarning(m.message);
         break;
       case "session.ended":
         setHearing(false);
@@ -210,6 +223,11 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         </p>
       ) : null}
       <ErrorMessage error={error} />
+      {warning ? (
+        <p className="muted" role="status" data-testid="voice-warning">
+          {warning}
+        </p>
+      ) : null}
       <form className="composer" onSubmit={sendText}>
         <label className="grow">
           <span className="sr-only">Type a turn instead of speaking</span>
