@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"  # 1.1 adds playback.pause / playback.resume (a 1.0 client may ignore them)
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MS = 20
@@ -36,6 +36,8 @@ class ServerEvent(enum.StrEnum):
     audio_start = "audio.start"
     audio_end = "audio.end"
     interrupted = "interrupted"
+    playback_pause = "playback.pause"  # {message_id, at_ms}: stop playing at once, keep the buffer
+    playback_resume = "playback.resume"  # {message_id}: play on from where it paused
     sources = "sources"
     metrics = "metrics"
     error = "error"

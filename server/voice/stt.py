@@ -95,14 +95,31 @@ class TurnTranscriber:
         self._pending: list[asyncio.Task[str | SttError]] = []
         self._held: list[bytes] = []
 
-    def add(self, pcm: bytes) -> None:
+    def add(self, pcm: bytes, then: Callable[[str | None], None] | None = None) -> None:
+        """`then` is called with `text_so_far()` once this segment is transcribed (pipelining)."""
         if not pcm:
             return
         if self._pipelining:
             name = f"stt-segment-{len(self._pending)}"
-            self._pending.append(self._spawn(name, self._caught(pcm)))
+            task = self._spawn(name, self._caught(pcm))
+            self._pending.append(task)
+            if then is not None:
+                task.add_done_callback(lambda _: then(self.text_so_far()))
         else:
             self._held.append(pcm)
+
+    def text_so_far(self) -> str | None:
+        """The segments' words, when every segment sent so far has been transcribed; else None."""
+        texts: list[str] = []
+        for task in self._pending:
+            if not task.done() or task.cancelled():
+                return None
+            result = task.result()
+            if isinstance(result, SttError):
+                return None
+            if result:
+                texts.append(result)
+        return " ".join(texts)
 
     @property
     def empty(self) -> bool:
