@@ -263,6 +263,7 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
     assert client.events(["interrupted"]) == []
     pauses, resumes = client.events(["playback.pause"]), client.events(["playback.resume"])
     assert len(pauses) == len(resumes) == 2  # one pair for each: both were long enough to pause
+    assert [e["text"] for e in resumes] == ["Uh-huh.", ""]
     assert all(e["message_id"] == start["message_id"] and e["at_ms"] >= 0 for e in pauses)
     kinds = [e["type"] for e in client.events(["playback.pause", "playback.resume"])]
     assert kinds == ["playback.pause", "playback.resume"] * 2

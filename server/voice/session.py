@@ -410,7 +410,7 @@ class VoiceSession:
         if reply is None or str(reply.message_id) != paused.message_id:
             return
         self._backchannels.setdefault(paused.message_id, []).append({"text": words, "at_ms": round(paused.at_ms)})
-        await self._emit(p.event(p.ServerEvent.playback_resume, message_id=paused.message_id))
+        await self._emit(p.event(p.ServerEvent.playback_resume, message_id=paused.message_id, text=words))
         reply.sender.resume()
 
     # -- turns -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * See docs/voice-protocol.md for the full description.
  */
 
-export const PROTOCOL_VERSION = "1.0";
+export const PROTOCOL_VERSION = "1.1";
 export const VOICE_PATH = "/api/v1/voice/live";
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const FRAME_MS = 20;
@@ -29,6 +29,8 @@ export const ServerEvent = {
   audioStart: "audio.start",
   audioEnd: "audio.end",
   interrupted: "interrupted",
+  playbackPause: "playback.pause",
+  playbackResume: "playback.resume",
   sources: "sources",
   metrics: "metrics",
   error: "error",
@@ -129,6 +131,10 @@ export type ServerMessage =
   | { type: "audio.start"; message_id: string; sample_rate: number }
   | { type: "audio.end"; message_id: string }
   | { type: "interrupted"; message_id: string; heard_text: string }
+  /** Speech over the reply: stop playing at once, keep what is buffered (protocol 1.1). */
+  | { type: "playback.pause"; message_id: string; at_ms: number }
+  /** It was a backchannel (`text`, "" for a cough): play on from where it paused. */
+  | { type: "playback.resume"; message_id: string; text?: string }
   | { type: "sources"; message_id: string; items: Source[] }
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }

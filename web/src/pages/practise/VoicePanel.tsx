@@ -71,6 +71,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       engine.current?.flush();
       setTurns((all) => all.map((t) => (t.id === id ? { ...t, text: heard || t.text, interrupted: true, streaming: false } : t)));
     });
+    voice.on("paused", (_id, paused) => (paused ? engine.current?.pause() : engine.current?.resume()));
     voice.on("message", (m) => handle(m));
 
     (async () => {
@@ -135,6 +136,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "audio.start":
         lastAssistant.current = m.message_id;
+        break;
+      case "playback.resume":
+        upsertAssistant(m.message_id, (t) => ({ ...t, backchannels: [...(t.backchannels ?? []), m.text ?? ""] }));
         break;
       case "audio.end":
         engine.current?.endOfReply();
