@@ -112,7 +112,7 @@ def test_complete_sentences_end_soon(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["I was thinking about, um,", "and...", "Um", "so the thing is",
                                   "I want the blue one and", "The price is fine but", "Let me think\u2026",
-                                  "What I'd like is a car with"])
+                                  "What I'd like is a car with", "My wife really wants"])
 def test_trailing_words_wait_longer(text: str) -> None:
     assert classify(text) is Ending.trailing
     assert EndOfTurn().silence_ms(text) == 1200

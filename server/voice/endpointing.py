@@ -32,7 +32,8 @@ _OPEN_WORDS = frozenset("""
     that who whom where when while then as in on at by over under his her its this these those some
     any every well actually i i'm you we they he she it's is are was were be been being have has had
     do does did can could would should will shall might must thing things kind sort mean just really
-    also even maybe
+    also even maybe want wants wanted need needs get gets take takes buy pay see try looking thinking
+    wondering going gonna wanna
 """.split())  # noqa: SIM905 (a word list reads best as prose)
 # Short closing phrases that are a whole turn even without a verb.
 _COMPLETE_SHORT = frozenset({"yes", "no", "okay", "ok", "sure", "thanks", "thank you", "right", "exactly",

@@ -325,7 +325,8 @@ class VoiceSession:
         come back, the longest wait: the turn cannot be answered before them anyway)."""
         assert self._started is not None
         endpointer = self._started.endpointer
-        endpointer.set_end_of_turn(self._end_of_turn.max_ms, segment=endpointer.segments_cut)
+        if self.config.pipelining:  # otherwise no words come back before the end of the turn
+            endpointer.set_end_of_turn(self._end_of_turn.max_ms, segment=endpointer.segments_cut)
 
         def heard(text: str | None) -> None:
             if text is not None and stt is self._stt:
