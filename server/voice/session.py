@@ -357,7 +357,7 @@ class VoiceSession:
         if verdict is Verdict.interrupt:
             return await self._interrupt()
         rate = self._started.start.input_audio.sample_rate
-        if duration_ms(bytes(self._probe_audio), rate) - paused.probed_ms >= _PROBE_EVERY_MS:
+        if duration_ms(len(self._probe_audio), rate) - paused.probed_ms >= _PROBE_EVERY_MS:
             self._probe(paused)
 
     def _probe(self, paused: Paused) -> None:
