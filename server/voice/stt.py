@@ -109,15 +109,14 @@ class TurnTranscriber:
             self._held.append(pcm)
 
     def text_so_far(self) -> str | None:
-        """The segments' words, when every segment sent so far has been transcribed; else None."""
+        """The segments' words, when every segment sent so far has been transcribed; else None.
+        A failed segment adds no words (`finish` reports the failure)."""
         texts: list[str] = []
         for task in self._pending:
-            if not task.done() or task.cancelled():
+            if not task.done():
                 return None
-            result = task.result()
-            if isinstance(result, SttError):
-                return None
-            if result:
+            result = None if task.cancelled() else task.result()
+            if result and not isinstance(result, SttError):
                 texts.append(result)
         return " ".join(texts)
 
