@@ -267,6 +267,11 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
     assert all(e["message_id"] == start["message_id"] and e["at_ms"] >= 0 for e in pauses)
     kinds = [e["type"] for e in client.events(["playback.pause", "playback.resume"])]
     assert kinds == ["playback.pause", "playback.resume"] * 2
+    # Paused at once: at most the one chunk (<= 40 ms) already on its way arrives during a pause.
+    marks = [i for i, r in enumerate(client.log)
+             if r.event and r.event["type"] in ("playback.pause", "playback.resume")]
+    for paused_at, resumed_at in zip(marks[::2], marks[1::2], strict=True):
+        assert sum(r.event is None for r in client.log[paused_at:resumed_at]) <= 1
     # Nothing lost, nothing said twice: the audio is exactly what was synthesised, in order.
     assert bytes(client.audio[start["message_id"]]) == spoken_reply(eleven, first_request)
     assert len(openai.chats) == chats  # neither became a turn
