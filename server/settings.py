@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.voice.bargein import DEFAULT_BACKCHANNELS
+
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
 
 
@@ -113,7 +115,12 @@ class Settings(BaseSettings):
     voice_speech_start_ms: int = Field(default=200, ge=20, le=2000)
     voice_end_of_turn_ms: int = Field(default=500, ge=100, le=5000)
     voice_segment_pause_ms: int = Field(default=200, ge=60, le=5000)
+    voice_end_of_turn_min_ms: int = Field(default=250, ge=100, le=5000)
+    voice_end_of_turn_max_ms: int = Field(default=1200, ge=100, le=10_000)
     voice_barge_in_ms: int = Field(default=300, ge=20, le=5000)
+    voice_false_interruption_ms: int = Field(default=1500, ge=100, le=10_000)
+    # Phrases that do not interrupt a reply, separated by commas.
+    voice_backchannel_words: str = Field(default=",".join(DEFAULT_BACKCHANNELS), max_length=4000)
     voice_burst_ms: int = Field(default=2000, ge=100, le=60_000)
     voice_send_chunk_ms: int = Field(default=40, ge=10, le=40)
     voice_send_lead_ms: int = Field(default=60, ge=0, le=1000)

@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from server.db.models import Role
 from server.settings import Settings
 from server.voice.audio import silence
 from tests.conftest import Account, LiveServer, World, inside_one_rate_window, start_live_server, stop_live_server
-from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
+from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs, tone
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
 from tests.patience import PatientVoiceClient as VoiceClient  # deadlines for a loaded machine
@@ -294,6 +295,110 @@ async def test_backchannel_does_not_interrupt(server: LiveServer, world: World, 
     assert client.events(["interrupted"]) == []
     assert [e["speaking"] for e in client.events(["vad"])] == [True, False, True, False]
     assert len(fakes[0].openai.chats) == chats  # the "uh-huh" did not become a turn
+    await client.close()
+
+
+PAUSABLE_REPLY = ("It is a fair price, and I have told you why a few times now. "
+                  "The car has low mileage, one owner and a full service history.")
+
+
+def cough(ms: int = 450, rate: int = 16000) -> bytes:
+    """A cough-like burst: band-limited noise with a sharp attack (WebRTC's VAD calls it speech)."""
+    rng = np.random.default_rng(7)
+    t = np.arange(rate * ms // 1000) / rate
+    noise = np.convolve(rng.normal(0, 1, t.size), np.ones(4) / 4, "same")
+    return (noise * np.minimum(1, t / 0.02) * np.exp(-t / 0.25) * 9000).astype(np.int16).tobytes()
+
+
+def spoken_reply(eleven: FakeElevenLabs, first_request: int) -> bytes:
+    """The audio the fake ElevenLabs made for a reply's sentences: what the client must receive."""
+    return b"".join(tone(len(r["text"]) * eleven.config.ms_per_char, 16000) for r in eleven.requests[first_request:])
+
+
+async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    openai, eleven = fakes[0].openai, fakes[0].eleven
+    openai.config.reply = PAUSABLE_REPLY
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    session_id = (await client.start("roleplay"))["session_id"]
+    first_request = len(eleven.requests)
+    await speak(client, "How much is this car?")
+    start = await client.wait_for("audio.start", wait_s=20)
+    chats = len(openai.chats)
+    await asyncio.sleep(0.5)
+    openai.config.transcript = "Uh-huh."
+    await client.stream(speech("uh huh") + silence(900, 16000))
+    resumed = await client.wait_for("playback.resume", wait_s=20)
+    openai.config.transcript = ""  # what a transcription of a cough gives
+    await client.stream(cough() + silence(900, 16000))
+    end = await client.wait_for("audio.end", wait_s=30)
+    assert end["message_id"] == start["message_id"] == resumed["message_id"]
+    assert client.events(["interrupted"]) == []
+    pauses, resumes = client.events(["playback.pause"]), client.events(["playback.resume"])
+    assert len(pauses) == len(resumes) == 2  # one pair for each: both were long enough to pause
+    assert [e["text"] for e in resumes] == ["Uh-huh.", ""]
+    assert all(e["message_id"] == start["message_id"] and e["at_ms"] >= 0 for e in pauses)
+    kinds = [e["type"] for e in client.events(["playback.pause", "playback.resume"])]
+    assert kinds == ["playback.pause", "playback.resume"] * 2
+    # Paused at once: at most the one chunk (<= 40 ms) already on its way arrives during a pause.
+    marks = [i for i, r in enumerate(client.log)
+             if r.event and r.event["type"] in ("playback.pause", "playback.resume")]
+    for paused_at, resumed_at in zip(marks[::2], marks[1::2], strict=True):
+        assert sum(r.event is None for r in client.log[paused_at:resumed_at]) <= 1
+    # Nothing lost, nothing said twice: the audio is exactly what was synthesised, in order.
+    assert bytes(client.audio[start["message_id"]]) == spoken_reply(eleven, first_request)
+    assert len(openai.chats) == chats  # neither became a turn
+    # The backchannels are stored with the answer, where the transcript API shows them.
+    await client.wait_for("metrics", wait_s=20)
+
+    async def with_backchannels() -> list[dict[str, Any]] | None:
+        answer = (await stored(world, account, session_id))["messages"][-1]
+        return answer["backchannels"] if answer["backchannels"] else None
+    backchannels = await until(with_backchannels, "the backchannels to be stored")
+    assert [b["text"] for b in backchannels] == ["Uh-huh.", ""]
+    assert 0 <= backchannels[0]["at_ms"] <= backchannels[1]["at_ms"]
+    await client.close()
+
+
+async def test_real_words_over_a_reply_interrupt_it_within_700_ms(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    openai = fakes[0].openai
+    openai.config.reply = LONG_REPLY
+    client = await session(server, world)
+    await speak(client, "How much is this car?")
+    start = await client.wait_for("audio.start", wait_s=20)
+    await asyncio.sleep(0.5)
+    openai.config.transcript = "Wait, hold on, I have a question."
+    openai.config.reply = "Sure, go ahead."
+    words = speech("Wait, hold on, I have a question.")
+    began = time.monotonic()
+    await client.stream(words + silence(900, 16000))
+    interrupted = await client.wait_for("interrupted", wait_s=20)
+    at = next(r.at for r in client.log if r.event and r.event["type"] == "interrupted")
+    assert interrupted["message_id"] == start["message_id"]
+    # Interrupted while the user was still talking, within 700 ms of their first word (the probe
+    # transcription finds real words; it does not wait for the end of the sentence).
+    assert at - began <= 0.7, f"interrupted {at - began:.3f} s after the speech began"
+    assert (await client.wait_for("transcript", wait_s=20))["text"] == "Wait, hold on, I have a question."
+    await client.wait_for("metrics", wait_s=20)
+    await client.close()
+
+
+async def test_a_trailing_off_turn_with_a_mid_sentence_pause_stays_one_turn(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    openai = fakes[0].openai
+    openai.config.transcripts = ["I was thinking about, um,", "the blue one."]
+    client = await session(server, world)
+    chats = len(openai.chats)
+    await client.stream(utterance("I was thinking about, um,", before_ms=200, after_ms=700)
+                        + utterance("the blue one.", before_ms=0, after_ms=1500))
+    transcript = await client.wait_for("transcript", wait_s=20)
+    assert transcript["text"] == "I was thinking about, um, the blue one."
+    await client.wait_for("metrics", wait_s=20)
+    assert len(openai.chats) == chats + 1
+    assert client.events(["transcript"]) == [transcript]
     await client.close()
 
 

@@ -64,6 +64,11 @@ class SessionList(Output):
     total: int
 
 
+class BackchannelOut(Output):
+    text: str = Field(description="what the trainee said over the reply (\"uh-huh\"; empty for a cough)")
+    at_ms: int = Field(description="where in the reply's audio it came, in ms")
+
+
 class MessageOut(Output):
     id: uuid.UUID
     seq: int
@@ -79,6 +84,8 @@ class MessageOut(Output):
     cost_usd: float
     timings: dict[str, float | None]
     metrics: dict[str, Any]
+    backchannels: list[BackchannelOut] = Field(
+        default_factory=list, description="a voice answer: what the trainee said over it without interrupting")
     created_at: datetime
 
 
@@ -132,6 +139,7 @@ def message_out(row: ConversationMessage) -> MessageOut:
         tags=row.tags, model=row.model, offline=row.offline, interrupted=row.interrupted,
         prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens, cost_usd=row.cost_usd,
         timings={"ttft_ms": row.ttft_ms, "total_ms": row.total_ms}, metrics=row.metrics, created_at=row.created_at,
+        backchannels=[BackchannelOut.model_validate(b) for b in row.metrics.get("backchannels", [])],
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.1"  # adds audio.words, warning, playback.pause/resume (a 1.0 client may ignore them)
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MS = 20
@@ -37,6 +37,8 @@ class ServerEvent(enum.StrEnum):
     audio_end = "audio.end"
     audio_words = "audio.words"  # 1.1: word timings of reply audio
     interrupted = "interrupted"
+    playback_pause = "playback.pause"  # {message_id, at_ms}: stop playing at once, keep the buffer
+    playback_resume = "playback.resume"  # {message_id}: play on from where it paused
     sources = "sources"
     metrics = "metrics"
     error = "error"

@@ -27,7 +27,9 @@ from server.tasks import TaskSupervisor
 from server.tenancy import Principal
 from server.voice import protocol as p
 from server.voice.audio import Framer, RateGuard, duration_ms
+from server.voice.bargein import Paused, Verdict, decide
 from server.voice.brain import BrainError, OpenedSession, OpenRequest
+from server.voice.endpointing import EndOfTurn
 from server.voice.guard import AccessRevoked, TurnGuard
 from server.voice.metrics import AudioClock, TurnClock
 from server.voice.pacer import PacedSender
@@ -38,6 +40,9 @@ from server.voice.stt import SttError, TurnTranscriber
 from server.voice.vad import Endpointer, Segment, SpeechStarted, TurnEnded
 
 log = logging.getLogger(__name__)
+
+
+_PROBE_EVERY_MS = 300  # while paused, transcribe the speech again after this much more of it
 
 
 class _Closed(Exception):
@@ -74,6 +79,13 @@ class VoiceSession:
         self._last_rate_error = 0.0
         self._recorder: Recorder | None = None  # only when the dealership records audio
         self._ended = False  # the session ended with this socket (`end`, idle, max duration)
+        # Barge-in: the paused reply, the speech heard over it, and the backchannels per message.
+        self._paused: Paused | None = None
+        self._probe_audio = bytearray()
+        self._backchannels: dict[str, list[dict[str, Any]]] = {}
+        vad = self.config.vad
+        self._end_of_turn = EndOfTurn(min_ms=vad.end_of_turn_min_ms, default_ms=vad.end_of_turn_ms,
+                                      max_ms=vad.end_of_turn_max_ms)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -273,9 +285,11 @@ class VoiceSession:
         for frame in frames:
             for vad_event in started.endpointer.push(frame):
                 await self._on_vad(vad_event, rate)
-            if (self._reply is not None and started.endpointer.speaking
+            if self._paused is not None:
+                await self._listen_over_pause(frame)
+            elif (self._reply is not None and started.endpointer.speaking
                     and started.endpointer.speech_ms >= self.config.barge_in_ms):
-                await self._interrupt()
+                await self._pause()
 
     async def _on_vad(self, vad_event: SpeechStarted | Segment | TurnEnded, rate: int) -> None:
         if isinstance(vad_event, SpeechStarted):
@@ -289,9 +303,18 @@ class VoiceSession:
                 self._turn.cancel()
                 self._turn = None
         elif isinstance(vad_event, Segment) and self._stt is not None:
-            self._stt.add(vad_event.pcm)
+            self._add_segment(self._stt, vad_event.pcm)
         elif isinstance(vad_event, TurnEnded):
             await self._emit(p.event(p.ServerEvent.vad, speaking=False))
+            if self._paused is not None and not self._paused.settling and self._stt is not None:
+                # The speech over a paused reply ended: its words decide resume or interrupt.
+                self._paused.settling = True
+                stt, self._stt = self._stt, None
+                assert self._started is not None
+                speech_end = self._started.audio_clock.at(vad_event.end_ms)
+                clock = TurnClock(speech_end=speech_end, turn_detected=max(speech_end, time.monotonic()))
+                self._tasks.spawn("voice-settle", self._settle(self._paused, stt, vad_event.pcm, clock))
+                return
             if self._reply is not None:
                 # Shorter than the barge-in threshold while the assistant talks: a backchannel
                 # ("uh-huh") or a cough; it neither interrupts nor becomes a turn.
@@ -310,6 +333,100 @@ class VoiceSession:
                 self._stt = None
                 return
             self._begin_turn(clock, tail=vad_event.pcm)
+
+    def _add_segment(self, stt: TurnTranscriber, pcm: bytes) -> None:
+        """Transcribe a segment now; its words set how long a silence ends the turn (until they
+        come back, the longest wait: the turn cannot be answered before them anyway)."""
+        assert self._started is not None
+        endpointer = self._started.endpointer
+        if self.config.pipelining:  # otherwise no words come back before the end of the turn
+            endpointer.set_end_of_turn(self._end_of_turn.max_ms, segment=endpointer.segments_cut)
+
+        def heard(text: str | None) -> None:
+            if text is not None and stt is self._stt:
+                endpointer.set_end_of_turn(self._end_of_turn.silence_ms(text), segment=endpointer.segments_cut)
+
+        stt.add(pcm, then=heard)
+
+    # -- barge-in ----------------------------------------------------------------------------
+    async def _pause(self) -> None:
+        """Speech over the reply: stop its audio and listen (see bargein.py)."""
+        reply = self._reply
+        assert reply is not None and self._started is not None
+        at_ms = self._played_ms(reply)
+        reply.sender.pause()
+        paused = self._paused = Paused(message_id=str(reply.message_id), at_ms=at_ms)
+        self._probe_audio = bytearray(self._started.endpointer.segment_pcm)
+        await self._emit(p.event(p.ServerEvent.playback_pause, message_id=paused.message_id, at_ms=round(at_ms)))
+        self._probe(paused)
+
+    async def _listen_over_pause(self, frame: bytes) -> None:
+        paused = self._paused
+        assert paused is not None and self._started is not None
+        if paused.settling or not self._started.endpointer.speaking:
+            return
+        self._probe_audio += frame
+        verdict = decide(paused.words, speech_over=False, speaking_ms=paused.speaking_ms(),
+                         timeout_ms=self.config.false_interruption_ms, backchannels=self.config.backchannels)
+        if verdict is Verdict.interrupt:
+            return await self._interrupt()
+        rate = self._started.start.input_audio.sample_rate
+        if duration_ms(len(self._probe_audio), rate) - paused.probed_ms >= _PROBE_EVERY_MS:
+            self._probe(paused)
+
+    def _probe(self, paused: Paused) -> None:
+        """Transcribe the speech so far (one request at a time): real words interrupt at once,
+        without waiting for the user to stop."""
+        if paused.probing or not self._probe_audio or self._started is None:
+            return
+        pcm = bytes(self._probe_audio)
+        rate = self._started.start.input_audio.sample_rate
+        paused.probing, paused.probed_ms = True, int(duration_ms(pcm, rate))
+        paused.probes += 1
+        self._tasks.spawn("voice-probe", self._probed(paused, pcm, rate))
+
+    async def _probed(self, paused: Paused, pcm: bytes, rate: int) -> None:
+        try:
+            words: str | None = await self.runtime.transcriber.transcribe(pcm, rate)
+        except SttError:
+            words = None  # the final transcript decides
+        paused.probing = False
+        if self._paused is not paused or paused.settling:
+            return
+        paused.words = words
+        verdict = decide(words, speech_over=False, speaking_ms=paused.speaking_ms(),
+                         timeout_ms=self.config.false_interruption_ms, backchannels=self.config.backchannels)
+        if verdict is Verdict.interrupt:
+            with contextlib.suppress(_Closed):
+                await self._interrupt()
+
+    async def _settle(self, paused: Paused, stt: TurnTranscriber, tail: bytes, clock: TurnClock) -> None:
+        try:
+            words = await stt.finish(tail)
+        except SttError:
+            stt.cancel()
+            words = None
+        clock.mark("transcript_ready")
+        if self._paused is not paused:
+            return  # interrupted meanwhile (typed text, `interrupt`, the reply failed)
+        verdict = decide(words, speech_over=True, speaking_ms=paused.speaking_ms(),
+                         timeout_ms=self.config.false_interruption_ms, backchannels=self.config.backchannels)
+        with contextlib.suppress(_Closed):
+            if verdict is Verdict.resume:
+                await self._resume(paused, words or "")
+            else:
+                await self._interrupt()
+                assert words is not None  # only real words interrupt a finished speech
+                self._turn = self._tasks.spawn("voice-turn", self._guarded_turn(clock, None, b"", None, words))
+
+    async def _resume(self, paused: Paused, words: str) -> None:
+        reply = self._reply
+        self._paused = None
+        if reply is None or str(reply.message_id) != paused.message_id:
+            return
+        self._backchannels.setdefault(paused.message_id, []).append({"text": words, "at_ms": round(paused.at_ms)})
+        await self._emit(p.event(p.ServerEvent.playback_resume, message_id=paused.message_id, text=words))
+        reply.sender.resume()
 
     # -- turns -------------------------------------------------------------------------------
     async def _admit_turn(self) -> bool:
@@ -333,16 +450,18 @@ class VoiceSession:
         self._turn = self._tasks.spawn("voice-turn", self._guarded_turn(clock, stt, tail, typed))
 
     async def _guarded_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes,
-                            typed: str | None) -> None:
+                            typed: str | None, heard: str | None = None) -> None:
         try:
-            await self._run_turn(clock, stt, tail, typed)
+            await self._run_turn(clock, stt, tail, typed, heard)
         except* _Closed:
             pass  # the socket went away mid-turn; the session loop cleans up
         finally:
             if self._recorder is not None:
                 self._recorder.turn_done()
 
-    async def _run_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes, typed: str | None) -> None:
+    async def _run_turn(self, clock: TurnClock, stt: TurnTranscriber | None, tail: bytes, typed: str | None,
+                        heard: str | None = None) -> None:
+        """`heard`: the words of a turn already transcribed (speech that interrupted a paused reply)."""
         started = self._started
         assert started is not None
         offline_voice = self.runtime.offline_voice
@@ -354,6 +473,8 @@ class VoiceSession:
                 "The offline voice is busy with other sessions; this answer will take longer."))
         if typed is not None:
             text = typed
+        elif heard is not None:
+            text = heard
         else:
             assert stt is not None
             try:
@@ -382,6 +503,7 @@ class VoiceSession:
             await reply.run(text)
         except StageFailure as failure:
             self._reply = None
+            self._paused = None
             await self._emit(p.error_event(failure.code, failure.message, retryable=failure.retryable))
             if reply.audio_started:
                 await self._emit(p.event(p.ServerEvent.audio_end, message_id=str(reply.message_id)))
@@ -400,6 +522,9 @@ class VoiceSession:
         the session the moment it sees them (or a barge-in) cancels the turn, not this write."""
         assert self._started is not None
         metrics = reply.clock.as_dict()
+        backchannels = self._backchannels.pop(str(reply.message_id), None)
+        if backchannels:
+            metrics["backchannels"] = backchannels
         self._tasks.spawn("voice-metrics", self.runtime.brain.record_metrics(
             self._started.opened.session_id, reply.message_id, metrics))
         return metrics
@@ -409,6 +534,7 @@ class VoiceSession:
         if reply is None or self._turn is None:
             return
         self._reply = None
+        self._paused = None
         self._turn.cancel()
         await asyncio.wait([self._turn])
         self._turn = None
@@ -430,7 +556,7 @@ class VoiceSession:
         was sent; without a report, what real-time playback of the sent audio has reached."""
         if self._playback is not None and self._playback[0] == str(reply.message_id):
             _, played, at = self._playback
-            return min(reply.sender.sent_ms, played + (time.monotonic() - at) * 1000)
+            return min(reply.sender.sent_ms, played + reply.sender.playing_ms_since(at))
         return reply.sender.played_estimate_ms()
 
     async def _cancel_turn(self) -> None:

@@ -66,14 +66,30 @@ class TurnTranscriber:
         self._pending: list[asyncio.Task[str | SttError]] = []
         self._held: list[bytes] = []
 
-    def add(self, pcm: bytes) -> None:
+    def add(self, pcm: bytes, then: Callable[[str | None], None] | None = None) -> None:
+        """`then` is called with `text_so_far()` once this segment is transcribed (pipelining)."""
         if not pcm:
             return
         if self._pipelining:
             name = f"stt-segment-{len(self._pending)}"
-            self._pending.append(self._spawn(name, self._caught(pcm)))
+            task = self._spawn(name, self._caught(pcm))
+            self._pending.append(task)
+            if then is not None:
+                task.add_done_callback(lambda _: then(self.text_so_far()))
         else:
             self._held.append(pcm)
+
+    def text_so_far(self) -> str | None:
+        """The segments' words, when every segment sent so far has been transcribed; else None.
+        A failed segment adds no words (`finish` reports the failure)."""
+        texts: list[str] = []
+        for task in self._pending:
+            if not task.done():
+                return None
+            result = None if task.cancelled() else task.result()
+            if result and not isinstance(result, SttError):
+                texts.append(result)
+        return " ".join(texts)
 
     @property
     def in_flight(self) -> int:

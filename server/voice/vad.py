@@ -6,12 +6,19 @@ typing or fan noise for speech and ~1 cough group a minute, where WebRTC's GMM d
 (`webrtcvad-wheels`) barged in ~14 times a minute on each, at the same detection latency. WebRTC
 stays selectable: ~2 us per frame against Silero's ~0.15-0.3 ms. Decisions are taken on the
 stream's own clock (frame counts), so they do not depend on network jitter.
+
+The end of speech is the last frame that is voiced *and* carries energy: a detector keeps
+calling frames speech for a while after the voice stops (WebRTC's hangover is ~100 ms), and counting the
+silence from there would add that to every turn. How long the silence must last is set per turn
+by the session from the words said so far (`set_end_of_turn`, see `endpointing.py`).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
+import numpy as np
 
 from server.voice.detector import SpeechDetector, VadEngine, make_detector
 from server.voice.protocol import FRAME_MS
@@ -23,7 +30,10 @@ class VadConfig:
     aggressiveness: int = 2  # WebRTC: 0 (permissive) .. 3 (strict)
     silero_threshold: float = 0.5  # Silero: speech probability that starts speech
     speech_start_ms: int = 200  # voiced audio needed before we call it speech
-    end_of_turn_ms: int = 500  # silence that ends the user's turn
+    end_of_turn_ms: int = 500  # silence that ends the user's turn, when its words say nothing
+    end_of_turn_min_ms: int = 250  # ... after a complete sentence or question
+    end_of_turn_max_ms: int = 1200  # ... after words that trail off, or while they are transcribed
+    min_rms: int = 40  # a voiced frame quieter than this (or 30 dB under the turn's peak) is hangover
     segment_pause_ms: int = 200  # a shorter pause cuts a segment for early transcription
     min_segment_ms: int = 300  # shorter pieces are left for the next cut (fewer STT calls)
     prefix_ms: int = 200  # audio kept from before the detected start (word onsets)
@@ -70,6 +80,28 @@ class Endpointer:
         self._segment_cut_at_pause = False
         self._silent_frames = 0
         self._speech_frames = 0
+        self._peak_rms = 0.0
+        self._cuts = 0  # segments cut in this turn
+        self._end_of_turn_ms: int | None = None  # set from the words; None: the default
+
+    @property
+    def segments_cut(self) -> int:
+        return self._cuts
+
+    @property
+    def segment_pcm(self) -> bytes:
+        """The speech since the last segment was cut (what a barge-in probe transcribes)."""
+        return b"".join(self._segment) if self.speaking else b""
+
+    @property
+    def end_of_turn_ms(self) -> int:
+        return self.config.end_of_turn_ms if self._end_of_turn_ms is None else self._end_of_turn_ms
+
+    def set_end_of_turn(self, ms: int, *, segment: int) -> None:
+        """The silence that ends this turn, judged from the words up to segment number `segment`;
+        ignored once the user has spoken again since that segment was cut (newer words decide)."""
+        if self.speaking and segment == self._cuts and self._segment_cut_at_pause:
+            self._end_of_turn_ms = ms
 
     @property
     def speech_ms(self) -> int:
@@ -93,6 +125,7 @@ class Endpointer:
         self.speaking = False
         self._segment, self._segment_voiced, self._silent_frames, self._speech_frames = [], 0, 0, 0
         self._segment_cut_at_pause = False
+        self._peak_rms, self._cuts, self._end_of_turn_ms = 0.0, 0, None
 
     def _idle(self, frame: bytes, voiced: bool) -> list[VadEvent]:
         self._window.append((frame, voiced))
@@ -114,17 +147,25 @@ class Endpointer:
         self._recent_voiced = 0
         return [SpeechStarted(at_ms=self._position_ms - self._start_frames * FRAME_MS)]
 
+    def _loud(self, frame: bytes) -> bool:
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        rms = float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+        self._peak_rms = max(self._peak_rms, rms)
+        return rms >= max(self.config.min_rms, self._peak_rms * 0.03)
+
     def _in_speech(self, frame: bytes, voiced: bool) -> list[VadEvent]:
         self._segment.append(frame)
         if voiced:
             self._speech_frames += 1
+        if voiced and self._loud(frame):
             self._segment_voiced += 1
             self._silent_frames = 0
             self._segment_cut_at_pause = False
+            self._end_of_turn_ms = None  # new words: what they mean is not known yet
             return []
         self._silent_frames += 1
         silence_ms = self._silent_frames * FRAME_MS
-        if silence_ms >= self.config.end_of_turn_ms:
+        if silence_ms >= self.end_of_turn_ms:
             tail = b"".join(self._segment) if self._segment_voiced else b""
             ended = TurnEnded(pcm=tail, speech_ms=self._speech_frames * FRAME_MS, silence_ms=silence_ms,
                               end_ms=self._position_ms - silence_ms)
@@ -136,5 +177,6 @@ class Endpointer:
             segment = Segment(pcm=b"".join(self._segment))
             self._segment, self._segment_voiced = [], 0
             self._segment_cut_at_pause = True
+            self._cuts += 1
             return [segment]
         return []

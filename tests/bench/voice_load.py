@@ -104,13 +104,13 @@ def lag_summary(before: dict[float, float], after: dict[float, float]) -> tuple[
 
 
 class Fakes:
-    def __init__(self) -> None:
+    def __init__(self, transcript: str = SENTENCE) -> None:
         self.openai_port, self.eleven_port = free_port(), free_port()
         py = sys.executable
         self.processes = [
             subprocess.Popen([py, "-m", "tests.fakes.openai_voice", "--port", str(self.openai_port),
                               "--stt", str(LAT.stt_s), "--ttft", str(LAT.ttft_s), "--tps", str(LAT.tokens_per_s),
-                              "--reply", REPLY, "--transcript", SENTENCE], cwd=ROOT),
+                              "--reply", REPLY, "--transcript", transcript], cwd=ROOT),
             subprocess.Popen([py, "-m", "tests.fakes.elevenlabs_server", "--port", str(self.eleven_port),
                               "--ttfb", str(LAT.tts_ttfb_s)], cwd=ROOT)]
         for port, process in zip((self.openai_port, self.eleven_port), self.processes, strict=True):

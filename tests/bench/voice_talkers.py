@@ -21,6 +21,7 @@ from typing import Any
 
 from server.voice.audio import silence
 from server.voice.client import VoiceClient
+from server.voice.endpointing import EndOfTurn
 from server.voice.protocol import FRAME_MS
 from server.voice.sentences import SentenceAggregator
 from server.voice.vad import Endpointer, Segment, TurnEnded, VadConfig
@@ -59,24 +60,36 @@ def fake_tokens(reply: str) -> list[str]:
     return tokens
 
 
-def floors(sentence: str, reply: str, lat: Latencies, vad: VadConfig) -> tuple[Floor, Floor]:
-    """(pipelined floor, unpipelined floor), each relative to the end of speech in the stream."""
+def turn_end(sentence: str, lat: Latencies, vad: VadConfig, *, words: bool = True) -> tuple[float, bool, list[float]]:
+    """When the endpointer ends a turn of `sentence`, in ms from the end of its speech, as the
+    session drives it (`words`: each cut waits for its words, which then set the end-of-turn
+    silence; without: pipelining off, the default silence); whether a tail was left; the cuts."""
     pcm = speech(sentence, RATE)
     speech_end_ms = LEAD_IN_MS + len(pcm) / 2 / RATE * 1000
     stream = silence(LEAD_IN_MS, RATE) + pcm + silence(3000, RATE)
     endpointer = Endpointer(vad, RATE)
+    end_of_turn = EndOfTurn(vad.end_of_turn_min_ms, vad.end_of_turn_ms, vad.end_of_turn_max_ms)
     cuts: list[float] = []
-    turn_ms, tail = None, False
+    words_due: list[tuple[float, int]] = []  # (when a segment's words come back, its number)
     for index, frame in enumerate(frames(stream, RATE)):
         at = (index + 1) * FRAME_MS - speech_end_ms  # the frame's audio is complete at (index + 1) * 20 ms
+        for due, number in [w for w in words_due if w[0] <= at - FRAME_MS]:
+            endpointer.set_end_of_turn(end_of_turn.silence_ms(sentence), segment=number)
+            words_due.remove((due, number))
         for event in endpointer.push(frame):
             if isinstance(event, Segment):
                 cuts.append(at)
+                if words:
+                    endpointer.set_end_of_turn(end_of_turn.max_ms, segment=endpointer.segments_cut)
+                    words_due.append((at + lat.stt_s * 1000, endpointer.segments_cut))
             elif isinstance(event, TurnEnded):
-                turn_ms, tail = at, bool(event.pcm)
-        if turn_ms is not None:
-            break
-    assert turn_ms is not None, "the endpointer never ended the turn"
+                return at, bool(event.pcm), cuts
+    raise AssertionError("the endpointer never ended the turn")
+
+
+def floors(sentence: str, reply: str, lat: Latencies, vad: VadConfig) -> tuple[Floor, Floor]:
+    """(pipelined floor, unpipelined floor), each relative to the end of speech in the stream."""
+    turn_ms, tail, cuts = turn_end(sentence, lat, vad)
     stt_on = lat.stt_s * 1000 if tail else max([0.0, *(c + lat.stt_s * 1000 - turn_ms for c in cuts)])
     tokens = fake_tokens(reply)
     aggregator, first_piece = SentenceAggregator(), len(tokens)
@@ -85,13 +98,15 @@ def floors(sentence: str, reply: str, lat: Latencies, vad: VadConfig) -> tuple[F
             first_piece = number
             break
     step_ms = 1000 / lat.tokens_per_s
+    silence_ms = EndOfTurn(vad.end_of_turn_min_ms, vad.end_of_turn_ms, vad.end_of_turn_max_ms).silence_ms(sentence)
     notes = [f"segments cut at {', '.join(f'{c:+.0f}' for c in cuts)} ms from the end of speech"
              f" (last one transcribed by {cuts[-1] + lat.stt_s * 1000:+.0f} ms)" if cuts else "no segment cut",
-             f"turn ended at {turn_ms:+.0f} ms (end-of-turn silence {vad.end_of_turn_ms} ms"
-             f" + VAD hangover {turn_ms - vad.end_of_turn_ms:.0f} ms); tail left to transcribe: {tail}",
+             f"turn ended at {turn_ms:+.0f} ms (end-of-turn silence for these words {silence_ms} ms, once "
+             f"they were transcribed; counted from the last voiced frame); tail left to transcribe: {tail}",
              f"first TTS piece complete at token {first_piece} of {len(tokens)}"]
     on = Floor(turn_ms, stt_on, lat.ttft_s * 1000 + (first_piece - 1) * step_ms, lat.tts_ttfb_s * 1000, notes)
-    off = Floor(turn_ms, lat.stt_s * 1000, lat.ttft_s * 1000 + (len(tokens) - 1) * step_ms,
+    off_ms, _, _ = turn_end(sentence, lat, vad, words=False)
+    off = Floor(off_ms, lat.stt_s * 1000, lat.ttft_s * 1000 + (len(tokens) - 1) * step_ms,
                 lat.tts_ttfb_s * 1000, ["whole turn transcribed after the end of turn; TTS after the last token"])
     return on, off
 

@@ -30,6 +30,7 @@ from tests.fakes.openai_chat import example_for
 @dataclass
 class OpenAIConfig:
     transcript: str = "How much is this car?"
+    transcripts: list[str] = field(default_factory=list)  # answered first, one per request, then `transcript`
     stt_latency_s: float = 0.05
     stt_fail_next: int = 0  # answer the next N transcriptions with stt_fail_status
     stt_fail_status: int = 500
@@ -70,7 +71,8 @@ class FakeOpenAI:
             self.config.stt_fail_next -= 1
             return JSONResponse({"error": {"message": "fake failure", "type": "server_error"}},
                                 status_code=self.config.stt_fail_status)
-        return JSONResponse({"text": self.config.transcript})
+        text = self.config.transcripts.pop(0) if self.config.transcripts else self.config.transcript
+        return JSONResponse({"text": text})
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()

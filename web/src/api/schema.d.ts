@@ -526,6 +526,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BackchannelOut */
+        BackchannelOut: {
+            /**
+             * At Ms
+             * @description where in the reply's audio it came, in ms
+             */
+            at_ms: number;
+            /**
+             * Text
+             * @description what the trainee said over the reply ("uh-huh"; empty for a cough)
+             */
+            text: string;
+        };
         /**
          * Channel
          * @enum {string}
@@ -918,6 +931,11 @@ export interface components {
         };
         /** MessageOut */
         MessageOut: {
+            /**
+             * Backchannels
+             * @description a voice answer: what the trainee said over it without interrupting
+             */
+            backchannels?: components["schemas"]["BackchannelOut"][];
             /** Completion Tokens */
             completion_tokens: number;
             /** Cost Usd */

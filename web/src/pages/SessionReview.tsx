@@ -2,6 +2,7 @@ import { useState } from "react";
 import { useParams } from "react-router";
 import { api } from "../api/http";
 import type { ReportIn, SessionDetail } from "../api/types";
+import { Backchannels } from "../components/Backchannels";
 import { RecordingPlayer } from "../components/RecordingPlayer";
 import { ResponseTimes } from "../components/ResponseTimes";
 import { Scorecard } from "../components/Scorecard";
@@ -81,6 +82,7 @@ export default function SessionReview() {
                   <span className="speaker">{m.role === "user" ? "Salesperson" : data.persona_name}</span>
                   <p>{m.text}</p>
                   {m.interrupted ? <span className="badge badge-interrupted">interrupted</span> : null}
+                  <Backchannels texts={m.backchannels?.map((b) => b.text)} />
                   <Sources sources={m.sources} />
                   {m.role === "assistant" ? <ReportButton sessionId={sessionId} messageId={m.id} /> : null}
                 </li>

@@ -80,6 +80,16 @@ export class AudioEngine {
     this.resamplers.clear();
   }
 
+  /** `playback.pause`: silent at once, the buffered audio kept. */
+  pause(): void {
+    this.playback?.port.postMessage({ type: "pause" });
+  }
+
+  /** `playback.resume`: play on from where it paused. */
+  resume(): void {
+    this.playback?.port.postMessage({ type: "resume" });
+  }
+
   async close(): Promise<void> {
     this.stream?.getTracks().forEach((t) => t.stop());
     this.capture?.disconnect();

@@ -124,6 +124,21 @@ describe("VoiceClient", () => {
     expect(frames).toBe(1);
   });
 
+  it("passes playback.pause and playback.resume on, and keeps routing audio while paused", async () => {
+    const s = setup();
+    const socket = await live(s);
+    const seen: string[] = [];
+    let frames = 0;
+    s.client.on("paused", (id, paused) => seen.push(`${id}:${paused ? "pause" : "resume"}`));
+    s.client.on("audio", () => (frames += 1));
+    socket.server({ type: "audio.start", message_id: "m-1", sample_rate: 16000 });
+    socket.server({ type: "playback.pause", message_id: "m-1", at_ms: 800 });
+    socket.server(new ArrayBuffer(640)); // generated while paused: kept for the resume
+    socket.server({ type: "playback.resume", message_id: "m-1", text: "Uh-huh." });
+    expect(seen).toEqual(["m-1:pause", "m-1:resume"]);
+    expect(frames).toBe(1);
+  });
+
   it("reconnects after a drop and resumes the same session", async () => {
     const s = setup();
     await live(s, "s-42");

@@ -51,6 +51,8 @@ export interface VoiceEvents {
   message: (message: ServerMessage) => void;
   audio: (messageId: string, pcm: ArrayBuffer, sampleRate: number) => void;
   interrupted: (messageId: string, heardText: string) => void;
+  /** `playback.pause` (true) and `playback.resume` (false): the player must follow at once. */
+  paused: (messageId: string, paused: boolean) => void;
 }
 
 const OPEN = 1;
@@ -63,7 +65,7 @@ export class VoiceClient {
   private attempt = 0;
   private audioMessage: { id: string; rate: number } | undefined;
   private readonly listeners: { [K in keyof VoiceEvents]: VoiceEvents[K][] } = {
-    state: [], message: [], audio: [], interrupted: [],
+    state: [], message: [], audio: [], interrupted: [], paused: [],
   };
 
   constructor(private readonly options: VoiceClientOptions) {
@@ -174,6 +176,12 @@ export class VoiceClient {
       case ServerEvent.interrupted:
         this.audioMessage = undefined;
         this.emit("interrupted", message.message_id, message.heard_text);
+        break;
+      case ServerEvent.playbackPause:
+        this.emit("paused", message.message_id, true);
+        break;
+      case ServerEvent.playbackResume:
+        this.emit("paused", message.message_id, false);
         break;
       case ServerEvent.sessionEnded:
         this.sessionId = message.session_id ?? this.sessionId;

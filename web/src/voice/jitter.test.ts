@@ -75,4 +75,35 @@ describe("JitterBuffer", () => {
       { messageId: "b", playedSamples: 50 },
     ]);
   });
+
+  it("pauses at once keeping everything, and resumes from the very next sample", () => {
+    const buffer = new JitterBuffer(128);
+    buffer.push("m1", ramp(1, 1000));
+    const q = new Float32Array(128);
+    expect(buffer.pull(q)).toBe(128); // samples 1..128 played
+    buffer.pause();
+    expect(buffer.isPaused).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      expect(buffer.pull(q)).toBe(0); // silent at the very next quantum
+      expect([...q].every((v) => v === 0)).toBe(true);
+    }
+    buffer.push("m1", ramp(1001, 500)); // audio still arriving while paused is kept
+    expect(buffer.bufferedSamples).toBe(1500 - 128);
+    expect(buffer.underruns).toBe(0); // the pause is no underrun
+    expect(buffer.playedSamples("m1")).toBe(128);
+    buffer.resume();
+    buffer.end();
+    const rest = drain(buffer, 12).filter((v) => v !== 0);
+    expect(rest).toEqual([...ramp(129, 1500 - 128)]); // nothing lost, nothing played twice
+    expect(buffer.playedSamples("m1")).toBe(1500);
+  });
+
+  it("a flush also ends a pause", () => {
+    const buffer = new JitterBuffer(10);
+    buffer.push("m1", ramp(1, 100));
+    buffer.pause();
+    buffer.flush();
+    buffer.push("m2", ramp(1, 100));
+    expect(buffer.pull(new Float32Array(50))).toBe(50);
+  });
 });

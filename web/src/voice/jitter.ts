@@ -2,6 +2,8 @@
  * The playback jitter buffer: chunks of any size go in, fixed render quanta come out with no gap
  * between chunks. Playback starts once `prebufferSamples` are queued (or the stream has ended),
  * an underrun outputs silence and re-buffers, and `flush` drops everything at once (barge-in).
+ * `pause` silences at once but keeps everything (and goes on taking chunks); `resume` plays on
+ * from the very next sample (`playback.pause` / `playback.resume`).
  * It also counts what was actually played per message, for the `playback` report.
  */
 
@@ -21,6 +23,7 @@ export class JitterBuffer {
   private queued = 0;
   private playing = false;
   private ended = false;
+  private paused = false;
   underruns = 0;
   received = 0;
   private readonly played = new Map<string, number>();
@@ -32,7 +35,19 @@ export class JitterBuffer {
   }
 
   get isPlaying(): boolean {
-    return this.playing;
+    return this.playing && !this.paused;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   push(messageId: string, samples: Float32Array): void {
@@ -53,10 +68,15 @@ export class JitterBuffer {
     this.queued = 0;
     this.playing = false;
     this.ended = false;
+    this.paused = false;
   }
 
   /** Fills `out` completely; returns how many samples were real audio (the rest is silence). */
   pull(out: Float32Array): number {
+    if (this.paused) {
+      out.fill(0);
+      return 0; // not an underrun: the silence was asked for
+    }
     if (!this.playing) {
       if (this.queued === 0 || (this.queued < this.prebufferSamples && !this.ended)) {
         out.fill(0);

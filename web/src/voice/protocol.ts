@@ -30,6 +30,8 @@ export const ServerEvent = {
   audioEnd: "audio.end",
   audioWords: "audio.words",
   interrupted: "interrupted",
+  playbackPause: "playback.pause",
+  playbackResume: "playback.resume",
   sources: "sources",
   metrics: "metrics",
   error: "error",
@@ -153,6 +155,10 @@ export type ServerMessage =
   | { type: "audio.end"; message_id: string }
   | { type: "audio.words"; message_id: string; offset_ms: number; words: TimedWord[] }
   | { type: "interrupted"; message_id: string; heard_text: string }
+  /** Speech over the reply: stop playing at once, keep what is buffered (protocol 1.1). */
+  | { type: "playback.pause"; message_id: string; at_ms: number }
+  /** It was a backchannel (`text`, "" for a cough): play on from where it paused. */
+  | { type: "playback.resume"; message_id: string; text?: string }
   | { type: "sources"; message_id: string; items: Source[] }
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }

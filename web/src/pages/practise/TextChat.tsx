@@ -4,6 +4,7 @@ import { streamChat } from "../../api/chat";
 import { api } from "../../api/http";
 import type { Mode, Scorecard as ScorecardData, Source } from "../../api/types";
 import { Scorecard } from "../../components/Scorecard";
+import { Backchannels } from "../../components/Backchannels";
 import { Sources } from "../../components/Sources";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
@@ -19,6 +20,8 @@ export interface Turn {
   interrupted?: boolean;
   /** Word timings of a spoken reply (`audio.words`), for captions that follow the playback. */
   words?: TimedWord[];
+  /** What the trainee said over this reply without taking the turn ("uh-huh"; "" for a cough). */
+  backchannels?: string[];
 }
 
 export interface PracticeProps {
@@ -38,6 +41,7 @@ export function Transcript({ turns, assistantName, playedMs }: { turns: Turn[]; 
             {t.streaming ? <span className="cursor" aria-hidden="true">▍</span> : null}
           </p>
           {t.interrupted ? <span className="badge badge-interrupted" data-testid="interrupted">interrupted</span> : null}
+          <Backchannels texts={t.backchannels} />
           <Sources sources={t.sources} />
         </li>
       ))}

@@ -72,6 +72,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       engine.current?.flush();
       setTurns((all) => all.map((t) => (t.id === id ? { ...t, text: heard || t.text, interrupted: true, streaming: false } : t)));
     });
+    voice.on("paused", (_id, paused) => (paused ? engine.current?.pause() : engine.current?.resume()));
     voice.on("message", (m) => handle(m));
 
     (async () => {
@@ -148,6 +149,9 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         break;
       case "audio.words":
         upsertAssistant(m.message_id, (t) => ({ ...t, words: [...(t.words ?? []), ...m.words] }));
+        break;
+      case "playback.resume":
+        upsertAssistant(m.message_id, (t) => ({ ...t, backchannels: [...(t.backchannels ?? []), m.text ?? ""] }));
         break;
       case "audio.end":
         engine.current?.endOfReply();

@@ -7,7 +7,9 @@ import { JitterBuffer } from "../jitter";
 type Command =
   | { type: "push"; messageId: string; samples: Float32Array }
   | { type: "end" }
-  | { type: "flush" };
+  | { type: "flush" }
+  | { type: "pause" }
+  | { type: "resume" };
 
 const PREBUFFER_MS = 60;
 const REPORT_EVERY = Math.round(sampleRate / 10);
@@ -24,6 +26,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       const command = event.data;
       if (command.type === "push") this.buffer.push(command.messageId, command.samples);
       else if (command.type === "end") this.buffer.end();
+      else if (command.type === "pause") {
+        this.buffer.pause();
+        this.report();
+      } else if (command.type === "resume") this.buffer.resume();
       else {
         this.buffer.flush();
         this.flushes += 1;
