@@ -66,6 +66,17 @@ def server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
 
 
 @pytest.fixture(scope="module")
+def webrtc_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """WebRTC's VAD instead of the default Silero: it takes a cough for speech (so a cough pauses
+    a reply, and the no-words resume path runs end to end)."""
+    live = _server(database_url, settings, tmp_path_factory.mktemp("voice-webrtc") / "server.log",
+                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="900", VOICE_VAD="webrtc")
+    yield live
+    stop_live_server(live)
+
+
+@pytest.fixture(scope="module")
 def strict_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Short timers and tight limits, for the limit tests."""
@@ -315,8 +326,10 @@ def spoken_reply(eleven: FakeElevenLabs, first_request: int) -> bytes:
     return b"".join(tone(len(r["text"]) * eleven.config.ms_per_char, 16000) for r in eleven.requests[first_request:])
 
 
+@pytest.mark.parametrize("vad", ["silero", "webrtc"])
 async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
-        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+        vad: str, request: pytest.FixtureRequest, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    server: LiveServer = request.getfixturevalue("server" if vad == "silero" else "webrtc_server")
     openai, eleven = fakes[0].openai, fakes[0].eleven
     openai.config.reply = PAUSABLE_REPLY
     dealer = await world.dealership()
@@ -337,11 +350,15 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
     assert end["message_id"] == start["message_id"] == resumed["message_id"]
     assert client.events(["interrupted"]) == []
     pauses, resumes = client.events(["playback.pause"]), client.events(["playback.resume"])
-    assert len(pauses) == len(resumes) == 2  # one pair for each: both were long enough to pause
-    assert [e["text"] for e in resumes] == ["Uh-huh.", ""]
+    # The "uh-huh" pauses the reply and resumes it. The cough pauses it only if the VAD takes it
+    # for speech: WebRTC's does (then it resumes with no words), Silero's (the default) does not,
+    # which is why it is the default (tests/bench/vad_eval.py). Either way: at most one pair each.
+    pairs = 2 if vad == "webrtc" else 1
+    assert len(pauses) == len(resumes) == pairs, (pauses, resumes)
+    assert [e["text"] for e in resumes] == ["Uh-huh.", ""][:pairs]
     assert all(e["message_id"] == start["message_id"] and e["at_ms"] >= 0 for e in pauses)
     kinds = [e["type"] for e in client.events(["playback.pause", "playback.resume"])]
-    assert kinds == ["playback.pause", "playback.resume"] * 2
+    assert kinds == ["playback.pause", "playback.resume"] * pairs
     # Paused at once: at most the one chunk (<= 40 ms) already on its way arrives during a pause.
     marks = [i for i, r in enumerate(client.log)
              if r.event and r.event["type"] in ("playback.pause", "playback.resume")]
@@ -357,8 +374,9 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
         answer = (await stored(world, account, session_id))["messages"][-1]
         return answer["backchannels"] if answer["backchannels"] else None
     backchannels = await until(with_backchannels, "the backchannels to be stored")
-    assert [b["text"] for b in backchannels] == ["Uh-huh.", ""]
-    assert 0 <= backchannels[0]["at_ms"] <= backchannels[1]["at_ms"]
+    assert [b["text"] for b in backchannels] == ["Uh-huh.", ""][:pairs]
+    assert all(0 <= a["at_ms"] <= b["at_ms"] for a, b in itertools.pairwise(backchannels))
+    assert backchannels[0]["at_ms"] >= 0
     await client.close()
 
 
