@@ -105,7 +105,9 @@ class Settings(BaseSettings):
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
     tts_transport: Literal["http", "websocket"] = "http"
     # The VAD's frame classifier; tests/bench/vad_eval.py compared them (docs/benchmarks.md).
-    voice_vad: Literal["webrtc", "silero"] = "silero"
+    # WebRTC by default: Silero makes far fewer false barge-ins (noise) but costs ~50x the CPU per
+    # frame on the event loop, and 50 sessions on 2 cores no longer held real time with it.
+    voice_vad: Literal["webrtc", "silero"] = "webrtc"
     # Without ELEVENLABS_API_KEY: Piper's neural voice, or eSpeak NG (light, robotic).
     offline_tts: Literal["piper", "espeak"] = "piper"
     # Threads for offline model inference (Whisper, Piper); 0 = one per CPU.

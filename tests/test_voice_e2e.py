@@ -66,12 +66,12 @@ def server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
 
 
 @pytest.fixture(scope="module")
-def webrtc_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
+def silero_server(database_url: str, settings: Settings, fakes: tuple[Fakes, str, str],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """WebRTC's VAD instead of the default Silero: it takes a cough for speech (so a cough pauses
-    a reply, and the no-words resume path runs end to end)."""
-    live = _server(database_url, settings, tmp_path_factory.mktemp("voice-webrtc") / "server.log",
-                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="900", VOICE_VAD="webrtc")
+    """Silero's VAD instead of the default WebRTC: it does not take a cough for speech (WebRTC
+    does, so there a cough pauses a reply and the no-words resume path runs end to end)."""
+    live = _server(database_url, settings, tmp_path_factory.mktemp("voice-silero") / "server.log",
+                   fakes[1], fakes[2], VOICE_IDLE_TIMEOUT_S="900", VOICE_VAD="silero")
     yield live
     stop_live_server(live)
 
@@ -329,7 +329,7 @@ def spoken_reply(eleven: FakeElevenLabs, first_request: int) -> bytes:
 @pytest.mark.parametrize("vad", ["silero", "webrtc"])
 async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
         vad: str, request: pytest.FixtureRequest, world: World, fakes: tuple[Fakes, str, str]) -> None:
-    server: LiveServer = request.getfixturevalue("server" if vad == "silero" else "webrtc_server")
+    server: LiveServer = request.getfixturevalue("silero_server" if vad == "silero" else "server")
     openai, eleven = fakes[0].openai, fakes[0].eleven
     openai.config.reply = PAUSABLE_REPLY
     dealer = await world.dealership()
@@ -351,8 +351,8 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
     assert client.events(["interrupted"]) == []
     pauses, resumes = client.events(["playback.pause"]), client.events(["playback.resume"])
     # The "uh-huh" pauses the reply and resumes it. The cough pauses it only if the VAD takes it
-    # for speech: WebRTC's does (then it resumes with no words), Silero's (the default) does not,
-    # which is why it is the default (tests/bench/vad_eval.py). Either way: at most one pair each.
+    # for speech: WebRTC's (the default) does (then it resumes with no words), Silero's does not
+    # (tests/bench/vad_eval.py). Either way: at most one pair each.
     pairs = 2 if vad == "webrtc" else 1
     assert len(pauses) == len(resumes) == pairs, (pauses, resumes)
     assert [e["text"] for e in resumes] == ["Uh-huh.", ""][:pairs]

@@ -1,11 +1,12 @@
 """Voice activity detection and endpointing: 20 ms frames in, speech/segment/turn events out.
 
 The frame classifier is a `SpeechDetector` (server/voice/detector.py, `VOICE_VAD`): by default
-Silero (ONNX, one model session per process), which tests/bench/vad_eval.py found takes no
-typing or fan noise for speech and ~1 cough group a minute, where WebRTC's GMM detector
-(`webrtcvad-wheels`) barged in ~14 times a minute on each, at the same detection latency. WebRTC
-stays selectable: ~2 us per frame against Silero's ~0.15-0.3 ms. Decisions are taken on the
-stream's own clock (frame counts), so they do not depend on network jitter.
+WebRTC's GMM detector (`webrtcvad-wheels`, ~2 us per frame), or Silero (ONNX, one model session
+per process), which tests/bench/vad_eval.py found takes no typing or fan noise for speech and ~1
+cough group a minute where WebRTC's barged in ~14 times a minute on each, at the same detection
+latency. Silero is not the default for its cost: ~0.1-0.2 ms per frame on the event loop, so 50
+talking sessions on 2 cores no longer held real time (docs/benchmarks.md). Decisions are taken
+on the stream's own clock (frame counts), so they do not depend on network jitter.
 
 The end of speech is the last frame that is voiced *and* carries energy: a detector keeps
 calling frames speech for a while after the voice stops (WebRTC's hangover is ~100 ms), and counting the
@@ -26,7 +27,7 @@ from server.voice.protocol import FRAME_MS
 
 @dataclass(frozen=True, slots=True)
 class VadConfig:
-    engine: VadEngine = "silero"  # the frame classifier (VOICE_VAD)
+    engine: VadEngine = "webrtc"  # the frame classifier (VOICE_VAD)
     aggressiveness: int = 2  # WebRTC: 0 (permissive) .. 3 (strict)
     silero_threshold: float = 0.5  # Silero: speech probability that starts speech
     speech_start_ms: int = 200  # voiced audio needed before we call it speech
