@@ -267,7 +267,8 @@ class VoiceSession:
         if started is None:
             return await self._emit(p.error_event(p.ErrorCode.not_started, "Send start before audio."))
         rate = started.start.input_audio.sample_rate
-        if not started.guard.admit(duration_ms(data, rate)):
+        received_ms = duration_ms(data, rate)
+        if not started.guard.admit(received_ms):
             now = time.monotonic()
             if now - self._last_rate_error > 1.0:
                 self._last_rate_error = now
@@ -279,7 +280,7 @@ class VoiceSession:
             frames = started.framer.push(data)
         except p.ProtocolError as exc:
             return await self._emit(p.error_event(exc.code, exc.message))
-        started.audio_clock.received(duration_ms(data, rate))
+        started.audio_clock.received(received_ms)
         if self._recorder is not None:
             self._recorder.user_audio(frames)
         for frame in frames:
