@@ -77,7 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="every session, not only disagreements")
     args = parser.parse_args()
-    share, false_passes = report("offline", offline_results(), args.verbose)
+    results = offline_results()
+    share, false_passes = report("offline", results, args.verbose)
+    held = [r for r in results if r.session.group == "heldout"]
+    if held:
+        report("offline (held-out sessions only)", held, verbose=False)
     try:
         online = asyncio.run(online_results())
     except Exception as exc:  # the online figure is informative only: say why it is missing
