@@ -17,6 +17,7 @@ import asyncio
 import importlib
 import inspect
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from tests.judge_sessions import Result, load, play, score
 
 
 def offline_results() -> list[Result]:
-    return [score(session, judge(session.scenario, play(session))) for session in load()]
+    sessions = load()
+    played = [play(session) for session in sessions]
+    started = time.perf_counter()
+    verdicts = [judge(session.scenario, lines) for session, lines in zip(sessions, played, strict=True)]
+    elapsed = time.perf_counter() - started
+    turns = sum(len(lines) for lines in played)
+    print(f"offline judge time: {1000 * elapsed / len(sessions):.2f} ms a session ({turns / len(sessions):.1f} "
+          "messages on average)")
+    return [score(session, verdict) for session, verdict in zip(sessions, verdicts, strict=True)]
 
 
 def report(name: str, results: list[Result], verbose: bool) -> tuple[float, int]:
