@@ -19,7 +19,6 @@ import inspect
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -64,18 +63,19 @@ async def online_results() -> list[Result] | None:
     except ImportError:
         print("online judge: skipped (server/training/online_judge.py is not in this build)")
         return None
-    from server.conversation.llm import LLM
-    from server.settings import Settings
+    from server.conversation.llm import OpenAIChat
+    from server.settings import load_settings
 
-    settings = Settings()  # type: ignore[call-arg]
-    factory: Any = getattr(LLM, "from_settings", None)
-    llm = factory(settings) if callable(factory) else None
-    if llm is None:
-        print("online judge: skipped (no model configured: set OPENAI_API_KEY or the model settings)")
+    settings = load_settings()
+    if not settings.openai_api_key:
+        print("online judge: skipped (no model configured: set OPENAI_API_KEY)")
         return None
+    llm = OpenAIChat(settings)
+    takes_llm = len(inspect.signature(module.judge).parameters) >= 3  # judge(llm, scenario, lines)?
     results = []
     for session in load():
-        verdict = module.judge(llm, session.scenario, play(session))
+        lines = play(session)
+        verdict = module.judge(llm, session.scenario, lines) if takes_llm else module.judge(session.scenario, lines)
         if inspect.isawaitable(verdict):
             verdict = await verdict
         results.append(score(session, verdict))
