@@ -374,3 +374,22 @@ def test_the_fi_menu_is_the_core_four_unless_the_scenario_names_its_own() -> Non
     named = core.model_copy(update={"spec": core.spec.model_copy(update={
         "situation": "The menu here is the service contract and GAP only."})})
     assert judge(named, run(named, turns[:3] + turns[4:])).criteria[0].score == 3
+
+
+def test_the_plain_role_play_customer_moves_through_the_stages_too() -> None:
+    scene = Scene("maria-payment")
+    for text in ["Hi, welcome in!", "What brings you in today?", "Let me show you the SUV.",
+                 "I completely understand. It includes the warranty, which saves you money. Would that work?",
+                 "I hear you. What will your husband care about most?",
+                 "That makes sense. It has top safety ratings. Does that help?", "Shall we get started?"]:
+        scene.say(text)
+    seen = [tags["stage"] for _, tags in scene.replies]
+    assert seen == sorted(seen, key=ORDER.index) and {"opening", "needs", "objections", "resolution"} <= set(seen)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?", "¿Qué tal? 🚗", "a" * 3000, "what what what ??? $$$ 12,000"])
+def test_odd_input_gets_an_answer_in_character(text: str) -> None:
+    scenario = frozen(["price"])
+    lines = run(scenario, ["Hi!", text, text])
+    assert all(line.text.strip() for line in lines if line.role == "assistant")
+    assert judge(scenario, lines).criteria
