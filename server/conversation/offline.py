@@ -6,7 +6,10 @@ exactly the passages quoted; with no sentence on the question he says so, cites 
 coaches from a short playbook for the objection the question is about.
 Role-play: the customer follows their persona's objections in order, letting go of one only
 when the salesperson handles it (how well depends on the persona's difficulty), and agrees
-once every objection is handled and the salesperson asks for the sale.
+once every objection is handled and the salesperson asks for the sale. It reacts to what the
+salesperson just did, moves through stages (opening, needs, objections, resolution or
+walk-out) and never says the same sentence twice in a session (`pick`); the scenario customer
+(`server/training/customer.py`) is built on the same pieces.
 """
 
 from __future__ import annotations
@@ -231,7 +234,7 @@ def fresh(candidates: list[str], used: set[str]) -> str | None:
 
 
 # Said before a line when every candidate was used: a long session still never repeats itself.
-_AGAIN = ("Look, ", "Honestly, ", "Like I said, ", "Again, ", "I'll be straight with you: ", "The thing is, ",
+_AGAIN = ("Like I said, ", "Look, ", "Honestly, ", "Again, ", "I'll be straight with you: ", "The thing is, ",
           "I keep coming back to this: ", "Really, ", "Let me be clear: ", "To be honest, ")
 
 
@@ -285,10 +288,17 @@ def reaction(shown: set[Technique]) -> str | None:
     return None
 
 
+# A persona's budget that reads as an amount ("about $350 a month"), so "My budget is ..." says it.
+_AMOUNT = re.compile(r"^\s*(?:about|around|roughly|under|below|up to|at most|no more than|less than|\$|\d)",
+                     re.IGNORECASE)
+
+
 def needs_lines(persona: PersonaView) -> list[str]:
+    """What the customer says about what they want, from the persona (the playbook's `needs`)."""
     lines = []
     for line in pool("needs"):
-        if ("{vehicle}" in line and not persona.vehicle) or ("{budget}" in line and not persona.budget):
+        if ("{vehicle}" in line and not persona.vehicle) or (
+                "{budget}" in line and not _AMOUNT.match(persona.budget)):
             continue
         lines.append(line.replace("{vehicle}", persona.vehicle).replace("{budget}", persona.budget))
     return lines
@@ -326,6 +336,12 @@ def customer_reply(persona: PersonaView, history: list[tuple[str, str, dict[str,
             if react is None and state.stalls + 1 >= WALK_AFTER[persona.difficulty]:
                 tags["stage"] = "walk_out"
                 return pick(pool("walk_out"), state, parts), tags
+            if Technique.discovery_question in shown and "?" in user_text:
+                # Asked about it: say what is behind the concern rather than repeat it.
+                tags["stalled"] = False
+                pick([str(line) for line in playbook()["concern"][current.value]]
+                     + objection_lines(persona, current), state, parts)
+                return " ".join(parts), tags
             if react is not None and state.pushes >= 1:
                 pick([str(line) for line in playbook()["reactions"][react]], state, parts)
             pick(objection_lines(persona, current), state, parts)
