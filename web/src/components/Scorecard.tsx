@@ -7,7 +7,7 @@ export function Scorecard({ scorecard }: { scorecard: ScorecardData | null }) {
   return (
     <section className="card scorecard" data-testid="scorecard" aria-labelledby="scorecard-title">
       <h2 id="scorecard-title">
-        Scorecard {view.overall !== null ? <span className="overall">{view.overall.toFixed(1)} / 5</span> : null}
+        Scorecard {view.overall !== null ? <span className="overall">{view.overall.toFixed(0)} / 100</span> : null}
       </h2>
       {view.summary ? <p>{view.summary}</p> : null}
       {view.dimensions.length > 0 ? (

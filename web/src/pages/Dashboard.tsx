@@ -72,7 +72,7 @@ export default function Dashboard() {
                     <td>
                       <StatusBadge status={s.status} label={SESSION_STATUS_LABEL[s.status]} />
                     </td>
-                    <td>{s.overall_score !== null ? s.overall_score.toFixed(1) : "—"}</td>
+                    <td>{s.overall_score !== null ? s.overall_score.toFixed(0) : "—"}</td>
                     <td>
                       <Link to={`/sessions/${s.id}`}>Review</Link>
                     </td>

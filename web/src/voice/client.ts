@@ -37,6 +37,7 @@ export interface VoiceClientOptions {
   url: string;
   mode: Mode;
   personaId?: string;
+  scenarioId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
   getToken: () => Promise<string>;
@@ -145,6 +146,7 @@ export class VoiceClient {
       input_audio: INPUT_FORMAT,
       output_audio: { encoding: "pcm_s16le", sample_rate: this.options.outputSampleRate },
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
+      ...(this.options.scenarioId ? { scenario_id: this.options.scenarioId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
     };
     socket.send(JSON.stringify(start));
