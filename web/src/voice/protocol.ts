@@ -106,6 +106,7 @@ export interface StartMessage {
   type: "start";
   mode: Mode;
   persona_id?: string;
+  scenario_id?: string;
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
   output_audio: AudioFormat;

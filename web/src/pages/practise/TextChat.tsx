@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { streamChat } from "../../api/chat";
 import { api } from "../../api/http";
-import type { Mode, Scorecard as ScorecardData, Source } from "../../api/types";
+import type { Mode, AnyScorecard as ScorecardData, Source } from "../../api/types";
 import { Scorecard } from "../../components/Scorecard";
 import { Backchannels } from "../../components/Backchannels";
 import { Sources } from "../../components/Sources";
@@ -27,6 +27,10 @@ export interface Turn {
 export interface PracticeProps {
   mode: Mode;
   personaId?: string;
+  /** A scenario to practise: sent with the first message, which starts the session. */
+  scenarioId?: string;
+  /** What the other side is called in the transcript. */
+  assistantName?: string;
   onLeave: () => void;
 }
 
@@ -70,7 +74,7 @@ export function EndedView({ sessionId, scorecard, empty = false, onLeave }: { se
   );
 }
 
-export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
+export function TextChat({ mode, personaId, scenarioId, assistantName, onLeave }: PracticeProps) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
@@ -95,7 +99,12 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
     setTurns((all) => [...all, { id: `user-${n}`, role: "user", text: message }, { id: replyId, role: "assistant", text: "", streaming: true }]);
     try {
       await streamChat(
-        { message, mode, ...(personaId ? { persona_id: personaId } : {}), ...(sessionId.current ? { session_id: sessionId.current } : {}) },
+        {
+          message, mode,
+          ...(personaId ? { persona_id: personaId } : {}),
+          ...(scenarioId && !sessionId.current ? { scenario_id: scenarioId } : {}),
+          ...(sessionId.current ? { session_id: sessionId.current } : {}),
+        },
         {
           delta: (text) => update(replyId, (t) => ({ ...t, text: t.text + text })),
           sources: (sources) => update(replyId, (t) => ({ ...t, sources })),
@@ -123,7 +132,7 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
     }
   }
 
-  const name = mode === "training" ? "Adam" : "Customer";
+  const name = assistantName ?? (mode === "training" ? "Adam" : "Customer");
   if (ended && sessionId.current) return <EndedView sessionId={sessionId.current} scorecard={ended} onLeave={onLeave} />;
   return (
     <div className="chat card">

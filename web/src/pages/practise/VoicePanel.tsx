@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken } from "../../api/http";
-import type { Scorecard as ScorecardData, SessionDetail } from "../../api/types";
+import type { AnyScorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { ResponseTimes } from "../../components/ResponseTimes";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
@@ -33,7 +33,7 @@ function socketUrl(): string {
   return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
 }
 
-export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) {
+export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: PracticeProps) {
   const [state, setState] = useState<VoiceState>("idle");
   const [detail, setDetail] = useState<string>();
   const [hearing, setHearing] = useState(false);
@@ -58,6 +58,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       url: socketUrl(),
       mode,
       ...(personaId ? { personaId } : {}),
+      ...(scenarioId ? { scenarioId } : {}),
       outputSampleRate: 24000,
       getToken: accessToken,
     });
@@ -183,7 +184,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       if (detail.status === "ended") return setEnded({ scorecard: detail.scorecard, empty: detail.message_count === 0 });
       // It could not be ended over there (its error is in the server log): end it here.
       const card = await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId}/end`);
-      setEnded({ scorecard: card.turns > 0 ? card : null, empty: card.turns === 0 });
+      const empty = card.turns === 0; // a version 2 card may leave the count out: then it had turns
+      setEnded({ scorecard: empty ? null : card, empty });
     } catch (e) {
       notice.current.show(asApiError(e).message);
     }
