@@ -141,8 +141,7 @@ export default function Scenarios() {
             <div className="row spread">
               <h2>{s.title}</h2>
               <span>
-                {s.builtin ? <span className="badge">built-in</span> : null}{" "}
-                <StatusBadge status={s.active ? "active" : "inactive"} label={s.active ? "active" : "inactive"} />
+                {s.builtin ? <span className="badge">built-in</span> : <StatusBadge status={s.active ? "active" : "inactive"} />}
               </span>
             </div>
             {s.situation ? <p>{s.situation}</p> : null}
@@ -168,18 +167,21 @@ export default function Scenarios() {
               </div>
             </dl>
             <div className="row">
+              {/* Built-ins are read-only on the server: they are copied, and the copy is edited. */}
               {s.builtin ? (
                 <button type="button" className="secondary" onClick={() => setEditing({ template: s })} aria-label={`Copy ${s.title}`}>
                   Copy to edit
                 </button>
               ) : (
-                <button type="button" className="secondary" onClick={() => setEditing({ editing: s })} aria-label={`Edit ${s.title}`}>
-                  Edit
-                </button>
+                <>
+                  <button type="button" className="secondary" onClick={() => setEditing({ editing: s })} aria-label={`Edit ${s.title}`}>
+                    Edit
+                  </button>
+                  <button type="button" className="secondary" onClick={() => toggle(s)} aria-label={`${s.active ? "Deactivate" : "Activate"} ${s.title}`}>
+                    {s.active ? "Deactivate" : "Activate"}
+                  </button>
+                </>
               )}
-              <button type="button" className="secondary" onClick={() => toggle(s)} aria-label={`${s.active ? "Deactivate" : "Activate"} ${s.title}`}>
-                {s.active ? "Deactivate" : "Activate"}
-              </button>
             </div>
           </li>
         ))}
