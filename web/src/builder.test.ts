@@ -87,22 +87,33 @@ describe("stages", () => {
 
 describe("collectedRows", () => {
   it("shows the gathered fields in words, flattening one level and leaving out empty ones", () => {
+    // The builder's `collected` (server/training/builder/collected.py): flat, only what is known.
     const rows = collectedRows({
-      customer: { name: "Maria Lopez", summary: "First-time buyer" },
+      name: "Maria Lopez",
+      age: 34,
+      first_time_buyer: true,
       vehicle: "2019 RAV4",
       situation: "",
       objections: ["monthly_payment", "spouse"],
       difficulty: "hard",
-      hidden_facts: [{ key: "payment", label: "Current payment", value: "$389 a month" }],
+      hidden_facts: [{ label: "Current payment", value: "$389 a month" }],
       goal: null,
-    });
+      rubric_id: "needs-analysis",
+    }, { "needs-analysis": "Needs analysis" });
     expect(rows.map((r) => [r.label, r.value])).toEqual([
       ["Customer", "Maria Lopez"],
-      ["Who they are", "First-time buyer"],
+      ["Age", "34"],
+      ["First-time buyer", "Yes"],
       ["Vehicle", "2019 RAV4"],
       ["Objections", "Monthly payment; Spouse or partner"],
       ["Difficulty", "hard"],
       ["Hidden facts", "Current payment: $389 a month"],
+      ["Rubric", "Needs analysis"],
+    ]);
+    // A stage answered "none" shows as such; a nested record reads like a flat one.
+    expect(collectedRows({ objections: [], persona: { name: "Tom" } }).map((r) => [r.label, r.value])).toEqual([
+      ["Objections", "None"],
+      ["Customer", "Tom"],
     ]);
   });
 });

@@ -127,7 +127,11 @@ const FIELD_LABELS: Record<string, string> = {
   customer: "Customer",
   customer_name: "Customer",
   summary: "Who they are",
+  age: "Age",
+  first_time_buyer: "First-time buyer",
+  customer_notes: "About them",
   vehicle: "Vehicle",
+  trade_in: "Trade-in",
   budget: "Budget",
   situation: "Situation",
   objections: "Objections",
@@ -144,8 +148,10 @@ const FIELD_LABELS: Record<string, string> = {
   time_limit_s: "Time limit",
 };
 
-function describe(key: string, value: unknown): string {
+function describe(key: string, value: unknown, names: Record<string, string>): string {
   if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "Yes" : "No";
+  if (Array.isArray(value) && value.length === 0) return "None";
   if (Array.isArray(value)) {
     return value
       .map((item) => {
@@ -161,19 +167,20 @@ function describe(key: string, value: unknown): string {
   }
   if (typeof value === "object") return "";
   if (key === "time_limit_s" && typeof value === "number") return `${Math.round(value / 60)} min`;
+  if (key === "rubric_id" && typeof value === "string") return names[value] ?? value;
   return String(value).trim();
 }
 
 /**
  * What the builder has gathered, as rows for the side panel: one level of nesting is flattened
  * ({persona: {name}} and {name} read the same), empty fields are left out, and two keys with the
- * same label keep the first.
+ * same label keep the first. A list answered "none" reads "None"; `rubricNames` names rubric ids.
  */
-export function collectedRows(collected: Record<string, unknown>): CollectedRow[] {
+export function collectedRows(collected: Record<string, unknown>, rubricNames: Record<string, string> = {}): CollectedRow[] {
   const rows: CollectedRow[] = [];
   const seen = new Set<string>();
   const add = (key: string, value: unknown) => {
-    const text = describe(key, value);
+    const text = describe(key, value, rubricNames);
     const label = FIELD_LABELS[key] ?? labelOf(key);
     if (!text || seen.has(label)) return;
     seen.add(label);

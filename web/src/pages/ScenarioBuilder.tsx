@@ -98,8 +98,9 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
 }
 
 function Collected({ stage, collected, done }: { stage: string; collected: Record<string, unknown>; done: boolean }) {
+  const rubrics = useResource<RubricList>("/api/v1/rubrics");
   const at = done ? STAGES.length - 1 : stageIndex(stage);
-  const rows = collectedRows(collected);
+  const rows = collectedRows(collected, Object.fromEntries((rubrics.data?.items ?? []).map((r) => [r.id, r.name])));
   return (
     <aside className="card builder-collected" aria-labelledby="collected-title">
       <h2 id="collected-title">So far</h2>
