@@ -261,7 +261,7 @@ export default function ScenarioBuilder() {
           Start over
         </button>
       </PageHeader>
-      <div className="builder">
+      <div className="builder" data-stage={state.stage} data-done={state.done ? "true" : "false"}>
         <div className="chat card">
           <ol className="transcript" ref={log} aria-live="polite" aria-label="Builder conversation" data-testid="builder-log">
             {state.log.map((line, i) => (

@@ -113,6 +113,7 @@ export default function SessionReview() {
                   tabIndex={-1}
                   className={`turn turn-${m.role}${m.id === highlighted ? " highlighted" : ""}`}
                   data-message-id={m.id}
+                  data-role={m.role}
                   data-highlighted={m.id === highlighted ? "true" : undefined}
                 >
                   <span className="speaker">{m.role === "user" ? "Salesperson" : data.persona_name}</span>
