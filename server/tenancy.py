@@ -23,6 +23,7 @@ from server.conversation.models import ConversationMessage, ConversationSession,
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.recording.models import VoiceRecording
+from server.training.models import Rubric, Scenario
 
 M = TypeVar("M")
 
@@ -58,6 +59,9 @@ MessageReport.__owner_column__ = "reporter_id"
 Persona.__soft_delete__ = "deleted_at"
 # Voice recordings follow their session: plain users hear only their own.
 VoiceRecording.__owner_column__ = "user_id"
+# Training: a dealership's rubrics and scenarios, read by all its people, deleted softly.
+Rubric.__soft_delete__ = "deleted_at"
+Scenario.__soft_delete__ = "deleted_at"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

@@ -45,7 +45,10 @@ class ChatIn(Input):
     message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
                                   json_schema_extra={"pattern": NOT_BLANK_PATTERN}), AfterValidator(_not_blank)]
     mode: Mode
-    persona_id: str | None = Field(default=None, max_length=64)
+    persona_id: str | None = Field(default=None, max_length=64, description=(
+        "with `scenario_id`: plays instead of the scenario's own customer"))
+    scenario_id: str | None = Field(default=None, max_length=64, description=(
+        "practise a scenario (GET /scenarios): the session keeps a frozen copy of it and its rubric"))
     session_id: uuid.UUID | None = None
     dealership_id: uuid.UUID | None = Field(default=None, description=(
         "super admins only; anyone else chats in their own dealership whatever they send (Scope)"))
@@ -73,6 +76,7 @@ class ChatOut(Output):
     message_id: uuid.UUID
     user_message_id: uuid.UUID
     persona_id: str
+    scenario_id: str | None = None
     sources: list[SourceOut]
     offline: bool
     model: str
@@ -95,7 +99,7 @@ async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
     await ctx.state.limits.count_turn(me.user_id)
     engine = engine_of(ctx)
     conv = await engine.open(me, mode=body.mode, persona_id=body.persona_id, session_id=body.session_id,
-                             channel=Channel.text, dealership_id=body.dealership_id)
+                             channel=Channel.text, dealership_id=body.dealership_id, scenario_id=body.scenario_id)
     events = engine.reply(conv, body.message, started=started)
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
         return EventStreamResponse(_sse(events), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -112,6 +116,7 @@ async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
             elif isinstance(event, Done):
                 return ChatOut(response=event.text, session_id=event.session_id, message_id=event.message_id,
                                user_message_id=event.user_message_id, persona_id=conv.persona.id,
+                               scenario_id=conv.scenario.id if conv.scenario else None,
                                sources=[SourceOut.model_validate(s) for s in sources], offline=event.offline,
                                model=event.model, usage=UsageOut.model_validate(event.usage.as_dict()),
                                timings=event.timings)

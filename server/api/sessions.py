@@ -30,6 +30,7 @@ TAG = "sessions"
 class SessionQuery(PageQuery):
     user_id: uuid.UUID | None = None
     persona_id: str | None = Field(default=None, max_length=64)
+    scenario_id: str | None = Field(default=None, max_length=64)
     mode: Mode | None = None
     channel: Channel | None = None
     status: SessionStatus | None = None
@@ -50,10 +51,13 @@ class SessionSummary(Output):
     channel: Channel
     persona_id: str
     persona_name: str
+    scenario_id: str | None = None
+    scenario_title: str | None = None
     status: SessionStatus
     message_count: int
     flagged: bool
-    overall_score: float | None
+    overall_score: float | None = Field(description="0-100 (scorecard v2's `overall`)")
+    passed: bool | None = None
     started_at: datetime
     last_activity_at: datetime
     ended_at: datetime | None
@@ -91,10 +95,33 @@ class MessageOut(Output):
 
 class SessionDetail(SessionSummary):
     persona: dict[str, Any]
+    scenario: dict[str, Any] | None = Field(default=None, description="the frozen copy: scenario, rubric_id, rubric")
     flags: list[dict[str, Any]]
     scorecard: dict[str, Any] | None
     messages: list[MessageOut]
     recording_url: str | None = Field(default=None, description="the voice session's audio (WAV), when recorded")
+
+
+class EvidenceOut(Output):
+    message_id: str
+    quote: str = Field(description="verbatim from that message, one of the trainee's own")
+
+
+class CriterionOut(Output):
+    key: str
+    label: str
+    score: int
+    max: int
+    reason: str
+    evidence: list[EvidenceOut]
+
+
+class FactOut(Output):
+    key: str
+    label: str
+    uncovered: bool
+    message_id: str | None = Field(default=None, description="the customer's message that revealed it")
+    turn: int | None = Field(default=None, description="1-based: the trainee turn it answered")
 
 
 class ScoreOut(Output):
@@ -105,11 +132,24 @@ class ScoreOut(Output):
 
 
 class ScorecardOut(Output):
+    """Scorecard version 2 (`version`, `overall` 0-100, `passed`, `criteria`, `facts`, `goal_met`), with
+    the version 1 fields (`scores` by dimension, `objections`, talk measures) kept beside it."""
+    version: int = 2
     session_id: uuid.UUID
     mode: Mode
     persona_id: str
+    scenario_id: str | None = None
+    scenario_title: str | None = None
+    rubric_id: str
+    rubric_name: str
     generated_by: str
-    overall: float | None
+    overall: float | None = Field(description="0-100: the rubric's criteria, weighted")
+    passed: bool | None = Field(description="overall >= pass_score (null: nothing scored)")
+    pass_score: int
+    criteria: list[CriterionOut]
+    facts: list[FactOut]
+    goal_met: bool | None
+    legacy_overall: float | None = Field(default=None, description="version 1's mean of the five 1-5 scores")
     scores: list[ScoreOut]
     objections: dict[str, list[str]]
     talk_ratio: float | None
@@ -121,13 +161,23 @@ class ScorecardOut(Output):
     turns: int
 
 
+def _overall(card: dict[str, Any] | None) -> float | None:
+    """0-100 for every scorecard: a version 1 card's 1-5 mean is put on the same scale."""
+    overall = card.get("overall") if card else None
+    if card is None or overall is None or card.get("version") == 2:
+        return overall
+    return round((float(overall) - 1) / 4 * 100)
+
+
 def summary(row: ConversationSession, user_name: str) -> SessionSummary:
-    overall = row.scorecard.get("overall") if row.scorecard else None
+    card = row.scorecard
     return SessionSummary(
         id=row.id, dealership_id=row.dealership_id, user_id=row.user_id, user_name=user_name, mode=row.mode,
         channel=row.channel,
-        persona_id=row.persona_id, persona_name=str(row.persona.get("name", "")), status=row.status,
-        message_count=row.message_count, flagged=row.flagged, overall_score=overall, started_at=row.started_at,
+        persona_id=row.persona_id, persona_name=str(row.persona.get("name", "")), scenario_id=row.scenario_id,
+        scenario_title=str(row.scenario["spec"]["title"]) if row.scenario else None, status=row.status,
+        message_count=row.message_count, flagged=row.flagged, overall_score=_overall(card),
+        passed=card.get("passed") if card else None, started_at=row.started_at,
         last_activity_at=row.last_activity_at, ended_at=row.ended_at,
     )
 
@@ -148,7 +198,8 @@ def message_out(row: ConversationMessage) -> MessageOut:
 async def list_sessions(ctx: Ctx, query: SessionQuery) -> SessionList:
     model = ConversationSession
     criteria: list[ColumnElement[bool]] = []
-    filters: dict[str, Any] = {"user_id": query.user_id, "persona_id": query.persona_id, "mode": query.mode,
+    filters: dict[str, Any] = {"user_id": query.user_id, "persona_id": query.persona_id,
+                               "scenario_id": query.scenario_id, "mode": query.mode,
                                "channel": query.channel, "status": query.status, "flagged": query.flagged,
                                "dealership_id": query.dealership_id}
     criteria += [getattr(model, name) == value for name, value in filters.items() if value is not None]
@@ -173,7 +224,7 @@ async def get_session(ctx: Ctx, session_id: uuid.UUID) -> SessionDetail:
     )).scalars().all()
     names = await display_names(ctx.db, [row.user_id])
     return SessionDetail(**summary(row, names.get(row.user_id, "")).model_dump(), persona=row.persona,
-                         flags=row.flags, scorecard=row.scorecard,
+                         flags=row.flags, scorecard=row.scorecard, scenario=row.scenario,
                          messages=[message_out(m) for m in messages], recording_url=await recording_url(ctx, row.id))
 
 

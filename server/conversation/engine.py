@@ -6,6 +6,10 @@
     await engine.record_interrupted(message_id, heard_text)   # after a barge-in
     scorecard = await engine.end(principal, session_id)
 
+A session may practise a scenario (`scenario_id`): it keeps a frozen copy, and `server.training`
+plays and judges it (the customer's instructions, the per-turn character check and fact tags,
+the time limit, scorecard v2); the engine only routes to it.
+
 The model is asked as soon as the history (read first, beside retrieval) and the passages are
 known; the user's turn is written while the model thinks. Nothing is yielded until it is
 stored, so a provider failure still loses nothing and a retry of the same text continues from
@@ -17,6 +21,7 @@ saved, marked interrupted, by a supervised task.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -29,7 +34,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server import outage
-from server.conversation import moderation, offline, personas, prompts, scorecard, tagging
+from server.conversation import moderation, offline, personas, prompts, tagging
 from server.conversation.events import Delta, Done, EngineEvent, Failed, Sources, Started
 from server.conversation.grounding import Passage, Retriever, retrieve
 from server.conversation.llm import LLM, ChatTurn, LLMError
@@ -48,6 +53,8 @@ from server.errors import Conflict, NotFound, ValidationFailed
 from server.settings import Settings
 from server.tasks import Interruption, TaskSupervisor
 from server.tenancy import Principal, Scope
+from server.training import catalog, character, instructions, scorecard, turns
+from server.training.spec import FrozenScenario
 from server.ttlcache import MISSING, TtlCache
 
 log = logging.getLogger(__name__)
@@ -68,6 +75,8 @@ class Conversation:
     channel: Channel
     persona: PersonaView
     created: bool
+    scenario: FrozenScenario | None = None  # the frozen copy the session keeps, when it practises one
+    started_at: datetime | None = None  # a stored session's start (None: starting now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +116,14 @@ class ConversationEngine:
 
     async def open(self, principal: Principal, *, mode: Mode, persona_id: str | None = None,
                    session_id: uuid.UUID | None = None, channel: Channel = Channel.text,
-                   dealership_id: uuid.UUID | None = None) -> Conversation:
+                   dealership_id: uuid.UUID | None = None, scenario_id: str | None = None) -> Conversation:
         """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
 
         A new session is stored with its first turn, so opening one costs no database write; for
         a plain user with a built-in persona it usually costs no read either (is it disabled?
         comes from a short-lived cache)."""
-        if session_id is None and not principal.is_super_admin and principal.dealership_id is not None:
+        if session_id is None and scenario_id is None and not principal.is_super_admin \
+                and principal.dealership_id is not None:
             persona = personas.builtin(persona_id, mode)
             if persona is not None:
                 personas.check_enabled(persona, await self._disabled_builtins(principal.dealership_id))
@@ -126,14 +136,25 @@ class ConversationEngine:
                     raise NotFound("ConversationSession not found.")
                 if row.status is SessionStatus.ended:
                     raise Conflict("This session has ended; start a new one.", code="session_ended")
-                if row.mode is not mode or (persona_id is not None and persona_id != row.persona_id):
-                    raise ValidationFailed("The session was started with another mode or persona.", details=[
-                        {"field": "session_id", "message": f"session is {row.mode.value} with {row.persona_id}"}])
+                if row.mode is not mode or (persona_id is not None and persona_id != row.persona_id) \
+                        or (scenario_id is not None and scenario_id != row.scenario_id):
+                    raise ValidationFailed("The session was started with another mode, persona or scenario.",
+                                           details=[{"field": "session_id", "message":
+                                                     f"session is {row.mode.value} with {row.persona_id}"}])
                 return Conversation(row.id, row.dealership_id, row.user_id, row.mode, row.channel,
-                                    PersonaView.model_validate(row.persona), created=False)
+                                    PersonaView.model_validate(row.persona), created=False,
+                                    scenario=FrozenScenario.model_validate(row.scenario) if row.scenario else None,
+                                    started_at=row.started_at)
             dealership = await scope.dealership(dealership_id)
+            scenario = None
+            if scenario_id is not None:
+                scenario = await catalog.freeze(principal, db, scenario_id, dealership.id)
+                if scenario.spec.mode != mode.value:
+                    raise ValidationFailed(f"The scenario is a {scenario.spec.mode} scenario.", details=[
+                        {"field": "mode", "message": f"scenario {scenario_id} is {scenario.spec.mode}"}])
+                persona_id = persona_id or scenario.spec.persona_id
             persona = await personas.resolve(principal, db, persona_id, mode, dealership.id)
-        return self._start(principal, dealership.id, persona, mode, channel)
+        return self._start(principal, dealership.id, persona, mode, channel, scenario)
 
     def dealership_changed(self, dealership_id: uuid.UUID) -> None:
         """Its settings (disabled personas) changed: call once the change is committed."""
@@ -149,14 +170,17 @@ class ConversationEngine:
         return disabled
 
     def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
-               channel: Channel) -> Conversation:
+               channel: Channel, scenario: FrozenScenario | None = None) -> Conversation:
         session_id = uuid.uuid4()
         while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
             self._unsaved.pop(next(iter(self._unsaved)))
         self._unsaved[session_id] = {
             "dealership_id": dealership_id, "user_id": principal.user_id, "mode": mode,
-            "channel": channel, "persona_id": persona.id, "persona": persona.model_dump(mode="json")}
-        return Conversation(session_id, dealership_id, principal.user_id, mode, channel, persona, created=True)
+            "channel": channel, "persona_id": persona.id, "persona": persona.model_dump(mode="json"),
+            "scenario_id": scenario.id if scenario else None,
+            "scenario": scenario.model_dump(mode="json") if scenario else None}
+        return Conversation(session_id, dealership_id, principal.user_id, mode, channel, persona, created=True,
+                            scenario=scenario)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
                     started: float | None = None, answer_id: uuid.UUID | None = None,
@@ -185,6 +209,7 @@ class ConversationEngine:
         version: str | None = None
         stream: AsyncIterator[str | Usage] | None = None
         tags: dict[str, Any] = {}
+        kept: dict[str, Any] = {}  # what the scenario's character check noted (a retry and why)
         usage: Usage | None = None
         sources: list[dict[str, Any]] = []  # what the model was given; what the offline answer quoted
         unprepared: Exception | None = None  # the request could not be built
@@ -206,9 +231,14 @@ class ConversationEngine:
                         sources = [p.source() for p in passages]
                         system = prompts.system_prompt(conv.persona, passages,
                                                        spoken=conv.channel is Channel.voice)
+                        if conv.scenario is not None:
+                            system = instructions.with_scenario(system, conv.scenario)
                         version = system.version
                         chat: list[ChatTurn] = [{"role": role, "content": body} for role, body, _ in history]
-                        stream = self.llm.stream(prompts.messages(system, chat, text, self.settings.llm_history_tokens))
+                        asked_for = prompts.messages(system, chat, text, self.settings.llm_history_tokens)
+                        stream = self.llm.stream(asked_for)
+                        if conv.scenario is not None and conv.mode is Mode.roleplay:
+                            stream = character.guarded(stream, functools.partial(_again, self.llm, asked_for), kept)
                 except Exception as exc:
                     unprepared = exc
         finally:
@@ -278,7 +308,9 @@ class ConversationEngine:
             await _abandon(stream)
         answer = "".join(parts)
         if self.llm is not None and conv.mode is Mode.roleplay:
-            tags = tagging.customer_tags(answer)
+            tags = {**tagging.customer_tags(answer), **kept}
+            if conv.scenario is not None and history is not None:
+                tags = turns.online_tags(conv.scenario, history, text, answer, tags)
         if usage is None:
             usage = Usage(0, estimate_tokens(answer), estimated=True)
         usage = usage.priced(self.settings.llm_price_input_per_mtok, self.settings.llm_price_output_per_mtok) \
@@ -444,6 +476,8 @@ class ConversationEngine:
             rows = await _STATE_AND_HISTORY.fetch(conn, {"session_id": conv.session_id, "rows": HISTORY_ROWS})
         if not rows or rows[0]["status"] != SessionStatus.active:
             return Conflict("This session has ended; start a new one.", code="session_ended")
+        if conv.scenario is not None and (over := turns.time_up(conv.scenario, rows[0]["started_at"])):
+            return over
         history: History = [(row["role"], row["text"], row["tags"]) for row in rows if row["id"] is not None]
         last = rows[-1]
         if last["id"] is not None and last["role"] == MessageRole.user and last["text"] == text:
@@ -487,7 +521,8 @@ class ConversationEngine:
             answer = offline.training_answer(text, passages, spoken=conv.channel is Channel.voice)
             body, sources = answer.text, answer.sources()
         else:
-            body, tags = offline.customer_reply(conv.persona, history, text)
+            body, tags = offline.customer_reply(conv.persona, history, text) if conv.scenario is None \
+                else turns.offline_reply(conv.scenario, conv.persona, history, text)
         prompt_tokens = sum(estimate_tokens(t) for _, t, _ in history) + sum(estimate_tokens(p.text) for p in passages)
         return body, tags, Usage(prompt_tokens + estimate_tokens(text), estimate_tokens(body), estimated=True), sources
 
@@ -552,7 +587,8 @@ _APPEND_USER_TURN = _append(_USER_COLUMNS, only_active=True)
 
 # A session is stored with its first turn: both rows in one statement (the message's foreign key
 # is checked at the statement's end, when the session row exists).
-_NEW_SESSION_COLUMNS = ("dealership_id", "user_id", "mode", "channel", "persona_id", "persona")
+_NEW_SESSION_COLUMNS = ("dealership_id", "user_id", "mode", "channel", "persona_id", "persona", "scenario_id",
+                        "scenario")
 _NEW_SESSION_TURN = DriverStatement(text(f"""
 WITH created AS (
     INSERT INTO conversation_session (id, {", ".join(_NEW_SESSION_COLUMNS)}, status, message_count, flags, flagged)
@@ -569,7 +605,7 @@ _TOUCH = DriverStatement(text("UPDATE conversation_session SET last_activity_at 
 # An ongoing session's state and its last `rows` messages, oldest first (one row, id NULL, if it
 # has none yet).
 _STATE_AND_HISTORY = DriverStatement(text("""
-SELECT s.status, m.id, m.role, m.text, m.tags
+SELECT s.status, s.started_at, m.id, m.role, m.text, m.tags
 FROM conversation_session s
 LEFT JOIN LATERAL (
     SELECT id, seq, role, text, tags FROM conversation_message
@@ -621,6 +657,11 @@ async def _after_request(request_out: asyncio.Future[None]) -> None:
     # One more turn of the event loop: aiohttp on Python 3.11 writes a request's body in a task
     # of its own, started by the request's first step, and the request should leave first.
     await asyncio.sleep(0)
+
+
+def _again(llm: LLM, asked_for: list[ChatTurn], correction: str) -> AsyncIterator[str | Usage]:
+    """The same request once more, with a correction after it (a scenario customer's retry)."""
+    return llm.stream([*asked_for, {"role": "system", "content": correction}])
 
 
 async def _replay(pieces: list[str]) -> AsyncIterator[str | Usage]:

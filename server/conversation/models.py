@@ -93,6 +93,10 @@ class ConversationSession(Base):
     persona_id: Mapped[str] = mapped_column(String(64))
     # The persona as it was when the session started: later edits do not rewrite history.
     persona: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The scenario practised, if any, and its frozen copy (`training.spec.FrozenScenario`: the
+    # scenario and its rubric as they were at the start), so editing either never changes results.
+    scenario_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scenario: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
     status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "conversation_status"),
                                                   default=SessionStatus.active)
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))

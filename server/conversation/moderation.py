@@ -36,7 +36,7 @@ def check_user_turn(text: str, message_id: uuid.UUID) -> list[dict[str, Any]]:
     return flags
 
 
-def check_answer(mode: Mode, text: str, message_id: uuid.UUID) -> list[dict[str, Any]]:
+def check_answer(mode: Mode, text: str, message_id: uuid.UUID | None) -> list[dict[str, Any]]:
     if not text.strip():
         return [flag("invalid_answer", "empty answer", message_id)]
     flags = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -176,6 +176,12 @@ class CustomerState:
     raised: list[Objection]
     resolved: set[Objection]
     pushes: int  # times the current objection has been voiced
+    stalls: int = 0  # of those, times the salesperson did nothing with it (walk-out counts these)
+    turns: int = 0  # the customer's turns so far
+    needs: int = 0  # of those, answers to discovery questions before any objection
+    agreed: bool = False  # the customer has agreed to buy
+    walked: bool = False  # the customer has walked out
+    used: set[str] = field(default_factory=set)  # every sentence said so far, normalised
 
     @property
     def current(self) -> Objection | None:
@@ -186,20 +192,70 @@ class CustomerState:
 def customer_state(history: list[tuple[str, str, dict[str, Any]]]) -> CustomerState:
     """Replays the session: customer turns carry their objection tag, salesperson turns their techniques."""
     state = CustomerState([], set(), 0)
-    for role, _text, tags in history:
+    for role, text, tags in history:
         if role != "assistant":
             continue
+        state.turns += 1
+        state.used |= said(text)
         value = tags.get("objection")
         resolved = tags.get("resolved")
+        state.needs += tags.get("stage") == "needs"
+        state.agreed |= bool(tags.get("agreed"))
+        state.walked |= tags.get("stage") == "walk_out"
         if resolved:
             state.resolved.add(Objection(resolved))
         if value:
             objection = Objection(value)
             if objection not in state.raised:
                 state.raised.append(objection)
-                state.pushes = 0
+                state.pushes = state.stalls = 0
             state.pushes += 1
+            state.stalls += bool(tags.get("stalled"))
     return state
+
+
+_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+def said(text: str) -> set[str]:
+    """The sentences of a customer's line, normalised: the unit a customer never repeats."""
+    return {" ".join(s.lower().split()) for s in _SPLIT.split(text.strip()) if s}
+
+
+def fresh(candidates: list[str], used: set[str]) -> str | None:
+    """The first candidate none of whose sentences was said before, or None."""
+    for line in candidates:
+        if line and not said(line) & used:
+            return line
+    return None
+
+
+# Said before a line when every candidate was used: a long session still never repeats itself.
+_AGAIN = ("Look, ", "Honestly, ", "Like I said, ", "Again, ", "I'll be straight with you: ", "The thing is, ",
+          "I keep coming back to this: ", "Really, ", "Let me be clear: ", "To be honest, ")
+
+
+def pick(candidates: list[str], state: CustomerState, parts: list[str]) -> str:
+    """A line from `candidates` not said in this session (nor earlier in this reply), recorded as
+    said. Deterministic: the first unused one, then the same lines with a lead-in."""
+    line = fresh(candidates, state.used)
+    if line is None:
+        variants = [lead + c[0].lower() + c[1:] for lead in _AGAIN for c in candidates if c]
+        line = fresh(variants, state.used)
+    if line is None:  # every variant used: a session hundreds of turns long
+        line = f"{candidates[0]} ({len(state.used)})" if candidates else "Hm."
+    state.used |= said(line)
+    parts.append(line)
+    return line
+
+
+def pool(name: str) -> list[str]:
+    return [str(line) for line in playbook()[name]]
+
+
+def objection_lines(persona: PersonaView, objection: Objection) -> list[str]:
+    """How this customer voices an objection: their own lines first, then the playbook's."""
+    return [*persona.lines.get(objection, []), *playbook()["customer"][objection.value]]
 
 
 def _handled(persona: PersonaView, shown: set[Technique], pushes: int) -> bool:
@@ -212,41 +268,89 @@ def _handled(persona: PersonaView, shown: set[Technique], pushes: int) -> bool:
     return empathy and value and pushes >= 2
 
 
-def _line(persona: PersonaView, objection: Objection, push: int) -> str:
-    lines = persona.lines.get(objection) or playbook()["customer"][objection.value]
-    return str(lines[min(push, len(lines) - 1)])
+# How many times a customer voices an objection the salesperson does nothing with before leaving.
+WALK_AFTER = {"easy": 6, "medium": 5, "hard": 4}
+NEEDS_TURNS = 2  # discovery questions a role-play customer answers before raising an objection
+
+
+def reaction(shown: set[Technique]) -> str | None:
+    """What the customer reacts to in the salesperson's turn, when it did not settle an objection:
+    the playbook's reaction pool it draws from."""
+    if shown & {Technique.closing_attempt, Technique.trial_close} and Technique.acknowledge_objection not in shown:
+        return "closed_early"
+    if Technique.acknowledge_objection in shown:
+        return "acknowledged"
+    if Technique.value_statement in shown:
+        return "pitched"
+    return None
+
+
+def needs_lines(persona: PersonaView) -> list[str]:
+    lines = []
+    for line in pool("needs"):
+        if ("{vehicle}" in line and not persona.vehicle) or ("{budget}" in line and not persona.budget):
+            continue
+        lines.append(line.replace("{vehicle}", persona.vehicle).replace("{budget}", persona.budget))
+    return lines
 
 
 def customer_reply(persona: PersonaView, history: list[tuple[str, str, dict[str, Any]]],
                    user_text: str) -> tuple[str, dict[str, Any]]:
-    """The customer's next line and its tags ({"objection": ..., "resolved": ...})."""
+    """The customer's next line and its tags ({"objection": ..., "resolved": ..., "stage": ...}).
+
+    Stages: the opening line; answers to a couple of discovery questions (needs); the persona's
+    objections in order, each voiced until handled (objections); then agreement or a request for
+    the next step (resolution), or leaving after being ignored too often (walk_out). The customer
+    reacts to what the salesperson just did and never says the same sentence twice in a session."""
     shown = set(tagging.techniques(user_text))
     state = customer_state(history)
-    customer_turns = sum(1 for role, _, _ in history if role == "assistant")
-    tags: dict[str, Any] = {"objection": None, "resolved": None, "by": "offline"}
+    tags: dict[str, Any] = {"objection": None, "resolved": None, "stage": "opening", "by": "offline"}
     parts: list[str] = []
-    if customer_turns == 0:
-        parts.append(persona.opening_line or f"Hi, I'm {persona.name}. I'm interested in {persona.vehicle}.")
-        return " ".join(parts), tags
+    if state.turns == 0:
+        opening = persona.opening_line or f"Hi, I'm {persona.name}. I'm interested in {persona.vehicle}."
+        state.used |= said(opening)
+        return opening, tags
+    if state.walked:
+        tags["stage"] = "walk_out"
+        return pick(pool("after_walk"), state, parts), tags
+    if state.agreed:
+        tags["stage"] = "resolution"
+        return pick(pool("after_buy"), state, parts), tags
     current = state.current
     if current is not None:
         if not _handled(persona, shown, state.pushes):
             tags["objection"] = current.value
-            return _line(persona, current, state.pushes), tags
+            tags["stage"] = "objections"
+            react = reaction(shown)
+            tags["stalled"] = react is None
+            if react is None and state.stalls + 1 >= WALK_AFTER[persona.difficulty]:
+                tags["stage"] = "walk_out"
+                return pick(pool("walk_out"), state, parts), tags
+            if react is not None and state.pushes >= 1:
+                pick([str(line) for line in playbook()["reactions"][react]], state, parts)
+            pick(objection_lines(persona, current), state, parts)
+            return " ".join(parts), tags
         tags["resolved"] = current.value
         state.resolved.add(current)
-        parts.append(persona.agree_line or "Okay, that helps.")
+        pick([persona.agree_line, *pool("agree")] if persona.agree_line else pool("agree"), state, parts)
     elif Technique.discovery_question in shown and not state.raised:
-        parts.append(f"I'm looking at {persona.vehicle or 'something reliable'}"
-                     + (f", and my budget is {persona.budget}." if persona.budget else "."))
+        tags["stage"] = "needs"
+        pick(needs_lines(persona), state, parts)
+        if state.needs + 1 < NEEDS_TURNS:
+            return " ".join(parts), tags
     upcoming = [o for o in persona.objections if o not in state.raised and o not in state.resolved]
     if upcoming:
         tags["objection"] = upcoming[0].value
-        parts.append(_line(persona, upcoming[0], 0))
+        tags["stage"] = "objections"
+        pick(objection_lines(persona, upcoming[0]), state, parts)
     elif shown & {Technique.closing_attempt, Technique.trial_close}:
-        parts.append("Alright, let's do it. What do you need from me to get started?")
-    elif not parts:
-        parts.append("That all sounds good. So what would the next step be?")
+        tags["stage"] = "resolution"
+        tags["agreed"] = True
+        pick(pool("buy"), state, parts)
+    else:
+        tags["stage"] = "resolution"
+        if not parts:
+            pick(pool("next_step"), state, parts)
     return " ".join(parts), tags
 
 

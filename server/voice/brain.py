@@ -46,6 +46,7 @@ class OpenRequest:
     mode: str
     persona_id: str | None = None
     session_id: str | None = None
+    scenario_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class OpenedSession:
     dealership_id: str | None = None  # whose settings apply (e.g. audio recording); None: the caller's
     persona_id: str | None = None  # who the user talks to (the server picks one when the start names none)
     persona_name: str | None = None
+    scenario_id: str | None = None  # the scenario practised, if any
+    time_left_s: float | None = None  # until the scenario's time limit; None: no limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from server.conversation.events import Sources as EngineSources
 from server.conversation.models import Channel, Mode
 from server.errors import Conflict, NotFound, SparringError
 from server.tenancy import Principal
+from server.training import turns
 from server.voice.brain import BrainError, Done, OpenedSession, OpenRequest, ReplyEvent, Sources, TextDelta
 from server.voice.protocol import ErrorCode
 
@@ -40,7 +41,8 @@ class EngineBrain:
             raise BrainError(ErrorCode.malformed, "mode must be training or roleplay; session_id a UUID.") from None
         try:
             conv = await self._engine.open(principal, mode=mode, persona_id=request.persona_id,
-                                           session_id=session_id, channel=Channel.voice)
+                                           session_id=session_id, channel=Channel.voice,
+                                           scenario_id=request.scenario_id)
         except NotFound as exc:
             code = ErrorCode.session_not_found if session_id else ErrorCode.persona_not_found
             raise BrainError(code, exc.message) from None
@@ -54,7 +56,9 @@ class EngineBrain:
         self._open[key] = (conv, self._open.get(key, (conv, 0))[1] + 1)
         return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline,
                              dealership_id=str(conv.dealership_id), persona_id=conv.persona.id,
-                             persona_name=conv.persona.name)
+                             persona_name=conv.persona.name,
+                             scenario_id=conv.scenario.id if conv.scenario else None,
+                             time_left_s=turns.time_left(conv.scenario, conv.started_at) if conv.scenario else None)
 
     async def reply(self, session_id: str, user_text: str, message_id: uuid.UUID) -> AsyncGenerator[ReplyEvent]:
         entry = self._open.get(session_id)

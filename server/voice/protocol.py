@@ -86,6 +86,7 @@ class EndReason(enum.StrEnum):
     client_end = "client_end"
     idle = "idle"
     max_duration = "max_duration"
+    time_limit = "time_limit"  # the scenario's time limit passed (`scenario.time_limit_s`)
     server_shutdown = "server_shutdown"
     # The account behind the socket lost access (checked before every turn):
     suspended = "suspended"  # its dealership was suspended
@@ -117,6 +118,7 @@ class Start(_Message):
     type: Literal["start"]
     mode: Literal["training", "roleplay"]
     persona_id: str | None = Field(default=None, max_length=100)
+    scenario_id: str | None = Field(default=None, max_length=100)
     session_id: str | None = Field(default=None, max_length=100)
     input_audio: AudioIn = Field(default_factory=AudioIn)
     output_audio: AudioOut = Field(default_factory=AudioOut)

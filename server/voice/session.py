@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class VoiceSession:
         self._last_rate_error = 0.0
         self._recorder: Recorder | None = None  # only when the dealership records audio
         self._ended = False  # the session ended with this socket (`end`, idle, max duration)
+        self._deadline = math.inf  # monotonic time the started scenario's time limit passes
         # Barge-in: the paused reply, the speech heard over it, and the backchannels per message.
         self._paused: Paused | None = None
         self._probe_audio = bytearray()
@@ -150,11 +152,13 @@ class VoiceSession:
             now = time.monotonic()
             idle_left = self._last_audio + self.config.idle_timeout_s - now
             total_left = self._began + self.config.max_session_s - now
+            scenario_left = self._deadline - now  # a scenario's own time limit (else infinite)
             try:
-                async with asyncio.timeout(max(0.0, min(idle_left, total_left))):
+                async with asyncio.timeout(max(0.0, min(idle_left, total_left, scenario_left))):
                     message = await self.ws.receive()
             except TimeoutError:
-                reason = p.EndReason.idle if idle_left <= total_left else p.EndReason.max_duration
+                reason = p.EndReason.idle if idle_left <= min(total_left, scenario_left) else \
+                    p.EndReason.time_limit if scenario_left < total_left else p.EndReason.max_duration
                 return await self._end(reason)
             if message["type"] == "websocket.disconnect":
                 raise _Closed
@@ -240,7 +244,8 @@ class VoiceSession:
         assert self._principal is not None
         try:
             opened = await self.runtime.brain.open(self._principal, OpenRequest(
-                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id))
+                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id,
+                scenario_id=start.scenario_id))
         except BrainError as exc:
             code = p.ErrorCode(exc.code) if exc.code in p.ErrorCode.__members__.values() else p.ErrorCode.malformed
             return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))
@@ -254,7 +259,10 @@ class VoiceSession:
                    "tts": self.runtime.synthesizer.offline}
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
                                  providers=self.runtime.providers, protocol_version=p.PROTOCOL_VERSION,
-                                 persona_id=opened.persona_id, persona_name=opened.persona_name))
+                                 persona_id=opened.persona_id, persona_name=opened.persona_name,
+                                 scenario_id=opened.scenario_id, time_left_s=opened.time_left_s))
+        if opened.time_left_s is not None:
+            self._deadline = time.monotonic() + opened.time_left_s
         offline_voice = self.runtime.offline_voice
         if offline_voice is not None and not offline_voice.warm():
             await self._emit(p.warning_event(
