@@ -4,7 +4,7 @@
  * answers of /api/v1/builder/sessions (start or resume, each answer, complete), kept free of React
  * so it is tested on its own; `collectedRows` turns the collected fields into the side panel.
  */
-import type { BuilderDraft, BuilderReply, BuilderSession, Difficulty, Objection, PersonaIn, ScenarioIn } from "./api/types";
+import type { BuilderDraft, BuilderReply, BuilderSession, Difficulty, Objection, PersonaIn, ScenarioFieldsValue } from "./api/types";
 import { GENERAL_RUBRIC_ID } from "./scenarios";
 import { labelOf } from "./scorecard";
 import { objectionLabel } from "./objections";
@@ -65,7 +65,7 @@ export const INITIAL: BuilderState = {
 /** A resumed session's history, when the server sends it; else only its current question. */
 function historyOf(session: BuilderSession): ChatLine[] {
   const lines: ChatLine[] = (session.messages ?? []).map((m) => ({
-    role: m.role === "admin" || m.role === "user" ? "admin" : "builder",
+    role: m.role === "admin" ? "admin" : "builder",
     text: m.text,
   }));
   const last = lines.at(-1);
@@ -207,11 +207,11 @@ function difficulty(value: unknown): Difficulty {
 }
 
 /**
- * The draft completed into the two bodies the admin saves: the persona first (POST /personas),
+ * The draft completed into what the admin reviews and saves: the persona first (POST /personas),
  * then the scenario with that persona's id (POST /scenarios). Missing fields take the server's
  * defaults, so a sparse draft still saves.
  */
-export function draftBodies(draft: BuilderDraft, dealershipId: string | null = null): { persona: PersonaIn; scenario: ScenarioIn } {
+export function draftBodies(draft: BuilderDraft, dealershipId: string | null = null): { persona: PersonaIn; scenario: ScenarioFieldsValue } {
   const p = draft.persona;
   const s = draft.scenario;
   const objections = (s.objections ?? p.objections ?? []) as Objection[];
@@ -230,7 +230,7 @@ export function draftBodies(draft: BuilderDraft, dealershipId: string | null = n
     lines: p.lines ?? {},
     dealership_id: dealershipId,
   };
-  const scenario: ScenarioIn = {
+  const scenario: ScenarioFieldsValue = {
     title: text(s.title) || `${persona.name}${persona.vehicle ? `: ${persona.vehicle}` : ""}`,
     mode: s.mode ?? "roleplay",
     persona_id: text(s.persona_id),
@@ -243,7 +243,6 @@ export function draftBodies(draft: BuilderDraft, dealershipId: string | null = n
     time_limit_s: s.time_limit_s ?? null,
     difficulty: difficulty(s.difficulty ?? p.difficulty),
     active: s.active ?? true,
-    dealership_id: dealershipId,
   };
   return { persona, scenario };
 }

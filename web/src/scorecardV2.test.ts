@@ -6,9 +6,21 @@ import { isV2, markQuote, messageAnchor, messageIdFromHash, readScorecardV2 } fr
 const card: ScorecardV2 = {
   version: 2,
   session_id: "s1",
+  mode: "roleplay",
+  persona_id: "maria",
+  scenario_id: "sc-1",
+  scenario_title: "Maria's RAV4",
+  rubric_id: "needs-analysis",
+  rubric_name: "Needs analysis",
   overall: 72,
   passed: true,
   pass_score: 70,
+  legacy_overall: null,
+  scores: [],
+  objections: { raised: ["monthly_payment"], resolved: [] },
+  talk_words: { salesperson: 55, customer: 45 },
+  words_per_minute: null,
+  longest_monologue: null,
   criteria: [
     {
       key: "discover", label: "Asks about needs", score: 3, max: 3, reason: "Asked about payment and usage.",
@@ -21,9 +33,9 @@ const card: ScorecardV2 = {
     { key: "rapport", label: "Rapport", score: 1, max: 5, reason: "Cold opening.", evidence: [] },
   ],
   facts: [
-    { key: "payment", label: "Current payment", uncovered: true, message_id: "a2" },
+    { key: "payment", label: "Current payment", uncovered: true, message_id: "a2", turn: null },
     { key: "commute", label: "Commute", uncovered: true, message_id: "a3", turn: 3 },
-    { key: "spouse", label: "Spouse decides", uncovered: false },
+    { key: "spouse", label: "Spouse decides", uncovered: false, message_id: null, turn: null },
   ],
   goal_met: false,
   summary: "Good discovery, no close.",
@@ -46,7 +58,9 @@ const transcript = [
 describe("isV2", () => {
   it("tells a version 2 card from today's", () => {
     expect(isV2(card)).toBe(true);
-    const v1 = { scores: [], overall: 3 } as unknown as Scorecard;
+    const { version: _version, criteria: _c, facts: _f, goal_met: _g, legacy_overall: _l, pass_score: _p, passed: _pd,
+      rubric_id: _r, rubric_name: _rn, scenario_id: _s, scenario_title: _st, ...rest } = card;
+    const v1: Scorecard = { ...rest, overall: 3.4 };
     expect(isV2(v1)).toBe(false);
   });
 });
@@ -87,24 +101,28 @@ describe("readScorecardV2", () => {
   it("gives pass or fail against the pass mark, and the goal", () => {
     const view = readScorecardV2(card);
     expect([view.overall, view.passMark, view.verdict, view.goal]).toEqual([72, 70, "Passed", "Goal not met"]);
-    const failed = readScorecardV2({ ...card, passed: false, pass_score: undefined, goal_met: true }, { passScore: 80 });
-    expect([failed.passMark, failed.verdict, failed.goal]).toEqual([80, "Not passed", "Goal met"]);
+    const failed = readScorecardV2({ ...card, passed: false, goal_met: true });
+    expect([failed.passMark, failed.verdict, failed.goal]).toEqual([70, "Not passed", "Goal met"]);
+    // Nothing scored (ended before a turn, or training): no overall, no verdict.
+    const empty = readScorecardV2({ ...card, overall: null, passed: null, criteria: [] });
+    expect([empty.overall, empty.verdict]).toEqual([null, null]);
   });
 
-  it("reads a card without a scenario (general rubric): no verdict, no facts, no goal", () => {
-    const general = readScorecardV2(
-      { ...card, passed: null, pass_score: null, facts: [], goal_met: null, rubric_name: "General sales conversation" },
-    );
+  it("reads a card without a scenario (general rubric): judged on its pass mark, no facts, no goal", () => {
+    const general = readScorecardV2({
+      ...card, scenario_id: null, scenario_title: null, facts: [], goal_met: null, passed: false, pass_score: 60,
+      rubric_id: "general-sales", rubric_name: "General sales conversation",
+    });
     expect([general.verdict, general.passMark, general.factsSummary, general.goal, general.rubricName]).toEqual([
-      null, null, null, null, "General sales conversation",
+      "Not passed", 60, null, null, "General sales conversation",
     ]);
   });
 
   it("keeps the measured talk figures", () => {
-    const figures = readScorecardV2({ ...card, backchannels: { count: 4 } }).figures;
+    const figures = readScorecardV2(card).figures;
     expect(figures).toContainEqual(["You talked", "55% of the words"]);
     expect(figures).toContainEqual(["Filler words", "2"]);
-    expect(figures).toContainEqual(["Backchannels", "4"]);
+    expect(figures).toContainEqual(["Objections raised", "Monthly payment"]);
     expect(figures).toContainEqual(["Scored by", "offline rules"]);
   });
 });

@@ -45,7 +45,8 @@ export interface FactRow {
 }
 
 export interface ScorecardV2View {
-  overall: number;
+  /** 0-100; null when nothing was scored (a training session, or one ended before any turn). */
+  overall: number | null;
   passMark: number | null;
   /** true passed, false failed, null not judged against a pass mark (no scenario). */
   passed: boolean | null;
@@ -96,13 +97,9 @@ function turnIndex(messages: readonly TranscriptMessage[]): Map<string, number> 
   return turns;
 }
 
-function numberIn(record: unknown, key: string): number | null {
-  if (typeof record === "number") return record;
-  if (record && typeof record === "object") {
-    const value = (record as Record<string, unknown>)[key];
-    return typeof value === "number" ? value : null;
-  }
-  return null;
+function numberIn(record: Record<string, unknown> | null, key: string): number | null {
+  const value = record?.[key];
+  return typeof value === "number" ? value : null;
 }
 
 function figuresOf(card: ScorecardV2): [string, string][] {
@@ -114,13 +111,8 @@ function figuresOf(card: ScorecardV2): [string, string][] {
   if (fillers !== null) figures.push(["Filler words", String(fillers)]);
   const monologue = numberIn(card.longest_monologue, "words");
   if (monologue !== null) figures.push(["Longest turn", `${monologue} words`]);
-  const backchannels = Array.isArray(card.backchannels) ? card.backchannels.length : numberIn(card.backchannels, "count");
-  if (backchannels !== null) figures.push(["Backchannels", String(backchannels)]);
-  const objections = (card as { objections?: unknown }).objections;
-  if (objections && typeof objections === "object" && !Array.isArray(objections)) {
-    for (const [kind, list] of Object.entries(objections as Record<string, unknown>)) {
-      if (Array.isArray(list) && list.length > 0) figures.push([`Objections ${kind}`, list.map((o) => objectionLabel(String(o))).join(", ")]);
-    }
+  for (const [kind, list] of Object.entries(card.objections ?? {})) {
+    if (list.length > 0) figures.push([`Objections ${kind}`, list.map(objectionLabel).join(", ")]);
   }
   if (card.generated_by) figures.push(["Scored by", card.generated_by === "offline" ? "offline rules" : "the model"]);
   return figures;

@@ -8,7 +8,7 @@ import { readSse } from "./sse";
 import type { ChatIn, ChatOut, Source } from "./types";
 
 /** The message and mode are required; the rest have server defaults. */
-export type ChatRequest = Pick<ChatIn, "message" | "mode"> & Partial<Omit<ChatIn, "message" | "mode">> & { scenario_id?: string | null };
+export type ChatRequest = Pick<ChatIn, "message" | "mode"> & Partial<Omit<ChatIn, "message" | "mode">>;
 
 export interface ChatDelta {
   text: string;

@@ -349,6 +349,80 @@ export interface paths {
         patch: operations["update_report"];
         trace?: never;
     };
+    "/api/v1/rubrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the rubrics scenarios can be judged by */
+        get: operations["list_rubrics"];
+        put?: never;
+        /** Create a rubric for your dealership (or copy a built-in) */
+        post: operations["create_rubric"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rubrics/{rubric_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a rubric */
+        get: operations["get_rubric"];
+        put?: never;
+        post?: never;
+        /** Delete a rubric no scenario uses */
+        delete: operations["delete_rubric"];
+        options?: never;
+        head?: never;
+        /** Edit a rubric (past scorecards keep their copy) */
+        patch: operations["update_rubric"];
+        trace?: never;
+    };
+    "/api/v1/scenarios": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the scenarios you can practise */
+        get: operations["list_scenarios"];
+        put?: never;
+        /** Create a scenario for your dealership (or copy a built-in) */
+        post: operations["create_scenario"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenarios/{scenario_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a scenario */
+        get: operations["get_scenario"];
+        put?: never;
+        post?: never;
+        /** Delete a scenario (past sessions keep their copy) */
+        delete: operations["delete_scenario"];
+        options?: never;
+        head?: never;
+        /** Edit or (de)activate a scenario (past sessions keep their copy) */
+        patch: operations["update_scenario"];
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -557,9 +631,16 @@ export interface components {
             mode: components["schemas"]["Mode"];
             /**
              * Persona Id
+             * @description with `scenario_id`: plays instead of the scenario's own customer
              * @default null
              */
             persona_id: string | null;
+            /**
+             * Scenario Id
+             * @description practise a scenario (GET /scenarios): the session keeps a frozen copy of it and its rubric
+             * @default null
+             */
+            scenario_id: string | null;
             /**
              * Session Id
              * @default null
@@ -582,6 +663,11 @@ export interface components {
             /** Response */
             response: string;
             /**
+             * Scenario Id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
              * Session Id
              * Format: uuid
              */
@@ -598,6 +684,44 @@ export interface components {
              * Format: uuid
              */
             user_message_id: string;
+        };
+        /** CriterionOut */
+        CriterionOut: {
+            /** Evidence */
+            evidence: components["schemas"]["EvidenceOut"][];
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /** Max */
+            max: number;
+            /** Reason */
+            reason: string;
+            /** Score */
+            score: number;
+        };
+        /** CriterionSpec */
+        CriterionSpec: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /**
+             * Scale
+             * @default 1-5
+             * @enum {string}
+             */
+            scale: "binary" | "0-3" | "1-5";
+            /**
+             * Weight
+             * @default 1
+             */
+            weight: number;
         };
         /** DealershipIn */
         DealershipIn: {
@@ -885,6 +1009,37 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** EvidenceOut */
+        EvidenceOut: {
+            /** Message Id */
+            message_id: string;
+            /**
+             * Quote
+             * @description verbatim from that message, one of the trainee's own
+             */
+            quote: string;
+        };
+        /** FactOut */
+        FactOut: {
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /**
+             * Message Id
+             * @description the customer's message that revealed it
+             * @default null
+             */
+            message_id: string | null;
+            /**
+             * Turn
+             * @description 1-based: the trainee turn it answered
+             * @default null
+             */
+            turn: number | null;
+            /** Uncovered */
+            uncovered: boolean;
+        };
         /** FileError */
         FileError: {
             /** Code */
@@ -921,6 +1076,18 @@ export interface components {
         HealthOut: {
             /** Status */
             status: string;
+        };
+        /**
+         * HiddenFact
+         * @description Something the customer knows and says only when asked well (needs analysis).
+         */
+        HiddenFact: {
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /** Value */
+            value: string;
         };
         /** LoginIn */
         LoginIn: {
@@ -1437,14 +1604,286 @@ export interface components {
          * @enum {string}
          */
         Role: "super_admin" | "dealership_admin" | "user";
-        /** ScorecardOut */
+        /** RubricIn */
+        RubricIn: {
+            /** Criteria */
+            criteria: components["schemas"]["CriterionSpec"][];
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Name */
+            name: string;
+        };
+        /** RubricList */
+        RubricList: {
+            /** Items */
+            items: components["schemas"]["RubricOut"][];
+            /** Total */
+            total: number;
+        };
+        /** RubricOut */
+        RubricOut: {
+            /** Builtin */
+            builtin: boolean;
+            /** Criteria */
+            criteria: components["schemas"]["CriterionSpec"][];
+            /**
+             * Dealership Id
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** RubricPatch */
+        RubricPatch: {
+            /**
+             * Criteria
+             * @default null
+             */
+            criteria: components["schemas"]["CriterionSpec"][] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
+        /** ScenarioIn */
+        ScenarioIn: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Difficulty
+             * @default medium
+             * @enum {string}
+             */
+            difficulty: "easy" | "medium" | "hard";
+            /**
+             * Goal
+             * @default
+             */
+            goal: string;
+            /** Hidden Facts */
+            hidden_facts?: components["schemas"]["HiddenFact"][];
+            /**
+             * Mode
+             * @default roleplay
+             * @enum {string}
+             */
+            mode: "roleplay" | "training";
+            /** Objections */
+            objections?: components["schemas"]["Objection"][];
+            /**
+             * Pass Score
+             * @default 70
+             */
+            pass_score: number;
+            /** Persona Id */
+            persona_id: string;
+            /**
+             * Rubric Id
+             * @default general-sales
+             */
+            rubric_id: string;
+            /**
+             * Situation
+             * @default
+             */
+            situation: string;
+            /**
+             * Time Limit S
+             * @default null
+             */
+            time_limit_s: number | null;
+            /** Title */
+            title: string;
+        };
+        /** ScenarioList */
+        ScenarioList: {
+            /** Items */
+            items: components["schemas"]["ScenarioOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ScenarioOut */
+        ScenarioOut: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /** Builtin */
+            builtin: boolean;
+            /**
+             * Dealership Id
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Difficulty
+             * @default medium
+             * @enum {string}
+             */
+            difficulty: "easy" | "medium" | "hard";
+            /**
+             * Goal
+             * @default
+             */
+            goal: string;
+            /** Hidden Facts */
+            hidden_facts?: components["schemas"]["HiddenFact"][];
+            /** Id */
+            id: string;
+            /**
+             * Mode
+             * @default roleplay
+             * @enum {string}
+             */
+            mode: "roleplay" | "training";
+            /** Objections */
+            objections?: components["schemas"]["Objection"][];
+            /**
+             * Pass Score
+             * @default 70
+             */
+            pass_score: number;
+            /** Persona Id */
+            persona_id: string;
+            /**
+             * Rubric Id
+             * @default general-sales
+             */
+            rubric_id: string;
+            /**
+             * Situation
+             * @default
+             */
+            situation: string;
+            /**
+             * Time Limit S
+             * @default null
+             */
+            time_limit_s: number | null;
+            /** Title */
+            title: string;
+        };
+        /** ScenarioPatch */
+        ScenarioPatch: {
+            /**
+             * Active
+             * @default null
+             */
+            active: boolean | null;
+            /**
+             * Difficulty
+             * @default null
+             */
+            difficulty: ("easy" | "medium" | "hard") | null;
+            /**
+             * Goal
+             * @default null
+             */
+            goal: string | null;
+            /**
+             * Hidden Facts
+             * @default null
+             */
+            hidden_facts: components["schemas"]["HiddenFact"][] | null;
+            /**
+             * Mode
+             * @default null
+             */
+            mode: string | null;
+            /**
+             * Objections
+             * @default null
+             */
+            objections: components["schemas"]["Objection"][] | null;
+            /**
+             * Pass Score
+             * @default null
+             */
+            pass_score: number | null;
+            /**
+             * Persona Id
+             * @default null
+             */
+            persona_id: string | null;
+            /**
+             * Rubric Id
+             * @default null
+             */
+            rubric_id: string | null;
+            /**
+             * Situation
+             * @default null
+             */
+            situation: string | null;
+            /**
+             * Time Limit S
+             * @description null: no time limit
+             * @default null
+             */
+            time_limit_s: number | null;
+            /**
+             * Title
+             * @default null
+             */
+            title: string | null;
+        };
+        /**
+         * ScorecardOut
+         * @description Scorecard version 2 (`version`, `overall` 0-100, `passed`, `criteria`, `facts`, `goal_met`), with
+         *     the version 1 fields (`scores` by dimension, `objections`, talk measures) kept beside it.
+         */
         ScorecardOut: {
+            /** Criteria */
+            criteria: components["schemas"]["CriterionOut"][];
+            /** Facts */
+            facts: components["schemas"]["FactOut"][];
             /** Filler Words */
             filler_words: {
                 [key: string]: unknown;
             } | null;
             /** Generated By */
             generated_by: string;
+            /** Goal Met */
+            goal_met: boolean | null;
+            /**
+             * Legacy Overall
+             * @description version 1's mean of the five 1-5 scores
+             * @default null
+             */
+            legacy_overall: number | null;
             /** Longest Monologue */
             longest_monologue: {
                 [key: string]: unknown;
@@ -1454,10 +1893,34 @@ export interface components {
             objections: {
                 [key: string]: string[];
             };
-            /** Overall */
+            /**
+             * Overall
+             * @description 0-100: the rubric's criteria, weighted
+             */
             overall: number | null;
+            /** Pass Score */
+            pass_score: number;
+            /**
+             * Passed
+             * @description overall >= pass_score (null: nothing scored)
+             */
+            passed: boolean | null;
             /** Persona Id */
             persona_id: string;
+            /** Rubric Id */
+            rubric_id: string;
+            /** Rubric Name */
+            rubric_name: string;
+            /**
+             * Scenario Id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
+             * Scenario Title
+             * @default null
+             */
+            scenario_title: string | null;
             /** Scores */
             scores: components["schemas"]["ScoreOut"][];
             /**
@@ -1475,6 +1938,11 @@ export interface components {
             };
             /** Turns */
             turns: number;
+            /**
+             * Version
+             * @default 2
+             */
+            version: number;
             /** Words Per Minute */
             words_per_minute: number | null;
         };
@@ -1539,8 +2007,16 @@ export interface components {
             /** Messages */
             messages: components["schemas"]["MessageOut"][];
             mode: components["schemas"]["Mode"];
-            /** Overall Score */
+            /**
+             * Overall Score
+             * @description 0-100 (scorecard v2's `overall`)
+             */
             overall_score: number | null;
+            /**
+             * Passed
+             * @default null
+             */
+            passed: boolean | null;
             /** Persona */
             persona: {
                 [key: string]: unknown;
@@ -1555,6 +2031,24 @@ export interface components {
              * @default null
              */
             recording_url: string | null;
+            /**
+             * Scenario
+             * @description the frozen copy: scenario, rubric_id, rubric
+             * @default null
+             */
+            scenario: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Scenario Id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
+             * Scenario Title
+             * @default null
+             */
+            scenario_title: string | null;
             /** Scorecard */
             scorecard: {
                 [key: string]: unknown;
@@ -1613,12 +2107,30 @@ export interface components {
             /** Message Count */
             message_count: number;
             mode: components["schemas"]["Mode"];
-            /** Overall Score */
+            /**
+             * Overall Score
+             * @description 0-100 (scorecard v2's `overall`)
+             */
             overall_score: number | null;
+            /**
+             * Passed
+             * @default null
+             */
+            passed: boolean | null;
             /** Persona Id */
             persona_id: string;
             /** Persona Name */
             persona_name: string;
+            /**
+             * Scenario Id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
+             * Scenario Title
+             * @default null
+             */
+            scenario_title: string | null;
             /**
              * Started At
              * Format: date-time
@@ -3542,6 +4054,622 @@ export interface operations {
             };
         };
     };
+    list_rubrics: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RubricList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_rubric: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RubricIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RubricOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_rubric: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rubric_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RubricOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_rubric: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rubric_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_rubric: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rubric_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RubricPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RubricOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_scenarios: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                include_inactive?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_scenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScenarioIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_scenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_scenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_scenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScenarioPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_sessions: {
         parameters: {
             query?: {
@@ -3553,6 +4681,7 @@ export interface operations {
                 mode?: components["schemas"]["Mode"] | null;
                 offset?: number;
                 persona_id?: string | null;
+                scenario_id?: string | null;
                 since?: string | null;
                 status?: components["schemas"]["SessionStatus"] | null;
                 until?: string | null;

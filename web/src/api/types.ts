@@ -41,13 +41,24 @@ export type Difficulty = Persona["difficulty"];
 export type SessionSummary = Schemas["SessionSummary"];
 export type SessionList = Schemas["SessionList"];
 export type SessionMessage = Schemas["MessageOut"];
-export type Scorecard = Schemas["ScorecardOut"];
+/**
+ * What POST /sessions/{id}/end returns: scorecard version 2 (the rubric's criteria with evidence,
+ * facts, goal, pass/fail) with the version 1 fields (five dimensions, talk figures) beside it.
+ */
+export type ScorecardV2 = Schemas["ScorecardOut"];
+/** A version 1 card, stored by sessions that ended before scenarios: no version, no criteria. */
+export type Scorecard = Omit<ScorecardV2, "version" | "criteria" | "facts" | "goal_met" | "legacy_overall" | "pass_score" |
+  "passed" | "rubric_id" | "rubric_name" | "scenario_id" | "scenario_title">;
+/** Either scorecard a session can hold; `isV2` (scorecardV2.ts) tells them apart. */
+export type AnyScorecard = ScorecardV2 | Scorecard;
+export type CriterionResult = Schemas["CriterionOut"];
+export type FactResult = Schemas["FactOut"];
 export type Score = Schemas["ScoreOut"];
 /**
  * The server declares a stored scorecard as a free-form object; it is the same record that
  * POST /sessions/{id}/end returns (`ScorecardOut`, built by server/conversation/scorecard.py).
  */
-export type SessionDetail = Omit<Schemas["SessionDetail"], "scorecard"> & {
+export type SessionDetail = Omit<Schemas["SessionDetail"], "scorecard" | "scenario"> & {
   scorecard: AnyScorecard | null;
   /** The scenario as it was when the session started (its frozen copy), for sessions with one. */
   scenario?: FrozenScenario | null;
@@ -58,123 +69,48 @@ export type ReportList = Schemas["ReportList"];
 export type ReportPatch = Pick<Schemas["ReportPatch"], "status"> & Partial<Schemas["ReportPatch"]>;
 export type ReportStatus = Schemas["ReportStatus"];
 
-// --- scenarios, rubrics, the builder and scorecard v2 (issue 18) ---
-// PROVISIONAL: written from server/training/spec.py and the issue's contract until the server's
-// routes land; replaced by aliases of the generated schema after `npm run gen:api`.
-export type Scale = "binary" | "0-3" | "1-5";
-export interface Criterion {
-  key: string;
-  label: string;
-  description: string;
-  weight: number;
-  scale: Scale;
-}
-export interface RubricIn {
-  name: string;
-  description: string;
-  criteria: Criterion[];
-  dealership_id?: string | null;
-}
-export type RubricPatch = Partial<RubricIn>;
-export interface Rubric extends RubricIn {
-  id: string;
-  builtin: boolean;
-  dealership_id: string | null;
-}
-export interface RubricList {
-  items: Rubric[];
-  total: number;
-}
-export interface HiddenFact {
-  key: string;
-  label: string;
-  value: string;
-}
-export interface ScenarioIn {
-  title: string;
-  mode: Mode;
-  persona_id: string;
-  situation: string;
+// --- scenarios and rubrics (issue 18) ---
+export type Criterion = Schemas["CriterionSpec"];
+export type Scale = Criterion["scale"];
+export type Rubric = Schemas["RubricOut"];
+export type RubricIn = Schemas["RubricIn"];
+export type RubricList = Schemas["RubricList"];
+export type RubricPatch = Partial<Schemas["RubricPatch"]>;
+export type HiddenFact = Schemas["HiddenFact"];
+export type Scenario = Schemas["ScenarioOut"];
+export type ScenarioIn = Schemas["ScenarioIn"];
+export type ScenarioList = Schemas["ScenarioList"];
+export type ScenarioPatch = Partial<Schemas["ScenarioPatch"]>;
+/** A scenario's fields as the editors hold them: its lists always present, no dealership yet. */
+export type ScenarioFieldsValue = Omit<ScenarioIn, "objections" | "hidden_facts" | "dealership_id"> & {
   objections: Objection[];
   hidden_facts: HiddenFact[];
-  goal: string;
-  rubric_id: string;
-  pass_score: number;
-  time_limit_s: number | null;
-  difficulty: Difficulty;
-  active: boolean;
-  dealership_id?: string | null;
-}
-export type ScenarioPatch = Partial<ScenarioIn>;
-export interface Scenario extends ScenarioIn {
+};
+/**
+ * What a session keeps of its scenario (server/training/spec.py `FrozenScenario`); the server
+ * declares the session's `scenario` as an open object.
+ */
+export interface FrozenScenario {
   id: string;
-  builtin: boolean;
-  dealership_id: string | null;
+  spec: Omit<ScenarioIn, "dealership_id">;
+  rubric_id: string;
+  rubric: Omit<RubricIn, "dealership_id">;
 }
-export interface ScenarioList {
-  items: Scenario[];
-  total: number;
-}
-export type BuilderStage = string;
+
+// --- the guided builder (issue 18) ---
+// PROVISIONAL: from the issue's contract and server/training/builder until its routes land;
+// replaced by aliases of the generated schema after `npm run gen:api`.
 export interface BuilderSession {
   id: string;
-  stage: BuilderStage;
+  stage: string;
   question: string;
   collected: Record<string, unknown>;
   done: boolean;
-  messages?: { role: "builder" | "admin" | "user" | "assistant"; text: string }[];
+  messages?: { role: "builder" | "admin"; text: string }[];
 }
-export type BuilderReply = Omit<BuilderSession, "id" | "messages"> & { id?: string };
+export type BuilderReply = Omit<BuilderSession, "id" | "messages">;
 export interface BuilderDraft {
   persona: Partial<PersonaIn>;
-  scenario: Partial<ScenarioIn>;
+  scenario: Partial<Omit<ScenarioIn, "persona_id">> & { persona_id?: string | null };
 }
-export interface EvidenceOut {
-  message_id: string;
-  quote: string;
-}
-export interface CriterionResultOut {
-  key: string;
-  label: string;
-  score: number;
-  max: number;
-  reason: string;
-  evidence: EvidenceOut[];
-}
-export interface FactResultOut {
-  key: string;
-  label: string;
-  uncovered: boolean;
-  message_id?: string | null;
-  turn?: number | null;
-}
-export interface ScorecardV2 {
-  version: 2;
-  session_id?: string;
-  scenario_id?: string | null;
-  rubric_id?: string | null;
-  rubric_name?: string | null;
-  overall: number;
-  passed: boolean | null;
-  pass_score?: number | null;
-  criteria: CriterionResultOut[];
-  facts: FactResultOut[];
-  goal_met: boolean | null;
-  summary: string;
-  talk_ratio: number | null;
-  generated_by?: string;
-  turns?: number;
-  words_per_minute?: number | null;
-  filler_words?: Record<string, unknown> | null;
-  longest_monologue?: Record<string, unknown> | null;
-  backchannels?: unknown;
-}
-/** Either scorecard a session can hold: today's (role-play dimensions 1-5) or version 2. */
-export type AnyScorecard = Scorecard | ScorecardV2;
-/** What a session keeps of its scenario (server/training/spec.py `FrozenScenario`). */
-export interface FrozenScenario {
-  id: string;
-  spec: ScenarioIn;
-  rubric_id: string;
-  rubric: RubricIn;
-}
+

@@ -64,7 +64,7 @@ function ScorecardV2({ scorecard, sessionId, ...context }: { scorecard: Scorecar
     <section className="card scorecard" data-testid="scorecard" data-version="2" aria-labelledby="scorecard-title">
       <h2 id="scorecard-title">
         Scorecard{view.rubricName ? <span className="muted small"> · {view.rubricName}</span> : null}
-        <span className="overall" data-testid="overall">{view.overall} / 100</span>
+        {view.overall !== null ? <span className="overall" data-testid="overall">{view.overall} / 100</span> : null}
       </h2>
       <p className="row">
         {view.verdict ? (
@@ -80,6 +80,11 @@ function ScorecardV2({ scorecard, sessionId, ...context }: { scorecard: Scorecar
         ) : null}
       </p>
       {view.summary ? <p>{view.summary}</p> : null}
+      {view.criteria.length === 0 ? (
+        <p className="muted">
+          {scorecard.mode === "training" ? "Training sessions are not scored; role-play a customer to get scores." : "Nothing to score yet."}
+        </p>
+      ) : null}
       <ul className="dimensions criteria" aria-label="Criteria">
         {view.criteria.map((c) => (
           <li key={c.key} data-criterion={c.key}>

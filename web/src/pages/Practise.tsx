@@ -14,7 +14,7 @@ type Channel = "voice" | "text";
 type Choice = Mode | "scenario";
 
 function scenarioDetails(s: Scenario): string {
-  const parts = [DIFFICULTY_LABEL[s.difficulty], ...s.objections.map((o) => OBJECTIONS[o])];
+  const parts = [DIFFICULTY_LABEL[s.difficulty], ...(s.objections ?? []).map((o) => OBJECTIONS[o])];
   if (s.time_limit_s) parts.push(`${Math.round(s.time_limit_s / 60)} min`);
   return parts.join(" · ");
 }

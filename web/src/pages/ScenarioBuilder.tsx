@@ -1,7 +1,7 @@
 import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { api } from "../api/http";
-import type { BuilderDraft, BuilderReply, BuilderSession, DealershipList, Difficulty, Persona, PersonaIn, RubricList, ScenarioIn } from "../api/types";
+import type { BuilderDraft, BuilderReply, BuilderSession, DealershipList, Difficulty, Persona, PersonaIn, RubricList, ScenarioFieldsValue, ScenarioIn } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -19,7 +19,7 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
   const [dealershipId, setDealershipId] = useState("");
   const initial = draftBodies(draft);
   const [persona, setPersona] = useState<PersonaIn>(initial.persona);
-  const [scenario, setScenario] = useState<ScenarioIn>(initial.scenario);
+  const [scenario, setScenario] = useState<ScenarioFieldsValue>(initial.scenario);
   const [error, setError] = useState<string>();
   const [saving, setSaving] = useState(false);
   // A persona saved before the scenario failed is reused on the next try, not saved twice.

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useLocation } from "react-router";
 import { api } from "../api/http";
-import type { DealershipList, PersonaList, RubricList, Scenario, ScenarioIn, ScenarioList, ScenarioPatch } from "../api/types";
+import type { DealershipList, PersonaList, RubricList, Scenario, ScenarioFieldsValue, ScenarioIn, ScenarioList, ScenarioPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -10,15 +10,15 @@ import { OBJECTIONS } from "../objections";
 import { DIFFICULTY_LABEL, GENERAL_RUBRIC_ID, withKeys } from "../scenarios";
 import { ScenarioFields } from "./scenarios/ScenarioFields";
 
-const BLANK: ScenarioIn = {
+const BLANK: ScenarioFieldsValue = {
   title: "", mode: "roleplay", persona_id: "", situation: "", objections: [], hidden_facts: [], goal: "",
   rubric_id: GENERAL_RUBRIC_ID, pass_score: 70, time_limit_s: null, difficulty: "medium", active: true,
 };
 
-function fieldsOf(s: Scenario, title = s.title): ScenarioIn {
+function fieldsOf(s: Scenario, title = s.title): ScenarioFieldsValue {
   return {
-    title, mode: s.mode, persona_id: s.persona_id, situation: s.situation, objections: [...s.objections],
-    hidden_facts: s.hidden_facts.map((f) => ({ ...f })), goal: s.goal, rubric_id: s.rubric_id, pass_score: s.pass_score,
+    title, mode: s.mode, persona_id: s.persona_id, situation: s.situation, objections: [...(s.objections ?? [])],
+    hidden_facts: (s.hidden_facts ?? []).map((f) => ({ ...f })), goal: s.goal, rubric_id: s.rubric_id, pass_score: s.pass_score,
     time_limit_s: s.time_limit_s ?? null, difficulty: s.difficulty, active: s.active,
   };
 }
@@ -30,7 +30,7 @@ function Editor({ editing, template, onDone }: { editing?: Scenario; template?: 
   const personas = useResource<PersonaList>("/api/v1/personas", { kind: "customer" });
   const rubrics = useResource<RubricList>("/api/v1/rubrics");
   const [dealershipId, setDealershipId] = useState("");
-  const [value, setValue] = useState<ScenarioIn>(
+  const [value, setValue] = useState<ScenarioFieldsValue>(
     editing ? fieldsOf(editing) : template ? fieldsOf(template, `${template.title} (copy)`) : BLANK,
   );
   const [error, setError] = useState<string>();
@@ -45,7 +45,8 @@ function Editor({ editing, template, onDone }: { editing?: Scenario; template?: 
         const patch: ScenarioPatch = body;
         await api("PATCH", `/api/v1/scenarios/${editing.id}`, { body: patch });
       } else {
-        await api("POST", "/api/v1/scenarios", { body: { ...body, active: true, dealership_id: superAdmin ? dealershipId : null } });
+        const created: ScenarioIn = { ...body, active: true, dealership_id: superAdmin ? dealershipId : null };
+        await api("POST", "/api/v1/scenarios", { body: created });
       }
       onDone();
     } catch (e) {
@@ -146,7 +147,7 @@ export default function Scenarios() {
             </div>
             {s.situation ? <p>{s.situation}</p> : null}
             <p className="muted small">
-              {[DIFFICULTY_LABEL[s.difficulty], MODE_LABEL[s.mode], ...s.objections.map((o) => OBJECTIONS[o])].join(" · ")}
+              {[DIFFICULTY_LABEL[s.difficulty], MODE_LABEL[s.mode], ...(s.objections ?? []).map((o) => OBJECTIONS[o])].join(" · ")}
             </p>
             <dl className="facts">
               <div>
@@ -163,7 +164,7 @@ export default function Scenarios() {
               </div>
               <div>
                 <dt>Hidden facts</dt>
-                <dd>{s.hidden_facts.length}</dd>
+                <dd>{s.hidden_facts?.length ?? 0}</dd>
               </div>
             </dl>
             <div className="row">

@@ -1,4 +1,4 @@
-import type { Difficulty, HiddenFact, Mode, Objection, Persona, Rubric, ScenarioIn } from "../../api/types";
+import type { Difficulty, HiddenFact, Mode, Objection, Persona, Rubric, ScenarioFieldsValue } from "../../api/types";
 import { MODE_LABEL } from "../../labels";
 import { OBJECTIONS } from "../../objections";
 import { blankFact, DIFFICULTY_LABEL } from "../../scenarios";
@@ -53,12 +53,12 @@ function FactsEditor({ facts, onChange }: { facts: HiddenFact[]; onChange: (fact
  * customer choice (the builder's draft brings its own new persona).
  */
 export function ScenarioFields({ value, onChange, personas, rubrics }: {
-  value: ScenarioIn;
-  onChange: (value: ScenarioIn) => void;
+  value: ScenarioFieldsValue;
+  onChange: (value: ScenarioFieldsValue) => void;
   personas: Persona[] | null;
   rubrics: Rubric[];
 }) {
-  const set = <K extends keyof ScenarioIn>(key: K) => (v: ScenarioIn[K]) => onChange({ ...value, [key]: v });
+  const set = <K extends keyof ScenarioFieldsValue>(key: K) => (v: ScenarioFieldsValue[K]) => onChange({ ...value, [key]: v });
   return (
     <>
       <TextField label="Title" value={value.title} onChange={set("title")} required />
