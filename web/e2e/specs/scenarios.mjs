@@ -69,26 +69,20 @@ async function buildScenario(admin, screenshot) {
   await screenshot(admin, "scenarios");
 }
 
-export default async function ({ data, newPage, screenshot }) {
-  const admin = await newPage();
-  await login(admin, data.accounts.admin);
-  await buildScenario(admin, screenshot);
-
-  // The salesperson sees it among the scenarios, with its difficulty and objections, and practises it.
-  const page = await newPage();
-  await login(page, data.accounts.user);
+/**
+ * A salesperson practises the scenario called `title` by text (it is listed with `details`: its
+ * difficulty and objections), ends, and checks the version 2 scorecard and an evidence link.
+ */
+export async function practiseAndReview(page, screenshot, { title, details, lines }) {
   await page.goto("/practise");
   await page.getByLabel("Practise a scenario").check();
-  const choice = page.getByRole("radio", { name: TITLE, exact: true });
-  await visible(page.getByTestId("scenario-choices").locator("li").filter({ has: choice }).getByText("Medium · Monthly payment"));
+  const choice = page.getByRole("radio", { name: title, exact: true });
+  await visible(page.getByTestId("scenario-choices").locator("li").filter({ has: choice }).getByText(details, { exact: true }));
   await choice.check();
   await page.getByLabel("Type").check();
   await page.getByRole("button", { name: "Start session" }).click();
-  await visible(page.getByRole("heading", { name: `Scenario: ${TITLE}` }));
-  await ask(page, "Hi Maria, welcome in! I'm Alex. What brings you in today?");
-  await ask(page, "What do you pay a month right now on your current car?");
-  await ask(page, "I hear you, the payment matters. What monthly figure would feel comfortable for you?");
-  await ask(page, "If we can get the RAV4 close to that, could we set up a test drive today?");
+  await visible(page.getByRole("heading", { name: `Scenario: ${title}` }));
+  for (const line of lines) await ask(page, line);
   await page.getByRole("button", { name: "End session" }).click();
 
   const card = page.getByTestId("scorecard");
@@ -120,4 +114,24 @@ export default async function ({ data, newPage, screenshot }) {
     return box.top >= 0 && box.bottom <= window.innerHeight;
   }), { message: "the quoted message scrolled into view" });
   await screenshot(page, "evidence-highlighted");
+}
+
+export default async function ({ data, newPage, screenshot }) {
+  const admin = await newPage();
+  await login(admin, data.accounts.admin);
+  await buildScenario(admin, screenshot);
+
+  // The salesperson sees it among the scenarios, with its difficulty and objections, and practises it.
+  const page = await newPage();
+  await login(page, data.accounts.user);
+  await practiseAndReview(page, screenshot, {
+    title: TITLE,
+    details: "Medium · Monthly payment",
+    lines: [
+      "Hi Maria, welcome in! I'm Alex. What brings you in today?",
+      "What do you pay a month right now on your current car?",
+      "I hear you, the payment matters. What monthly figure would feel comfortable for you?",
+      "If we can get the RAV4 close to that, could we set up a test drive today?",
+    ],
+  });
 }
