@@ -157,7 +157,8 @@ async def test_a_scenario_names_a_persona_and_rubric_of_its_dealership(client: h
         assert response.status_code == 422, (change, response.text)
         assert field in {d["field"] for d in response.json()["error"]["details"]}, response.text
     bad_fields = [{"pass_score": 101}, {"objections": ["weather"]}, {"time_limit_s": 5},
-                  {"hidden_facts": [{"key": "a", "label": "A", "value": "x"}, {"key": "a", "label": "B", "value": "y"}]}]
+                  {"hidden_facts": [{"key": "a", "label": "A", "value": "x"},
+                                    {"key": "a", "label": "B", "value": "y"}]}]
     for change in bad_fields:
         assert (await client.post("/api/v1/scenarios", headers=admin.headers,
                                   json=scenario(**change))).status_code == 422, change

@@ -12,14 +12,15 @@ hidden facts came out is not asked: it was judged turn by turn (`tags.facts_reve
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from server.conversation.llm import LLM, LLMError
 from server.conversation.models import MessageRole
 from server.conversation.scorecard import _strict
-from server.training import evidence
+from server.training import evidence, offline_judge
+from server.training.offline_judge import TranscriptLine
 from server.training.spec import (
     SCALE_MAX,
     SCALE_MIN,
@@ -28,9 +29,6 @@ from server.training.spec import (
     FrozenScenario,
     Verdict,
 )
-
-if TYPE_CHECKING:
-    from server.training.offline_judge import TranscriptLine
 
 log = logging.getLogger(__name__)
 PROMPT = """You are judging a car-sales practice conversation between a trainee salesperson and a simulated \
@@ -91,8 +89,6 @@ def prompt(scenario: FrozenScenario, lines: list[TranscriptLine]) -> str:
 
 
 async def judge(llm: LLM, scenario: FrozenScenario, lines: list[TranscriptLine]) -> Verdict:
-    from server.training import offline_judge  # TEMP lazy until t18-offline is merged
-
     fallback = offline_judge.judge(scenario, lines)
     try:
         data, _usage = await llm.complete_json([{"role": "user", "content": prompt(scenario, lines)}],

@@ -11,12 +11,13 @@ model fails) by the offline judge. `overall` becomes the weighted score out of 1
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.conversation import scorecard as legacy
 from server.conversation.llm import LLM
 from server.conversation.models import ConversationMessage, ConversationSession, MessageRole
-from server.training import catalog, evidence, online_judge
+from server.training import catalog, evidence, offline_judge, online_judge
+from server.training.offline_judge import TranscriptLine
 from server.training.spec import (
     GENERAL_RUBRIC_ID,
     SCALE_MAX,
@@ -29,39 +30,14 @@ from server.training.spec import (
     overall,
 )
 
-if TYPE_CHECKING:
-    from server.training.offline_judge import TranscriptLine
-
 VERSION = 2
 GENERAL_PASS_SCORE = 70  # a session without a scenario has no pass mark of its own: a scenario's default
 
 
 def lines_of(messages: list[ConversationMessage],
              tags: dict[uuid.UUID, dict[str, Any]] | None = None) -> list[TranscriptLine]:
-    from server.training.offline_judge import TranscriptLine  # TEMP lazy until t18-offline is merged
-
     return [TranscriptLine(message_id=str(m.id), role=m.role.value, text=m.text,
                            tags=(tags or {}).get(m.id, m.tags)) for m in messages]
-
-
-def facts_from_tags(scenario: FrozenScenario, lines: list[TranscriptLine]) -> list[FactResult]:
-    """Each hidden fact, uncovered or not, from the per-turn `facts_revealed` tags: the customer's
-    message that first stated it and the trainee turn it answered."""
-    first: dict[str, tuple[str, int]] = {}
-    turn = 0
-    for line in lines:
-        if line.role == MessageRole.user.value:
-            turn += 1
-            continue
-        for key in line.tags.get("facts_revealed") or []:
-            first.setdefault(str(key), (line.message_id, turn))
-    results = []
-    for fact in scenario.spec.hidden_facts:
-        where = first.get(fact.key)
-        results.append(FactResult(key=fact.key, label=fact.label, uncovered=where is not None,
-                                  message_id=where[0] if where else None,
-                                  turn=where[1] if where and where[1] else None))
-    return results
 
 
 async def build(llm: LLM | None, session: ConversationSession,
@@ -75,8 +51,6 @@ async def build(llm: LLM | None, session: ConversationSession,
     # goes to the rubric, which is what a scenario is judged by.
     card, retags = await legacy.build(None, session, messages)
     lines = lines_of(messages)
-    from server.training import offline_judge  # TEMP lazy until t18-offline is merged
-
     verdict = await online_judge.judge(llm, scenario, lines) if llm is not None \
         else offline_judge.judge(scenario, lines)
     return {**card, **v2_fields(verdict, scenario.rubric, scenario.spec.pass_score, scenario.rubric_id),
@@ -86,7 +60,9 @@ async def build(llm: LLM | None, session: ConversationSession,
 
 def v2_fields(verdict: Verdict, rubric: RubricSpec, pass_score: int, rubric_id: str) -> dict[str, Any]:
     score = overall(verdict.criteria, rubric)
-    return {"version": VERSION, "overall": score, "passed": score >= pass_score, "pass_score": pass_score,
+    # As the offline judge has it (`offline_judge.passes`): the pass mark reached, and the goal not missed.
+    passed = score >= pass_score and verdict.goal_met is not False
+    return {"version": VERSION, "overall": score, "passed": passed, "pass_score": pass_score,
             "rubric_id": rubric_id, "rubric_name": rubric.name,
             "criteria": [c.model_dump() for c in verdict.criteria],
             "facts": [f.model_dump() for f in verdict.facts], "goal_met": verdict.goal_met,

@@ -13,6 +13,8 @@ from typing import Any
 
 from server.conversation.personas import PersonaView
 from server.errors import Conflict
+from server.training.customer import scenario_reply
+from server.training.facts import revealed
 from server.training.spec import FrozenScenario
 
 TIME_LIMIT_REACHED = "time_limit_reached"
@@ -25,9 +27,7 @@ def already_revealed(history: History) -> set[str]:
 
 def offline_reply(scenario: FrozenScenario, persona: PersonaView, history: History,
                   user_text: str) -> tuple[str, dict[str, Any]]:
-    from server.training import customer  # TEMP lazy until t18-offline is merged
-
-    text, tags = customer.scenario_reply(scenario, persona, history, user_text)
+    text, tags = scenario_reply(scenario, persona, history, user_text)
     tags.setdefault("facts_revealed", [])
     return text, tags
 
@@ -35,9 +35,7 @@ def offline_reply(scenario: FrozenScenario, persona: PersonaView, history: Histo
 def online_tags(scenario: FrozenScenario, history: History, user_text: str, answer: str,
                 tags: dict[str, Any]) -> dict[str, Any]:
     """The model's reply's tags plus the facts it revealed this turn."""
-    from server.training import facts  # TEMP lazy until t18-offline is merged
-
-    found = facts.revealed(scenario.spec.hidden_facts, user_text, answer, already_revealed(history))
+    found = revealed(scenario.spec.hidden_facts, user_text, answer, already_revealed(history))
     return {**tags, "facts_revealed": list(found)}
 
 

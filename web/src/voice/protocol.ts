@@ -88,6 +88,7 @@ export const EndReason = {
   clientEnd: "client_end",
   idle: "idle",
   maxDuration: "max_duration",
+  timeLimit: "time_limit",
   serverShutdown: "server_shutdown",
   suspended: "suspended",
   accountInactive: "account_inactive",
@@ -106,6 +107,7 @@ export interface StartMessage {
   type: "start";
   mode: Mode;
   persona_id?: string;
+  /** Practise a scenario (GET /api/v1/scenarios); the session keeps a frozen copy. */
   scenario_id?: string;
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
@@ -148,6 +150,9 @@ export type ServerMessage =
       protocol_version: string;
       persona_id: string | null;
       persona_name: string | null;
+      /** The scenario practised, and the seconds left before its time limit ends the session. */
+      scenario_id?: string | null;
+      time_left_s?: number | null;
     }
   | { type: "vad"; speaking: boolean }
   | { type: "transcript"; text: string; final: boolean }

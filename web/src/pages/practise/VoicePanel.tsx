@@ -26,6 +26,7 @@ const END_TEXT: Record<string, string> = {
   [EndReason.clientEnd]: "",
   [EndReason.idle]: "no audio for a while",
   [EndReason.maxDuration]: "the session's time limit was reached",
+  [EndReason.timeLimit]: "the scenario's time limit was reached",
   [EndReason.serverShutdown]: "the server restarted",
 };
 
