@@ -231,7 +231,7 @@ def fresh(candidates: list[str], used: set[str]) -> str | None:
 
 
 # Said before a line when every candidate was used: a long session still never repeats itself.
-_AGAIN = ("Look, ", "Honestly, ", "Like I said, ", "Again, ", "I'll be straight with you: ", "The thing is, ",
+_AGAIN = ("Like I said, ", "Look, ", "Honestly, ", "Again, ", "I'll be straight with you: ", "The thing is, ",
           "I keep coming back to this: ", "Really, ", "Let me be clear: ", "To be honest, ")
 
 

@@ -13,6 +13,7 @@ a session.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ History = list[tuple[str, str, dict[str, Any]]]
 # Times a customer voices an objection the trainee does nothing with (or pushes on) before leaving.
 WALK_AFTER = {"easy": 5, "medium": 4, "hard": 3}
 MAX_NEEDS_EXTRA = 2  # needs answers beyond one per hidden fact before the customer brings up a concern
+_OFFER = re.compile(r"\b(?:would|do) you (?:like|want) to (?:take|drive|see|try|sit|go)\b|\bwant to (?:take|drive) "
+                    r"(?:it|her|this)\b|\btest[- ]drive\b", re.IGNORECASE)
 
 
 @dataclass
@@ -54,15 +57,20 @@ class Handling:
         found = signals(text)
         self.turns += 1
         explored_now = explores(text, shown, found)
-        if self.explored and shown & {Technique.value_statement, Technique.trial_close}:
+        if self.explored and responds(shown, found):
             self.responded_after_exploring = True
         self.acknowledged |= Technique.acknowledge_objection in shown
         self.explored |= explored_now
         self.responded |= responds(shown, found)
         self.pushed += bool(found & {Signal.pressure, Signal.dismiss})
 
-    def settled(self, difficulty: str) -> bool:
-        """Whether the customer lets the objection go: never before it was acknowledged and explored."""
+    def settled(self, difficulty: str, text: str) -> bool:
+        """Whether the customer lets the objection go on this turn (`text`): never before it was
+        acknowledged and explored, never on a bare question (the customer answers it first)."""
+        shown = set(tagging.techniques(text))
+        found = signals(text)
+        if explores(text, shown, found) and not responds(shown, found):
+            return False
         if self.pushed and difficulty != "easy":
             return False
         if not (self.acknowledged and self.explored):
@@ -70,13 +78,14 @@ class Handling:
         if difficulty == "easy":
             return True
         if difficulty == "medium":
-            return self.responded
+            return self.responded_after_exploring or (self.responded and responds(shown, found))
         return self.responded_after_exploring and self.turns >= 2
 
 
 def explores(text: str, shown: set[Technique], found: set[Signal]) -> bool:
-    """A question about the concern: a clarifying one, or any open or discovery question."""
-    return Signal.explore in found or Technique.discovery_question in shown or fact_rules.is_open_question(text)
+    """A question about the concern: a clarifying one, or any open question. (Not the tagger's
+    discovery question: it also fires on "which" in a statement that ends in a trial close.)"""
+    return Signal.explore in found or fact_rules.is_open_question(text)
 
 
 def responds(shown: set[Technique], found: set[Signal]) -> bool:
@@ -107,8 +116,13 @@ def _replay(history: History) -> _Scene:
     return _Scene(state, handling, revealed)
 
 
-def _fact_answers(facts: list[HiddenFact], text: str, already: set[str]) -> list[str]:
-    return [fact.value for fact in fact_rules.best_asked(facts, text, already)]
+def _fact_answers(facts: list[HiddenFact], text: str, already: set[str], *, again: bool = False) -> list[str]:
+    """The facts a question asks for; with `again`, asked about one already told, the customer
+    says it again (in other words: `pick` never repeats a sentence)."""
+    found = fact_rules.best_asked(facts, text, already)
+    if not found and again:
+        found = fact_rules.best_asked(facts, text, set(), limit=1)
+    return [fact.value for fact in found]
 
 
 def scenario_reply(scenario: FrozenScenario, persona: PersonaView, history: History,
@@ -116,9 +130,11 @@ def scenario_reply(scenario: FrozenScenario, persona: PersonaView, history: Hist
     """The customer's next line in a scenario and its tags: `objection` (the one voiced, if any),
     `resolved` (the one let go in this reply), `facts_revealed` (fact keys first stated in this
     reply), `stage`, `agreed` (this reply accepts the deal), `by`."""
+    if history and history[-1][0] == "user" and history[-1][1] == user_text:
+        history = history[:-1]  # the turn being answered, passed along with the earlier ones
     spec = scenario.spec
     difficulty = spec.difficulty
-    objections = list(spec.objections) or list(persona.objections)
+    objections = list(spec.objections)  # a scenario lists its objections: none listed, none raised
     scene = _replay(history)
     state = scene.state
     shown = set(tagging.techniques(user_text))
@@ -146,15 +162,21 @@ def scenario_reply(scenario: FrozenScenario, persona: PersonaView, history: Hist
         return finish()
     if state.agreed:
         tags["stage"] = "resolution"
-        pick(pool("after_buy"), state, parts)
+        for value in _fact_answers(spec.hidden_facts, user_text, scene.revealed) if asking else []:
+            pick([value], state, parts)
+        if not parts:
+            pick(pool("after_buy"), state, parts)
         return finish()
     answers = _fact_answers(spec.hidden_facts, user_text, scene.revealed) if asking else []
+    # A question asking for a fact is discovery, even in a trial close's words ("what payment are
+    # you comfortable with?").
+    closing = Technique.closing_attempt in shown or (Technique.trial_close in shown and not answers)
     current = state.current
     if current is not None:
         handling = scene.handling
         handling.add(user_text)
         tags["stage"] = "objections"
-        if not handling.settled(difficulty):
+        if not handling.settled(difficulty, user_text):
             tags["objection"] = current.value
             _press(current, handling, explores(user_text, shown, found), shown, found, answers, persona, state,
                    parts, tags, difficulty)
@@ -164,25 +186,44 @@ def scenario_reply(scenario: FrozenScenario, persona: PersonaView, history: Hist
         for value in answers:
             pick([value], state, parts)
         pick([persona.agree_line, *pool("agree")] if persona.agree_line else pool("agree"), state, parts)
-    elif not state.raised and asking and (answers or shown & {Technique.discovery_question}) and (
-            state.needs < len(spec.hidden_facts) + MAX_NEEDS_EXTRA):
+    elif not state.raised and asking and not (closing and not objections) and (
+            state.needs < len(spec.hidden_facts) + MAX_NEEDS_EXTRA or not objections):
         tags["stage"] = "needs"
         for value in answers:
             pick([value], state, parts)
         if not answers:
-            pick(needs_lines(persona) + pool("unknown"), state, parts)
+            answers = _fact_answers(spec.hidden_facts, user_text, scene.revealed, again=True)
+            for value in answers:
+                pick([value], state, parts)
+        if not answers:
+            if Signal.summarise in found:
+                pick(pool("summary_ok"), state, parts)
+            else:
+                # What they want in general, for a general question; never a hidden fact unasked.
+                general = [line for line in needs_lines(persona)
+                           if not any(fact_rules.states(f, line) for f in spec.hidden_facts)]
+                generic = Technique.discovery_question in shown and not fact_rules.relevance_any(user_text)
+                pick((general if generic else []) + pool("unknown") + general, state, parts)
         return finish()
     else:
         for value in answers:
             pick([value], state, parts)
     upcoming = [o for o in objections if o not in state.raised and o not in state.resolved]
+    if not objections and not closing:
+        # Nothing to object to: the customer listens to the presentation and takes up offers.
+        tags["stage"] = "needs"
+        if _OFFER.search(user_text):
+            pick(pool("offer"), state, parts)
+        elif not parts:
+            pick(pool("interested") if Technique.value_statement in shown else pool("small_talk"), state, parts)
+        return finish()
     if upcoming:
         tags["objection"] = upcoming[0].value
         tags["stage"] = "objections"
         if not parts and shown & {Technique.closing_attempt, Technique.trial_close}:
             pick([str(line) for line in playbook()["reactions"]["closed_early"]], state, parts)
         pick(objection_lines(persona, upcoming[0]), state, parts)
-    elif shown & {Technique.closing_attempt, Technique.trial_close}:
+    elif closing:
         tags["stage"] = "resolution"
         tags["agreed"] = True
         pick(pool("buy"), state, parts)
@@ -200,8 +241,7 @@ def _press(current: Objection, handling: Handling, explored_now: bool, shown: se
     (or, asked about it, say what is behind it); leave after too many turns of nothing or pushing."""
     reactions = playbook()["reactions"]
     pushing = bool(found & {Signal.pressure, Signal.dismiss})
-    did_something = explored_now or shown & {Technique.acknowledge_objection, Technique.value_statement,
-                                             Technique.trial_close}
+    did_something = explored_now or Technique.acknowledge_objection in shown or responds(shown, found)
     tags["stalled"] = pushing or not did_something
     if tags["stalled"] and state.stalls + 1 >= WALK_AFTER[difficulty]:
         tags["stage"] = "walk_out"
@@ -219,7 +259,7 @@ def _press(current: Objection, handling: Handling, explored_now: bool, shown: se
         pick([str(line) for line in reactions["closed_early"]], state, parts)
     elif Technique.acknowledge_objection in shown:
         pick([str(line) for line in reactions["acknowledged"]], state, parts)
-    elif Technique.value_statement in shown:
+    elif responds(shown, found):
         pick([str(line) for line in reactions["pitched"]], state, parts)
     elif state.pushes >= 1:
         pick([str(line) for line in reactions["ignored"]], state, parts)

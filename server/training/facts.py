@@ -25,10 +25,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                 "afford", "affordable", "comfortable"),
     "budget": ("budget", "spend", "spending", "afford", "range", "price", "cost", "money", "max", "maximum",
                "limit", "ceiling", "comfortable", "number", "target", "cap"),
-    "trade": ("trade", "trading", "trade-in", "tradein", "current", "currently", "driving", "drive", "own",
-              "owe", "payoff", "paid", "equity", "old", "existing", "appraisal", "mileage", "miles"),
-    "timeline": ("timeline", "timeframe", "time", "when", "soon", "date", "deadline", "weeks", "week", "month",
-                 "urgent", "hurry", "lease", "ends", "expire", "expires", "by"),
+    "trade": ("trade", "trading", "trade-in", "tradein", "current", "currently", "now", "moment", "driving", "drive",
+              "own", "owe", "payoff", "paid", "equity", "old", "existing", "appraisal", "mileage", "miles"),
+    "timeline": ("timeline", "timeframe", "when", "soon", "sooner", "date", "deadline", "urgent", "hurry", "lease",
+                 "ends", "expire", "expires", "by"),
     "decision": ("decision", "decide", "decides", "deciding", "decision-maker", "maker", "else", "involved",
                  "wife", "husband", "spouse", "partner", "family", "parents", "approve", "approval", "sign",
                  "co-sign", "cosigner", "together", "opinion", "say"),
@@ -57,8 +57,9 @@ _ASKING = re.compile(
     r"talk me through|mind if i ask|may i ask|can i ask)\b",
     re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_OPEN = re.compile(r"^\s*(?:so[, ]+|and[, ]+|now[, ]+|okay[, ]+)?(?:what|what's|whats|how|why|when|who|whose|where|"
-                   r"which|tell me|walk me through|help me understand|talk me through|describe)\b", re.IGNORECASE)
+_OPEN = re.compile(r"^\s*(?:so[, ]+|and[, ]+|now[, ]+|okay[, ]+)?(?!why (?:don't|not|wouldn't)\b)(?:what|what's|whats|"
+                   r"how|why|when|who|whose|where|which|tell me|walk me through|help me understand|talk me through|"
+                   r"describe)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?k?")
 
 
@@ -79,15 +80,18 @@ def _stems(items: tuple[str, ...]) -> frozenset[str]:
     return frozenset(found)
 
 
-_CONCEPT_STEMS: dict[str, frozenset[str]] = {name: _stems(names) for name, names in CONCEPTS.items()}
-# Short words the content-word reader drops ("pay", "own", "use") still name concepts.
-_SHORT = {w for names in CONCEPTS.values() for w in names if len(w) <= 3}
+# Words the content-word reader drops (short ones like "pay", stop words like "when", "who") still
+# name concepts, so each concept also holds its words as written.
+_VOCAB = frozenset(w for names in CONCEPTS.values() for w in names)
+_CONCEPT_STEMS: dict[str, frozenset[str]] = {name: _stems(names) | frozenset(names) for name, names in CONCEPTS.items()}
+# Words in almost every label and question about a car: sharing them says nothing.
+_GENERIC = words("car cars vehicle vehicles new one customer customers thing things get buy buying")
 
 
 def content(text: str) -> frozenset[str]:
     lowered = text.lower()
-    short = {w for w in re.findall(r"[a-z0-9]+", lowered) if w in _SHORT}
-    return frozenset(words(lowered.replace("-", " ")) | words(lowered) | short)
+    raw = {w for w in re.findall(r"[a-z0-9&'-]+", lowered) if w in _VOCAB}
+    return frozenset((words(lowered.replace("-", " ")) | words(lowered) | raw) - _GENERIC)
 
 
 def questions(text: str) -> list[str]:
@@ -127,6 +131,12 @@ def relevance(fact: HiddenFact, text: str) -> int:
         score = 2 * len(stems & mine) + len(concepts_of(stems) & concepts)
         best = max(best, score)
     return best
+
+
+def relevance_any(text: str) -> bool:
+    """Whether the questions in `text` are about any concept of the car-sales vocabulary (a
+    question on colour or music is not)."""
+    return any(concepts_of(content(q)) for q in questions(text))
 
 
 def asked_about(fact: HiddenFact, text: str) -> bool:
@@ -175,9 +185,9 @@ def best_asked(facts: list[HiddenFact], text: str, already: set[str], *, limit: 
     scored = [item for item in scored if item[0] > 0]
     if not scored:
         return []
-    top = max(score for score, _, _ in scored)
-    # A question squarely on one fact ("what's your budget") answers that one, not every fact
-    # sharing a loose concept with it.
-    chosen = [item for item in scored if item[0] >= max(1, top - 1)]
-    chosen.sort(key=lambda item: (-item[0], item[1]))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    # A question answers the fact it is most squarely about; a second only when the turn asks
+    # two things ("what are you driving, and do you still owe on it?") and names it by a word.
+    two = len(questions(text)) > 1 or bool(re.search(r"\band\b.*\?|\?.*\band\b", text))
+    chosen = [scored[0]] + [item for item in scored[1:2] if two and item[0] >= 2]
     return [fact for _, _, fact in chosen[:limit]]

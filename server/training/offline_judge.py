@@ -38,6 +38,9 @@ from server.training.spec import (
 )
 
 TOP = 4  # the judge's own ladder: 0 not shown ... 4 shown well every time
+# A customer leaving, in a model-played customer's words (the offline customer tags it).
+_LEAVING = re.compile(r"\b(?:i'm|i am) (?:going to go|leaving|out of here|done here|heading out)\b|"
+                      r"\btake my business elsewhere\b|\bi've heard enough\b", re.IGNORECASE)
 MAX_QUOTES = 2
 _TECHNIQUES = frozenset(t.value for t in Technique)
 
@@ -131,9 +134,14 @@ def read(scenario: FrozenScenario, lines: list[TranscriptLine]) -> Reading:
                                            turn=last_trainee.index if last_trainee else None)
         raised = tags.get("objection")
         resolved = tags.get("resolved")
+        leaving = bool(_LEAVING.search(line.text)) and not explicit
+        reading.walked_out |= leaving
         for name in list(pressing):
             episode = open_[name]
-            let_go = name == resolved or (not explicit and episode.turns and name != raised)
+            # A model-played customer says no "resolved": moving on after an answer (not merely a
+            # question, and not by leaving) is letting it go.
+            answered = any(_responds(t) for t in episode.turns)
+            let_go = name == resolved or (not explicit and answered and not leaving and name != raised)
             if let_go and name != raised:
                 episode.resolved = True
                 pressing.remove(name)
@@ -159,8 +167,7 @@ def _responds(turn: Turn) -> bool:
 
 
 def _explores(turn: Turn) -> bool:
-    return Signal.explore in turn.found or Technique.discovery_question in turn.shown or \
-        fact_rules.is_open_question(turn.text)
+    return Signal.explore in turn.found or fact_rules.is_open_question(turn.text)
 
 
 def _no_episodes(rubric_word: str) -> Judged:
@@ -172,7 +179,9 @@ def _per_episode(reading: Reading, name: str, points: Callable[[Episode], tuple[
     """Mean over the objections of 0..2 points each, on the 0..4 ladder."""
     if not reading.episodes:
         return _no_episodes(name)
-    scored = [(episode, *points(episode)) for episode in reading.episodes]
+    # An objection raised in the customer's last words gave the trainee no turn to handle it.
+    episodes = [e for e in reading.episodes if e.turns] or reading.episodes
+    scored = [(episode, *points(episode)) for episode in episodes]
     level = round(TOP * sum(p for _, p, _ in scored) / (2 * len(scored)))
     evidence = [e for _, _, found in scored for e in found][:MAX_QUOTES]
     good = [_objection_name(e.objection) for e, p, _ in scored if p >= 2]
@@ -191,7 +200,7 @@ def _listen(reading: Reading) -> Judged:
         first = episode.turns[0]
         if first.found & {Signal.dismiss, Signal.pressure}:
             return 0, []
-        theirs = offline.words(episode.raised_text) - _GENERIC
+        theirs = {w for w in offline.words(episode.raised_text) - _GENERIC if w not in _NUMBERS and not w[0].isdigit()}
         echoed = theirs & offline.words(first.text)
         if _explores(first) or Signal.summarise in first.found or echoed:
             sentence = showing(first.text, Signal.explore) or showing(first.text, Signal.summarise) or next(
@@ -205,11 +214,11 @@ def _listen(reading: Reading) -> Judged:
 
 def _acknowledge(reading: Reading) -> Judged:
     def points(episode: Episode) -> tuple[float, list[Evidence]]:
-        if any(t.found & {Signal.dismiss} for t in episode.turns):
-            return 0, []
+        dismissed = any(t.found & {Signal.dismiss} for t in episode.turns)
         for position, turn in enumerate(episode.turns):
             if Technique.acknowledge_objection in turn.shown:
-                return (2 if position == 0 else 1.5), [turn.quote(
+                earned = 2 if position == 0 else 1.5
+                return (1 if dismissed else earned), [turn.quote(
                     showing_technique(turn.text, Technique.acknowledge_objection))]
         return 0, []
     return _per_episode(reading, "acknowledging", points, "acknowledging the concern")
@@ -234,9 +243,10 @@ def _respond(reading: Reading) -> Judged:
             if _responds(turn) and not turn.found & {Signal.pressure, Signal.dismiss}:
                 sentence = showing_technique(turn.text, Technique.value_statement) or showing(
                     turn.text, Signal.optional) or showing_technique(turn.text, Technique.trial_close)
+                clear = explored or _explores(turn)  # answered once the concern was clear
                 if episode.resolved:
-                    return (2 if explored or _explores(turn) else 1.5), [turn.quote(sentence)]
-                return (1 if explored else 0.5), [turn.quote(sentence)]
+                    return (2 if clear else 1), [turn.quote(sentence)]
+                return (1 if clear else 0.5), [turn.quote(sentence)]
             explored |= _explores(turn)
         return 0, []
     return _per_episode(reading, "responding", points, "answering the concern once it was clear, so the customer "
@@ -245,12 +255,14 @@ def _respond(reading: Reading) -> Judged:
 
 def _confirm(reading: Reading) -> Judged:
     def points(episode: Episode) -> tuple[float, list[Evidence]]:
-        responded = False
+        responded = explored = False
         trial: Evidence | None = None
         for turn in episode.turns:
             responded |= _responds(turn)
             if responded and Signal.confirm in turn.found:
-                return 2, [turn.quote(showing(turn.text, Signal.confirm))]
+                # Checking a canned answer landed is not confirming a concern that was never clarified.
+                return (2 if explored else 1), [turn.quote(showing(turn.text, Signal.confirm))]
+            explored |= _explores(turn)
             if responded and trial is None and Technique.trial_close in turn.shown:
                 trial = turn.quote(showing_technique(turn.text, Technique.trial_close))
         return (1, [trial]) if trial else (0, [])
@@ -263,7 +275,7 @@ def _open_questions(reading: Reading) -> Judged:
     open_turns = [t for t in reading.turns if fact_rules.is_open_question(t.text)]
     asked = [t for t in reading.turns if fact_rules.is_question(t.text)]
     closed = len(asked) - len(open_turns)
-    level = min(TOP, len(open_turns))
+    level = (0, 2, 3)[len(open_turns)] if len(open_turns) < 3 else TOP
     if level == TOP and closed > len(open_turns):
         level = TOP - 1  # mostly yes/no questions, even with several open ones
     quotes = [t.quote(next((q for q in fact_rules.questions(t.text) if fact_rules.is_open_question(q)), None))
@@ -457,16 +469,19 @@ def _custom(criterion: CriterionSpec, reading: Reading) -> Judged:
     if not wanted:
         return Judged(0, "Judged offline by word overlap, but the criterion has no content words to look for.")
     need = 1 if len(wanted) <= 2 else 2
+    full = max(need, (len(wanted) + 1) // 2)  # half its words in one turn: shown squarely
     strong: list[tuple[Turn, str]] = []
     weak: list[tuple[Turn, str]] = []
+    best_overlap = 0
     for turn in reading.turns:
         best = max(sentences(turn.text), key=lambda s: len(wanted & offline.words(s)), default=turn.text)
         overlap = len(wanted & offline.words(turn.text))
+        best_overlap = max(best_overlap, overlap)
         if overlap >= need:
             strong.append((turn, best))
         elif overlap:
             weak.append((turn, best))
-    level = min(TOP, 1 + len(strong)) if strong else (1 if weak else 0)
+    level = (TOP if best_overlap >= full or len(strong) > 1 else TOP - 1) if strong else 1 if weak else 0
     note = "Judged offline by word overlap with the criterion's label and description: "
     if strong:
         reason = note + f"{len(strong)} turn(s) use its words."
@@ -484,7 +499,8 @@ def on_scale(level: int, scale: str) -> int:
     if scale == "binary":
         return 1 if level >= 2 else 0
     low, high = SCALE_MIN[scale], SCALE_MAX[scale]
-    return low + round((high - low) * level / TOP)
+    # Rounded down from a quarter: a partial showing (2 on the ladder) is 1 on 0-3, never "mostly".
+    return low + int((high - low) * level / TOP + 0.25)
 
 
 def judge_criterion(criterion: CriterionSpec, scenario: FrozenScenario, reading: Reading) -> Judged:
@@ -579,6 +595,10 @@ def _summary(scenario: FrozenScenario, results: list[CriterionResult], reading: 
 
 _GENERIC = offline.words("car vehicle really think need want like just good great okay sure well "
                          "yeah yes right thing lot time today")
+
+
+_NUMBERS = offline.words("one two three four five six seven eight nine ten twenty thirty forty fifty sixty seventy "
+                         "eighty ninety hundred thousand grand")
 
 
 def _names(items: list[str]) -> str:

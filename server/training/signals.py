@@ -46,7 +46,9 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
         r"what (?:does|did|do) (?:the|their|that) (?:offer|quote|other)",
         r"how (?:long|did) you (?:plan|come|get|arrive)", r"which (?:part|bit|products?|one)",
         r"what(?:'s| is) the (?:main|biggest|real) (?:thing|concern|worry|issue)",
-        r"what(?:'s| is) important to you", r"why (?:is|does) that", r"how (?:so|come)"),
+        r"what(?:'s| is) important to you", r"why (?:is|does) that", r"how (?:so|come)",
+        r"(?:do|did) you have (?:the|their|that) (?:quote|offer|number)", r"(?:can|could|may) i see (?:the|their|that)",
+        r"is (?:it|that) (?:more|mostly) (?:the|about)"),
     Signal.confirm: _rx(
         r"does (?:that|this) (?:help|address|answer|solve|resolve|settle|ease|take care of|put your mind|clear)",
         r"(?:have|did) i (?:answered|addressed|covered|resolved|cleared)", r"is (?:that|it|the \w+) still (?:a|an) ",
@@ -78,10 +80,10 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
         r"today only", r"(?:you )?(?:have|need|got) to (?:buy|sign|take|decide|get) (?:it|this|today|now)",
         r"everyone (?:buys|gets|takes)", r"won't last", r"last chance", r"(?:sign|decide) (?:right )?now",
         r"you(?:'d| would) be (?:crazy|foolish|silly)", r"(?:it's|it is) (?:required|mandatory)",
-        r"you can't (?:leave|go|walk) without", r"take it or leave it"),
+        r"you can't (?:leave|go|walk) without", r"take it or leave it", r"trust me"),
     Signal.dismiss: _rx(
         r"don't worry about (?:that|it|the)", r"that's (?:just )?how it (?:is|works)", r"(?:you're|you are) wrong",
-        r"that doesn't matter", r"forget (?:about )?(?:that|the other)", r"trust me",
+        r"that doesn't matter", r"forget (?:about )?(?:that|the other)",
         r"no(?:body|one) (?:pays|gets) that", r"that(?:'s| is) (?:not|n't) (?:true|right|possible)", r"calm down",
         r"(?:it's|that's) not a big deal"),
 }
