@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from server.api import (
     auth,
+    builder,
     chat,
     dealerships,
     health,
@@ -35,6 +36,7 @@ ENDPOINTS: list[Endpoint] = [
     *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
+    *builder.ENDPOINTS,
 ]
 
 
