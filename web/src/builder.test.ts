@@ -1,18 +1,31 @@
 import { describe, expect, it } from "vitest";
-import type { BuilderSession } from "./api/types";
-import { builderReducer, collectedRows, draftBodies, INITIAL, stageIndex, stageLabel } from "./builder";
+import type { BuilderDraft, BuilderSession } from "./api/types";
+import { builderReducer, collectedRows, draftBodies, INITIAL, stageIndex, STAGES } from "./builder";
 import { criteriaProblems, keyFrom, withKeys } from "./scenarios";
 
-const started: BuilderSession = { id: "b1", stage: "customer", question: "Who is the customer?", collected: {}, done: false };
+/** A session as the builder API returns it (BuilderOut), after `messages` so far. */
+function session(messages: [ "builder" | "admin", string][], fields: Partial<BuilderSession> = {}): BuilderSession {
+  const last = messages.at(-1);
+  return {
+    id: "b1", kind: "scenario", status: "active", stage: "customer", collected: {}, done: false,
+    question: last?.[0] === "builder" ? last[1] : null,
+    messages: messages.map(([role, text]) => ({ role, text })),
+    created_at: "2026-12-05T09:00:00Z", expires_at: "2026-12-06T09:00:00Z",
+    ...fields,
+  };
+}
+
+const WHO = "Who is the customer?";
+const started = session([["builder", WHO]]);
 
 describe("builderReducer", () => {
   it("starts with the builder's first question", () => {
     const s = builderReducer(INITIAL, { type: "started", session: started });
-    expect([s.id, s.stage, s.done]).toEqual(["b1", "customer", false]);
-    expect(s.log).toEqual([{ role: "builder", text: "Who is the customer?" }]);
+    expect([s.id, s.stage, s.done, s.question]).toEqual(["b1", "customer", false, WHO]);
+    expect(s.log).toEqual([{ role: "builder", text: WHO }]);
   });
 
-  it("keeps one answer in flight, then adds it and the next question to the chat", () => {
+  it("keeps one answer in flight, then shows the chat the server answers with", () => {
     let s = builderReducer(INITIAL, { type: "started", session: started });
     s = builderReducer(s, { type: "sent", text: "  Maria, a nurse  " });
     expect(s.pending).toBe("Maria, a nurse");
@@ -20,16 +33,17 @@ describe("builderReducer", () => {
     expect(builderReducer(s, { type: "sent", text: "again" })).toBe(s);
     s = builderReducer(s, {
       type: "answered",
-      reply: { stage: "vehicle", question: "What is she buying?", collected: { customer: { name: "Maria" } }, done: false },
+      reply: session([["builder", WHO], ["admin", "Maria, a nurse"], ["builder", "What is Maria buying?"]],
+        { stage: "vehicle", collected: { name: "Maria" } }),
     });
     expect(s.pending).toBeNull();
     expect(s.stage).toBe("vehicle");
     expect(s.log.map((l) => `${l.role}: ${l.text}`)).toEqual([
-      "builder: Who is the customer?",
+      `builder: ${WHO}`,
       "admin: Maria, a nurse",
-      "builder: What is she buying?",
+      "builder: What is Maria buying?",
     ]);
-    expect(s.collected).toEqual({ customer: { name: "Maria" } });
+    expect(s.collected).toEqual({ name: "Maria" });
   });
 
   it("gives a failed answer back to the composer and keeps the chat as it was", () => {
@@ -38,50 +52,45 @@ describe("builderReducer", () => {
     s = builderReducer(s, { type: "failed", message: "The server answered 503." });
     expect([s.pending, s.unsent, s.error]).toEqual([null, "Maria", "The server answered 503."]);
     expect(s.log).toHaveLength(1);
-  });
-
-  it("asks again when an answer was unclear: the same question appears twice", () => {
-    let s = builderReducer(INITIAL, { type: "started", session: started });
-    s = builderReducer(s, { type: "sent", text: "hmm" });
-    s = builderReducer(s, { type: "answered", reply: { stage: "customer", question: "Who is the customer?", collected: {}, done: false } });
-    expect(s.log.filter((l) => l.text === "Who is the customer?")).toHaveLength(2);
+    // The next try clears the error.
+    expect(builderReducer(s, { type: "sent", text: "Maria" }).error).toBeNull();
   });
 
   it("resumes a session with its history, without repeating the current question", () => {
     const s = builderReducer(INITIAL, {
       type: "started",
-      session: {
-        id: "b2", stage: "objections", question: "What will they object to?", collected: { vehicle: "RAV4" }, done: false,
-        messages: [
-          { role: "builder", text: "Who is the customer?" },
-          { role: "admin", text: "Maria" },
-          { role: "builder", text: "What will they object to?" },
-        ],
-      },
+      session: session([["builder", WHO], ["admin", "Maria"], ["builder", "What will they object to?"]],
+        { id: "b2", stage: "objections", collected: { vehicle: "RAV4" } }),
     });
     expect(s.log.map((l) => l.role)).toEqual(["builder", "admin", "builder"]);
+    expect([s.id, s.question]).toEqual(["b2", "What will they object to?"]);
     expect(s.collected).toEqual({ vehicle: "RAV4" });
   });
 
-  it("finishes: done, then the draft", () => {
+  it("asks a question the chat does not hold yet", () => {
+    const s = builderReducer(INITIAL, { type: "started", session: { ...started, messages: [] } });
+    expect(s.log).toEqual([{ role: "builder", text: WHO }]);
+  });
+
+  it("finishes: done, then the draft; reset forgets it all", () => {
     let s = builderReducer(INITIAL, { type: "started", session: started });
     s = builderReducer(s, { type: "sent", text: "looks good" });
-    s = builderReducer(s, { type: "answered", reply: { stage: "review", question: "", collected: {}, done: true } });
+    s = builderReducer(s, {
+      type: "answered",
+      reply: session([["builder", WHO], ["admin", "looks good"], ["builder", "The draft is ready."]], { stage: "review", done: true }),
+    });
     expect(s.done).toBe(true);
-    expect(s.log.at(-1)).toEqual({ role: "admin", text: "looks good" });
-    s = builderReducer(s, { type: "drafted", draft: { persona: { name: "Maria" }, scenario: { title: "Maria's RAV4" } } });
-    expect(s.draft?.scenario.title).toBe("Maria's RAV4");
+    s = builderReducer(s, { type: "drafted", draft });
+    expect(s.draft?.scenario.title).toBe("Maria Lopez: monthly payment objection");
     expect(builderReducer(s, { type: "reset" })).toEqual(INITIAL);
   });
 });
 
 describe("stages", () => {
-  it("names the stages and places unknown ones first", () => {
-    expect(stageLabel("hidden_facts")).toBe("Hidden facts");
-    expect(stageLabel("vehicle_and_situation")).toBe("Vehicle and situation");
-    expect(stageLabel("something_new")).toBe("Something new");
+  it("orders the stages and names each", () => {
+    expect(STAGES.map((st) => st.key)).toEqual(["customer", "vehicle", "objections", "difficulty", "hidden_facts", "goal", "review"]);
+    expect(STAGES[4]?.label).toBe("Hidden facts");
     expect(stageIndex("review")).toBe(6);
-    expect(stageIndex("something_new")).toBe(0);
   });
 });
 
@@ -118,29 +127,38 @@ describe("collectedRows", () => {
   });
 });
 
+// What POST /builder/sessions/{id}/complete returns (DraftOut).
+const draft: BuilderDraft = {
+  id: "b1",
+  persona: {
+    kind: "customer", name: "Maria Lopez", summary: "34, first-time buyer.", difficulty: "medium", vehicle: "2024 Toyota RAV4",
+    budget: "under $450 a month", personality: "friendly", objections: [], opening_line: "Hi, I'm looking at the RAV4.",
+    agree_line: "", voice: null,
+  },
+  scenario: {
+    title: "Maria Lopez: monthly payment objection", mode: "roleplay", persona_id: null, situation: "Wants to keep the payment under $450.",
+    objections: ["monthly_payment"], hidden_facts: [{ key: "current_payment", label: "Current payment", value: "She pays $389 a month." }],
+    goal: "Find out her current payment.", rubric_id: "needs-analysis", pass_score: 50, time_limit_s: null, difficulty: "medium", active: true,
+  },
+};
+
 describe("draftBodies", () => {
-  it("completes a sparse draft into a persona and a scenario the server accepts", () => {
-    const { persona, scenario } = draftBodies({
-      persona: { name: "Maria Lopez", vehicle: "2019 RAV4", difficulty: "hard" },
-      scenario: { situation: "Wants to keep the payment under $450", objections: ["monthly_payment"], hidden_facts: [{ key: "payment", label: "Payment", value: "$389" }] },
-    });
-    expect(persona).toMatchObject({ kind: "customer", name: "Maria Lopez", difficulty: "hard", objections: ["monthly_payment"], voice: null, dealership_id: null });
-    expect(scenario).toMatchObject({
-      title: "Maria Lopez: 2019 RAV4", mode: "roleplay", difficulty: "hard", rubric_id: "general-sales", pass_score: 70,
-      time_limit_s: null, active: true, hidden_facts: [{ key: "payment", label: "Payment", value: "$389" }],
-    });
-    // The persona id is filled in once the persona is saved (the builder's draft has null there).
+  it("makes the persona to save first, raising the scenario's objections, and the scenario awaiting its id", () => {
+    const { persona, scenario } = draftBodies(draft);
+    expect(persona).toMatchObject({ kind: "customer", name: "Maria Lopez", objections: ["monthly_payment"], dealership_id: null });
+    expect(scenario).toMatchObject({ title: "Maria Lopez: monthly payment objection", rubric_id: "needs-analysis", pass_score: 50 });
+    // The persona id is filled in once the persona is saved (the draft has null there).
     expect(scenario.persona_id).toBe("");
-    expect(draftBodies({ persona: {}, scenario: { persona_id: null } }).scenario.persona_id).toBe("");
+    expect(scenario).not.toHaveProperty("dealership_id");
   });
 
-  it("keeps the draft's own title, rubric and pass mark, and a super admin's dealership", () => {
-    const { persona, scenario } = draftBodies(
-      { persona: { name: "Tom" }, scenario: { title: "F&I menu", rubric_id: "fi-menu", pass_score: 80, difficulty: "easy" } },
-      "d-1",
-    );
-    expect([scenario.title, scenario.rubric_id, scenario.pass_score, persona.difficulty]).toEqual(["F&I menu", "fi-menu", 80, "easy"]);
-    expect(persona.dealership_id).toBe("d-1");
+  it("keeps the persona's own objections when the scenario has none, and a super admin's dealership", () => {
+    const { persona } = draftBodies({
+      ...draft,
+      persona: { ...draft.persona, objections: ["spouse"] },
+      scenario: { ...draft.scenario, objections: [] },
+    }, "d-1");
+    expect([persona.objections, persona.dealership_id]).toEqual([["spouse"], "d-1"]);
   });
 });
 

@@ -4,29 +4,26 @@
  * answers of /api/v1/builder/sessions (start or resume, each answer, complete), kept free of React
  * so it is tested on its own; `collectedRows` turns the collected fields into the side panel.
  */
-import type { BuilderDraft, BuilderReply, BuilderSession, Difficulty, Objection, PersonaIn, ScenarioFieldsValue } from "./api/types";
-import { GENERAL_RUBRIC_ID } from "./scenarios";
+import type { BuilderDraft, BuilderReply, BuilderSession, BuilderStage, PersonaIn, ScenarioFieldsValue } from "./api/types";
 import { labelOf } from "./scorecard";
 import { objectionLabel } from "./objections";
 
-/** The builder's stages in order (the server skips those already known). */
-export const STAGES: { key: string; label: string }[] = [
-  { key: "customer", label: "Customer" },
-  { key: "vehicle", label: "Vehicle and situation" },
-  { key: "objections", label: "Objections" },
-  { key: "difficulty", label: "Difficulty and tone" },
-  { key: "hidden_facts", label: "Hidden facts" },
-  { key: "goal", label: "Goal and rubric" },
-  { key: "review", label: "Review" },
-];
+/** The builder's stages in order (the server skips those already known). A `Record` over the
+ * generated union: a stage added on the server fails the typecheck until it has words here. */
+export const STAGE_LABEL: Record<BuilderStage, string> = {
+  customer: "Customer",
+  vehicle: "Vehicle and situation",
+  objections: "Objections",
+  difficulty: "Difficulty and tone",
+  hidden_facts: "Hidden facts",
+  goal: "Goal and rubric",
+  review: "Review",
+};
+export const STAGES = Object.entries(STAGE_LABEL).map(([key, label]) => ({ key: key as BuilderStage, label }));
 
-export function stageLabel(stage: string): string {
-  return STAGES.find((s) => s.key === stage || stage.startsWith(s.key))?.label ?? labelOf(stage);
-}
-
-/** 0-based position of a stage; an unknown stage counts as the first. */
-export function stageIndex(stage: string): number {
-  return Math.max(0, STAGES.findIndex((s) => s.key === stage || stage.startsWith(s.key)));
+/** 0-based position of a stage. */
+export function stageIndex(stage: BuilderStage): number {
+  return Math.max(0, STAGES.findIndex((s) => s.key === stage));
 }
 
 export interface ChatLine {
@@ -36,7 +33,7 @@ export interface ChatLine {
 
 export interface BuilderState {
   id: string | null;
-  stage: string;
+  stage: BuilderStage;
   question: string;
   collected: Record<string, unknown>;
   done: boolean;
@@ -58,18 +55,16 @@ export type BuilderAction =
   | { type: "reset" };
 
 export const INITIAL: BuilderState = {
-  id: null, stage: STAGES[0]!.key, question: "", collected: {}, done: false, log: [], pending: null, unsent: null,
+  id: null, stage: "customer", question: "", collected: {}, done: false, log: [], pending: null, unsent: null,
   error: null, draft: null,
 };
 
-/** A resumed session's history, when the server sends it; else only its current question. */
+/** A resumed session's history, ending with its current question. */
 function historyOf(session: BuilderSession): ChatLine[] {
-  const lines: ChatLine[] = (session.messages ?? []).map((m) => ({
-    role: m.role === "admin" ? "admin" : "builder",
-    text: m.text,
-  }));
+  const lines: ChatLine[] = session.messages.map((m) => ({ role: m.role, text: m.text }));
   const last = lines.at(-1);
   if (session.question && !(last?.role === "builder" && last.text === session.question)) {
+    // Not yet in the chat (a session with no messages kept): ask it.
     lines.push({ role: "builder", text: session.question });
   }
   return lines;
@@ -82,7 +77,7 @@ export function builderReducer(state: BuilderState, action: BuilderAction): Buil
         ...INITIAL,
         id: action.session.id,
         stage: action.session.stage,
-        question: action.session.question,
+        question: action.session.question ?? "",
         collected: action.session.collected ?? {},
         done: action.session.done ?? false,
         log: historyOf(action.session),
@@ -92,17 +87,16 @@ export function builderReducer(state: BuilderState, action: BuilderAction): Buil
       if (state.pending !== null || !action.text.trim()) return state;
       return { ...state, pending: action.text.trim(), unsent: null, error: null };
     case "answered": {
+      // Each answer returns the whole session: its chat is the truth (the answer, and the next
+      // question or the same one asked again more narrowly).
       const { reply } = action;
-      const log: ChatLine[] = [...state.log];
-      if (state.pending !== null) log.push({ role: "admin", text: state.pending });
-      if (reply.question) log.push({ role: "builder", text: reply.question });
       return {
         ...state,
         stage: reply.stage,
-        question: reply.question,
-        collected: reply.collected ?? state.collected,
+        question: reply.question ?? "",
+        collected: reply.collected,
         done: reply.done,
-        log,
+        log: historyOf(reply),
         pending: null,
         error: null,
       };
@@ -196,55 +190,18 @@ export function collectedRows(collected: Record<string, unknown>, rubricNames: R
   return rows;
 }
 
-const DIFFICULTIES: Difficulty[] = ["easy", "medium", "hard"];
-
-function text(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
-function difficulty(value: unknown): Difficulty {
-  return DIFFICULTIES.includes(value as Difficulty) ? (value as Difficulty) : "medium";
-}
-
 /**
- * The draft completed into what the admin reviews and saves: the persona first (POST /personas),
- * then the scenario with that persona's id (POST /scenarios). Missing fields take the server's
- * defaults, so a sparse draft still saves.
+ * The draft as the admin reviews and saves it: the persona first (POST /personas, with the
+ * scenario's objections, which the customer raises), then the scenario with that persona's id
+ * (POST /scenarios; the draft's `persona_id` is null until then).
  */
 export function draftBodies(draft: BuilderDraft, dealershipId: string | null = null): { persona: PersonaIn; scenario: ScenarioFieldsValue } {
-  const p = draft.persona;
-  const s = draft.scenario;
-  const objections = (s.objections ?? p.objections ?? []) as Objection[];
-  const persona: PersonaIn = {
-    kind: "customer",
-    name: text(p.name) || "Customer",
-    summary: text(p.summary),
-    difficulty: difficulty(p.difficulty ?? s.difficulty),
-    vehicle: text(p.vehicle),
-    budget: text(p.budget),
-    personality: text(p.personality),
-    objections,
-    opening_line: text(p.opening_line),
-    agree_line: text(p.agree_line),
-    voice: p.voice ?? null,
-    lines: p.lines ?? {},
-    dealership_id: dealershipId,
+  const { objections = [], ...persona } = draft.persona;
+  const { persona_id, ...scenario } = draft.scenario;
+  return {
+    persona: { ...persona, kind: "customer", objections: scenario.objections.length ? scenario.objections : objections, dealership_id: dealershipId },
+    scenario: { ...scenario, persona_id: persona_id ?? "" },
   };
-  const scenario: ScenarioFieldsValue = {
-    title: text(s.title) || `${persona.name}${persona.vehicle ? `: ${persona.vehicle}` : ""}`,
-    mode: s.mode ?? "roleplay",
-    persona_id: text(s.persona_id),
-    situation: text(s.situation),
-    objections,
-    hidden_facts: s.hidden_facts ?? [],
-    goal: text(s.goal),
-    rubric_id: text(s.rubric_id) || GENERAL_RUBRIC_ID,
-    pass_score: typeof s.pass_score === "number" ? s.pass_score : 70,
-    time_limit_s: s.time_limit_s ?? null,
-    difficulty: difficulty(s.difficulty ?? p.difficulty),
-    active: s.active ?? true,
-  };
-  return { persona, scenario };
 }
 
 /** Where the page remembers the builder session it can resume (one per signed-in user). */

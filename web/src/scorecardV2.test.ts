@@ -103,6 +103,11 @@ describe("readScorecardV2", () => {
     expect([view.overall, view.passMark, view.verdict, view.goal]).toEqual([72, 70, "Passed", "Goal not met"]);
     const failed = readScorecardV2({ ...card, passed: false, goal_met: true });
     expect([failed.passMark, failed.verdict, failed.goal]).toEqual([70, "Not passed", "Goal met"]);
+    expect(failed.verdictReason).toBeNull();
+    // At the pass mark but the goal not met: not passed, and the card says why.
+    const short = readScorecardV2({ ...card, overall: 57, pass_score: 50, passed: false, goal_met: false });
+    expect([short.verdict, short.verdictReason]).toEqual(["Not passed", "the score reached the pass mark, but the goal was not met"]);
+    expect(readScorecardV2({ ...card, overall: 40, passed: false, goal_met: false }).verdictReason).toBeNull();
     // Nothing scored (ended before a turn, or training): no overall, no verdict.
     const empty = readScorecardV2({ ...card, overall: null, passed: null, criteria: [] });
     expect([empty.overall, empty.verdict]).toEqual([null, null]);

@@ -51,6 +51,8 @@ export interface ScorecardV2View {
   /** true passed, false failed, null not judged against a pass mark (no scenario). */
   passed: boolean | null;
   verdict: string | null;
+  /** Why a card at or above the pass mark did not pass: the server also requires the goal met. */
+  verdictReason: string | null;
   rubricName: string | null;
   criteria: CriterionRow[];
   facts: FactRow[];
@@ -154,6 +156,10 @@ export function readScorecardV2(card: ScorecardV2, context: ScorecardContext = {
     passMark,
     passed,
     verdict: passed === null ? null : passed ? "Passed" : "Not passed",
+    verdictReason:
+      passed === false && card.overall !== null && passMark !== null && card.overall >= passMark && card.goal_met === false
+        ? "the score reached the pass mark, but the goal was not met"
+        : null,
     rubricName: card.rubric_name ?? context.rubricName ?? null,
     criteria,
     facts,

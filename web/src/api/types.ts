@@ -98,19 +98,12 @@ export interface FrozenScenario {
 }
 
 // --- the guided builder (issue 18) ---
-// PROVISIONAL: from the issue's contract and server/training/builder until its routes land;
-// replaced by aliases of the generated schema after `npm run gen:api`.
-export interface BuilderSession {
-  id: string;
-  stage: string;
-  question: string;
-  collected: Record<string, unknown>;
-  done: boolean;
-  messages?: { role: "builder" | "admin"; text: string }[];
-}
-export type BuilderReply = Omit<BuilderSession, "id" | "messages">;
-export interface BuilderDraft {
-  persona: Partial<PersonaIn>;
-  scenario: Partial<Omit<ScenarioIn, "persona_id">> & { persona_id?: string | null };
-}
-
+export type BuilderSession = Schemas["BuilderOut"];
+export type BuilderStage = Schemas["Stage"];
+export type BuilderStatus = Schemas["BuilderStatus"];
+export type BuilderStart = Schemas["BuilderStart"];
+export type BuilderAnswer = Schemas["BuilderAnswer"];
+/** Each answer returns the whole session again (the next question, what is gathered, the chat). */
+export type BuilderReply = BuilderSession;
+/** The draft persona and scenario (`scenario.persona_id` null until the persona is saved). */
+export type BuilderDraft = Schemas["DraftOut"];

@@ -73,6 +73,7 @@ function ScorecardV2({ scorecard, sessionId, ...context }: { scorecard: Scorecar
           </span>
         ) : null}
         {view.passMark !== null ? <span className="muted">Pass mark {view.passMark}</span> : null}
+        {view.verdictReason ? <span className="muted">({view.verdictReason})</span> : null}
         {view.goal ? (
           <span className={`badge badge-${scorecard.goal_met ? "passed" : "not-passed"}`} data-testid="goal">
             {view.goal}

@@ -1,7 +1,10 @@
 import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { api } from "../api/http";
-import type { BuilderDraft, BuilderReply, BuilderSession, DealershipList, Difficulty, Persona, PersonaIn, RubricList, ScenarioFieldsValue, ScenarioIn } from "../api/types";
+import type {
+  BuilderAnswer, BuilderDraft, BuilderReply, BuilderSession, BuilderStage, BuilderStart, DealershipList, Difficulty, Persona, PersonaIn,
+  RubricList, ScenarioFieldsValue, ScenarioIn,
+} from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -97,7 +100,7 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
   );
 }
 
-function Collected({ stage, collected, done }: { stage: string; collected: Record<string, unknown>; done: boolean }) {
+function Collected({ stage, collected, done }: { stage: BuilderStage; collected: Record<string, unknown>; done: boolean }) {
   const rubrics = useResource<RubricList>("/api/v1/rubrics");
   const at = done ? STAGES.length - 1 : stageIndex(stage);
   const rows = collectedRows(collected, Object.fromEntries((rubrics.data?.items ?? []).map((r) => [r.id, r.name])));
@@ -129,10 +132,14 @@ function Collected({ stage, collected, done }: { stage: string; collected: Recor
 
 export default function ScenarioBuilder() {
   const user = useUser();
+  const superAdmin = user.role === "super_admin";
+  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
   const navigate = useNavigate();
   const [state, dispatch] = useReducer(builderReducer, INITIAL);
   const [answer, setAnswer] = useState("");
   const [transcript, setTranscript] = useState("");
+  const [dealershipId, setDealershipId] = useState("");
+  const [notice, setNotice] = useState<string>();
   const [loading, setLoading] = useState(true);
   const [busy, setBusy] = useState(false);
   const [reviewing, setReviewing] = useState(false);
@@ -145,7 +152,14 @@ export default function ScenarioBuilder() {
     if (!id) return setLoading(false);
     let cancelled = false;
     api<BuilderSession>("GET", `${BUILDER}/${id}`)
-      .then((session) => !cancelled && dispatch({ type: "started", session }))
+      .then((session) => {
+        if (cancelled) return;
+        // An expired one (no answer within its time to live) cannot go on; a completed one can
+        // still be reviewed and saved.
+        if (session.status === "active" || session.status === "completed") return dispatch({ type: "started", session });
+        localStorage.removeItem(key);
+        if (session.status === "expired") setNotice("Your last builder conversation expired. Start a new one.");
+      })
       .catch(() => localStorage.removeItem(key))
       .finally(() => !cancelled && setLoading(false));
     return () => {
@@ -165,7 +179,11 @@ export default function ScenarioBuilder() {
     event?.preventDefault();
     setBusy(true);
     try {
-      const body = { kind: "scenario", ...(fromTranscript && transcript.trim() ? { source_transcript: transcript.trim() } : {}) };
+      const body: BuilderStart = {
+        kind: "scenario",
+        source_transcript: fromTranscript && transcript.trim() ? transcript.trim() : null,
+        dealership_id: superAdmin ? dealershipId || null : null,
+      };
       const session = await api<BuilderSession>("POST", BUILDER, { body });
       localStorage.setItem(key, session.id);
       dispatch({ type: "started", session });
@@ -183,7 +201,8 @@ export default function ScenarioBuilder() {
     dispatch({ type: "sent", text });
     setAnswer("");
     try {
-      const reply = await api<BuilderReply>("POST", `${BUILDER}/${state.id}/messages`, { body: { text } });
+      const body: BuilderAnswer = { text };
+      const reply = await api<BuilderReply>("POST", `${BUILDER}/${state.id}/messages`, { body });
       dispatch({ type: "answered", reply });
     } catch (e) {
       dispatch({ type: "failed", message: asApiError(e).message });
@@ -233,9 +252,23 @@ export default function ScenarioBuilder() {
     return (
       <section>
         <PageHeader title="Build a scenario" />
+        {notice ? <p className="card" role="status">{notice}</p> : null}
+        {superAdmin ? (
+          <label className="card">
+            Dealership
+            <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
+              <option value="">Choose a dealership…</option>
+              {(dealerships.data?.items ?? []).map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <div className="card stack">
           <p>The assistant asks one question at a time (the customer, what they are buying, their objections, how tough, what they know, what the trainee must achieve) and ends with a draft for you to review.</p>
-          <button type="button" onClick={() => start()} disabled={busy}>
+          <button type="button" onClick={() => start()} disabled={busy || (superAdmin && !dealershipId)}>
             Start the conversation
           </button>
         </div>
@@ -245,7 +278,7 @@ export default function ScenarioBuilder() {
             Paste a transcript of a customer conversation
             <textarea rows={8} required maxLength={50000} value={transcript} onChange={(e) => setTranscript(e.target.value)} />
           </label>
-          <button type="submit" disabled={busy || !transcript.trim()}>
+          <button type="submit" disabled={busy || !transcript.trim() || (superAdmin && !dealershipId)}>
             Draft from the transcript
           </button>
         </form>
