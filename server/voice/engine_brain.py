@@ -44,7 +44,8 @@ class EngineBrain:
                                            session_id=session_id, channel=Channel.voice,
                                            scenario_id=request.scenario_id)
         except NotFound as exc:
-            code = ErrorCode.session_not_found if session_id else ErrorCode.persona_not_found
+            code = ErrorCode.session_not_found if session_id else ErrorCode.scenario_not_found \
+                if exc.message.startswith("Scenario") else ErrorCode.persona_not_found
             raise BrainError(code, exc.message) from None
         except SparringError as exc:
             raise BrainError(_OPEN_ERRORS.get(exc.code, ErrorCode.malformed), exc.message) from None

@@ -71,6 +71,7 @@ class ErrorCode(enum.StrEnum):
     tts_failed = "tts_failed"
     session_not_found = "session_not_found"
     persona_not_found = "persona_not_found"
+    scenario_not_found = "scenario_not_found"  # not one of the caller's dealership's active scenarios
     rate_limited = "rate_limited"
     too_many_sessions = "too_many_sessions"
     auth_failed = "auth_failed"

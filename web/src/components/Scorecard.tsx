@@ -20,6 +20,7 @@ function ScorecardClassic({ scorecard }: { scorecard: ScorecardV1 }) {
   return (
     <section className="card scorecard" data-testid="scorecard" aria-labelledby="scorecard-title">
       <h2 id="scorecard-title">
+        {/* Only cards stored before version 2 come here: their overall is the 1-5 mean. */}
         Scorecard {view.overall !== null ? <span className="overall">{view.overall.toFixed(1)} / 5</span> : null}
       </h2>
       {view.summary ? <p>{view.summary}</p> : null}
