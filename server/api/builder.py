@@ -166,4 +166,5 @@ async def abandon_builder_session(ctx: Ctx, session_id: uuid.UUID) -> None:
     row.state = None
 
 
-ENDPOINTS = [start_builder_session, get_builder_session, answer_builder, complete_builder_session, abandon_builder_session]
+ENDPOINTS = [start_builder_session, get_builder_session, answer_builder, complete_builder_session,
+             abandon_builder_session]
