@@ -345,6 +345,13 @@ def test_a_correction_overwrites_and_a_plain_answer_only_fills_gaps() -> None:
     assert harder.updates == {"difficulty": "hard"}
 
 
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize("text", ["Aaaa " * 800, "she pays " * 444, "$1," * 1333, "Honda " * 666])
+def test_the_longest_answers_are_read_within_every_fields_limits(stage: Stage, text: str) -> None:
+    reading = extract_offline.read(text[:4000], stage, Collected(name="Sam"))
+    Collected.model_validate({**Collected(name="Sam").model_dump(), **reading.updates})
+
+
 def test_the_customer_in_a_transcript_is_the_one_objecting() -> None:
     named = "Alex: Good morning, welcome!\nJordan: The payment is too high and my wife has to see it.\n" \
             "Alex: I hear you.\nJordan: I'll think about it."

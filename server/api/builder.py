@@ -95,7 +95,7 @@ def _expired() -> Conflict:
 
 @endpoint("POST", "/builder/sessions", summary="Start building a scenario (optionally from a real conversation)",
           tag=TAG, body=BuilderStart, response=BuilderOut, status=201, roles=ADMINS, errors=(403, 404, 422))
-async def start_session(ctx: Ctx, body: BuilderStart) -> BuilderOut:
+async def start_builder_session(ctx: Ctx, body: BuilderStart) -> BuilderOut:
     dealership = await ctx.scope.dealership(body.dealership_id)
     fields = await _reader(ctx).transcript(body.source_transcript) if body.source_transcript else None
     state = flow.start(body.kind, fields)
@@ -121,14 +121,14 @@ async def _expire_stale(ctx: Ctx, dealership_id: uuid.UUID) -> None:
 
 @endpoint("GET", "/builder/sessions/{session_id:uuid}", summary="Resume a builder session", tag=TAG,
           response=BuilderOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404))
-async def get_session(ctx: Ctx, session_id: uuid.UUID) -> BuilderOut:
+async def get_builder_session(ctx: Ctx, session_id: uuid.UUID) -> BuilderOut:
     row, state = await _open(ctx, session_id)
     return _out(row, state)
 
 
 @endpoint("POST", "/builder/sessions/{session_id:uuid}/messages", summary="Answer the builder's question", tag=TAG,
           body=BuilderAnswer, response=BuilderOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404, 409, 422))
-async def answer(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -> BuilderOut:
+async def answer_builder(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -> BuilderOut:
     row, state = await _open(ctx, session_id)
     if state is None:
         raise _expired()
@@ -142,7 +142,7 @@ async def answer(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -> Builde
 @endpoint("POST", "/builder/sessions/{session_id:uuid}/complete",
           summary="The draft persona and scenario (not saved: POST /personas, then POST /scenarios)", tag=TAG,
           response=DraftOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404, 409))
-async def complete(ctx: Ctx, session_id: uuid.UUID) -> DraftOut:
+async def complete_builder_session(ctx: Ctx, session_id: uuid.UUID) -> DraftOut:
     row, state = await _open(ctx, session_id)
     if state is None:
         raise _expired()
@@ -158,7 +158,7 @@ async def complete(ctx: Ctx, session_id: uuid.UUID) -> DraftOut:
 
 @endpoint("DELETE", "/builder/sessions/{session_id:uuid}", summary="Abandon a builder session", tag=TAG,
           status=204, roles=ADMINS, resource=BuilderSession, errors=(403, 404))
-async def abandon(ctx: Ctx, session_id: uuid.UUID) -> None:
+async def abandon_builder_session(ctx: Ctx, session_id: uuid.UUID) -> None:
     row = await ctx.scope.get(BuilderSession, session_id, for_update=True)
     await _store(ctx).drop(row)
     row.status = BuilderStatus.abandoned
@@ -166,4 +166,5 @@ async def abandon(ctx: Ctx, session_id: uuid.UUID) -> None:
     row.state = None
 
 
-ENDPOINTS = [start_session, get_session, answer, complete, abandon]
+ENDPOINTS = [start_builder_session, get_builder_session, answer_builder, complete_builder_session,
+             abandon_builder_session]

@@ -8,6 +8,7 @@ overwrites. Objections use the conversation taxonomy's own words (`tagging.objec
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,15 +267,25 @@ def vehicles(text: str) -> tuple[str | None, str | None]:
     wanted: str | None = None
     trade: str | None = None
     for clause in re.split(r"[.;!?\n,]+|\bbut\b|\band\b", text, flags=re.IGNORECASE):
-        for start, mention in _mentions(clause):
-            before = clause[:start]
-            trade_at = max((m.end() for m in _TRADE_CUE.finditer(before)), default=-1)
-            want_at = max((m.end() for m in _WANT_CUE.finditer(before)), default=-1)
+        mentions = _mentions(clause)
+        if not mentions:
+            continue
+        trade_ends = [m.end() for m in _TRADE_CUE.finditer(clause)]
+        want_ends = [m.end() for m in _WANT_CUE.finditer(clause)]
+        for start, mention in mentions:
+            trade_at = _last_before(trade_ends, start)
+            want_at = _last_before(want_ends, start)
             if trade_at > want_at and trade is None:
                 trade = mention
             elif trade_at <= want_at and wanted is None:
                 wanted = mention
     return wanted, trade
+
+
+def _last_before(ends: list[int], start: int) -> int:
+    """The end of the last cue that ends at or before `start` (-1: none); `ends` is sorted."""
+    at = bisect.bisect_right(ends, start)
+    return ends[at - 1] if at else -1
 
 
 def _mentions(clause: str) -> list[tuple[int, str]]:
@@ -321,7 +332,7 @@ def money(text: str) -> list[tuple[int, str, bool]]:
         digits = (match.group(1) or match.group(3)).replace(",", "")
         suffix = (match.group(2) or match.group(4) or "").lower()
         amount = int(digits) * (1000 if suffix in ("k", "grand") else 1)
-        after = text[match.end():]
+        after = text[match.end():match.end() + 24]
         before = text[max(0, match.start() - 40):match.start()].lower()
         monthly = bool(_MONTHLY_AFTER.match(after)) or "monthly" in before or "payment" in before \
             or "a month" in after[:12]
@@ -410,9 +421,9 @@ def _goal_fields(text: str, stage: Stage) -> dict[str, Any]:
                 and not any(p.search(c) for _, p in _RUBRIC) and not re.search(r"\brubric\b", c, re.IGNORECASE)]
         goal = ", ".join(c.strip() for c in kept).strip()
         if len(_TOKEN.findall(goal)) >= 2:
-            found["goal"] = _capital(goal)
+            found["goal"] = _capital(goal)[:2000]
     elif (said := _GOAL_SAID.search(text)) is not None:
-        found["goal"] = _capital(said.group(1).strip())
+        found["goal"] = _capital(said.group(1).strip())[:2000]
     return found
 
 
@@ -480,7 +491,7 @@ def hidden_facts(text: str) -> list[FactIn]:
         item = re.sub(r"^(?:also|and|plus|oh and)\s*,?\s*", "", item, flags=re.IGNORECASE)
         if len(_TOKEN.findall(item)) < 3:
             continue
-        facts.append(FactIn(label=label_of(item), value=_capital(first_person(item)) + "."))
+        facts.append(FactIn(label=label_of(item)[:200], value=(_capital(first_person(item)) + ".")[:2000]))
     return facts[:20]
 
 

@@ -37,6 +37,7 @@ _ASKS_CURRENT = re.compile(r"driving (?:now|today|currently)|what do you drive|t
 _SPECIFIC = re.compile(r"\d|\$|\b(?:wife|husband|kids?|children|son|daughter|job|work|commute|credit|lease|loan|"
                        r"owe|quote|offer|budget|payment|miles|moving|baby|family|retired|school)\b", re.IGNORECASE)
 _NAME_SAID = re.compile(r"\b(?i:i'm|i am|my name is|this is|name's)\s+([A-Z][a-z'-]+)\b")
+_BUDGET_WORDS = re.compile(r"\b(?:budget|afford|spend|under|max|keep|payment)\b", re.IGNORECASE)
 _NOT_A_NAME = {"just", "looking", "here", "not", "sure", "interested", "thinking", "trying", "going", "so", "a",
                "the", "only", "still", "really", "ready", "fine", "good", "okay", "on", "in", "paying"}
 
@@ -156,8 +157,12 @@ def _plain(sentence: str) -> list[str]:
 
 def _budget(theirs: list[str]) -> str | None:
     for text in theirs:
-        for _, amount, monthly in money(text):
-            if monthly or re.search(r"\b(?:budget|afford|spend|under|max|keep|payment)\b", text, re.IGNORECASE):
+        amounts = money(text)
+        if not amounts:
+            continue
+        cued = _BUDGET_WORDS.search(text) is not None
+        for _, amount, monthly in amounts:
+            if monthly or cued:
                 return f"{amount} a month" if monthly else amount
     return None
 
