@@ -33,6 +33,7 @@ class Session:
     transcript: list[tuple[str, str]] = field(default_factory=list)
     expected: dict[str, int] = field(default_factory=dict)
     should_pass: bool | None = None
+    group: str = ""  # the file it came from: "heldout" was scored before the judge ever ran on it
 
 
 def load() -> list[Session]:
@@ -48,7 +49,7 @@ def load() -> list[Session]:
             expected = raw.get("expected") or {}
             sessions.append(Session(raw["name"], scenarios[raw["scenario"]], raw.get("trainee", []),
                                     [(role, text) for role, text in raw.get("transcript", [])],
-                                    expected.get("criteria", {}), expected.get("passed")))
+                                    expected.get("criteria", {}), expected.get("passed"), path.stem))
     return sessions
 
 

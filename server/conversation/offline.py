@@ -6,7 +6,10 @@ exactly the passages quoted; with no sentence on the question he says so, cites 
 coaches from a short playbook for the objection the question is about.
 Role-play: the customer follows their persona's objections in order, letting go of one only
 when the salesperson handles it (how well depends on the persona's difficulty), and agrees
-once every objection is handled and the salesperson asks for the sale.
+once every objection is handled and the salesperson asks for the sale. It reacts to what the
+salesperson just did, moves through stages (opening, needs, objections, resolution or
+walk-out) and never says the same sentence twice in a session (`pick`); the scenario customer
+(`server/training/customer.py`) is built on the same pieces.
 """
 
 from __future__ import annotations

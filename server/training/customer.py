@@ -198,12 +198,15 @@ def scenario_reply(scenario: FrozenScenario, persona: PersonaView, history: Hist
         if not answers:
             if Signal.summarise in found:
                 pick(pool("summary_ok"), state, parts)
+            elif _OFFER.search(user_text):
+                pick(pool("offer"), state, parts)
             else:
-                # What they want in general, for a general question; never a hidden fact unasked.
+                # What they want in general, for a question on buying a car; never a hidden fact
+                # unasked; "no idea" for a question on something else (colour, music).
                 general = [line for line in needs_lines(persona)
                            if not any(fact_rules.states(f, line) for f in spec.hidden_facts)]
-                generic = Technique.discovery_question in shown and not fact_rules.relevance_any(user_text)
-                pick((general if generic else []) + pool("unknown") + general, state, parts)
+                on_topic = fact_rules.relevance_any(user_text) or Technique.discovery_question in shown
+                pick(general + pool("unknown") if on_topic else pool("unknown") + general, state, parts)
         return finish()
     else:
         for value in answers:

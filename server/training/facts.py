@@ -119,18 +119,15 @@ def fact_concepts(fact: HiddenFact) -> frozenset[str]:
 
 
 def relevance(fact: HiddenFact, text: str) -> int:
-    """How squarely the questions in `text` ask about `fact`: 2 per shared label word, 1 per shared
-    concept; 0 when `text` asks nothing or nothing about it."""
+    """How squarely the questions in `text` ask about `fact`: 2 per word shared with its label, 1
+    per other word naming one of its concepts ("driving now" is more the trade-in than the usage);
+    0 when `text` asks nothing or nothing about it."""
     asked = [content(q) for q in questions(text)]
     if not asked:
         return 0
     mine = fact_words(fact)
-    concepts = concepts_of(mine)
-    best = 0
-    for stems in asked:
-        score = 2 * len(stems & mine) + len(concepts_of(stems) & concepts)
-        best = max(best, score)
-    return best
+    names = frozenset().union(*(_CONCEPT_STEMS[c] for c in concepts_of(mine))) if mine else frozenset()
+    return max(2 * len(stems & mine) + len((stems - mine) & names) for stems in asked)
 
 
 def relevance_any(text: str) -> bool:

@@ -64,7 +64,8 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
         r"(?:if i (?:understand|heard) (?:you|that|correctly|right))", r"let me (?:make sure|recap|sum up|play "
         r"(?:that|it) back|summari[sz]e)", r"to (?:recap|sum up|summari[sz]e)", r"just to (?:confirm|check|make sure)",
         r"what i(?:'m| am) hearing", r"sounds like you(?:'re| are| need| want)", r"you mentioned",
-        r"you said", r"so (?:you(?:'d| would) like|the (?:main|key) things? (?:is|are))", r"in summary"),
+        r"you said", r"so (?:you(?:'d| would) like|you (?:want|need)|the (?:main|key) things? (?:is|are))",
+        r"in summary"),
     Signal.optional: _rx(
         r"optional", r"your (?:choice|call|decision)", r"(?:entirely |completely |totally )?up to you",
         r"(?:you can|feel free to|free to) (?:decline|say no|pass|skip|choose|pick)", r"not (?:required|mandatory)",

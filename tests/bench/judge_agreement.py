@@ -17,8 +17,8 @@ import asyncio
 import importlib
 import inspect
 import sys
+import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -27,7 +27,15 @@ from tests.judge_sessions import Result, load, play, score
 
 
 def offline_results() -> list[Result]:
-    return [score(session, judge(session.scenario, play(session))) for session in load()]
+    sessions = load()
+    played = [play(session) for session in sessions]
+    started = time.perf_counter()
+    verdicts = [judge(session.scenario, lines) for session, lines in zip(sessions, played, strict=True)]
+    elapsed = time.perf_counter() - started
+    turns = sum(len(lines) for lines in played)
+    print(f"offline judge time: {1000 * elapsed / len(sessions):.2f} ms a session ({turns / len(sessions):.1f} "
+          "messages on average)")
+    return [score(session, verdict) for session, verdict in zip(sessions, verdicts, strict=True)]
 
 
 def report(name: str, results: list[Result], verbose: bool) -> tuple[float, int]:
@@ -55,18 +63,19 @@ async def online_results() -> list[Result] | None:
     except ImportError:
         print("online judge: skipped (server/training/online_judge.py is not in this build)")
         return None
-    from server.conversation.llm import LLM
-    from server.settings import Settings
+    from server.conversation.llm import OpenAIChat
+    from server.settings import load_settings
 
-    settings = Settings()  # type: ignore[call-arg]
-    factory: Any = getattr(LLM, "from_settings", None)
-    llm = factory(settings) if callable(factory) else None
-    if llm is None:
-        print("online judge: skipped (no model configured: set OPENAI_API_KEY or the model settings)")
+    settings = load_settings()
+    if not settings.openai_api_key:
+        print("online judge: skipped (no model configured: set OPENAI_API_KEY)")
         return None
+    llm = OpenAIChat(settings)
+    takes_llm = len(inspect.signature(module.judge).parameters) >= 3  # judge(llm, scenario, lines)?
     results = []
     for session in load():
-        verdict = module.judge(llm, session.scenario, play(session))
+        lines = play(session)
+        verdict = module.judge(llm, session.scenario, lines) if takes_llm else module.judge(session.scenario, lines)
         if inspect.isawaitable(verdict):
             verdict = await verdict
         results.append(score(session, verdict))
@@ -77,7 +86,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="every session, not only disagreements")
     args = parser.parse_args()
-    share, false_passes = report("offline", offline_results(), args.verbose)
+    results = offline_results()
+    share, false_passes = report("offline", results, args.verbose)
+    held = [r for r in results if r.session.group == "heldout"]
+    if held:
+        report("offline (held-out sessions only)", held, verbose=False)
     try:
         online = asyncio.run(online_results())
     except Exception as exc:  # the online figure is informative only: say why it is missing
