@@ -17,6 +17,13 @@ const ANSWERS = {
   review: "looks good",
 };
 
+const PASTED = [
+  "Salesperson: Hi, welcome in! What brings you in today?",
+  "Customer: I'm Dana Reyes. I'm looking at a used Honda CR-V.",
+  "Salesperson: What budget do you have in mind?",
+  "Customer: I'd like to stay under $400 a month.",
+].join("\n");
+
 async function buildScenario(admin, screenshot) {
   await admin.goto("/dashboard");
   await navLink(admin, "Scenarios").click();
@@ -25,6 +32,14 @@ async function buildScenario(admin, screenshot) {
   const startOver = admin.getByRole("button", { name: "Start over", exact: true });
   await visible(admin.getByRole("button", { name: "Start the conversation", exact: true }).or(startOver));
   if (await startOver.isVisible()) await startOver.click();
+  // From a pasted conversation: the builder drafts what it can and asks for the rest.
+  await admin.getByLabel("Paste a transcript of a customer conversation").fill(PASTED);
+  await admin.getByRole("button", { name: "Draft from the transcript", exact: true }).click();
+  await visible(admin.getByTestId("collected").locator('[data-field="vehicle"]').getByText(/CR-V/));
+  await visible(admin.getByTestId("builder-log").locator('li[data-role="builder"]').getByText(/drafted what I could/));
+  await screenshot(admin, "builder-from-transcript");
+  await admin.getByRole("button", { name: "Start over", exact: true }).click();
+
   await admin.getByRole("button", { name: "Start the conversation", exact: true }).click();
 
   const builder = admin.locator(".builder");
@@ -44,7 +59,11 @@ async function buildScenario(admin, screenshot) {
       message: `the builder's reply at stage ${stage}`,
     });
     if (stage === "customer") {
-      // What it gathered shows beside the chat.
+      // What it gathered shows beside the chat; leaving and coming back resumes the conversation.
+      await visible(admin.getByTestId("collected").getByText("Maria Lopez", { exact: true }));
+      await admin.goto("/dashboard");
+      await admin.goto("/scenarios/builder");
+      await visible(log.locator('li[data-role="admin"]').getByText(ANSWERS.customer, { exact: true }));
       await visible(admin.getByTestId("collected").getByText("Maria Lopez", { exact: true }));
     }
   }
