@@ -78,6 +78,7 @@ async function buildScenario(admin, screenshot) {
   const fact = review.getByRole("listitem", { name: "Fact 1" });
   assert.match(await fact.getByRole("textbox", { name: "What the customer says" }).inputValue(), /\$389/);
   await review.getByRole("textbox", { name: "Title", exact: true }).fill(TITLE);
+  await review.getByRole("spinbutton", { name: "Time limit in minutes (optional)", exact: true }).fill("5");
   await screenshot(admin, "builder-review");
   await review.getByRole("button", { name: "Save scenario", exact: true }).click();
 
@@ -92,7 +93,7 @@ async function buildScenario(admin, screenshot) {
  * A salesperson practises the scenario called `title` by text (it is listed with `details`: its
  * difficulty and objections), ends, and checks the version 2 scorecard and an evidence link.
  */
-export async function practiseAndReview(page, screenshot, { title, details, lines }) {
+export async function practiseAndReview(page, screenshot, { title, details, lines, timed = false }) {
   await page.goto("/practise");
   await page.getByLabel("Practise a scenario").check();
   const choice = page.getByRole("radio", { name: title, exact: true });
@@ -102,6 +103,12 @@ export async function practiseAndReview(page, screenshot, { title, details, line
   await page.getByRole("button", { name: "Start session" }).click();
   await visible(page.getByRole("heading", { name: `Scenario: ${title}` }));
   for (const line of lines) await ask(page, line);
+  if (timed) {
+    // The scenario's time limit counts down from the first message.
+    const timer = page.getByRole("timer", { name: "Time left" });
+    await visible(timer);
+    assert.match(await timer.textContent(), /^\d+:\d\d left$/);
+  }
   await page.getByRole("button", { name: "End session" }).click();
 
   const card = page.getByTestId("scorecard");
@@ -145,7 +152,8 @@ export default async function ({ data, newPage, screenshot }) {
   await login(page, data.accounts.user);
   await practiseAndReview(page, screenshot, {
     title: TITLE,
-    details: "Medium · Monthly payment",
+    details: "Medium · Monthly payment · 5 min",
+    timed: true,
     lines: [
       "Hi Maria, welcome in! I'm Alex. What brings you in today?",
       "What do you pay a month right now on your current car?",

@@ -67,7 +67,13 @@ export default function Practise() {
     const props = {
       mode: started.mode,
       ...(started.personaId ? { personaId: started.personaId } : {}),
-      ...(started.scenario ? { scenarioId: started.scenario.id, assistantName: customers.find((p) => p.id === started.scenario?.persona_id)?.name ?? "Customer" } : {}),
+      ...(started.scenario
+        ? {
+            scenarioId: started.scenario.id,
+            assistantName: customers.find((p) => p.id === started.scenario?.persona_id)?.name ?? "Customer",
+            timeLimitS: started.scenario.time_limit_s,
+          }
+        : {}),
       onLeave: () => setStarted(null),
     };
     const title = started.scenario

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken } from "../../api/http";
 import type { AnyScorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { ResponseTimes } from "../../components/ResponseTimes";
+import { TimeLeft } from "../../components/TimeLeft";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
@@ -35,6 +36,8 @@ function socketUrl(): string {
 }
 
 export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: PracticeProps) {
+  // A scenario's time limit, from `ready` (the server ends the session when it passes).
+  const [deadline, setDeadline] = useState<number>();
   const [state, setState] = useState<VoiceState>("idle");
   const [detail, setDetail] = useState<string>();
   const [hearing, setHearing] = useState(false);
@@ -131,6 +134,7 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
         );
         notice.current.show(undefined);
         setWarning(undefined);
+        setDeadline(typeof m.time_left_s === "number" ? Date.now() + m.time_left_s * 1000 : undefined);
         break;
       case "vad":
         setHearing(m.speaking);
@@ -217,6 +221,12 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
         {detail && state !== "live" ? <span className="muted"> ({detail})</span> : null}
         {offline.length > 0 ? <span className="badge">offline: {offline.join(", ")}</span> : null}
       </div>
+      {/* Outside the status line: a live region would read the timer out every second. */}
+      {deadline !== undefined && state === "live" ? (
+        <p className="row">
+          <TimeLeft deadline={deadline} />
+        </p>
+      ) : null}
       <div className="mic" aria-label="Microphone">
         <meter min={0} max={0.3} value={Math.min(level, 0.3)} aria-label="Microphone level" />
         <span data-testid="hearing" className={hearing ? "hearing on" : "hearing"}>
