@@ -24,8 +24,8 @@ from server.conversation.models import ConversationMessage, ConversationSession,
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.recording.models import VoiceRecording
-from server.training.models import Rubric, Scenario
 from server.training.builder.models import BuilderSession
+from server.training.models import Rubric, Scenario
 
 M = TypeVar("M")
 
