@@ -180,3 +180,17 @@ async def test_super_admin_writes_for_a_chosen_dealership(client: httpx.AsyncCli
     assert created.status_code == 201 and created.json()["dealership_id"] == str(dealership)
     user = await world.account(Role.user, dealership)
     assert (await client.get(f"/api/v1/scenarios/{created.json()['id']}", headers=user.headers)).status_code == 200
+
+
+def test_builtin_rubric_files_match_the_offline_judges_criteria() -> None:
+    """The files the API serves and the criteria the offline judge knows how to read are one set."""
+    from server.training import catalog, criteria
+
+    files = catalog.builtin_rubrics()
+    assert set(files) == set(criteria.BUILTIN_RUBRICS)
+    for rubric_id, judged in criteria.BUILTIN_RUBRICS.items():
+        served = files[rubric_id]
+        assert [(c.key, c.scale, c.weight) for c in served.criteria] == \
+            [(c.key, c.scale, c.weight) for c in judged.criteria], rubric_id
+    for scenario in catalog.builtin_scenarios().values():
+        assert scenario.rubric_id in files and scenario.hidden_facts and scenario.goal and scenario.situation

@@ -351,3 +351,45 @@ def test_the_summary_names_strengths_and_what_to_work_on() -> None:
     scenario = frozen(["monthly_payment"], rubric=criteria.LAER_RUBRIC, goal="Resolve her objection.")
     verdict = judge(scenario, run(scenario, PITCH))
     assert re.search(r"Work on .*Explore", verdict.summary) and "Goal not met." in verdict.summary
+
+
+def test_asking_what_is_behind_an_objection_reveals_the_real_concern() -> None:
+    concern = HiddenFact(key="concern", label="the real concern", value="Honestly, I'm nervous about the financing.")
+    scenario = frozen(["think_about_it"], "easy", hidden=[concern], persona="grace-firsttime")
+    lines = run(scenario, ["Hi!", "Let me show you the car.", "I understand. What's behind that for you?"])
+    assert lines[-1].tags["facts_revealed"] == ["concern"] and concern.value in lines[-1].text
+    assert lines[-1].tags["objection"] == "think_about_it" and lines[-1].tags["resolved"] is None
+
+
+def test_the_fi_menu_is_the_core_four_unless_the_scenario_names_its_own() -> None:
+    turns = ["Hi Linda.", "Your payment is $412 a month before any protection.",
+             "All optional: the service contract covers repairs and GAP covers a total loss.",
+             "Tire and wheel covers road hazards and prepaid maintenance covers oil changes.",
+             "With the service contract your payment is $431 a month."]
+    core = frozen(["fi_products"], rubric=criteria.FI_MENU_RUBRIC, persona="linda-fi", hidden=[])
+    verdict = judge(core, run(core, turns))
+    assert [r.score for r in verdict.criteria] == [3, 1, 1, 1] and passes(core, verdict)
+    two = judge(core, run(core, turns[:3] + turns[4:]))
+    assert two.criteria[0].score == 1 and "not presented: maintenance, tire wheel" in two.criteria[0].reason
+    named = core.model_copy(update={"spec": core.spec.model_copy(update={
+        "situation": "The menu here is the service contract and GAP only."})})
+    assert judge(named, run(named, turns[:3] + turns[4:])).criteria[0].score == 3
+
+
+def test_the_plain_role_play_customer_moves_through_the_stages_too() -> None:
+    scene = Scene("maria-payment")
+    for text in ["Hi, welcome in!", "What brings you in today?", "Let me show you the SUV.",
+                 "I completely understand. It includes the warranty, which saves you money. Would that work?",
+                 "I hear you. What will your husband care about most?",
+                 "That makes sense. It has top safety ratings. Does that help?", "Shall we get started?"]:
+        scene.say(text)
+    seen = [tags["stage"] for _, tags in scene.replies]
+    assert seen == sorted(seen, key=ORDER.index) and {"opening", "needs", "objections", "resolution"} <= set(seen)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?", "¿Qué tal? 🚗", "a" * 3000, "what what what ??? $$$ 12,000"])
+def test_odd_input_gets_an_answer_in_character(text: str) -> None:
+    scenario = frozen(["price"])
+    lines = run(scenario, ["Hi!", text, text])
+    assert all(line.text.strip() for line in lines if line.role == "assistant")
+    assert judge(scenario, lines).criteria

@@ -288,10 +288,17 @@ def reaction(shown: set[Technique]) -> str | None:
     return None
 
 
+# A persona's budget that reads as an amount ("about $350 a month"), so "My budget is ..." says it.
+_AMOUNT = re.compile(r"^\s*(?:about|around|roughly|under|below|up to|at most|no more than|less than|\$|\d)",
+                     re.IGNORECASE)
+
+
 def needs_lines(persona: PersonaView) -> list[str]:
+    """What the customer says about what they want, from the persona (the playbook's `needs`)."""
     lines = []
     for line in pool("needs"):
-        if ("{vehicle}" in line and not persona.vehicle) or ("{budget}" in line and not persona.budget):
+        if ("{vehicle}" in line and not persona.vehicle) or (
+                "{budget}" in line and not _AMOUNT.match(persona.budget)):
             continue
         lines.append(line.replace("{vehicle}", persona.vehicle).replace("{budget}", persona.budget))
     return lines
@@ -329,6 +336,12 @@ def customer_reply(persona: PersonaView, history: list[tuple[str, str, dict[str,
             if react is None and state.stalls + 1 >= WALK_AFTER[persona.difficulty]:
                 tags["stage"] = "walk_out"
                 return pick(pool("walk_out"), state, parts), tags
+            if Technique.discovery_question in shown and "?" in user_text:
+                # Asked about it: say what is behind the concern rather than repeat it.
+                tags["stalled"] = False
+                pick([str(line) for line in playbook()["concern"][current.value]]
+                     + objection_lines(persona, current), state, parts)
+                return " ".join(parts), tags
             if react is not None and state.pushes >= 1:
                 pick([str(line) for line in playbook()["reactions"][react]], state, parts)
             pick(objection_lines(persona, current), state, parts)

@@ -10,7 +10,7 @@ full generation (replies are one to three sentences) rather than token by token.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from server.conversation import moderation
@@ -61,6 +61,11 @@ async def _whole(stream: AsyncIterator[str | Usage]) -> tuple[str, Usage | None]
     return "".join(parts), usage
 
 
+async def _close(stream: AsyncIterator[str | Usage]) -> None:
+    if isinstance(stream, AsyncGenerator):
+        await stream.aclose()
+
+
 def _add(a: Usage | None, b: Usage | None) -> Usage | None:
     if a is None or b is None:
         return a or b
@@ -73,11 +78,18 @@ async def guarded(first: AsyncIterator[str | Usage], again: Callable[[str], Asyn
     """The reply `first` streams, checked whole; if it breaks character, the one from `again(correction)`
     instead (once: a second slip is kept, and flagged by moderation as any answer is). `record`
     gets `character_retry` (why) when a retry was made. Usage covers both requests."""
-    text, usage = await _whole(first)
+    try:
+        text, usage = await _whole(first)
+    finally:
+        await _close(first)  # (a listener that leaves mid-generation stops the request too)
     reason = broke_character(text)
     if reason is not None:
         record["character_retry"] = reason
-        text, second = await _whole(again(CORRECTION.format(reason=reason)))
+        retry = again(CORRECTION.format(reason=reason))
+        try:
+            text, second = await _whole(retry)
+        finally:
+            await _close(retry)
         usage = _add(usage, second)
     for piece in chunks(text):
         yield piece

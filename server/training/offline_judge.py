@@ -23,7 +23,7 @@ from server.conversation.taxonomy import OBJECTION_NAMES, Objection, Technique
 from server.training import criteria
 from server.training import facts as fact_rules
 from server.training.evidence import verify
-from server.training.signals import PRODUCTS, Signal, products, sentences, showing, showing_technique, signals
+from server.training.signals import Signal, products, sentences, showing, showing_technique, signals
 from server.training.spec import (
     SCALE_MAX,
     SCALE_MIN,
@@ -345,9 +345,19 @@ def _summarise(reading: Reading) -> Judged:
 
 # ---- F&I menu ------------------------------------------------------------------------------------
 
+# The menu when neither the scenario nor the criterion names one: the four products every F&I
+# menu carries (appearance and key products count when presented, but are not required).
+CORE_MENU = frozenset({"service_contract", "gap", "tire_wheel", "maintenance"})
+
+
 def _menu(scenario: FrozenScenario) -> set[str]:
+    """The products the trainee must present: those the scenario names (two or more), else
+    those the F&I criterion's description names, else the core four."""
     named = products(f"{scenario.spec.situation} {scenario.spec.goal}")
-    return named if len(named) >= 2 else set(PRODUCTS)
+    if len(named) >= 2:
+        return named
+    described = products(" ".join(c.description for c in scenario.rubric.criteria if c.key == "every_product"))
+    return described if len(described) >= 2 else set(CORE_MENU)
 
 
 def _every_product(scenario: FrozenScenario, reading: Reading) -> Judged:
@@ -534,14 +544,14 @@ def goal_met(scenario: FrozenScenario, reading: Reading) -> bool | None:
     if not goal.strip():
         return None
     checks: list[bool] = []
-    if re.search(r"\b(?:uncover|discover|find out|learn|ask|need|needs|fact|facts|budget|discovery)\b", goal) \
-            and reading.facts:
+    if re.search(r"\b(?:uncover|discover|find out|find what|learn|ask about|needs analysis|fact|facts|discovery)\b",
+                 goal) and reading.facts:
         checks.append(sum(r.uncovered for r in reading.facts) >= max(1, (2 * len(reading.facts) + 2) // 3))
     if re.search(r"\b(?:objection|objections|concern|concerns|resolve|overcome|handle)\b", goal):
         checks.append(bool(reading.episodes) and all(e.resolved for e in reading.episodes))
     if re.search(r"\b(?:close|sale|sell|sign|buy|deal|commit|appointment|book|test drive|next step|agree)", goal):
         checks.append(reading.agreed)
-    if re.search(r"\b(?:product|products|menu|warranty|gap|f&i)\b", goal):
+    if re.search(r"\b(?:product|products|menu|f&i)\b", goal):
         menu = _menu(scenario)
         presented = set().union(*(products(t.text) for t in reading.turns)) if reading.turns else set()
         checks.append(menu <= presented)
