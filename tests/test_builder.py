@@ -20,9 +20,10 @@ from server.conversation.personas import PersonaSpec
 from server.db.models import Role
 from server.settings import Settings
 from server.state import AppState
-from server.training.builder import extract_offline, transcript
+from server.training.builder import extract_offline, flow, transcript
 from server.training.builder.collected import Collected
 from server.training.builder.models import BuilderSession
+from server.training.builder.readers import OfflineReader
 from server.training.builder.stages import Stage
 from server.training.spec import ScenarioSpec
 from tests.conftest import Account, World, make_settings
@@ -343,6 +344,30 @@ def test_a_correction_overwrites_and_a_plain_answer_only_fills_gaps() -> None:
     assert dropped.updates == {"objections": ["spouse"]}
     harder = extract_offline.read("make her tougher", Stage.goal, known.model_copy(update={"difficulty": "medium"}))
     assert harder.updates == {"difficulty": "hard"}
+
+
+async def test_another_admins_way_of_putting_it() -> None:
+    """Bullets, a name given mid-sentence, a named vehicle beside a kind of vehicle, thousands as
+    "k", a harder customer and a dropped objection at the review."""
+    state = flow.start("scenario")
+    for text in ["A 45-year-old contractor named Mike who has bought from us before",
+                 "He needs a new truck for work, probably a Silverado, and wants to trade his 2015 Ram 1500. "
+                 "Budget is around $55k",
+                 "The trade-in value, and he'll say he got a better quote from the Ford dealer",
+                 "medium, blunt and busy",
+                 "- He owes $8,000 on the Ram\n- He tows a 10,000 lb trailer every week\n"
+                 "- His wife handles the finances",
+                 "Get him to agree to an appraisal. Use the needs analysis rubric.",
+                 "make it hard", "remove the competitor objection", "ok"]:
+        state = await flow.answer(state, text, OfflineReader())
+    assert state.done and state.collected.shown() == {
+        "name": "Mike", "age": 45, "first_time_buyer": False, "vehicle": "Chevrolet Silverado",
+        "trade_in": "2015 Ram 1500", "budget": "$55,000", "objections": ["trade_in"], "difficulty": "hard",
+        "tone": "blunt, busy",
+        "hidden_facts": [{"label": "trade-in payoff", "value": "I owe $8,000 on the Ram."},
+                         {"label": "driving needs", "value": "I tow a 10,000 lb trailer every week."},
+                         {"label": "family", "value": "My wife handles the finances."}],
+        "goal": "Get him to agree to an appraisal", "rubric_id": "needs-analysis"}
 
 
 @pytest.mark.parametrize("stage", list(Stage))
