@@ -26,7 +26,7 @@ from server.training.builder.models import BuilderSession
 from server.training.builder.readers import OfflineReader
 from server.training.builder.stages import Stage
 from server.training.spec import ScenarioSpec
-from tests.conftest import Account, World, make_settings
+from tests.conftest import Account, World, inside_one_rate_window, make_settings
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import serve_in_thread
 
@@ -397,7 +397,7 @@ def fake_server() -> Iterator[tuple[FakeOpenAI, str]]:
 async def llm_app(fake_server: tuple[FakeOpenAI, str], database_url: str, settings: Settings,
                   app: Starlette) -> AsyncIterator[Starlette]:
     llm_settings = make_settings(database_url, jwt_secret=settings.jwt_secret, openai_api_key="test-key",
-                                 openai_base_url=fake_server[1] + "/v1", llm_retries=0)
+                                 openai_base_url=fake_server[1] + "/v1", llm_retries=0, rate_limit_chat="3/minute")
     application = create_app(llm_settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -416,6 +416,7 @@ def blank() -> dict[str, Any]:
 
 async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, fake_server: tuple[FakeOpenAI, str],
                                                        world: World) -> None:
+    await inside_one_rate_window()  # the last answer is refused by the chat limit: in one window
     fake, _ = fake_server
     answers = iter([
         blank() | {"name": "Grace", "age": 24, "first_time_buyer": False, "vehicle": "2021 Mazda CX-5",
@@ -446,6 +447,9 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     assert second["question"].startswith("Changed first-time buyer: yes.")
     third = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "she is 7"})).json()
     assert third["collected"]["age"] == 24 and third["question"].startswith("I didn't catch a fact.")
+    # Every answer may reach the model: they count against the admin's chat limit (3 a minute here).
+    limited = await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "none"})
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
     fake.json_reply = None
 
 
