@@ -20,12 +20,13 @@ from server.conversation.personas import PersonaSpec
 from server.db.models import Role
 from server.settings import Settings
 from server.state import AppState
-from server.training.builder import extract_offline, transcript
+from server.training.builder import extract_offline, flow, transcript
 from server.training.builder.collected import Collected
 from server.training.builder.models import BuilderSession
+from server.training.builder.readers import OfflineReader
 from server.training.builder.stages import Stage
 from server.training.spec import ScenarioSpec
-from tests.conftest import Account, World, make_settings
+from tests.conftest import Account, World, inside_one_rate_window, make_settings
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import serve_in_thread
 
@@ -345,6 +346,30 @@ def test_a_correction_overwrites_and_a_plain_answer_only_fills_gaps() -> None:
     assert harder.updates == {"difficulty": "hard"}
 
 
+async def test_another_admins_way_of_putting_it() -> None:
+    """Bullets, a name given mid-sentence, a named vehicle beside a kind of vehicle, thousands as
+    "k", a harder customer and a dropped objection at the review."""
+    state = flow.start("scenario")
+    for text in ["A 45-year-old contractor named Mike who has bought from us before",
+                 "He needs a new truck for work, probably a Silverado, and wants to trade his 2015 Ram 1500. "
+                 "Budget is around $55k",
+                 "The trade-in value, and he'll say he got a better quote from the Ford dealer",
+                 "medium, blunt and busy",
+                 "- He owes $8,000 on the Ram\n- He tows a 10,000 lb trailer every week\n"
+                 "- His wife handles the finances",
+                 "Get him to agree to an appraisal. Use the needs analysis rubric.",
+                 "make it hard", "remove the competitor objection", "ok"]:
+        state = await flow.answer(state, text, OfflineReader())
+    assert state.done and state.collected.shown() == {
+        "name": "Mike", "age": 45, "first_time_buyer": False, "vehicle": "Chevrolet Silverado",
+        "trade_in": "2015 Ram 1500", "budget": "$55,000", "objections": ["trade_in"], "difficulty": "hard",
+        "tone": "blunt, busy",
+        "hidden_facts": [{"label": "trade-in payoff", "value": "I owe $8,000 on the Ram."},
+                         {"label": "driving needs", "value": "I tow a 10,000 lb trailer every week."},
+                         {"label": "family", "value": "My wife handles the finances."}],
+        "goal": "Get him to agree to an appraisal", "rubric_id": "needs-analysis"}
+
+
 @pytest.mark.parametrize("stage", list(Stage))
 @pytest.mark.parametrize("text", ["Aaaa " * 800, "she pays " * 444, "$1," * 1333, "Honda " * 666])
 def test_the_longest_answers_are_read_within_every_fields_limits(stage: Stage, text: str) -> None:
@@ -372,7 +397,7 @@ def fake_server() -> Iterator[tuple[FakeOpenAI, str]]:
 async def llm_app(fake_server: tuple[FakeOpenAI, str], database_url: str, settings: Settings,
                   app: Starlette) -> AsyncIterator[Starlette]:
     llm_settings = make_settings(database_url, jwt_secret=settings.jwt_secret, openai_api_key="test-key",
-                                 openai_base_url=fake_server[1] + "/v1", llm_retries=0)
+                                 openai_base_url=fake_server[1] + "/v1", llm_retries=0, rate_limit_chat="3/minute")
     application = create_app(llm_settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -391,6 +416,7 @@ def blank() -> dict[str, Any]:
 
 async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, fake_server: tuple[FakeOpenAI, str],
                                                        world: World) -> None:
+    await inside_one_rate_window()  # the last answer is refused by the chat limit: in one window
     fake, _ = fake_server
     answers = iter([
         blank() | {"name": "Grace", "age": 24, "first_time_buyer": False, "vehicle": "2021 Mazda CX-5",
@@ -421,6 +447,9 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     assert second["question"].startswith("Changed first-time buyer: yes.")
     third = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "she is 7"})).json()
     assert third["collected"]["age"] == 24 and third["question"].startswith("I didn't catch a fact.")
+    # Every answer may reach the model: they count against the admin's chat limit (3 a minute here).
+    limited = await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "none"})
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
     fake.json_reply = None
 
 

@@ -94,10 +94,13 @@ def _expired() -> Conflict:
 
 
 @endpoint("POST", "/builder/sessions", summary="Start building a scenario (optionally from a real conversation)",
-          tag=TAG, body=BuilderStart, response=BuilderOut, status=201, roles=ADMINS, errors=(403, 404, 422))
+          tag=TAG, body=BuilderStart, response=BuilderOut, status=201, roles=ADMINS, errors=(403, 404, 422, 429))
 async def start_builder_session(ctx: Ctx, body: BuilderStart) -> BuilderOut:
     dealership = await ctx.scope.dealership(body.dealership_id)
-    fields = await _reader(ctx).transcript(body.source_transcript) if body.source_transcript else None
+    fields = None
+    if body.source_transcript:
+        await ctx.state.limits.count_turn(ctx.principal.user_id)
+        fields = await _reader(ctx).transcript(body.source_transcript)
     state = flow.start(body.kind, fields)
     await _expire_stale(ctx, dealership.id)
     row = BuilderSession(id=uuid.uuid4(), dealership_id=dealership.id, user_id=ctx.principal.user_id, kind=body.kind,
@@ -127,8 +130,11 @@ async def get_builder_session(ctx: Ctx, session_id: uuid.UUID) -> BuilderOut:
 
 
 @endpoint("POST", "/builder/sessions/{session_id:uuid}/messages", summary="Answer the builder's question", tag=TAG,
-          body=BuilderAnswer, response=BuilderOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404, 409, 422))
+          body=BuilderAnswer, response=BuilderOut, roles=ADMINS, resource=BuilderSession,
+          errors=(403, 404, 409, 422, 429))
 async def answer_builder(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -> BuilderOut:
+    # Each answer may reach the model: it counts against the user's one `chat` limit, as a chat turn.
+    await ctx.state.limits.count_turn(ctx.principal.user_id)
     row, state = await _open(ctx, session_id)
     if state is None:
         raise _expired()

@@ -266,8 +266,12 @@ def vehicles(text: str) -> tuple[str | None, str | None]:
     """The vehicle wanted and the trade-in, by the nearest cue before each mention in its clause."""
     wanted: str | None = None
     trade: str | None = None
-    for clause in re.split(r"[.;!?\n,]+|\bbut\b|\band\b", text, flags=re.IGNORECASE):
-        mentions = _mentions(clause)
+    clauses = re.split(r"[.;!?\n,]+|\bbut\b|\band\b", text, flags=re.IGNORECASE)
+    named = [(clause, _mentions(clause)) for clause in clauses]
+    # A named vehicle ("a Silverado") wins over a kind of vehicle ("a new truck") said beside it.
+    specific = any(mentions and mentions[0][2] for _, mentions in named)
+    for clause, found in named:
+        mentions = [(start, mention) for start, mention, is_named in found if is_named or not specific]
         if not mentions:
             continue
         trade_ends = [m.end() for m in _TRADE_CUE.finditer(clause)]
@@ -288,9 +292,11 @@ def _last_before(ends: list[int], start: int) -> int:
     return ends[at - 1] if at else -1
 
 
-def _mentions(clause: str) -> list[tuple[int, str]]:
+def _mentions(clause: str) -> list[tuple[int, str, bool]]:
+    """(position, vehicle, named?) for each vehicle in the clause: a make or model ("2019 Honda
+    Civic", "RAV4"), else a kind of vehicle ("used family SUV", not named)."""
     tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(clause)]
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, bool]] = []
     i = 0
     while i < len(tokens):
         start, word = tokens[i]
@@ -311,12 +317,12 @@ def _mentions(clause: str) -> list[tuple[int, str]]:
         elif make is not None and j < len(tokens) and _model_like(tokens[j][1]):
             model, j = tokens[j][1], j + 1
         if make is not None or model is not None:
-            found.append((start, " ".join(p for p in (year, make, model) if p)))
+            found.append((start, " ".join(p for p in (year, make, model) if p), True))
             i = j
             continue
         i += 1
     if not found and (body := _BODY.search(clause)) is not None:
-        found.append((body.start(), body.group(1)))
+        found.append((body.start(), body.group(1), False))
     return found
 
 
@@ -480,7 +486,7 @@ _SUBJECT_VERB = re.compile(r"\b(she|he|they) (\w+)\b", re.IGNORECASE)
 _HER_OBJECT = re.compile(r"\b(her|him|them)\b(?=\s*(?:$|[.,;!?]|to\b|for\b|about\b|that\b|and\b|if\b|a\b|an\b|the\b|"
                          r"\$|\d|into\b|up\b|off\b|back\b|on\b|in\b))", re.IGNORECASE)
 _UNCHANGED = {"can", "could", "will", "would", "should", "might", "must", "may", "did", "had", "never", "just",
-              "already", "only", "also", "still", "really", "always", "thinks'", "plus"}
+              "already", "only", "also", "still", "really", "always", "plus"}
 _POSSESSIVE = re.compile(r"\b(?:her|his|their)\b", re.IGNORECASE)
 
 

@@ -8,6 +8,7 @@ call falls back to the rules for that answer, so the builder never stops on a pr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Literal
@@ -104,7 +105,7 @@ class OnlineReader:
             answer = await self._ask(_TRANSCRIPT_PROMPT, text)
         except (LLMError, ValidationError) as exc:
             log.warning("builder model call failed; reading the transcript by rules", extra={"error": str(exc)})
-            return transcript.read(text)
+            return await asyncio.to_thread(transcript.read, text)
         return updates(answer)
 
     async def _ask(self, system: str, content: str) -> _Answer:

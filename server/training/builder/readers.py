@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from server.conversation.llm import LLM
@@ -22,7 +23,10 @@ class OfflineReader:
         return extract_offline.read(text, state.stage, state.collected)
 
     async def transcript(self, text: str) -> dict[str, Any]:
-        return transcript.read(text)
+        # Up to 50,000 characters: read in a thread, so the event loop keeps its turns (the
+        # interpreter switches threads every 5 ms) where reading it inline could stall it for a
+        # tenth of a second or more (tests/bench/builder_rules.py).
+        return await asyncio.to_thread(transcript.read, text)
 
 
 def reader_for(llm: LLM | None) -> Reader:
