@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=200)
     database_max_overflow: int = Field(default=20, ge=0, le=200)
     redis_url: str | None = None
+    # How long a guided-builder session waits for its next answer before its state is dropped
+    # (Redis key TTL, or the row's `expires_at` without Redis); every answer starts it again.
+    builder_state_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
 
     jwt_secret: str = "dev-secret-change-me"
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)

@@ -8,6 +8,7 @@ Models opt in with class attributes:
     __tenant_column__   column naming the owning dealership (default "dealership_id")
     __owner_column__    column naming the owning user; plain users see only their own rows
     __soft_delete__     column that marks a row deleted (hidden from every scope)
+    __owner_only__      True: the owner filter applies to dealership admins too (not super admins)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from server.conversation.models import ConversationMessage, ConversationSession,
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.recording.models import VoiceRecording
+from server.training.builder.models import BuilderSession
 from server.training.models import Rubric, Scenario
 
 M = TypeVar("M")
@@ -62,6 +64,12 @@ VoiceRecording.__owner_column__ = "user_id"
 # Training: a dealership's rubrics and scenarios, read by all its people, deleted softly.
 Rubric.__soft_delete__ = "deleted_at"
 Scenario.__soft_delete__ = "deleted_at"
+# A builder session is one admin's draft in progress: only the admin who started it sees it (a
+# colleague's answers would interleave with theirs); super admins see every one. Abandoned ones
+# are hidden from everyone.
+BuilderSession.__owner_column__ = "user_id"
+BuilderSession.__owner_only__ = True
+BuilderSession.__soft_delete__ = "deleted_at"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:
@@ -74,7 +82,7 @@ def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[boo
     tenant_column = getattr(model, "__tenant_column__", "dealership_id")
     criteria.append(getattr(model, tenant_column) == principal.dealership_id)
     owner_column = getattr(model, "__owner_column__", None)
-    if owner_column and principal.role is Role.user:
+    if owner_column and (principal.role is Role.user or getattr(model, "__owner_only__", False)):
         criteria.append(getattr(model, owner_column) == principal.user_id)
     return criteria
 

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 WEB = ROOT / "web"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts" / "web"
-BACKENDS = {3: "/api/v1/rag/upload", 4: "/api/v1/chat", 5: "/api/v1/voice/live"}
+BACKENDS = {3: "/api/v1/rag/upload", 4: "/api/v1/chat", 5: "/api/v1/voice/live", 18: "/api/v1/builder/sessions"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -180,6 +180,26 @@ async def test_personas_copy_edit_disable_enable(world: World, live_server: Live
     needs(app, 4)
     data, _ = await accounts(world)
     await run_spec("personas", live_server, {"accounts": data})
+
+
+async def test_scenario_built_with_the_builder_practised_and_scored(world: World, live_server: LiveServer,
+                                                                   app: Starlette) -> None:
+    """Issue 18 end to end in the browser, offline: an admin builds a scenario by chatting with the
+    builder and saves the draft; a salesperson practises it by text and gets the version 2
+    scorecard (criteria, facts uncovered, pass/fail); an evidence quote highlights its message."""
+    needs(app, 4, 18)
+    data, _ = await accounts(world)
+    await run_spec("scenarios", live_server, {"accounts": data})
+
+
+async def test_scenario_and_rubric_editors(world: World, live_server: LiveServer, app: Starlette) -> None:
+    """Issue 18: a copied rubric with a criterion of its own; a copied built-in scenario on that
+    rubric with its own hidden fact, deactivated (gone for salespeople) and activated again."""
+    needs(app, 4)
+    if "/api/v1/scenarios" not in {getattr(route, "path", None) for route in app.routes}:
+        pytest.skip("needs issue 18 backend")
+    data, _ = await accounts(world)
+    await run_spec("scenario_editor", live_server, {"accounts": data})
 
 
 def spoken_wav(path: Path) -> Path:

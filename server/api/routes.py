@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from server.api import (
     auth,
+    builder,
     chat,
     dealerships,
     health,
@@ -39,6 +40,7 @@ ENDPOINTS: list[Endpoint] = [
     *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
+    *builder.ENDPOINTS,
 ]
 
 

@@ -17,6 +17,9 @@ const Staff = lazy(() => import("./pages/Staff"));
 const Personas = lazy(() => import("./pages/Personas"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Dealerships = lazy(() => import("./pages/Dealerships"));
+const Scenarios = lazy(() => import("./pages/Scenarios"));
+const ScenarioBuilder = lazy(() => import("./pages/ScenarioBuilder"));
+const Rubrics = lazy(() => import("./pages/Rubrics"));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -68,6 +71,9 @@ export function App() {
             <Route path="documents" element={page(ADMINS, <Documents />)} />
             <Route path="staff" element={page(ADMINS, <Staff />)} />
             <Route path="personas" element={page(ADMINS, <Personas />)} />
+            <Route path="scenarios" element={page(ADMINS, <Scenarios />)} />
+            <Route path="scenarios/builder" element={page(ADMINS, <ScenarioBuilder />)} />
+            <Route path="rubrics" element={page(ADMINS, <Rubrics />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />

@@ -16,6 +16,8 @@ export const NAV: NavItem[] = [
   { path: "/documents", label: "Documents", roles: ADMINS },
   { path: "/staff", label: "Staff", roles: ADMINS },
   { path: "/personas", label: "Personas", roles: ADMINS },
+  { path: "/scenarios", label: "Scenarios", roles: ADMINS },
+  { path: "/rubrics", label: "Rubrics", roles: ADMINS },
   { path: "/reports", label: "Answer reports", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];

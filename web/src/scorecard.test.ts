@@ -8,18 +8,7 @@ const roleplay: Scorecard = {
   mode: "roleplay",
   persona_id: "sam-price",
   generated_by: "offline",
-  version: 2,
-  rubric_id: "general-sales",
-  rubric_name: "General sales conversation",
-  overall: 60,
-  legacy_overall: 3.4,
-  passed: false,
-  pass_score: 70,
-  criteria: [],
-  facts: [],
-  goal_met: null,
-  scenario_id: null,
-  scenario_title: null,
+  overall: 3.4,
   scores: [
     { dimension: "rapport", score: 4, evidence: "Great to meet you", message_id: null },
     { dimension: "objection_handling", score: 2, evidence: "So…", message_id: "a3c1" },
@@ -41,7 +30,7 @@ describe("readScorecard", () => {
       ["Rapport", 4, "Great to meet you"],
       ["Objection handling", 2, "So…"],
     ]);
-    expect(view.overall).toBe(60);
+    expect(view.overall).toBe(3.4);
     expect(view.summary).toBe("Strong rapport; the trade-in was left open.");
   });
 

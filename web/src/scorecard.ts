@@ -1,5 +1,5 @@
 /**
- * Turns a scorecard (`ScorecardOut`, version 2: `overall` 0-100; role-play scores 1-5 per dimension, each with a line the
+ * Turns a scorecard (`ScorecardOut`: role-play scores 1-5 per dimension, each with a line the
  * salesperson said as evidence, plus objections and talk figures) into rows the UI shows.
  */
 import type { Scorecard } from "./api/types";

@@ -137,6 +137,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/builder/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start building a scenario (optionally from a real conversation) */
+        post: operations["start_builder_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/builder/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Resume a builder session */
+        get: operations["get_builder_session"];
+        put?: never;
+        post?: never;
+        /** Abandon a builder session */
+        delete: operations["abandon_builder_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/builder/sessions/{session_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The draft persona and scenario (not saved: POST /personas, then POST /scenarios) */
+        post: operations["complete_builder_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/builder/sessions/{session_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer the builder's question */
+        post: operations["answer_builder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat": {
         parameters: {
             query?: never;
@@ -613,6 +682,80 @@ export interface components {
              */
             text: string;
         };
+        /** BuilderAnswer */
+        BuilderAnswer: {
+            /** Text */
+            text: string;
+        };
+        /** BuilderOut */
+        BuilderOut: {
+            /**
+             * Collected
+             * @description the fields gathered so far (unknown ones are absent)
+             */
+            collected: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Done
+             * @description the admin accepted the draft at the review
+             */
+            done: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Messages
+             * @description the chat so far, for a resumed session
+             */
+            messages: components["schemas"]["Message"][];
+            /**
+             * Question
+             * @description null once the session has expired
+             */
+            question: string | null;
+            stage: components["schemas"]["Stage"];
+            status: components["schemas"]["BuilderStatus"];
+        };
+        /** BuilderStart */
+        BuilderStart: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Kind
+             * @constant
+             */
+            kind: "scenario";
+            /**
+             * Source Transcript
+             * @description a real conversation, one 'Speaker: words' line per turn, to draft from
+             * @default null
+             */
+            source_transcript: string | null;
+        };
+        /**
+         * BuilderStatus
+         * @enum {string}
+         */
+        BuilderStatus: "active" | "completed" | "expired" | "abandoned";
         /**
          * Channel
          * @enum {string}
@@ -993,6 +1136,16 @@ export interface components {
              */
             waiting_behind: number | null;
         };
+        /** DraftOut */
+        DraftOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            persona: components["schemas"]["PersonaSpec"];
+            scenario: components["schemas"]["ScenarioDraft"];
+        };
         /** ErrorBody */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1095,6 +1248,16 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** Message */
+        Message: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "builder" | "admin";
+            /** Text */
+            text: string;
         };
         /** MessageOut */
         MessageOut: {
@@ -1377,6 +1540,64 @@ export interface components {
             vehicle: string | null;
             /**
              * Voice
+             * @default null
+             */
+            voice: string | null;
+        };
+        /** PersonaSpec */
+        PersonaSpec: {
+            /**
+             * Agree Line
+             * @default
+             */
+            agree_line: string;
+            /**
+             * Budget
+             * @default
+             */
+            budget: string;
+            /**
+             * Difficulty
+             * @default medium
+             * @enum {string}
+             */
+            difficulty: "easy" | "medium" | "hard";
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "trainer" | "customer";
+            /** Lines */
+            lines?: {
+                [key: string]: string[];
+            };
+            /** Name */
+            name: string;
+            /** Objections */
+            objections?: components["schemas"]["Objection"][];
+            /**
+             * Opening Line
+             * @default
+             */
+            opening_line: string;
+            /**
+             * Personality
+             * @default
+             */
+            personality: string;
+            /**
+             * Summary
+             * @default
+             */
+            summary: string;
+            /**
+             * Vehicle
+             * @default
+             */
+            vehicle: string;
+            /**
+             * Voice
+             * @description TTS voice for the voice channel
              * @default null
              */
             voice: string | null;
@@ -1667,6 +1888,45 @@ export interface components {
              * @default null
              */
             name: string | null;
+        };
+        /**
+         * ScenarioDraft
+         * @description `ScenarioSpec` with `persona_id` left for the client: null until the persona is saved.
+         */
+        ScenarioDraft: {
+            /** Active */
+            active: boolean;
+            /**
+             * Difficulty
+             * @enum {string}
+             */
+            difficulty: "easy" | "medium" | "hard";
+            /** Goal */
+            goal: string;
+            /** Hidden Facts */
+            hidden_facts: components["schemas"]["HiddenFact"][];
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "roleplay" | "training";
+            /** Objections */
+            objections: components["schemas"]["Objection"][];
+            /** Pass Score */
+            pass_score: number;
+            /**
+             * Persona Id
+             * @description null: set it to the id POST /api/v1/personas returns
+             */
+            persona_id: string | null;
+            /** Rubric Id */
+            rubric_id: string;
+            /** Situation */
+            situation: string;
+            /** Time Limit S */
+            time_limit_s: number | null;
+            /** Title */
+            title: string;
         };
         /** ScenarioIn */
         ScenarioIn: {
@@ -2172,6 +2432,11 @@ export interface components {
              */
             score: number | null;
         };
+        /**
+         * Stage
+         * @enum {string}
+         */
+        Stage: "customer" | "vehicle" | "objections" | "difficulty" | "hidden_facts" | "goal" | "review";
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -2692,6 +2957,363 @@ export interface operations {
             };
             /** @description Validation error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_builder_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BuilderStart"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuilderOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_builder_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuilderOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    abandon_builder_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    complete_builder_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    answer_builder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BuilderAnswer"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuilderOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -41,15 +41,69 @@ export type Difficulty = Persona["difficulty"];
 export type SessionSummary = Schemas["SessionSummary"];
 export type SessionList = Schemas["SessionList"];
 export type SessionMessage = Schemas["MessageOut"];
-export type Scorecard = Schemas["ScorecardOut"];
+/**
+ * What POST /sessions/{id}/end returns: scorecard version 2 (the rubric's criteria with evidence,
+ * facts, goal, pass/fail) with the version 1 fields (five dimensions, talk figures) beside it.
+ */
+export type ScorecardV2 = Schemas["ScorecardOut"];
+/** A version 1 card, stored by sessions that ended before scenarios: no version, no criteria. */
+export type Scorecard = Omit<ScorecardV2, "version" | "criteria" | "facts" | "goal_met" | "legacy_overall" | "pass_score" |
+  "passed" | "rubric_id" | "rubric_name" | "scenario_id" | "scenario_title">;
+/** Either scorecard a session can hold; `isV2` (scorecardV2.ts) tells them apart. */
+export type AnyScorecard = ScorecardV2 | Scorecard;
+export type CriterionResult = Schemas["CriterionOut"];
+export type FactResult = Schemas["FactOut"];
 export type Score = Schemas["ScoreOut"];
 /**
  * The server declares a stored scorecard as a free-form object; it is the same record that
  * POST /sessions/{id}/end returns (`ScorecardOut`, built by server/conversation/scorecard.py).
  */
-export type SessionDetail = Omit<Schemas["SessionDetail"], "scorecard"> & { scorecard: Scorecard | null };
+export type SessionDetail = Omit<Schemas["SessionDetail"], "scorecard" | "scenario"> & {
+  scorecard: AnyScorecard | null;
+  /** The scenario as it was when the session started (its frozen copy), for sessions with one. */
+  scenario?: FrozenScenario | null;
+};
 export type ReportIn = Schemas["ReportIn"];
 export type Report = Schemas["ReportOut"];
 export type ReportList = Schemas["ReportList"];
 export type ReportPatch = Pick<Schemas["ReportPatch"], "status"> & Partial<Schemas["ReportPatch"]>;
 export type ReportStatus = Schemas["ReportStatus"];
+
+// --- scenarios and rubrics (issue 18) ---
+export type Criterion = Schemas["CriterionSpec"];
+export type Scale = Criterion["scale"];
+export type Rubric = Schemas["RubricOut"];
+export type RubricIn = Schemas["RubricIn"];
+export type RubricList = Schemas["RubricList"];
+export type RubricPatch = Partial<Schemas["RubricPatch"]>;
+export type HiddenFact = Schemas["HiddenFact"];
+export type Scenario = Schemas["ScenarioOut"];
+export type ScenarioIn = Schemas["ScenarioIn"];
+export type ScenarioList = Schemas["ScenarioList"];
+export type ScenarioPatch = Partial<Schemas["ScenarioPatch"]>;
+/** A scenario's fields as the editors hold them: its lists always present, no dealership yet. */
+export type ScenarioFieldsValue = Omit<ScenarioIn, "objections" | "hidden_facts" | "dealership_id"> & {
+  objections: Objection[];
+  hidden_facts: HiddenFact[];
+};
+/**
+ * What a session keeps of its scenario (server/training/spec.py `FrozenScenario`); the server
+ * declares the session's `scenario` as an open object.
+ */
+export interface FrozenScenario {
+  id: string;
+  spec: Omit<ScenarioIn, "dealership_id">;
+  rubric_id: string;
+  rubric: Omit<RubricIn, "dealership_id">;
+}
+
+// --- the guided builder (issue 18) ---
+export type BuilderSession = Schemas["BuilderOut"];
+export type BuilderStage = Schemas["Stage"];
+export type BuilderStatus = Schemas["BuilderStatus"];
+export type BuilderStart = Schemas["BuilderStart"];
+export type BuilderAnswer = Schemas["BuilderAnswer"];
+/** Each answer returns the whole session again (the next question, what is gathered, the chat). */
+export type BuilderReply = BuilderSession;
+/** The draft persona and scenario (`scenario.persona_id` null until the persona is saved). */
+export type BuilderDraft = Schemas["DraftOut"];

@@ -1,4 +1,5 @@
-/** Scores over time as a small inline SVG line chart (no chart library: it stays light). */
+/** Scores over time (0-100, as every session summary gives them) as a small inline SVG line chart
+ * (no chart library: it stays light). */
 
 export interface ScorePoint {
   at: Date;
@@ -14,7 +15,6 @@ export function ScoreChart({ points }: { points: ScorePoint[] }) {
   if (points.length === 0) return <p className="muted">No scored sessions yet. Finish a practice session to see your progress.</p>;
   const sorted = [...points].sort((a, b) => a.at.getTime() - b.at.getTime());
   const x = (i: number) => PAD.left + (sorted.length === 1 ? (W - PAD.left - PAD.right) / 2 : (i * (W - PAD.left - PAD.right)) / (sorted.length - 1));
-  // Scores are 0-100 (scorecard v2's `overall`; the server puts older 1-5 cards on that scale too).
   const y = (score: number) => PAD.top + ((100 - score) * (H - PAD.top - PAD.bottom)) / 100;
   const path = sorted.map((p, i) => `${i === 0 ? "M" : "L"}${x(i).toFixed(1)},${y(p.score).toFixed(1)}`).join(" ");
   const first = sorted[0]!;
@@ -25,7 +25,7 @@ export function ScoreChart({ points }: { points: ScorePoint[] }) {
         <title id="chart-title">Scores over time</title>
         <desc id="chart-desc">
           {sorted.length} sessions from {first.at.toLocaleDateString()} to {last.at.toLocaleDateString()}; latest score{" "}
-          {last.score.toFixed(0)} out of 100.
+          {Math.round(last.score)} out of 100.
         </desc>
         {[0, 25, 50, 75, 100].map((s) => (
           <g key={s}>
@@ -38,7 +38,7 @@ export function ScoreChart({ points }: { points: ScorePoint[] }) {
         <path d={path} className="line" />
         {sorted.map((p, i) => (
           <circle key={i} cx={x(i)} cy={y(p.score)} r={4} className="point">
-            <title>{`${p.label}: ${p.score.toFixed(0)}`}</title>
+            <title>{`${p.label}: ${Math.round(p.score)}`}</title>
           </circle>
         ))}
         <text x={PAD.left} y={H - 8} className="axis">

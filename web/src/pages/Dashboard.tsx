@@ -17,7 +17,7 @@ export default function Dashboard() {
   const staff = useResource<UserList>(admin ? "/api/v1/users" : null, { limit: "1" });
   const items = sessions.data?.items ?? [];
   const points: ScorePoint[] = items.flatMap((s) =>
-    s.overall_score !== null ? [{ at: new Date(when(s)), score: s.overall_score, label: `${s.persona_name} ${formatDate(when(s))}` }] : [],
+    s.overall_score !== null ? [{ at: new Date(when(s)), score: s.overall_score, label: `${s.scenario_title ?? s.persona_name} ${formatDate(when(s))}` }] : [],
   );
 
   return (
@@ -68,11 +68,22 @@ export default function Dashboard() {
                     <td>{formatDate(when(s))}</td>
                     {admin ? <td>{s.user_name}</td> : null}
                     <td>{sessionKind(s)}</td>
-                    <td>{s.persona_name}</td>
+                    <td>
+                      {s.persona_name}
+                      {s.scenario_title ? <span className="muted small"> · {s.scenario_title}</span> : null}
+                    </td>
                     <td>
                       <StatusBadge status={s.status} label={SESSION_STATUS_LABEL[s.status]} />
                     </td>
-                    <td>{s.overall_score !== null ? s.overall_score.toFixed(0) : "—"}</td>
+                    <td>
+                      {s.overall_score !== null ? Math.round(s.overall_score) : "—"}
+                      {s.passed !== null ? (
+                        <>
+                          {" "}
+                          <StatusBadge status={s.passed ? "passed" : "not-passed"} label={s.passed ? "passed" : "not passed"} />
+                        </>
+                      ) : null}
+                    </td>
                     <td>
                       <Link to={`/sessions/${s.id}`}>Review</Link>
                     </td>

@@ -1,30 +1,88 @@
 import { lazy, Suspense, useState } from "react";
-import type { Mode, PersonaList } from "../api/types";
+import type { Mode, PersonaList, Scenario, ScenarioList } from "../api/types";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
+import { OBJECTIONS } from "../objections";
+import { DIFFICULTY_LABEL } from "../scenarios";
 import { TextChat } from "./practise/TextChat";
 
 // Voice pulls in the audio engine and worklets: load it only when someone picks it.
 const VoicePanel = lazy(() => import("./practise/VoicePanel"));
 
 type Channel = "voice" | "text";
+/** Who the trainee talks to: Adam, a customer persona, or a scenario (its customer, rubric and pass mark). */
+type Choice = Mode | "scenario";
+
+function scenarioDetails(s: Scenario): string {
+  const parts = [DIFFICULTY_LABEL[s.difficulty], ...(s.objections ?? []).map((o) => OBJECTIONS[o])];
+  if (s.time_limit_s) parts.push(`${Math.round(s.time_limit_s / 60)} min`);
+  return parts.join(" · ");
+}
+
+function ScenarioChoices({ scenarios, value, onChange }: { scenarios: Scenario[]; value: string; onChange: (id: string) => void }) {
+  if (scenarios.length === 0) return <p className="muted">No scenarios yet: ask your manager to set one up.</p>;
+  return (
+    <ul className="scenario-choices" aria-label="Scenarios" data-testid="scenario-choices">
+      {scenarios.map((s) => (
+        <li key={s.id} className="scenario-choice" data-scenario-id={s.id}>
+          <label className="choice">
+            <input
+              type="radio"
+              name="scenario"
+              value={s.id}
+              required
+              checked={value === s.id}
+              onChange={() => onChange(s.id)}
+              aria-describedby={`scenario-${s.id}-details`}
+            />
+            <strong>{s.title}</strong>
+          </label>
+          <div id={`scenario-${s.id}-details`}>
+            <p className="muted small">{scenarioDetails(s)}</p>
+            {s.situation ? <p className="small">{s.situation}</p> : null}
+            {s.goal ? <p className="small"><strong>Your goal:</strong> {s.goal}</p> : null}
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 export default function Practise() {
   // The list holds active personas only; role-play is with the customers.
   const personas = useResource<PersonaList>("/api/v1/personas", { kind: "customer" });
-  const [mode, setMode] = useState<Mode>("training");
+  // Salespeople see their dealership's active scenarios.
+  const scenarioList = useResource<ScenarioList>("/api/v1/scenarios");
+  const [mode, setMode] = useState<Choice>("training");
   const [personaId, setPersonaId] = useState("");
+  const [scenarioId, setScenarioId] = useState("");
   const [channel, setChannel] = useState<Channel>("voice");
-  const [started, setStarted] = useState<{ mode: Mode; personaId?: string; channel: Channel; key: number } | null>(null);
+  const [started, setStarted] = useState<{ mode: Mode; personaId?: string; scenario?: Scenario; channel: Channel; key: number } | null>(null);
 
   const customers = personas.data?.items ?? [];
   const persona = customers.find((p) => p.id === personaId);
+  const scenarios = scenarioList.data?.items ?? [];
 
   if (started) {
-    const props = { mode: started.mode, ...(started.personaId ? { personaId: started.personaId } : {}), onLeave: () => setStarted(null) };
+    const props = {
+      mode: started.mode,
+      ...(started.personaId ? { personaId: started.personaId } : {}),
+      ...(started.scenario
+        ? {
+            scenarioId: started.scenario.id,
+            assistantName: customers.find((p) => p.id === started.scenario?.persona_id)?.name ?? "Customer",
+            timeLimitS: started.scenario.time_limit_s,
+          }
+        : {}),
+      onLeave: () => setStarted(null),
+    };
+    const title = started.scenario
+      ? `Scenario: ${started.scenario.title}`
+      : started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`;
     return (
       <section>
-        <PageHeader title={started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`} />
+        <PageHeader title={title} />
+        {started.scenario?.goal ? <p className="muted">Your goal: {started.scenario.goal}</p> : null}
         {started.channel === "text" ? (
           <TextChat key={started.key} {...props} />
         ) : (
@@ -43,6 +101,11 @@ export default function Practise() {
         className="card practise-setup"
         onSubmit={(e) => {
           e.preventDefault();
+          const scenario = scenarios.find((sc) => sc.id === scenarioId);
+          if (mode === "scenario") {
+            if (scenario) setStarted({ mode: scenario.mode, scenario, channel, key: Date.now() });
+            return;
+          }
           setStarted({ mode, ...(mode === "roleplay" && personaId ? { personaId } : {}), channel, key: Date.now() });
         }}
       >
@@ -62,7 +125,21 @@ export default function Practise() {
               <span className="muted">Practise on a realistic customer with real objections.</span>
             </span>
           </label>
+          <label className="choice">
+            <input type="radio" name="mode" value="scenario" checked={mode === "scenario"} onChange={() => setMode("scenario")} />
+            <span>
+              <strong>Practise a scenario</strong>
+              <span className="muted">A situation your manager set up, scored against its rubric with a pass mark.</span>
+            </span>
+          </label>
         </fieldset>
+        {mode === "scenario" ? (
+          <div>
+            {scenarioList.loading ? <Loading label="Loading scenarios…" /> : null}
+            <ErrorMessage error={scenarioList.error} title="Scenarios could not be loaded" />
+            {scenarioList.data ? <ScenarioChoices scenarios={scenarios} value={scenarioId} onChange={setScenarioId} /> : null}
+          </div>
+        ) : null}
         {mode === "roleplay" ? (
           <div>
             {personas.loading ? <Loading label="Loading customers…" /> : null}

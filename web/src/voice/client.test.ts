@@ -86,6 +86,20 @@ describe("VoiceClient", () => {
     expect(s.client.sessionId).toBe("s-1");
   });
 
+  it("starts a scenario with its id, and resumes it by the session id alone", async () => {
+    const s = setup({ personaId: undefined, scenarioId: "sc-1" });
+    const socket = await live(s, "s-7");
+    expect(socket.json()[1]).toMatchObject({ type: "start", mode: "roleplay", scenario_id: "sc-1" });
+    expect(socket.json()[1]).not.toHaveProperty("persona_id");
+    socket.drop(1006);
+    s.timers[0]!.fn();
+    const second = s.sockets[1]!;
+    second.open();
+    await flush();
+    expect(second.json()[1]).toMatchObject({ type: "start", session_id: "s-7" });
+    expect(second.json()[1]).not.toHaveProperty("scenario_id");
+  });
+
   it("sends no audio before the session is ready", async () => {
     const s = setup();
     s.client.connect();

@@ -37,6 +37,7 @@ export interface VoiceClientOptions {
   url: string;
   mode: Mode;
   personaId?: string;
+  /** A scenario to practise (issue 18): the session records a frozen copy of it. */
   scenarioId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
@@ -146,7 +147,8 @@ export class VoiceClient {
       input_audio: INPUT_FORMAT,
       output_audio: { encoding: "pcm_s16le", sample_rate: this.options.outputSampleRate },
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
-      ...(this.options.scenarioId ? { scenario_id: this.options.scenarioId } : {}),
+      // Only a new session names its scenario: a resumed one already holds its frozen copy.
+      ...(this.options.scenarioId && !this.sessionId ? { scenario_id: this.options.scenarioId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
     };
     socket.send(JSON.stringify(start));

@@ -1,15 +1,19 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { streamChat } from "../../api/chat";
 import { api } from "../../api/http";
-import type { Mode, Scorecard as ScorecardData, Source } from "../../api/types";
+import type { Mode, AnyScorecard as ScorecardData, Source } from "../../api/types";
 import { Scorecard } from "../../components/Scorecard";
 import { Backchannels } from "../../components/Backchannels";
 import { Sources } from "../../components/Sources";
+import { TimeLeft } from "../../components/TimeLeft";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import type { TimedWord } from "../../voice/protocol";
 import { Caption } from "./Caption";
+
+/** The chat's 409 once a scenario's time limit has passed (server/training/turns.py). */
+export const TIME_LIMIT_REACHED = "time_limit_reached";
 
 export interface Turn {
   id: string;
@@ -27,6 +31,12 @@ export interface Turn {
 export interface PracticeProps {
   mode: Mode;
   personaId?: string;
+  /** A scenario to practise: sent with the first message, which starts the session. */
+  scenarioId?: string;
+  /** What the other side is called in the transcript. */
+  assistantName?: string;
+  /** A scenario's time limit, counted from the first message (as the server counts it). */
+  timeLimitS?: number | null;
   onLeave: () => void;
 }
 
@@ -70,12 +80,14 @@ export function EndedView({ sessionId, scorecard, empty = false, onLeave }: { se
   );
 }
 
-export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
+export function TextChat({ mode, personaId, scenarioId, assistantName, timeLimitS, onLeave }: PracticeProps) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [ended, setEnded] = useState<ScorecardData>();
+  const [deadline, setDeadline] = useState<number>();
+  const [timeUp, setTimeUp] = useState(false);
   const sessionId = useRef<string | undefined>(undefined);
   const counter = useRef(0);
 
@@ -90,12 +102,18 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
     setDraft("");
     setError(undefined);
     setBusy(true);
+    if (timeLimitS && deadline === undefined) setDeadline(Date.now() + timeLimitS * 1000);
     const n = ++counter.current;
     let replyId = `pending-${n}`;
     setTurns((all) => [...all, { id: `user-${n}`, role: "user", text: message }, { id: replyId, role: "assistant", text: "", streaming: true }]);
     try {
       await streamChat(
-        { message, mode, ...(personaId ? { persona_id: personaId } : {}), ...(sessionId.current ? { session_id: sessionId.current } : {}) },
+        {
+          message, mode,
+          ...(personaId ? { persona_id: personaId } : {}),
+          ...(scenarioId && !sessionId.current ? { scenario_id: scenarioId } : {}),
+          ...(sessionId.current ? { session_id: sessionId.current } : {}),
+        },
         {
           delta: (text) => update(replyId, (t) => ({ ...t, text: t.text + text })),
           sources: (sources) => update(replyId, (t) => ({ ...t, sources })),
@@ -107,7 +125,10 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
         },
       );
     } catch (e) {
-      setError(asApiError(e).message);
+      const error = asApiError(e);
+      // The scenario's time has run out on the server's clock: the session is scored as it stands.
+      if (error.code === TIME_LIMIT_REACHED) setTimeUp(true);
+      setError(error.message);
       update(replyId, (t) => ({ ...t, streaming: false }));
     } finally {
       setBusy(false);
@@ -123,10 +144,23 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
     }
   }
 
-  const name = mode === "training" ? "Adam" : "Customer";
+  useEffect(() => {
+    // Time is up: once the reply in flight has arrived, end the session and show its scorecard.
+    if (timeUp && !busy && !ended && sessionId.current) void end();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [timeUp, busy]);
+
+  const name = assistantName ?? (mode === "training" ? "Adam" : "Customer");
   if (ended && sessionId.current) return <EndedView sessionId={sessionId.current} scorecard={ended} onLeave={onLeave} />;
   return (
     <div className="chat card">
+      {deadline !== undefined ? (
+        <p className="row">
+          <TimeLeft deadline={deadline} onExpire={() => setTimeUp(true)} />
+        </p>
+      ) : timeLimitS ? (
+        <p className="muted small">You have {Math.round(timeLimitS / 60)} minutes from your first message.</p>
+      ) : null}
       <Transcript turns={turns} assistantName={name} />
       <ErrorMessage error={error} />
       <form className="composer" onSubmit={send}>
@@ -146,7 +180,7 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
             }}
           />
         </label>
-        <button type="submit" disabled={busy || !draft.trim()}>
+        <button type="submit" disabled={busy || timeUp || !draft.trim()}>
           {busy ? "Answering…" : "Send"}
         </button>
       </form>

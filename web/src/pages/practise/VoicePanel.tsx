@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken } from "../../api/http";
-import type { Scorecard as ScorecardData, SessionDetail } from "../../api/types";
+import type { AnyScorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { ResponseTimes } from "../../components/ResponseTimes";
+import { TimeLeft } from "../../components/TimeLeft";
 import { ErrorMessage } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
@@ -34,7 +35,9 @@ function socketUrl(): string {
   return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
 }
 
-export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) {
+export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: PracticeProps) {
+  // A scenario's time limit, from `ready` (the server ends the session when it passes).
+  const [deadline, setDeadline] = useState<number>();
   const [state, setState] = useState<VoiceState>("idle");
   const [detail, setDetail] = useState<string>();
   const [hearing, setHearing] = useState(false);
@@ -59,6 +62,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       url: socketUrl(),
       mode,
       ...(personaId ? { personaId } : {}),
+      ...(scenarioId ? { scenarioId } : {}),
       outputSampleRate: 24000,
       getToken: accessToken,
     });
@@ -130,6 +134,7 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         );
         notice.current.show(undefined);
         setWarning(undefined);
+        setDeadline(typeof m.time_left_s === "number" ? Date.now() + m.time_left_s * 1000 : undefined);
         break;
       case "vad":
         setHearing(m.speaking);
@@ -184,7 +189,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       if (detail.status === "ended") return setEnded({ scorecard: detail.scorecard, empty: detail.message_count === 0 });
       // It could not be ended over there (its error is in the server log): end it here.
       const card = await api<ScorecardData>("POST", `/api/v1/sessions/${sessionId}/end`);
-      setEnded({ scorecard: card.turns > 0 ? card : null, empty: card.turns === 0 });
+      const empty = card.turns === 0; // a version 2 card may leave the count out: then it had turns
+      setEnded({ scorecard: empty ? null : card, empty });
     } catch (e) {
       notice.current.show(asApiError(e).message);
     }
@@ -215,6 +221,12 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
         {detail && state !== "live" ? <span className="muted"> ({detail})</span> : null}
         {offline.length > 0 ? <span className="badge">offline: {offline.join(", ")}</span> : null}
       </div>
+      {/* Outside the status line: a live region would read the timer out every second. */}
+      {deadline !== undefined && state === "live" ? (
+        <p className="row">
+          <TimeLeft deadline={deadline} />
+        </p>
+      ) : null}
       <div className="mic" aria-label="Microphone">
         <meter min={0} max={0.3} value={Math.min(level, 0.3)} aria-label="Microphone level" />
         <span data-testid="hearing" className={hearing ? "hearing on" : "hearing"}>
