@@ -205,7 +205,10 @@ def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
         return b"\x00" * int(params.framerate * seconds) * frame_bytes
 
     # Barge-in: speak again ~1.5 s after the first question, while the answer is being spoken.
-    body = speech + silence(1.5) + speech + silence(6) if repeat_during_reply else speech + silence(8)
+    # Otherwise the next loop must not speak over the answer: 20 s leave a loaded machine time to
+    # synthesise (Piper runs ~0.1-0.3x real time per core, slower when the cores are shared) and
+    # play it.
+    body = speech + silence(1.5) + speech + silence(6) if repeat_during_reply else speech + silence(20)
     with wave.open(str(path), "wb") as out:
         out.setparams(params)
         out.writeframes(body)
@@ -223,9 +226,9 @@ async def test_captions_highlight_each_word_as_it_is_spoken(world: World, app: S
                                                           database_url: str, tmp_path: Path) -> None:
     needs(app, 5)
     data, _ = await accounts(world)
-    # Word timings come from the synthesizer: eSpeak NG times its words, Piper (the default
-    # offline voice) does not yet, so this server speaks with eSpeak NG.
-    with another_instance(settings, database_url, tmp_path, OFFLINE_TTS="espeak", OPENAI_API_KEY="",
+    # Word timings come from the synthesizer: here Piper, the default offline voice, from its own
+    # phoneme durations.
+    with another_instance(settings, database_url, tmp_path, OFFLINE_TTS="piper", OPENAI_API_KEY="",
                           ELEVENLABS_API_KEY="", PINECONE_API_KEY="") as server:
         await run_spec("captions", server, {"accounts": data},
                        fake_audio=speech_wav(tmp_path / "captions.wav", repeat_during_reply=False))
