@@ -5,7 +5,8 @@ this machine, alone and behind a real server.
             dealership sentence set and of TTS on the same sentences; word error rate per voice
             (every sentence in every voice of tests/offline_speech.py plus extra eSpeak speeds).
   piper     Piper alone: its load time in fresh processes (the first with an empty model cache,
-            so it patches the model for its phoneme durations; the others read the cached file),
+            so it patches the model for its phoneme durations; the others read the cached file;
+            one more with a cache it cannot write, so it patches in memory),
             and the real-time factor of streaming the sentence set through PiperSynthesizer at
             the session rate (synthesis, resampling and word timings), with the words timed.
   latency   one offline session (no keys) over a real server: first reply audio after the end of
@@ -113,6 +114,12 @@ def bench_piper_loads(loads: int) -> None:
                                  env={**os.environ, "XDG_CACHE_HOME": cache}, check=True)
             print(f"piper load, {'empty cache' if index == 0 else 'cached'}: {out.stdout.strip()} "
                   f"(process {time.perf_counter() - began:.2f} s)", flush=True)
+        # A cache that cannot be written (a file where its folder should be): patched in memory.
+        blocked = Path(cache) / "blocked"
+        blocked.write_text("")
+        out = subprocess.run([sys.executable, "-c", _LOAD_PIPER], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "XDG_CACHE_HOME": str(blocked)}, check=True)
+        print(f"piper load, unwritable cache (patched in memory): {out.stdout.strip()}", flush=True)
 
 
 async def bench_piper() -> None:
