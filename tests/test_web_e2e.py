@@ -182,12 +182,11 @@ async def test_personas_copy_edit_disable_enable(world: World, live_server: Live
     await run_spec("personas", live_server, {"accounts": data})
 
 
-def spoken_wav(path: Path) -> Path:
+def spoken_wav(path: Path, text: str = "The customer says the monthly payment is too high. What should I say?") -> Path:
     """Spoken English from espeak-ng: what the specs' scripted microphone says (web/e2e/lib.mjs)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng to synthesise the fake microphone's speech (apt-get install espeak-ng)")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(path),
-                    "The customer says the monthly payment is too high. What should I say?"], check=True)
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(path), text], check=True)
     return path
 
 
@@ -239,6 +238,16 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
     needs(app, 5)
     data, _ = await accounts(world)
     await run_spec("barge_in", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "barge.wav"))})
+
+
+async def test_backchannel_is_a_note_on_the_customers_message(world: World, live_server: LiveServer, app: Starlette,
+                                                             tmp_path: Path) -> None:
+    """Issue 16: "yeah" said over the reply pauses it and it plays on; the transcript shows the
+    backchannel as a note on the customer's message, not as a turn."""
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("backchannel", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "turn.wav")),
+                                                "backchannel": str(spoken_wav(tmp_path / "yeah.wav", "Yeah."))})
 
 
 def silent_wav(path: Path, seconds: float = 10) -> Path:
