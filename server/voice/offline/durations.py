@@ -5,7 +5,8 @@ A VITS voice decides how long each phoneme lasts (its duration predictor's `w_ce
 `hop_length` samples) before it makes any sound; the shipped ONNX keeps that tensor internal.
 piper-tts's own `patch_voice_with_alignment` marks it as a graph output (it needs the `onnx`
 package), and Piper then returns it with each sentence's audio (`include_alignments=True`).
-Patching costs ~0.9 s (mostly importing `onnx`), so it is done once per model file: the patched
+Patching costs ~1 s on a quiet machine and ~5 s on a busy one (importing `onnx`, round-tripping
+the 63 MB graph through it: docs/benchmarks.md), so it is done once per model file: the patched
 model is written to the user's cache directory under the source file's SHA-256 (hashing the 63 MB
 file costs ~0.1 s; a reinstalled or different voice gets its own file) and later loads read it
 as they read the shipped model. Where the cache cannot be written, the model is patched in

@@ -46,8 +46,8 @@ class PiperWords:
     def __init__(self, text: str, sentences: Sequence[Sequence[str]], phonemize: Phonemize) -> None:
         self.tokens = text.split()
         self.sentences = [list(s) for s in sentences]
-        # One entry per spoken phoneme, per sentence: the token it belongs to (None: a space,
-        # punctuation, or a sentence nothing was matched in).
+        # One entry per spoken phoneme, per sentence: the token it belongs to (None: a space or
+        # punctuation, whose time belongs to no word).
         self._owner: list[list[int | None]] = [[None] * len(s) for s in self.sentences]
         self._times: dict[int, tuple[float, float]] = {}  # token -> (start, end) samples
         self._last: list[tuple[int, int] | None] = [None] * len(self.tokens)  # token -> its last (sentence, phoneme)
