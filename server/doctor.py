@@ -100,7 +100,12 @@ def _offline_voice(settings: Settings) -> int:
             _line(False if used[part] else None, f"model:{part}", detail)
             failures += used[part]
             continue
-        _line(True, f"model:{part}", f"{name} ({role}): loaded in {model_loaded.load_s:.2f} s from {model_loaded.path}")
+        detail = f"{name} ({role}): loaded in {model_loaded.load_s:.2f} s from {model_loaded.path}"
+        if part == "tts":
+            # Piper's words are timed from the patched model's phoneme durations (captions, heard text).
+            detail += ("; word timings from its phoneme durations" if models.timed(model_loaded.model)
+                       else "; NO word timings (the model could not be patched: see the log)")
+        _line(True, f"model:{part}", detail)
     if not any(used.values()) or not loaded:
         return failures
     threads = settings.offline_voice_threads or cpu_count()

@@ -120,7 +120,8 @@ def test_migrate_and_doctor(settings: Settings) -> None:
     # No keys: both offline models are in use; each is loaded and timed, and the machine's
     # capacity for offline voice sessions is measured.
     assert re.search(r"\[ok  \] model:stt +faster-whisper tiny\.en \(in use\): loaded in \d+\.\d\d s", doctor.stdout)
-    assert re.search(r"\[ok  \] model:tts +piper en_US-joe-medium \(in use\): loaded in \d+\.\d\d s", doctor.stdout)
+    assert re.search(r"\[ok  \] model:tts +piper en_US-joe-medium \(in use\): loaded in \d+\.\d\d s from \S+"
+                     r"; word timings from its phoneme durations", doctor.stdout)
     assert re.search(r"about \d+ concurrent offline voice sessions", doctor.stdout), doctor.stdout
     assert doctor.stdout.strip().endswith("all checks passed")
 

@@ -202,12 +202,11 @@ async def test_scenario_and_rubric_editors(world: World, live_server: LiveServer
     await run_spec("scenario_editor", live_server, {"accounts": data})
 
 
-def spoken_wav(path: Path) -> Path:
+def spoken_wav(path: Path, text: str = "The customer says the monthly payment is too high. What should I say?") -> Path:
     """Spoken English from espeak-ng: what the specs' scripted microphone says (web/e2e/lib.mjs)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng to synthesise the fake microphone's speech (apt-get install espeak-ng)")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(path),
-                    "The customer says the monthly payment is too high. What should I say?"], check=True)
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(path), text], check=True)
     return path
 
 
@@ -225,7 +224,10 @@ def speech_wav(path: Path, *, repeat_during_reply: bool) -> Path:
         return b"\x00" * int(params.framerate * seconds) * frame_bytes
 
     # Barge-in: speak again ~1.5 s after the first question, while the answer is being spoken.
-    body = speech + silence(1.5) + speech + silence(6) if repeat_during_reply else speech + silence(8)
+    # Otherwise the next loop must not speak over the answer: 20 s leave a loaded machine time to
+    # synthesise (Piper runs ~0.1-0.3x real time per core, slower when the cores are shared) and
+    # play it.
+    body = speech + silence(1.5) + speech + silence(6) if repeat_during_reply else speech + silence(20)
     with wave.open(str(path), "wb") as out:
         out.setparams(params)
         out.writeframes(body)
@@ -243,9 +245,9 @@ async def test_captions_highlight_each_word_as_it_is_spoken(world: World, app: S
                                                           database_url: str, tmp_path: Path) -> None:
     needs(app, 5)
     data, _ = await accounts(world)
-    # Word timings come from the synthesizer: eSpeak NG times its words, Piper (the default
-    # offline voice) does not yet, so this server speaks with eSpeak NG.
-    with another_instance(settings, database_url, tmp_path, OFFLINE_TTS="espeak", OPENAI_API_KEY="",
+    # Word timings come from the synthesizer: here Piper, the default offline voice, from its own
+    # phoneme durations.
+    with another_instance(settings, database_url, tmp_path, OFFLINE_TTS="piper", OPENAI_API_KEY="",
                           ELEVENLABS_API_KEY="", PINECONE_API_KEY="") as server:
         await run_spec("captions", server, {"accounts": data},
                        fake_audio=speech_wav(tmp_path / "captions.wav", repeat_during_reply=False))
@@ -256,6 +258,16 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
     needs(app, 5)
     data, _ = await accounts(world)
     await run_spec("barge_in", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "barge.wav"))})
+
+
+async def test_backchannel_is_a_note_on_the_customers_message(world: World, live_server: LiveServer, app: Starlette,
+                                                             tmp_path: Path) -> None:
+    """Issue 16: "yeah" said over the reply pauses it and it plays on; the transcript shows the
+    backchannel as a note on the customer's message, not as a turn."""
+    needs(app, 5)
+    data, _ = await accounts(world)
+    await run_spec("backchannel", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "turn.wav")),
+                                                "backchannel": str(spoken_wav(tmp_path / "yeah.wav", "Yeah."))})
 
 
 def silent_wav(path: Path, seconds: float = 10) -> Path:

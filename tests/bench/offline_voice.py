@@ -4,6 +4,11 @@ this machine, alone and behind a real server.
   models    load time of each model; real-time factor (compute time / audio time) of STT on the
             dealership sentence set and of TTS on the same sentences; word error rate per voice
             (every sentence in every voice of tests/offline_speech.py plus extra eSpeak speeds).
+  piper     Piper alone: its load time in fresh processes (the first with an empty model cache,
+            so it patches the model for its phoneme durations; the others read the cached file;
+            one more with a cache it cannot write, so it patches in memory),
+            and the real-time factor of streaming the sentence set through PiperSynthesizer at
+            the session rate (synthesis, resampling and word timings), with the words timed.
   latency   one offline session (no keys) over a real server: first reply audio after the end of
             the user's speech, measured at the client (end of speech in the stream -> first reply
             audio frame), and the server's own `metrics` per turn.
@@ -14,6 +19,7 @@ this machine, alone and behind a real server.
             time" when its reply audio never runs dry and first audio stays under 3 s.
 
     .venv/bin/python tests/bench/offline_voice.py models
+    .venv/bin/python tests/bench/offline_voice.py piper [--loads 3]
     .venv/bin/python tests/bench/offline_voice.py latency [--turns 5]
     .venv/bin/python tests/bench/offline_voice.py idle [--idle 50] [--turns 3]
     .venv/bin/python tests/bench/offline_voice.py sessions [--counts 1,2,4,6] [--turns 2]
@@ -92,6 +98,54 @@ async def bench_models() -> None:
         print(f"STT on {voice}: WER {word_error_rate(pairs):.1%} ({wrong}/{len(said)} sentences with an error); "
               f"{seconds:.1f} s of speech in {stt_cpu:.1f} s, RTF {stt_cpu / seconds:.2f}, "
               f"{stt_cpu / len(said) * 1000:.0f} ms per call")
+    pool.close()
+
+
+# Runs in a fresh process: a model loads once per process. `timed`: the model gives durations.
+_LOAD_PIPER = ("from server.voice.offline import models; loaded = models.piper.get(); "
+               "print(f'{loaded.load_s:.2f} s, timed={len(loaded.model.session.get_outputs()) > 1}')")
+
+
+def bench_piper_loads(loads: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        for index in range(loads):
+            began = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _LOAD_PIPER], cwd=ROOT, capture_output=True, text=True,
+                                 env={**os.environ, "XDG_CACHE_HOME": cache}, check=True)
+            print(f"piper load, {'empty cache' if index == 0 else 'cached'}: {out.stdout.strip()} "
+                  f"(process {time.perf_counter() - began:.2f} s)", flush=True)
+        # A cache that cannot be written (a file where its folder should be): patched in memory.
+        blocked = Path(cache) / "blocked"
+        blocked.write_text("")
+        out = subprocess.run([sys.executable, "-c", _LOAD_PIPER], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "XDG_CACHE_HOME": str(blocked)}, check=True)
+        print(f"piper load, unwritable cache (patched in memory): {out.stdout.strip()}", flush=True)
+
+
+async def bench_piper() -> None:
+    loaded = models.piper.get()
+    pool = InferencePool(1)
+    piper = PiperSynthesizer(pool)
+    cpu = audio_s = 0.0
+    timed = spoken_words = 0
+    for text in sentences():
+        began = time.perf_counter()
+        pcm = b""
+        async for chunk in piper.stream(text, 24000):
+            pcm += chunk.audio
+            timed += len(chunk.words)
+        cpu += time.perf_counter() - began
+        audio_s += duration_ms(pcm, 24000) / 1000
+        spoken_words += len(text.split())
+    print(f"TTS (PiperSynthesizer, 1 thread, 24 kHz, {loaded.path.name}): {audio_s:.1f} s of speech in {cpu:.1f} s, "
+          f"RTF {cpu / audio_s:.3f}; {timed} of {spoken_words} words timed")
+    # The word plan's share: phonemizing the text and each token, and aligning them.
+    from server.voice.offline.piper import plan_words
+
+    began = time.perf_counter()
+    for text in sentences():
+        plan_words(loaded.model, text)
+    print(f"word plans for the {len(sentences())} sentences: {(time.perf_counter() - began) * 1000:.0f} ms")
     pool.close()
 
 
@@ -222,7 +276,8 @@ async def bench_idle(url: str, tokens: list[str], idle: int, turns: int) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["models", "latency", "idle", "sessions"])
+    parser.add_argument("what", choices=["models", "piper", "latency", "idle", "sessions"])
+    parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--counts", default="1,2,4,6")
@@ -230,6 +285,10 @@ def main() -> None:
     print(f"machine: {cpu_count()} CPUs, load average {os.getloadavg()}, numpy {np.__version__}", flush=True)
     if args.what == "models":
         asyncio.run(bench_models())
+        return
+    if args.what == "piper":
+        bench_piper_loads(args.loads)
+        asyncio.run(bench_piper())
         return
     database_url = to_asyncpg_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") \
         else start_embedded(Path(tempfile.mkdtemp(prefix="bench-pg-")))

@@ -65,35 +65,43 @@ export async function navNames(page) {
  * the page a stream that stays silent until `say(page)` plays the WAV at `wavPath` once. (A WAV
  * looped by Chromium's --use-file-for-fake-audio-capture speaks on a fixed schedule instead,
  * which on a busy machine falls before the reply has started, or over it.) The page's own audio
- * path is unchanged: MediaStreamSource -> capture worklet -> WebSocket.
+ * path is unchanged: MediaStreamSource -> capture worklet -> WebSocket. `more` names further
+ * WAVs (`{backchannel: path}`) that `say(page, name)` plays instead.
  */
-export async function scriptedMicrophone(page, wavPath) {
-  const wav = readFileSync(wavPath).toString("base64");
+export async function scriptedMicrophone(page, wavPath, more = {}) {
+  const clips = Object.fromEntries(
+    Object.entries({ speech: wavPath, ...more }).map(([name, path]) => [name, readFileSync(path).toString("base64")]),
+  );
   await page.addInitScript((encoded) => {
-    const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
-    const mic = { context: undefined, destination: undefined, speech: undefined, said: 0 };
+    const mic = { context: undefined, destination: undefined, clips: {}, speech: undefined, said: 0 };
     window.__sparringMicrophone = mic;
     navigator.mediaDevices.getUserMedia = async () => {
       mic.context ??= new AudioContext();
-      mic.speech ??= await mic.context.decodeAudioData(bytes.buffer.slice(0));
+      for (const [name, data] of Object.entries(encoded)) {
+        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        mic.clips[name] ??= await mic.context.decodeAudioData(bytes.buffer.slice(0));
+      }
+      mic.speech = mic.clips.speech;
       mic.destination = mic.context.createMediaStreamDestination(); // a fresh stream per call
       await mic.context.resume();
       return mic.destination.stream;
     };
-  }, wav);
+  }, clips);
 }
 
-/** Speaks the scripted microphone's WAV once; resolves when it has been played to the end. */
-export async function say(page) {
-  await page.evaluate(() => new Promise((resolve, reject) => {
+/** Speaks one of the scripted microphone's WAVs (the main one unless named) once; resolves
+ * when it has been played to the end. */
+export async function say(page, name = "speech") {
+  await page.evaluate((clip) => new Promise((resolve, reject) => {
     const mic = window.__sparringMicrophone;
     if (!mic?.destination) return reject(new Error("the page has not opened the scripted microphone"));
+    if (!mic.clips[clip]) return reject(new Error(`the scripted microphone has no clip "${clip}"`));
     const source = mic.context.createBufferSource();
-    source.buffer = mic.speech;
+    source.buffer = mic.clips[clip];
     source.connect(mic.destination);
     source.onended = () => resolve(++mic.said);
     source.start();
-  }));
+  }), name);
 }
 
 /**

