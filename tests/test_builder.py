@@ -4,6 +4,7 @@ OpenAI server), expiry, validation, and RBAC and isolation on every route."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -451,6 +452,27 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     limited = await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "none"})
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
     fake.json_reply = None
+
+
+async def test_two_answers_at_once_one_is_refused(llm: httpx.AsyncClient, fake_server: tuple[FakeOpenAI, str],
+                                                 world: World) -> None:
+    """While the model reads one answer no lock is held; the answer that lands second is refused."""
+    fake, _ = fake_server
+    fake.json_reply = lambda name, schema, messages: blank() | {"name": "Grace"}
+    fake.ttft = 0.5
+    admin = await admin_of(world)
+    session_id = (await llm.post(BASE, headers=admin.headers, json={"kind": "scenario"})).json()["id"]
+    try:
+        first, second = await asyncio.gather(*(
+            llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": text})
+            for text in ("Grace", "Grace again")))
+    finally:
+        fake.ttft, fake.json_reply = 0.0, None
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    refused = first if first.status_code == 409 else second
+    assert refused.json()["error"]["code"] == "builder_conflict"
+    shown = (await llm.get(f"{BASE}/{session_id}", headers=admin.headers)).json()
+    assert [m["role"] for m in shown["messages"]] == ["builder", "admin", "builder"]
 
 
 async def test_a_broken_model_answer_falls_back_to_the_rules(llm: httpx.AsyncClient,

@@ -79,9 +79,11 @@ def _out(row: BuilderSession, state: BuilderState | None) -> BuilderOut:
         expires_at=row.expires_at, created_at=row.created_at)
 
 
-async def _open(ctx: Ctx, session_id: uuid.UUID) -> tuple[BuilderSession, BuilderState | None]:
-    """The caller's session, locked for this request, and its active state (None: expired)."""
-    row = await ctx.scope.get(BuilderSession, session_id, for_update=True)
+async def _open(ctx: Ctx, session_id: uuid.UUID, *,
+                lock: bool = False) -> tuple[BuilderSession, BuilderState | None]:
+    """The caller's session (locked for this request's transaction with `lock`) and its active
+    state (None: expired)."""
+    row = await ctx.scope.get(BuilderSession, session_id, for_update=lock)
     state = await _store(ctx).load(row) if row.status is not BuilderStatus.expired else None
     if state is None and row.status is not BuilderStatus.expired:
         row.status = BuilderStatus.expired
@@ -138,18 +140,28 @@ async def answer_builder(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -
     row, state = await _open(ctx, session_id)
     if state is None:
         raise _expired()
-    state = await flow.answer(state, body.text, _reader(ctx))
+    # The model may take seconds: no connection or row lock is held meanwhile. The answer is
+    # applied only if nothing else answered this session in between (optimistic, by revision).
+    await ctx.db.commit()
+    ctx.db.expire_all()  # the locked read below must see the row as it is then, not this copy
+    answered = await flow.answer(state, body.text, _reader(ctx))
+    row, current = await _open(ctx, session_id, lock=True)
+    if current is None:
+        raise _expired()
+    if current.revision != state.revision:
+        raise Conflict("This builder session was answered elsewhere meanwhile; reload it and answer again.",
+                       code="builder_conflict")
     row.status = BuilderStatus.active  # an answer after `complete` reopens the draft
-    await _store(ctx).save(row, state)
+    await _store(ctx).save(row, answered)
     await ctx.db.flush()
-    return _out(row, state)
+    return _out(row, answered)
 
 
 @endpoint("POST", "/builder/sessions/{session_id:uuid}/complete",
           summary="The draft persona and scenario (not saved: POST /personas, then POST /scenarios)", tag=TAG,
           response=DraftOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404, 409))
 async def complete_builder_session(ctx: Ctx, session_id: uuid.UUID) -> DraftOut:
-    row, state = await _open(ctx, session_id)
+    row, state = await _open(ctx, session_id, lock=True)
     if state is None:
         raise _expired()
     if needed := missing(state.collected):

@@ -3,10 +3,12 @@ by every instance, expired by Redis itself), else in the session's own row (`sta
 `expires_at`). Either way it outlives a server restart; past the TTL without an answer it is
 gone and the session is `expired`.
 
-Every call is made while the request holds the session row locked (`Scope.get(...,
-for_update=True)`), so two answers to one session never interleave, on one instance or several.
-The Redis write happens before the request's transaction commits: if that commit then fails,
-the state is one answer ahead of the row, which only the row's `stage` column shows.
+Writes are made while the request holds the session row locked (`Scope.get(...,
+for_update=True)`) and after checking that the state's revision is the one the answer was read
+against, so two answers to one session never interleave, on one instance or several (the second
+is a 409 `builder_conflict`). The Redis write happens before the request's transaction commits:
+if that commit then fails, the state is one answer ahead of the row, which only the row's
+`stage` and `revision` columns show.
 """
 
 from __future__ import annotations
