@@ -13,6 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import update
 from starlette.applications import Starlette
 
@@ -21,8 +24,8 @@ from server.conversation.personas import PersonaSpec
 from server.db.models import Role
 from server.settings import Settings
 from server.state import AppState
-from server.training.builder import extract_offline, flow, transcript
-from server.training.builder.collected import Collected
+from server.training.builder import extract_offline, flow, stages, transcript
+from server.training.builder.collected import Collected, draft
 from server.training.builder.models import BuilderSession
 from server.training.builder.readers import OfflineReader
 from server.training.builder.stages import Stage
@@ -371,6 +374,22 @@ async def test_another_admins_way_of_putting_it() -> None:
         "goal": "Get him to agree to an appraisal", "rubric_id": "needs-analysis"}
 
 
+_ANY = st.one_of(st.none(), st.text(max_size=250), st.integers(-10, 5000), st.booleans(),
+                 st.lists(st.sampled_from(["price", "spouse", "nonsense", ""]), max_size=9),
+                 st.lists(st.fixed_dictionaries({"label": st.text(max_size=210), "value": st.text(max_size=50)}),
+                          max_size=3))
+
+
+@given(updates=st.dictionaries(st.sampled_from(sorted(Collected.model_fields)), _ANY, max_size=17))
+@examples(max_examples=300, deadline=None, database=None, derandomize=True)
+def test_whatever_a_model_answers_the_draft_is_valid(updates: dict[str, Any]) -> None:
+    collected = flow.merge(Collected(name="Sam"), updates)
+    made = draft(collected)  # never raises: an invalid update was dropped field by field
+    PersonaSpec.model_validate(made.persona.model_dump())
+    ScenarioSpec.model_validate({**made.scenario.model_dump(), "persona_id": "saved"})
+    stages.review(collected)
+
+
 @pytest.mark.parametrize("stage", list(Stage))
 @pytest.mark.parametrize("text", ["Aaaa " * 800, "she pays " * 444, "$1," * 1333, "Honda " * 666])
 def test_the_longest_answers_are_read_within_every_fields_limits(stage: Stage, text: str) -> None:
@@ -423,7 +442,7 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
         blank() | {"name": "Grace", "age": 24, "first_time_buyer": False, "vehicle": "2021 Mazda CX-5",
                    "objections": ["price", "fi_products"]},
         blank() | {"first_time_buyer": True, "difficulty": "easy"},
-        blank() | {"age": 7},  # out of range: dropped, the age stays
+        blank() | {"age": 7, "name": "  ", "title": ""},  # invalid: dropped, the fields keep their values
     ])
     fake.json_reply = lambda name, schema, messages: next(answers)
     fake.requests.clear()
@@ -447,7 +466,8 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     assert second["collected"]["first_time_buyer"] is True and second["stage"] == "hidden_facts"
     assert second["question"].startswith("Changed first-time buyer: yes.")
     third = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "she is 7"})).json()
-    assert third["collected"]["age"] == 24 and third["question"].startswith("I didn't catch a fact.")
+    assert third["collected"]["age"] == 24 and third["collected"]["name"] == "Grace"
+    assert "title" not in third["collected"] and third["question"].startswith("I didn't catch a fact.")
     # Every answer may reach the model: they count against the admin's chat limit (3 a minute here).
     limited = await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "none"})
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
