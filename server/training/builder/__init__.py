@@ -2,6 +2,6 @@
 
 `stages.py` (the questions, in order), `collected.py` (what has been gathered, and the draft made
 from it), `extract_offline.py` and `transcript.py` (rules), `extract_online.py` (the model's
-structured answer), `flow.py` (one answer -> the next question), `store.py` (the active state,
-with a TTL), `models.py` (the durable row).
+structured answer), `readers.py` (which of the two), `flow.py` (one answer -> the next
+question), `store.py` (the active state, with a TTL), `models.py` (the durable row).
 """
