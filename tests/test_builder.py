@@ -265,6 +265,33 @@ async def test_abandoned_sessions_are_gone(client: httpx.AsyncClient, world: Wor
     assert (await client.delete(f"{BASE}/{opened['id']}", headers=admin.headers)).status_code == 404
 
 
+async def test_your_sessions_are_listed_to_resume_one(client: httpx.AsyncClient, world: World,
+                                                     state: AppState) -> None:
+    dealership = await world.dealership()
+    admin = await admin_of(world, dealership)
+    colleague = await admin_of(world, dealership)
+    first = await start(client, admin)
+    await say(client, admin, first["id"], "Maria Lopez, 34")
+    second = await start(client, admin)
+    gone = await start(client, admin)
+    await client.delete(f"{BASE}/{gone['id']}", headers=admin.headers)
+    await start(client, colleague)
+    async with state.sessionmaker() as db:
+        await db.execute(update(BuilderSession).where(BuilderSession.id == uuid.UUID(second["id"]))
+                         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        await db.commit()
+    listed = (await client.get(BASE, headers=admin.headers)).json()
+    assert listed["total"] == 2
+    assert [(i["id"], i["status"], i["title"], i["stage"]) for i in listed["items"]] == [
+        (second["id"], "expired", None, "customer"),
+        (first["id"], "active", "Maria Lopez: needs analysis", "vehicle")]
+    assert (await client.get(BASE, headers=colleague.headers)).json()["total"] == 1
+    user = await world.account(Role.user, dealership)
+    assert (await client.get(BASE, headers=user.headers)).status_code == 403
+    bad = await client.get(BASE, headers=admin.headers, params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "limit"
+
+
 # --- RBAC and isolation ------------------------------------------------------------------------------
 
 ROUTES = [("GET", ""), ("POST", "/messages"), ("POST", "/complete"), ("DELETE", "")]

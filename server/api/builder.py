@@ -63,6 +63,27 @@ class DraftOut(Draft):
     id: uuid.UUID
 
 
+class BuilderQuery(Input):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0)
+
+
+class BuilderItem(Output):
+    id: uuid.UUID
+    kind: str
+    status: BuilderStatus
+    stage: str
+    title: str | None = Field(description="the draft's title so far; null until the customer has a name")
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class BuilderList(Output):
+    items: list[BuilderItem]
+    total: int
+
+
 def _store(ctx: Ctx) -> StateStore:
     return store_for(ctx.state.redis, ctx.state.settings.builder_state_ttl_seconds)
 
@@ -122,6 +143,22 @@ async def _expire_stale(ctx: Ctx, dealership_id: uuid.UUID) -> None:
         BuilderSession.status.in_([BuilderStatus.active, BuilderStatus.completed]),
         BuilderSession.expires_at < datetime.now(UTC),
     ).values(status=BuilderStatus.expired, state=None))
+
+
+@endpoint("GET", "/builder/sessions", summary="Your builder sessions, the latest first (to resume one)", tag=TAG,
+          query=BuilderQuery, response=BuilderList, roles=ADMINS, errors=(403, 422))
+async def list_builder_sessions(ctx: Ctx, query: BuilderQuery) -> BuilderList:
+    # Only the caller's own, whatever the role: a super admin reaches any session by id (support),
+    # but lists only their own.
+    rows, total = await ctx.scope.list(BuilderSession, BuilderSession.user_id == ctx.principal.user_id,
+                                       order_by=BuilderSession.updated_at.desc(), limit=query.limit,
+                                       offset=query.offset)
+    now = datetime.now(UTC)
+    items = [BuilderItem.model_validate(row) for row in rows]
+    for item in items:  # a state past its TTL is expired, whether or not a request has noticed yet
+        if item.status in (BuilderStatus.active, BuilderStatus.completed) and item.expires_at <= now:
+            item.status = BuilderStatus.expired
+    return BuilderList(items=items, total=total)
 
 
 @endpoint("GET", "/builder/sessions/{session_id:uuid}", summary="Resume a builder session", tag=TAG,
@@ -184,5 +221,5 @@ async def abandon_builder_session(ctx: Ctx, session_id: uuid.UUID) -> None:
     row.state = None
 
 
-ENDPOINTS = [start_builder_session, get_builder_session, answer_builder, complete_builder_session,
-             abandon_builder_session]
+ENDPOINTS = [start_builder_session, list_builder_sessions, get_builder_session, answer_builder,
+             complete_builder_session, abandon_builder_session]

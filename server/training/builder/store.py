@@ -18,6 +18,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from server.training.builder.collected import title_of
 from server.training.builder.flow import BuilderState
 from server.training.builder.models import BuilderSession
 
@@ -38,6 +39,7 @@ class _Base:
 
     def _touch(self, row: BuilderSession, state: BuilderState) -> None:
         row.stage = state.stage.value
+        row.title = title_of(state.collected) if state.collected.name else None
         row.revision = state.revision
         row.expires_at = datetime.now(UTC) + timedelta(seconds=self.ttl_s)
 
