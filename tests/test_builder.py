@@ -487,10 +487,13 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     assert request["response_format"]["json_schema"]["name"] == "scenario_builder"
     assert request["response_format"]["json_schema"]["strict"] is True
     sent = json.loads(request["messages"][-1]["content"])
-    assert sent["stage"] == "customer" and sent["answer"].startswith("Grace, 24")
+    assert sent["stage"] == "customer" and sent["answer"].startswith("Grace, 24") and sent["recent"] == []
+    assert sent["question"].startswith("Who is the customer?")
     second = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers,
                              json={"text": "easy, and actually she is a first-time buyer"})).json()
     assert second["collected"]["first_time_buyer"] is True and second["stage"] == "hidden_facts"
+    recent = json.loads(fake.requests[-1]["messages"][-1]["content"])["recent"]
+    assert [m["role"] for m in recent] == ["builder", "admin"] and recent[1]["text"].startswith("Grace, 24")
     assert second["question"].startswith("Changed first-time buyer: yes.")
     third = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "she is 7"})).json()
     assert third["collected"]["age"] == 24 and third["collected"]["name"] == "Grace"
