@@ -24,7 +24,7 @@ from server.conversation.personas import PersonaSpec
 from server.db.models import Role
 from server.settings import Settings
 from server.state import AppState
-from server.training.builder import extract_offline, flow, stages, transcript
+from server.training.builder import extract_offline, facts, flow, stages, transcript, vehicles
 from server.training.builder.collected import Collected, draft
 from server.training.builder.models import BuilderSession
 from server.training.builder.readers import OfflineReader
@@ -351,7 +351,7 @@ async def test_every_route_is_the_owners_alone(client: httpx.AsyncClient, world:
     ("his wife has to sign off on it", "my wife has to sign off on it"),
 ])
 def test_facts_are_put_in_the_customers_own_words(text: str, expected: str) -> None:
-    assert extract_offline.first_person(text) == expected
+    assert facts.first_person(text) == expected
 
 
 @pytest.mark.parametrize(("text", "vehicle", "trade_in"), [
@@ -361,7 +361,7 @@ def test_facts_are_put_in_the_customers_own_words(text: str, expected: str) -> N
     ("interested in a Tesla Model Y", "Tesla Model Y", None),
 ])
 def test_vehicles_and_trade_ins(text: str, vehicle: str, trade_in: str | None) -> None:
-    assert extract_offline.vehicles(text) == (vehicle, trade_in)
+    assert vehicles.vehicles(text) == (vehicle, trade_in)
 
 
 def test_a_correction_overwrites_and_a_plain_answer_only_fills_gaps() -> None:
