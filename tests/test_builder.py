@@ -4,6 +4,7 @@ OpenAI server), expiry, validation, and RBAC and isolation on every route."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import update
 from starlette.applications import Starlette
 
@@ -20,8 +24,8 @@ from server.conversation.personas import PersonaSpec
 from server.db.models import Role
 from server.settings import Settings
 from server.state import AppState
-from server.training.builder import extract_offline, flow, transcript
-from server.training.builder.collected import Collected
+from server.training.builder import extract_offline, facts, flow, stages, transcript, vehicles
+from server.training.builder.collected import Collected, draft
 from server.training.builder.models import BuilderSession
 from server.training.builder.readers import OfflineReader
 from server.training.builder.stages import Stage
@@ -261,6 +265,33 @@ async def test_abandoned_sessions_are_gone(client: httpx.AsyncClient, world: Wor
     assert (await client.delete(f"{BASE}/{opened['id']}", headers=admin.headers)).status_code == 404
 
 
+async def test_your_sessions_are_listed_to_resume_one(client: httpx.AsyncClient, world: World,
+                                                     state: AppState) -> None:
+    dealership = await world.dealership()
+    admin = await admin_of(world, dealership)
+    colleague = await admin_of(world, dealership)
+    first = await start(client, admin)
+    await say(client, admin, first["id"], "Maria Lopez, 34")
+    second = await start(client, admin)
+    gone = await start(client, admin)
+    await client.delete(f"{BASE}/{gone['id']}", headers=admin.headers)
+    await start(client, colleague)
+    async with state.sessionmaker() as db:
+        await db.execute(update(BuilderSession).where(BuilderSession.id == uuid.UUID(second["id"]))
+                         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        await db.commit()
+    listed = (await client.get(BASE, headers=admin.headers)).json()
+    assert listed["total"] == 2
+    assert [(i["id"], i["status"], i["title"], i["stage"]) for i in listed["items"]] == [
+        (second["id"], "expired", None, "customer"),
+        (first["id"], "active", "Maria Lopez: needs analysis", "vehicle")]
+    assert (await client.get(BASE, headers=colleague.headers)).json()["total"] == 1
+    user = await world.account(Role.user, dealership)
+    assert (await client.get(BASE, headers=user.headers)).status_code == 403
+    bad = await client.get(BASE, headers=admin.headers, params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "limit"
+
+
 # --- RBAC and isolation ------------------------------------------------------------------------------
 
 ROUTES = [("GET", ""), ("POST", "/messages"), ("POST", "/complete"), ("DELETE", "")]
@@ -320,7 +351,7 @@ async def test_every_route_is_the_owners_alone(client: httpx.AsyncClient, world:
     ("his wife has to sign off on it", "my wife has to sign off on it"),
 ])
 def test_facts_are_put_in_the_customers_own_words(text: str, expected: str) -> None:
-    assert extract_offline.first_person(text) == expected
+    assert facts.first_person(text) == expected
 
 
 @pytest.mark.parametrize(("text", "vehicle", "trade_in"), [
@@ -330,7 +361,7 @@ def test_facts_are_put_in_the_customers_own_words(text: str, expected: str) -> N
     ("interested in a Tesla Model Y", "Tesla Model Y", None),
 ])
 def test_vehicles_and_trade_ins(text: str, vehicle: str, trade_in: str | None) -> None:
-    assert extract_offline.vehicles(text) == (vehicle, trade_in)
+    assert vehicles.vehicles(text) == (vehicle, trade_in)
 
 
 def test_a_correction_overwrites_and_a_plain_answer_only_fills_gaps() -> None:
@@ -368,6 +399,22 @@ async def test_another_admins_way_of_putting_it() -> None:
                          {"label": "driving needs", "value": "I tow a 10,000 lb trailer every week."},
                          {"label": "family", "value": "My wife handles the finances."}],
         "goal": "Get him to agree to an appraisal", "rubric_id": "needs-analysis"}
+
+
+_ANY = st.one_of(st.none(), st.text(max_size=250), st.integers(-10, 5000), st.booleans(),
+                 st.lists(st.sampled_from(["price", "spouse", "nonsense", ""]), max_size=9),
+                 st.lists(st.fixed_dictionaries({"label": st.text(max_size=210), "value": st.text(max_size=50)}),
+                          max_size=3))
+
+
+@given(updates=st.dictionaries(st.sampled_from(sorted(Collected.model_fields)), _ANY, max_size=17))
+@examples(max_examples=300, deadline=None, database=None, derandomize=True)
+def test_whatever_a_model_answers_the_draft_is_valid(updates: dict[str, Any]) -> None:
+    collected = flow.merge(Collected(name="Sam"), updates)
+    made = draft(collected)  # never raises: an invalid update was dropped field by field
+    PersonaSpec.model_validate(made.persona.model_dump())
+    ScenarioSpec.model_validate({**made.scenario.model_dump(), "persona_id": "saved"})
+    stages.review(collected)
 
 
 @pytest.mark.parametrize("stage", list(Stage))
@@ -422,7 +469,7 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
         blank() | {"name": "Grace", "age": 24, "first_time_buyer": False, "vehicle": "2021 Mazda CX-5",
                    "objections": ["price", "fi_products"]},
         blank() | {"first_time_buyer": True, "difficulty": "easy"},
-        blank() | {"age": 7},  # out of range: dropped, the age stays
+        blank() | {"age": 7, "name": "  ", "title": ""},  # invalid: dropped, the fields keep their values
     ])
     fake.json_reply = lambda name, schema, messages: next(answers)
     fake.requests.clear()
@@ -440,17 +487,42 @@ async def test_the_model_reads_answers_and_corrections(llm: httpx.AsyncClient, f
     assert request["response_format"]["json_schema"]["name"] == "scenario_builder"
     assert request["response_format"]["json_schema"]["strict"] is True
     sent = json.loads(request["messages"][-1]["content"])
-    assert sent["stage"] == "customer" and sent["answer"].startswith("Grace, 24")
+    assert sent["stage"] == "customer" and sent["answer"].startswith("Grace, 24") and sent["recent"] == []
+    assert sent["question"].startswith("Who is the customer?")
     second = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers,
                              json={"text": "easy, and actually she is a first-time buyer"})).json()
     assert second["collected"]["first_time_buyer"] is True and second["stage"] == "hidden_facts"
+    recent = json.loads(fake.requests[-1]["messages"][-1]["content"])["recent"]
+    assert [m["role"] for m in recent] == ["builder", "admin"] and recent[1]["text"].startswith("Grace, 24")
     assert second["question"].startswith("Changed first-time buyer: yes.")
     third = (await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "she is 7"})).json()
-    assert third["collected"]["age"] == 24 and third["question"].startswith("I didn't catch a fact.")
+    assert third["collected"]["age"] == 24 and third["collected"]["name"] == "Grace"
+    assert "title" not in third["collected"] and third["question"].startswith("I didn't catch a fact.")
     # Every answer may reach the model: they count against the admin's chat limit (3 a minute here).
     limited = await llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": "none"})
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
     fake.json_reply = None
+
+
+async def test_two_answers_at_once_one_is_refused(llm: httpx.AsyncClient, fake_server: tuple[FakeOpenAI, str],
+                                                 world: World) -> None:
+    """While the model reads one answer no lock is held; the answer that lands second is refused."""
+    fake, _ = fake_server
+    fake.json_reply = lambda name, schema, messages: blank() | {"name": "Grace"}
+    fake.ttft = 0.5
+    admin = await admin_of(world)
+    session_id = (await llm.post(BASE, headers=admin.headers, json={"kind": "scenario"})).json()["id"]
+    try:
+        first, second = await asyncio.gather(*(
+            llm.post(f"{BASE}/{session_id}/messages", headers=admin.headers, json={"text": text})
+            for text in ("Grace", "Grace again")))
+    finally:
+        fake.ttft, fake.json_reply = 0.0, None
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    refused = first if first.status_code == 409 else second
+    assert refused.json()["error"]["code"] == "builder_conflict"
+    shown = (await llm.get(f"{BASE}/{session_id}", headers=admin.headers)).json()
+    assert [m["role"] for m in shown["messages"]] == ["builder", "admin", "builder"]
 
 
 async def test_a_broken_model_answer_falls_back_to_the_rules(llm: httpx.AsyncClient,

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('active', 'completed', 'expired', 'abandoned', name='builder_status',
                                 native_enum=False, length=16), nullable=False),
     sa.Column('stage', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('state', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),

@@ -63,6 +63,27 @@ class DraftOut(Draft):
     id: uuid.UUID
 
 
+class BuilderQuery(Input):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0)
+
+
+class BuilderItem(Output):
+    id: uuid.UUID
+    kind: str
+    status: BuilderStatus
+    stage: str
+    title: str | None = Field(description="the draft's title so far; null until the customer has a name")
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class BuilderList(Output):
+    items: list[BuilderItem]
+    total: int
+
+
 def _store(ctx: Ctx) -> StateStore:
     return store_for(ctx.state.redis, ctx.state.settings.builder_state_ttl_seconds)
 
@@ -79,9 +100,11 @@ def _out(row: BuilderSession, state: BuilderState | None) -> BuilderOut:
         expires_at=row.expires_at, created_at=row.created_at)
 
 
-async def _open(ctx: Ctx, session_id: uuid.UUID) -> tuple[BuilderSession, BuilderState | None]:
-    """The caller's session, locked for this request, and its active state (None: expired)."""
-    row = await ctx.scope.get(BuilderSession, session_id, for_update=True)
+async def _open(ctx: Ctx, session_id: uuid.UUID, *,
+                lock: bool = False) -> tuple[BuilderSession, BuilderState | None]:
+    """The caller's session (locked for this request's transaction with `lock`) and its active
+    state (None: expired)."""
+    row = await ctx.scope.get(BuilderSession, session_id, for_update=lock)
     state = await _store(ctx).load(row) if row.status is not BuilderStatus.expired else None
     if state is None and row.status is not BuilderStatus.expired:
         row.status = BuilderStatus.expired
@@ -122,6 +145,22 @@ async def _expire_stale(ctx: Ctx, dealership_id: uuid.UUID) -> None:
     ).values(status=BuilderStatus.expired, state=None))
 
 
+@endpoint("GET", "/builder/sessions", summary="Your builder sessions, the latest first (to resume one)", tag=TAG,
+          query=BuilderQuery, response=BuilderList, roles=ADMINS, errors=(403, 422))
+async def list_builder_sessions(ctx: Ctx, query: BuilderQuery) -> BuilderList:
+    # Only the caller's own, whatever the role: a super admin reaches any session by id (support),
+    # but lists only their own.
+    rows, total = await ctx.scope.list(BuilderSession, BuilderSession.user_id == ctx.principal.user_id,
+                                       order_by=BuilderSession.updated_at.desc(), limit=query.limit,
+                                       offset=query.offset)
+    now = datetime.now(UTC)
+    items = [BuilderItem.model_validate(row) for row in rows]
+    for item in items:  # a state past its TTL is expired, whether or not a request has noticed yet
+        if item.status in (BuilderStatus.active, BuilderStatus.completed) and item.expires_at <= now:
+            item.status = BuilderStatus.expired
+    return BuilderList(items=items, total=total)
+
+
 @endpoint("GET", "/builder/sessions/{session_id:uuid}", summary="Resume a builder session", tag=TAG,
           response=BuilderOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404))
 async def get_builder_session(ctx: Ctx, session_id: uuid.UUID) -> BuilderOut:
@@ -138,18 +177,28 @@ async def answer_builder(ctx: Ctx, session_id: uuid.UUID, body: BuilderAnswer) -
     row, state = await _open(ctx, session_id)
     if state is None:
         raise _expired()
-    state = await flow.answer(state, body.text, _reader(ctx))
+    # The model may take seconds: no connection or row lock is held meanwhile. The answer is
+    # applied only if nothing else answered this session in between (optimistic, by revision).
+    await ctx.db.commit()
+    ctx.db.expire_all()  # the locked read below must see the row as it is then, not this copy
+    answered = await flow.answer(state, body.text, _reader(ctx))
+    row, current = await _open(ctx, session_id, lock=True)
+    if current is None:
+        raise _expired()
+    if current.revision != state.revision:
+        raise Conflict("This builder session was answered elsewhere meanwhile; reload it and answer again.",
+                       code="builder_conflict")
     row.status = BuilderStatus.active  # an answer after `complete` reopens the draft
-    await _store(ctx).save(row, state)
+    await _store(ctx).save(row, answered)
     await ctx.db.flush()
-    return _out(row, state)
+    return _out(row, answered)
 
 
 @endpoint("POST", "/builder/sessions/{session_id:uuid}/complete",
           summary="The draft persona and scenario (not saved: POST /personas, then POST /scenarios)", tag=TAG,
           response=DraftOut, roles=ADMINS, resource=BuilderSession, errors=(403, 404, 409))
 async def complete_builder_session(ctx: Ctx, session_id: uuid.UUID) -> DraftOut:
-    row, state = await _open(ctx, session_id)
+    row, state = await _open(ctx, session_id, lock=True)
     if state is None:
         raise _expired()
     if needed := missing(state.collected):
@@ -172,5 +221,5 @@ async def abandon_builder_session(ctx: Ctx, session_id: uuid.UUID) -> None:
     row.state = None
 
 
-ENDPOINTS = [start_builder_session, get_builder_session, answer_builder, complete_builder_session,
-             abandon_builder_session]
+ENDPOINTS = [start_builder_session, list_builder_sessions, get_builder_session, answer_builder,
+             complete_builder_session, abandon_builder_session]

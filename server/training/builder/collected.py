@@ -30,7 +30,7 @@ _PERSONA_PLACEHOLDER = "draft"
 
 
 class FactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     label: str = Field(min_length=1, max_length=200)
     value: str = Field(min_length=1, max_length=2000)
@@ -39,9 +39,11 @@ class FactIn(BaseModel):
 class Collected(BaseModel):
     """Every field is unknown (None) until an answer gives it; a list answered "none" is []."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Stripped, and the fields a draft cannot hold empty never empty: whatever a model answers,
+    # a merged `Collected` always makes a valid draft.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
     age: int | None = Field(default=None, ge=16, le=100)
     first_time_buyer: bool | None = None
     customer_notes: str | None = Field(default=None, max_length=500)
@@ -54,10 +56,10 @@ class Collected(BaseModel):
     tone: str | None = Field(default=None, max_length=500)
     hidden_facts: list[FactIn] | None = Field(default=None, max_length=20)
     goal: str | None = Field(default=None, max_length=2000)
-    rubric_id: str | None = Field(default=None, max_length=64)
+    rubric_id: str | None = Field(default=None, min_length=1, max_length=64)
     pass_score: int | None = Field(default=None, ge=0, le=100)
     time_limit_s: int | None = Field(default=None, ge=30, le=3600)
-    title: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
 
     def shown(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -71,13 +71,14 @@ customer says when it comes out, first person), goal, rubric_id ({_RUBRIC_NAMES}
 pass_score (0-100), time_limit_s, title."""
 
 _ANSWER_PROMPT = _RULES + """
-You get the question the manager was asked, what has been gathered so far, and the manager's
-answer. Return the fields the answer gives or changes, and null for every other field. The
-manager may correct any earlier field in plain words ("actually make her a first-time buyer",
-"change the budget to $400 a month"): return the corrected value. For objections and
-hidden_facts, return the whole new list when the answer sets or changes it; [] when the
-manager says there are none. skip: true when the manager asks you to pick or skip this question.
-confirmed: true only when the question was the review and the manager accepts the draft as it is."""
+You get the last few lines of the chat, the question the manager was just asked, what has been
+gathered so far, and the manager's answer. Return the fields the answer gives or changes, and
+null for every other field. The manager may correct any earlier field in plain words
+("actually make her a first-time buyer", "change the budget to $400 a month"): return the
+corrected value. For objections and hidden_facts, return the whole new list when the answer
+sets or changes it; [] when the manager says there are none. skip: true when the manager asks
+you to pick or skip this question. confirmed: true only when the question was the review and
+the manager accepts the draft as it is."""
 
 _TRANSCRIPT_PROMPT = _RULES + """
 You get a real conversation between a salesperson and a customer. Draft the scenario it shows:
@@ -91,8 +92,8 @@ class OnlineReader:
         self.llm = llm
 
     async def read(self, text: str, state: BuilderState) -> Reading:
-        payload = {"question": state.question, "stage": state.stage.value,
-                   "gathered": state.collected.shown(), "answer": text}
+        payload = {"recent": [m.model_dump() for m in state.messages[-7:-1]], "question": state.question,
+                   "stage": state.stage.value, "gathered": state.collected.shown(), "answer": text}
         try:
             answer = await self._ask(_ANSWER_PROMPT, json.dumps(payload))
         except (LLMError, ValidationError) as exc:

@@ -42,6 +42,8 @@ class BuilderSession(Base):
     status: Mapped[BuilderStatus] = mapped_column(
         Enum(BuilderStatus, name="builder_status", native_enum=False, length=16), default=BuilderStatus.active)
     stage: Mapped[str] = mapped_column(String(32))
+    # The draft's title so far (null until the customer has a name), for the list of sessions.
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Bumped by every answer; the active state carries the same number, so a state written for
     # an answer whose transaction then failed is recognised as ahead of the row.
     revision: Mapped[int] = mapped_column(Integer, default=0)

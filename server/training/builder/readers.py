@@ -6,14 +6,14 @@ import asyncio
 from typing import Any, Protocol
 
 from server.conversation.llm import LLM
-from server.training.builder import extract_offline, transcript
+from server.training.builder import extract_offline, flow, transcript
 from server.training.builder.extract_offline import Reading
 from server.training.builder.extract_online import OnlineReader
 from server.training.builder.flow import BuilderState
 
 
-class Reader(Protocol):
-    async def read(self, text: str, state: BuilderState) -> Reading: ...
+class Reader(flow.Reader, Protocol):
+    """An answer reader that also drafts from a pasted conversation."""
 
     async def transcript(self, text: str) -> dict[str, Any]: ...
 

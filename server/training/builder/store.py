@@ -3,10 +3,12 @@ by every instance, expired by Redis itself), else in the session's own row (`sta
 `expires_at`). Either way it outlives a server restart; past the TTL without an answer it is
 gone and the session is `expired`.
 
-Every call is made while the request holds the session row locked (`Scope.get(...,
-for_update=True)`), so two answers to one session never interleave, on one instance or several.
-The Redis write happens before the request's transaction commits: if that commit then fails,
-the state is one answer ahead of the row, which only the row's `stage` column shows.
+Writes are made while the request holds the session row locked (`Scope.get(...,
+for_update=True)`) and after checking that the state's revision is the one the answer was read
+against, so two answers to one session never interleave, on one instance or several (the second
+is a 409 `builder_conflict`). The Redis write happens before the request's transaction commits:
+if that commit then fails, the state is one answer ahead of the row, which only the row's
+`stage` and `revision` columns show.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from server.training.builder.collected import title_of
 from server.training.builder.flow import BuilderState
 from server.training.builder.models import BuilderSession
 
@@ -36,6 +39,7 @@ class _Base:
 
     def _touch(self, row: BuilderSession, state: BuilderState) -> None:
         row.stage = state.stage.value
+        row.title = title_of(state.collected) if state.collected.name else None
         row.revision = state.revision
         row.expires_at = datetime.now(UTC) + timedelta(seconds=self.ttl_s)
 

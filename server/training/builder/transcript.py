@@ -16,14 +16,9 @@ from typing import Any
 
 from server.errors import ValidationFailed
 from server.training.builder.collected import FactIn
-from server.training.builder.extract_offline import (
-    FIRST_TIME_YES,
-    age_of,
-    label_of,
-    money,
-    named_objections,
-    vehicles,
-)
+from server.training.builder.extract_offline import FIRST_TIME_YES, age_of, named_objections
+from server.training.builder.facts import label_of
+from server.training.builder.vehicles import money, vehicles
 
 _SPEAKER = re.compile(r"^\s*\[?(?:\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?([A-Za-z][A-Za-z .'&-]{0,40}?)\s*[:>]\s+(.*)$")
 _SALES = {"salesperson", "sales", "salesman", "saleswoman", "rep", "sales rep", "agent", "me", "associate",

@@ -144,7 +144,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Your builder sessions, the latest first (to resume one) */
+        get: operations["list_builder_sessions"];
         put?: never;
         /** Start building a scenario (optionally from a real conversation) */
         post: operations["start_builder_session"];
@@ -686,6 +687,46 @@ export interface components {
         BuilderAnswer: {
             /** Text */
             text: string;
+        };
+        /** BuilderItem */
+        BuilderItem: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Stage */
+            stage: string;
+            status: components["schemas"]["BuilderStatus"];
+            /**
+             * Title
+             * @description the draft's title so far; null until the customer has a name
+             */
+            title: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** BuilderList */
+        BuilderList: {
+            /** Items */
+            items: components["schemas"]["BuilderItem"][];
+            /** Total */
+            total: number;
         };
         /** BuilderOut */
         BuilderOut: {
@@ -2948,6 +2989,56 @@ export interface operations {
             };
             /** @description Unsupported media type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_builder_sessions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuilderList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
