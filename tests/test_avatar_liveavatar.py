@@ -246,9 +246,18 @@ async def test_a_backchannel_pauses_the_avatar_and_it_speaks_on_from_the_pause_p
     paused = await client.wait_for("playback.pause", wait_s=30)
     resumed = await client.wait_for("playback.resume", wait_s=30)
     assert paused["message_id"] == resumed["message_id"] == message_id and resumed["text"] == "Uh-huh."
-    await client.wait_for("metrics", wait_s=60)  # the reply is done: its speak_end is sent
+    await client.wait_for("metrics", wait_s=60)  # the reply is done: its speak_end is on its way
+
+    def ended_after_the_resume() -> bool:
+        kinds = [r.message["type"] for r in session.received]
+        return "agent.interrupt" in kinds and "agent.speak_end" in kinds[kinds.index("agent.interrupt"):]
+    await until(ended_after_the_resume, "agent.speak_end after the resume")
     assert client.events(["interrupted"]) == []
-    messages = [r.message for r in session.received if r.message["type"] != "session.keep_alive"]
+    # While the user talked the avatar was told to listen (it looks attentive).
+    listening = [r.message["type"] for r in session.received if "listening" in r.message["type"]]
+    assert listening == ["agent.start_listening", "agent.stop_listening"]
+    messages = [r.message for r in session.received
+                if r.message["type"] in ("agent.speak", "agent.speak_end", "agent.interrupt")]
     kinds = [m["type"] for m in messages]
     cut = kinds.index("agent.interrupt")  # LITE has no pause: the avatar is stopped...
     assert kinds.count("agent.interrupt") == 1 and kinds[-1] == "agent.speak_end"

@@ -14,6 +14,7 @@ audio instead of the browser and has the provider lip-sync it:
 - `interrupt()` (barge-in) sends `agent.interrupt`; `pause()` / `resume(from_ms)` honour a
   backchannel: LITE has no pause, so the avatar is interrupted and, on resume, the reply is spoken
   again from the pause point (same event_id).
+- `listening(True/False)` (the user talks): `agent.start_listening` / `agent.stop_listening`.
 - `session.keep_alive` every `keepalive_s`, well inside the provider's ~5-minute idle limit.
 - The provider's `agent.speak_started` / `agent.speak_ended` say what the user has heard
   (`on_speaking(event_id, from_ms, at)`, `on_spoken(event_id, at)`).
@@ -210,7 +211,7 @@ class LiteBridge:
         while True:
             await asyncio.sleep(self._keepalive_s)
             if self.connected.is_set():
-                with contextlib.suppress(LiveAvatarError):  # a dead socket is the reader's to report
+                with contextlib.suppress(AvatarLost):  # a dead socket is the reader's to report
                     await self._send({"type": "session.keep_alive"})
 
     # -- us -> provider ----------------------------------------------------------------------
@@ -240,7 +241,7 @@ class LiteBridge:
         self._stretch = None
         self._paused = False
         if self.alive and self.connected.is_set():
-            with contextlib.suppress(LiveAvatarError):
+            with contextlib.suppress(AvatarLost):
                 await self._send({"type": "agent.interrupt"})
 
     async def pause(self) -> None:
@@ -249,7 +250,7 @@ class LiteBridge:
             return
         self._paused = True
         if self.alive and self.connected.is_set():
-            with contextlib.suppress(LiveAvatarError):
+            with contextlib.suppress(AvatarLost):
                 await self._send({"type": "agent.interrupt"})
 
     async def resume(self, from_ms: float) -> None:
@@ -265,6 +266,11 @@ class LiteBridge:
             await self._pump(stretch)
             if stretch.ended:
                 await self._flush(stretch)
+
+    async def listening(self, speaking: bool) -> None:
+        if self.alive and self.connected.is_set():
+            with contextlib.suppress(AvatarLost):  # a dead socket is the reader's to report
+                await self._send({"type": "agent.start_listening" if speaking else "agent.stop_listening"})
 
     def unheard(self, event_id: str, heard_ms: float) -> bytes:
         """The reply's audio after `heard_ms` (handed to the browser when the avatar drops mid-reply)."""

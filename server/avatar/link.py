@@ -56,8 +56,11 @@ class _ReplyAudio:
 
     async def _hand_over(self) -> None:
         self.handed_over = True
-        rest = self.bridge.unheard(self.message_id, self.link.heard_ms(self.message_id))
-        self.link.playback(self.message_id, 0.0, math.inf)  # the browser reports from here on
+        heard = self.link.heard_ms(self.message_id)
+        rest = self.bridge.unheard(self.message_id, heard)
+        # The browser plays (and reports) from here on; its positions count from this point.
+        self.link.handed_over[self.message_id] = heard
+        self.link.playback(self.message_id, heard, math.inf)
         if rest:
             await self.send(rest)
 
@@ -78,6 +81,7 @@ class AvatarLink:
         self._current: _ReplyAudio | None = None
         self._starting: asyncio.Task[None] | None = None
         self._closed = False
+        self.handed_over: dict[str, float] = {}  # reply -> ms the avatar had said when it was lost
 
     async def decide(self, dealership_id: uuid.UUID | None, requested: str) -> str:
         """Before the conversation opens: its channel, `avatar` or `voice`."""
@@ -150,6 +154,15 @@ class AvatarLink:
 
     def _spoken(self, event_id: str, at: float) -> None:
         self.playback(event_id, math.inf, at)  # all of it (capped by what was sent)
+
+    def handed_over_at(self, message_id: str) -> float:
+        """Where the browser's playback of a reply handed over from the avatar starts (else 0)."""
+        return self.handed_over.get(message_id, 0.0)
+
+    async def listening(self, speaking: bool) -> None:
+        """The user started or stopped talking: the avatar looks attentive (LITE start/stop_listening)."""
+        if self.bridge is not None and self.bridge.alive:
+            await self.bridge.listening(speaking)
 
     # -- per reply ---------------------------------------------------------------------------
     @property

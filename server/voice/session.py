@@ -233,7 +233,8 @@ class VoiceSession:
             await self._interrupt()
         elif isinstance(message, p.Playback) and not self._avatar.speaking:
             # (While LiveAvatar speaks, the browser plays nothing: the provider's events say what was heard.)
-            self._playback = (message.message_id, message.played_ms, time.monotonic())
+            played = message.played_ms + self._avatar.handed_over_at(message.message_id)
+            self._playback = (message.message_id, played, time.monotonic())
 
     async def _on_start(self, start: p.Start) -> None:
         if self._started is not None:
@@ -305,6 +306,7 @@ class VoiceSession:
     async def _on_vad(self, vad_event: SpeechStarted | Segment | TurnEnded, rate: int) -> None:
         if isinstance(vad_event, SpeechStarted):
             await self._emit(p.event(p.ServerEvent.vad, speaking=True))
+            await self._avatar.listening(True)
             if self._stt is None:
                 self._stt = TurnTranscriber(self.runtime.transcriber, rate, self._tasks.spawn,
                                             pipelining=self.config.pipelining)
@@ -317,6 +319,7 @@ class VoiceSession:
             self._add_segment(self._stt, vad_event.pcm)
         elif isinstance(vad_event, TurnEnded):
             await self._emit(p.event(p.ServerEvent.vad, speaking=False))
+            await self._avatar.listening(False)
             if self._paused is not None and not self._paused.settling and self._stt is not None:
                 # The speech over a paused reply ended: its words decide resume or interrupt.
                 self._paused.settling = True
