@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from server.avatar.models import AvatarUsage
 from server.db.models import Role
+from server.recording.models import Side, VoiceRecording
 from server.settings import Settings
 from server.voice.audio import silence
 from tests.conftest import Account, LiveServer, World, start_live_server, stop_live_server
@@ -444,3 +445,31 @@ async def test_avatar_minutes_are_shown_with_the_usage(server: LiveServer, world
     assert (await world.client.get("/api/v1/usage", headers=other.headers)).json()["items"] == []
 
 
+
+
+async def test_the_avatars_reply_audio_is_recorded(server: LiveServer, world: World, fakes: Fakes) -> None:
+    dealer = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealer)
+    response = await world.client.patch(f"/api/v1/dealerships/{dealer}", headers=admin.headers,
+                                        json={"settings": {"record_audio": True}})
+    assert response.status_code == 200, response.text
+    fakes.openai.config = OpenAIConfig(reply="It is a fair price.")
+    client, ready, _ = await connect(server, world, dealer=dealer)
+    await avatar_ready(client)
+    await client.send({"type": "text", "text": "How much?"})
+    start = await client.wait_for("audio.start", wait_s=30)
+    await client.wait_for("metrics", wait_s=30)
+    await client.send({"type": "end"})
+    await client.closed()
+
+    async def clips() -> list[VoiceRecording]:
+        async with world.state.sessionmaker() as db:
+            return list((await db.execute(select(VoiceRecording).where(
+                VoiceRecording.session_id == uuid.UUID(ready["session_id"]),
+                VoiceRecording.side == Side.assistant))).scalars())
+    [clip] = await until(clips, "the reply's recording")
+    assert str(clip.message_id) == start["message_id"] and clip.sample_rate == RATE
+    expected_ms = len("It is a fair price.") * fakes.eleven.config.ms_per_char
+    assert abs(clip.duration_ms - expected_ms) < 100
+    assert not client.audio.get(start["message_id"])  # recorded, not played in the browser
+    await stopped(fakes, world)
