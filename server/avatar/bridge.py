@@ -330,19 +330,25 @@ class LiteBridge:
             return
         chunk = bytes(stretch.pending[:size])
         del stretch.pending[:size]
-        await self._send({"type": "agent.speak", "event_id": stretch.event_id,
-                          "audio": base64.b64encode(chunk).decode("ascii")})
+        if not await self._send({"type": "agent.speak", "event_id": stretch.event_id,
+                                 "audio": base64.b64encode(chunk).decode("ascii")}, stretch=stretch):
+            return
         if stretch.first_sent_at is None:
             stretch.first_sent_at = self._clock()
         stretch.sent_ms += size / BYTES_PER_MS
         self.packets_sent += 1
 
-    async def _send(self, message: dict[str, object]) -> None:
+    async def _send(self, message: dict[str, object], *, stretch: _Stretch | None = None) -> bool:
+        """False: audio of a stretch that was paused or interrupted while it waited for the socket
+        (dropped: it is in the stretch's audio, so a resume says it from the pause point)."""
         if self._socket is None or not self.connected.is_set():
             raise AvatarLost  # never before `connected`: the provider would drop it
         async with self._send_lock:
+            if stretch is not None and (self._paused or stretch is not self._stretch):
+                return False
             try:
                 await self._socket.send(message)
             except LiveAvatarError:
                 self.alive = False
                 raise AvatarLost from None
+        return True

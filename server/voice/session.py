@@ -371,8 +371,8 @@ class VoiceSession:
         reply.sender.pause()
         paused = self._paused = Paused(message_id=str(reply.message_id), at_ms=at_ms)
         self._probe_audio = bytearray(self._started.endpointer.segment_pcm)
+        await self._avatar.pause()  # the avatar stops as the browser would
         await self._emit(p.event(p.ServerEvent.playback_pause, message_id=paused.message_id, at_ms=round(at_ms)))
-        await self._avatar.pause()
         self._probe(paused)
 
     async def _listen_over_pause(self, frame: bytes) -> None:
@@ -555,10 +555,10 @@ class VoiceSession:
             return
         self._reply = None
         self._paused = None
-        await self._avatar.interrupt()
         self._turn.cancel()
         await asyncio.wait([self._turn])
         self._turn = None
+        await self._avatar.interrupt()  # after the turn: nothing more of the reply can reach the avatar
         played = self._played_ms(reply)
         heard = reply.heard_text(played)
         try:
