@@ -91,7 +91,13 @@ class AvatarLink:
         if self._service is None:  # no avatar feature in this runtime (tests of the bare voice path)
             self._decision = Decision(p.AvatarProvider.builtin)
         else:
-            self._decision = await self._service.decide(dealership_id, requested)
+            try:
+                self._decision = await self._service.decide(dealership_id, requested)
+            except Exception:
+                # The settings or the minutes could not be read (a database blip): a face must not
+                # cost the session; the built-in one is free and needs nothing.
+                log.exception("avatar settings unavailable; using the built-in avatar")
+                self._decision = Decision(p.AvatarProvider.builtin)
         self.provider = self._decision.provider
         return "voice" if self.provider is p.AvatarProvider.none else "avatar"
 
@@ -124,22 +130,35 @@ class AvatarLink:
             await self._fall_back(p.AvatarErrorCode.avatar_start_failed,
                                   "The photoreal avatar could not start; using the built-in one.")
             return
+        except Exception:  # e.g. the usage row could not be written: the provider session was stopped
+            log.exception("LiveAvatar did not start")
+            await self._fall_back(p.AvatarErrorCode.avatar_start_failed,
+                                  "The photoreal avatar could not start; using the built-in one.")
+            return
         if self._closed:  # the session ended while the provider was starting
             await bridge.stop()
             return
-        await self._emit(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.liveavatar.value,
+        await self._tell(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.liveavatar.value,
                                  look=self._look, livekit_url=livekit_url, livekit_token=livekit_token))
 
     async def _ready_builtin(self) -> None:
-        await self._emit(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.builtin.value,
+        await self._tell(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.builtin.value,
                                  look=self._look))
+
+    async def _tell(self, message: dict[str, Any]) -> None:
+        """An event from the avatar's own tasks: a client that has just gone is the session
+        loop's to notice (it ends the session and closes this link), not an error here."""
+        try:
+            await self._emit(message)
+        except Exception:
+            log.info("avatar event not delivered: the client has gone", extra={"event": message.get("type")})
 
     async def _fall_back(self, code: p.AvatarErrorCode, message: str) -> None:
         self.provider = p.AvatarProvider.builtin
         self.bridge = None
         if self._closed:
             return
-        await self._emit(p.avatar_error_event(code, message, fallback=p.AvatarFallback.builtin))
+        await self._tell(p.avatar_error_event(code, message, fallback=p.AvatarFallback.builtin))
         await self._ready_builtin()
 
     async def _lost(self, code: str, message: str) -> None:
@@ -147,7 +166,10 @@ class AvatarLink:
         current = self._current
         await self._fall_back(p.AvatarErrorCode(code), message)
         if current is not None:
-            await current.hand_over()  # the rest of the reply the avatar was speaking: nothing lost
+            try:
+                await current.hand_over()  # the rest of the reply the avatar was speaking: nothing lost
+            except Exception:
+                log.info("avatar hand-over not delivered: the client has gone")
 
     def _speaking(self, event_id: str, from_ms: float, at: float) -> None:
         self.playback(event_id, from_ms, at)
