@@ -866,3 +866,17 @@ async def test_a_voice_start_gets_no_avatar_event(server: LiveServer, world: Wor
     assert not client.events(["avatar.ready", "avatar.error"])
     assert (await stored(world, account, ready["session_id"]))["channel"] == "voice"
     await client.close()
+
+
+async def test_liveavatar_on_a_server_without_it_falls_back_to_the_builtin_avatar(
+        server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    ready = await client.start("roleplay", persona_id="grace-firsttime", avatar="liveavatar")
+    error = await client.wait_for("avatar.error")
+    assert error["code"] == "avatar_unavailable" and error["fallback"] == "builtin"
+    assert await client.wait_for("avatar.ready") == {"type": "avatar.ready", "provider": "builtin",
+                                                     "look": "woman-young-casual"}
+    assert (await stored(world, account, ready["session_id"]))["channel"] == "avatar"
+    await client.close()
