@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = '0008_builder'
-down_revision: str | None = '0006_training'  # re-chained after 0006 (lead: re-chain at merge)
+down_revision: str | None = '0007_avatar'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -47,6 +47,7 @@ class OpenRequest:
     persona_id: str | None = None
     session_id: str | None = None
     scenario_id: str | None = None
+    channel: str = "voice"  # "avatar" when the start asked for a face (a resumed session keeps its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class OpenedSession:
     persona_name: str | None = None
     scenario_id: str | None = None  # the scenario practised, if any
     time_left_s: float | None = None  # until the scenario's time limit; None: no limit
+    avatar_look: str | None = None  # the persona's look for the built-in avatar
 
 
 @dataclass(frozen=True, slots=True)

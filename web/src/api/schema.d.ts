@@ -670,6 +670,49 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AvatarSettings */
+        AvatarSettings: {
+            /**
+             * Enabled
+             * @description the avatar (face to face) channel is offered
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Monthly Minutes Cap
+             * @description photoreal (LiveAvatar) minutes per calendar month (UTC); null: no cap
+             * @default null
+             */
+            monthly_minutes_cap: number | null;
+            /**
+             * Provider
+             * @description null: LiveAvatar when the server has it configured, else builtin
+             * @default null
+             */
+            provider: ("liveavatar" | "builtin") | null;
+        };
+        /**
+         * AvatarSettingsPatch
+         * @description Fields sent replace the stored ones; `provider` and `monthly_minutes_cap` may be set to null
+         *     (the server's default, no cap); `enabled` sent as null keeps its value.
+         */
+        AvatarSettingsPatch: {
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Monthly Minutes Cap
+             * @default null
+             */
+            monthly_minutes_cap: number | null;
+            /**
+             * Provider
+             * @default null
+             */
+            provider: ("liveavatar" | "builtin") | null;
+        };
         /** BackchannelOut */
         BackchannelOut: {
             /**
@@ -968,6 +1011,8 @@ export interface components {
         };
         /** DealershipSettings */
         DealershipSettings: {
+            /** @description the avatar channel: on/off, provider, monthly photoreal minute cap */
+            avatar?: components["schemas"]["AvatarSettings"];
             /**
              * Avatar Id
              * @default null
@@ -1011,6 +1056,8 @@ export interface components {
         };
         /** DealershipSettingsPatch */
         DealershipSettingsPatch: {
+            /** @default null */
+            avatar: components["schemas"]["AvatarSettingsPatch"] | null;
             /**
              * Avatar Id
              * @default null
@@ -1051,6 +1098,12 @@ export interface components {
         DealershipUsage: {
             /** Answers */
             answers: number;
+            /**
+             * Avatar Minutes
+             * @description photoreal (LiveAvatar) minutes of sessions started in the period
+             * @default 0
+             */
+            avatar_minutes: number;
             /** Completion Tokens */
             completion_tokens: number;
             /** Cost Usd */
@@ -1379,6 +1432,12 @@ export interface components {
              */
             agree_line: string;
             /**
+             * Avatar Look
+             * @description The built-in avatar's look; null: one derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
+            /**
              * Budget
              * @default
              */
@@ -1455,6 +1514,12 @@ export interface components {
              */
             agree_line: string;
             /**
+             * Avatar Look
+             * @description The built-in avatar's look; null: one derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
+            /**
              * Budget
              * @default
              */
@@ -1526,6 +1591,12 @@ export interface components {
              * @default null
              */
             agree_line: string | null;
+            /**
+             * Avatar Look
+             * @description null: the look derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
             /**
              * Budget
              * @default null
@@ -2510,6 +2581,12 @@ export interface components {
         UsageTotals: {
             /** Answers */
             answers: number;
+            /**
+             * Avatar Minutes
+             * @description photoreal (LiveAvatar) minutes of sessions started in the period
+             * @default 0
+             */
+            avatar_minutes: number;
             /** Completion Tokens */
             completion_tokens: number;
             /** Cost Usd */
