@@ -14,6 +14,7 @@ import {
   CloseCode,
   FATAL_CLOSE_CODES,
   INPUT_FORMAT,
+  type AvatarProviderName,
   type ClientMessage,
   type Mode,
   type ServerMessage,
@@ -39,6 +40,8 @@ export interface VoiceClientOptions {
   personaId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
+  /** Protocol 1.2: ask for a face (face to face); left out, plain voice. */
+  avatar?: AvatarProviderName;
   getToken: () => Promise<string>;
   openSocket?: (url: string) => SocketLike;
   /** Delay before reconnect attempt n (0-based); undefined stops trying. */
@@ -146,6 +149,7 @@ export class VoiceClient {
       output_audio: { encoding: "pcm_s16le", sample_rate: this.options.outputSampleRate },
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
+      ...(this.options.avatar ? { avatar: { provider: this.options.avatar } } : {}),
     };
     socket.send(JSON.stringify(start));
     this.setState("starting");

@@ -47,4 +47,10 @@ describe("voice protocol mirror", () => {
   check("has the same warning codes", (s) => {
     expect(protocol.WarningCode).toEqual(camelKeys(s.warning_codes));
   });
+
+  check("has the same avatar providers, fallbacks and error codes", (s) => {
+    expect(protocol.AvatarProvider).toEqual(camelKeys(s.avatar_providers));
+    expect(protocol.AvatarFallback).toEqual(camelKeys(s.avatar_fallbacks));
+    expect(protocol.AvatarErrorCode).toEqual(camelKeys(s.avatar_error_codes));
+  });
 });

@@ -4,7 +4,7 @@
  * See docs/voice-protocol.md for the full description.
  */
 
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 export const VOICE_PATH = "/api/v1/voice/live";
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const FRAME_MS = 20;
@@ -37,6 +37,8 @@ export const ServerEvent = {
   error: "error",
   warning: "warning",
   sessionEnded: "session.ended",
+  avatarReady: "avatar.ready",
+  avatarError: "avatar.error",
 } as const;
 export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
 
@@ -94,6 +96,29 @@ export const EndReason = {
   tokenRevoked: "token_revoked",
 } as const;
 
+/** Who draws the face (`start.avatar.provider`, protocol 1.2); `none` is plain voice. */
+export const AvatarProvider = {
+  builtin: "builtin",
+  liveavatar: "liveavatar",
+  none: "none",
+} as const;
+export type AvatarProviderName = (typeof AvatarProvider)[keyof typeof AvatarProvider];
+
+/** What the session goes on with after an `avatar.error`. */
+export const AvatarFallback = {
+  builtin: "builtin",
+  none: "none",
+} as const;
+export type AvatarFallbackName = (typeof AvatarFallback)[keyof typeof AvatarFallback];
+
+export const AvatarErrorCode = {
+  avatarDisabled: "avatar_disabled",
+  avatarUnavailable: "avatar_unavailable",
+  avatarQuotaExhausted: "avatar_quota_exhausted",
+  avatarStartFailed: "avatar_start_failed",
+  avatarDropped: "avatar_dropped",
+} as const;
+
 export type Mode = "training" | "roleplay";
 
 export interface AudioFormat {
@@ -109,6 +134,8 @@ export interface StartMessage {
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
   output_audio: AudioFormat;
+  /** Protocol 1.2: absent (or `none`) is plain voice. */
+  avatar?: { provider: AvatarProviderName };
 }
 
 export type ClientMessage =
@@ -163,7 +190,11 @@ export type ServerMessage =
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "warning"; code: string; message: string }
-  | { type: "session.ended"; reason: string; session_id: string };
+  | { type: "session.ended"; reason: string; session_id: string }
+  /** Protocol 1.2: the face is on; for LiveAvatar, the LiveKit room the browser joins for its video. */
+  | { type: "avatar.ready"; provider: AvatarProviderName; livekit_url?: string; livekit_token?: string }
+  /** Protocol 1.2: the requested face could not start or dropped; the session goes on with `fallback`. */
+  | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName };
 
 /** What the client sends: 20 ms frames of 16 kHz mono PCM16. */
 export const INPUT_FORMAT = { encoding: "pcm_s16le", sample_rate: 16000, channels: 1 } as const;
