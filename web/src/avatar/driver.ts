@@ -41,7 +41,12 @@ export class AvatarDriver {
   /** LiveAvatar mode: no local audio, so "speaking" follows the server's reply events. */
   private remoteSpeaking: string | undefined;
 
-  constructor(private readonly remoteAudio = false) {}
+  /** LiveAvatar: the reply is heard through the avatar's video, not the local player. */
+  remoteAudio: boolean;
+
+  constructor(remoteAudio = false) {
+    this.remoteAudio = remoteAudio;
+  }
 
   private reply(id: string): Reply {
     let r = this.replies.get(id);

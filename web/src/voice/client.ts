@@ -67,12 +67,24 @@ export class VoiceClient {
   private socket: SocketLike | undefined;
   private attempt = 0;
   private audioMessage: { id: string; rate: number } | undefined;
+  private avatar: AvatarProviderName | undefined;
   private readonly listeners: { [K in keyof VoiceEvents]: VoiceEvents[K][] } = {
     state: [], message: [], audio: [], interrupted: [], paused: [],
   };
 
   constructor(private readonly options: VoiceClientOptions) {
     this.sessionId = options.sessionId;
+    this.avatar = options.avatar;
+  }
+
+  /**
+   * Goes on with another face (the LiveAvatar room failed in the browser, which the server cannot
+   * see): the session is resumed on a new socket whose `start` asks for `provider`, so the server
+   * sends reply audio to this client again. Nothing said is lost (resume).
+   */
+  switchAvatar(provider: AvatarProviderName): void {
+    this.avatar = provider;
+    if (this.state === "live") this.socket?.close(CloseCode.normal, "switching the avatar");
   }
 
   on<K extends keyof VoiceEvents>(event: K, listener: VoiceEvents[K]): () => void {
@@ -149,7 +161,7 @@ export class VoiceClient {
       output_audio: { encoding: "pcm_s16le", sample_rate: this.options.outputSampleRate },
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
-      ...(this.options.avatar ? { avatar: { provider: this.options.avatar } } : {}),
+      ...(this.avatar ? { avatar: { provider: this.avatar } } : {}),
     };
     socket.send(JSON.stringify(start));
     this.setState("starting");

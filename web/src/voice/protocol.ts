@@ -191,8 +191,8 @@ export type ServerMessage =
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "warning"; code: string; message: string }
   | { type: "session.ended"; reason: string; session_id: string }
-  /** Protocol 1.2: the face is on; for LiveAvatar, the LiveKit room the browser joins for its video. */
-  | { type: "avatar.ready"; provider: AvatarProviderName; livekit_url?: string; livekit_token?: string }
+  /** Protocol 1.2: the face is on (`look`: the persona's `avatar_look`); for LiveAvatar, the LiveKit room the browser joins for its video and voice. */
+  | { type: "avatar.ready"; provider: AvatarProviderName; look?: string; livekit_url?: string; livekit_token?: string }
   /** Protocol 1.2: the requested face could not start or dropped; the session goes on with `fallback`. */
   | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName };
 
