@@ -39,9 +39,10 @@ class PatientVoiceClient(VoiceClient):
     (the library's 10 s defaults suit a person at a terminal, not a test on a loaded machine)."""
 
     async def start(self, mode: str = "roleplay", *, persona_id: str | None = None, session_id: str | None = None,
-                    output_rate: int = 16000, wait_s: float = PATIENCE_S) -> dict[str, Any]:
+                    output_rate: int = 16000, wait_s: float = PATIENCE_S,
+                    avatar: str | None = None) -> dict[str, Any]:
         return await super().start(mode, persona_id=persona_id, session_id=session_id, output_rate=output_rate,
-                                   wait_s=max(wait_s, PATIENCE_S))
+                                   wait_s=max(wait_s, PATIENCE_S), avatar=avatar)
 
     async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = PATIENCE_S) -> dict[str, Any]:
         return await super().wait_for(kind, wait_s=max(wait_s, PATIENCE_S))

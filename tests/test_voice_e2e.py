@@ -836,3 +836,33 @@ async def test_timings_count_the_time_a_stalled_server_spent_behind(server: Live
     assert abs(metrics["first_audio_ms"] - waited_ms) < 700, (metrics, waited_ms)
     assert metrics["endpoint_ms"] >= stall_s * 1000 - 700, metrics
     await client.close()
+
+
+# -- avatar (protocol 1.2) ----------------------------------------------------------------------
+async def test_builtin_avatar_is_ready_and_the_session_is_an_avatar_session(
+        server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    ready = await client.start("roleplay", persona_id="sam-price", avatar="builtin")
+    avatar = await client.wait_for("avatar.ready")
+    assert avatar == {"type": "avatar.ready", "provider": "builtin", "look": "man-young-casual"}
+    fakes[0].openai.config = OpenAIConfig(transcript="How much is it?", reply="It is twenty thousand.")
+    await speak(client, "How much is it")
+    end = await client.wait_for("audio.end", wait_s=30)
+    assert client.audio[end["message_id"]], "the built-in avatar plays reply audio in the browser as voice does"
+    row = await stored(world, account, ready["session_id"])
+    assert row["channel"] == "avatar"
+    await client.close()
+
+
+async def test_a_voice_start_gets_no_avatar_event(server: LiveServer, world: World) -> None:
+    dealer = await world.dealership()
+    account = await world.account(Role.user, dealer)
+    client = await VoiceClient.connect(server.url, account.token)
+    ready = await client.start("roleplay", persona_id="sam-price")
+    await client.send({"type": "text", "text": "Hello"})
+    await client.wait_for("audio.end", wait_s=30)
+    assert not client.events(["avatar.ready", "avatar.error"])
+    assert (await stored(world, account, ready["session_id"]))["channel"] == "voice"
+    await client.close()

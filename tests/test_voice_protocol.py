@@ -12,9 +12,13 @@ def test_definitions_are_plain_json_and_complete() -> None:
     assert set(defs["client_events"].values()) == {"auth", "start", "text", "interrupt", "playback", "end"}
     assert set(defs["server_events"].values()) == {
         "ready", "vad", "transcript", "response.delta", "audio.start", "audio.end", "audio.words", "interrupted",
-        "sources", "metrics", "error", "warning", "session.ended", "playback.pause", "playback.resume"}
+        "sources", "metrics", "error", "warning", "session.ended", "playback.pause", "playback.resume",
+        "avatar.ready", "avatar.error"}
     assert set(defs["warning_codes"].values()) == {"warming_up", "offline_busy"}
-    assert defs["version"] == "1.1"
+    assert defs["version"] == "1.2"
+    assert set(defs["avatar_providers"].values()) == {"builtin", "liveavatar", "none"}
+    assert set(defs["avatar_fallbacks"].values()) == {"builtin", "none"}
+    assert "avatar_quota_exhausted" in defs["avatar_error_codes"].values()
     assert defs["close_codes"]["auth_failed"] == 4401
     assert defs["close_codes"]["too_big"] == 1009
 
@@ -26,6 +30,20 @@ def test_parse_accepts_the_documented_start() -> None:
         "output_audio": {"encoding": "pcm_s16le", "sample_rate": 24000}})
     assert isinstance(message, p.Start)
     assert message.output_audio.sample_rate == 24000
+    assert message.avatar.provider == "none"  # 1.2: a 1.1 client's start is plain voice
+
+
+@pytest.mark.parametrize("provider", ["builtin", "liveavatar", "none"])
+def test_start_takes_an_avatar_provider(provider: str) -> None:
+    message = p.parse_client_message({"type": "start", "mode": "training", "avatar": {"provider": provider}})
+    assert isinstance(message, p.Start)
+    assert message.avatar.provider == provider
+
+
+def test_start_refuses_an_unknown_avatar_provider() -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.parse_client_message({"type": "start", "mode": "training", "avatar": {"provider": "hologram"}})
+    assert info.value.code is p.ErrorCode.malformed
 
 
 @pytest.mark.parametrize(("data", "code"), [

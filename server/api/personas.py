@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 
 from server.api.endpoint import Ctx, endpoint, field_errors
 from server.api.schemas import Input, Output
+from server.avatar.looks import AvatarLook
 from server.conversation.models import Persona
 from server.conversation.personas import (
     DISABLED_KEY,
@@ -47,6 +48,7 @@ class PersonaPatch(Input):
     lines: dict[str, list[str]] | None = None
     agree_line: str | None = Field(default=None, max_length=500)
     voice: str | None = Field(default=None, max_length=100)
+    avatar_look: AvatarLook | None = Field(default=None, description="null: the look derived from the persona's id")
     active: bool | None = None
     dealership_id: uuid.UUID | None = Field(
         default=None, description="super admins only: the dealership a built-in is disabled or enabled for")
@@ -139,7 +141,7 @@ async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
 async def update_persona(ctx: Ctx, persona_id: str, body: PersonaPatch) -> PersonaOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"dealership_id"})
     # As on every PATCH: null leaves a field as it is, except where null is a value of its own
-    # (`voice`: the default voice).
+    # (`voice`: the default voice; `avatar_look`: the look derived from the id).
     changes = {k: v for k, v in changes.items() if v is not None or k in _NULLABLE}
     if (builtin := builtin_personas().get(persona_id)) is not None and set(changes) == {"active"} \
             and changes["active"] is not None:

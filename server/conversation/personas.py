@@ -13,10 +13,11 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.avatar.looks import AvatarLook, default_look
 from server.conversation.models import Mode, Persona
 from server.conversation.taxonomy import Objection
 from server.db.models import Dealership
@@ -51,12 +52,21 @@ class PersonaSpec(BaseModel):
     # What the customer says when convinced, and when they finally agree to buy.
     agree_line: Annotated[str, StringConstraints(max_length=500)] = ""
     voice: str | None = Field(default=None, max_length=100, description="TTS voice for the voice channel")
+    avatar_look: AvatarLook | None = Field(
+        default=None, description="The built-in avatar's look; null: one derived from the persona's id")
 
 
 class PersonaView(PersonaSpec):
     id: str
     builtin: bool
     active: bool = True
+
+    @model_validator(mode="after")
+    def _look(self) -> PersonaView:
+        # Every persona shows a face: one without a chosen look gets the same one every time.
+        if self.avatar_look is None:
+            self.avatar_look = default_look(self.id)
+        return self
 
     @property
     def mode(self) -> Mode:

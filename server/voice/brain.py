@@ -46,6 +46,7 @@ class OpenRequest:
     mode: str
     persona_id: str | None = None
     session_id: str | None = None
+    channel: str = "voice"  # "avatar" when the start asked for a face (a resumed session keeps its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class OpenedSession:
     dealership_id: str | None = None  # whose settings apply (e.g. audio recording); None: the caller's
     persona_id: str | None = None  # who the user talks to (the server picks one when the start names none)
     persona_name: str | None = None
+    avatar_look: str | None = None  # the persona's look for the built-in avatar
 
 
 @dataclass(frozen=True, slots=True)

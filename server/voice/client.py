@@ -66,7 +66,7 @@ class VoiceClient:
         await self.connection.send(json.dumps(message))
 
     async def start(self, mode: str = "roleplay", *, persona_id: str | None = None, session_id: str | None = None,
-                    output_rate: int = 16000, wait_s: float = 10) -> dict[str, Any]:
+                    output_rate: int = 16000, wait_s: float = 10, avatar: str | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"type": "start", "mode": mode,
                                    "input_audio": {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1},
                                    "output_audio": {"encoding": "pcm_s16le", "sample_rate": output_rate}}
@@ -74,6 +74,8 @@ class VoiceClient:
             message["persona_id"] = persona_id
         if session_id:
             message["session_id"] = session_id
+        if avatar is not None:
+            message["avatar"] = {"provider": avatar}
         await self.send(message)
         answer = await self.wait_for_any((ServerEvent.ready, ServerEvent.error), wait_s=wait_s)
         if answer["type"] == ServerEvent.error.value:

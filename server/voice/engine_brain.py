@@ -35,12 +35,13 @@ class EngineBrain:
     async def open(self, principal: Principal, request: OpenRequest) -> OpenedSession:
         try:
             mode = Mode(request.mode)
+            Channel(request.channel)
             session_id = uuid.UUID(request.session_id) if request.session_id else None
         except ValueError:
             raise BrainError(ErrorCode.malformed, "mode must be training or roleplay; session_id a UUID.") from None
         try:
             conv = await self._engine.open(principal, mode=mode, persona_id=request.persona_id,
-                                           session_id=session_id, channel=Channel.voice)
+                                           session_id=session_id, channel=Channel(request.channel))
         except NotFound as exc:
             code = ErrorCode.session_not_found if session_id else ErrorCode.persona_not_found
             raise BrainError(code, exc.message) from None
@@ -54,7 +55,7 @@ class EngineBrain:
         self._open[key] = (conv, self._open.get(key, (conv, 0))[1] + 1)
         return OpenedSession(session_id=str(conv.session_id), offline=self._engine.offline,
                              dealership_id=str(conv.dealership_id), persona_id=conv.persona.id,
-                             persona_name=conv.persona.name)
+                             persona_name=conv.persona.name, avatar_look=conv.persona.avatar_look)
 
     async def reply(self, session_id: str, user_text: str, message_id: uuid.UUID) -> AsyncGenerator[ReplyEvent]:
         entry = self._open.get(session_id)

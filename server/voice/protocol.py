@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = "1.1"  # adds audio.words, warning, playback.pause/resume (a 1.0 client may ignore them)
+# 1.1 added audio.words, warning, playback.pause/resume; 1.2 adds the avatar: `start.avatar`,
+# avatar.ready, avatar.error (a 1.1 client sends no avatar and gets none of them).
+PROTOCOL_VERSION = "1.2"
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MS = 20
@@ -44,6 +46,8 @@ class ServerEvent(enum.StrEnum):
     error = "error"
     warning = "warning"  # the session goes on, slower: models warming up, offline pool busy
     session_ended = "session.ended"
+    avatar_ready = "avatar.ready"  # 1.2: {provider, livekit_url?, livekit_token?}
+    avatar_error = "avatar.error"  # 1.2: {code, message, fallback}: the session goes on
 
 
 class CloseCode(enum.IntEnum):
@@ -82,6 +86,29 @@ class WarningCode(enum.StrEnum):
     offline_busy = "offline_busy"  # every offline inference thread is taken: this turn queues
 
 
+class AvatarProvider(enum.StrEnum):
+    """Who draws the face (`start.avatar.provider`); `none` is plain voice."""
+
+    builtin = "builtin"  # drawn by the web app from audio.words: no network, no cost
+    liveavatar = "liveavatar"  # HeyGen LiveAvatar (LITE mode): photoreal video over LiveKit
+    none = "none"
+
+
+class AvatarFallback(enum.StrEnum):
+    """What the session goes on with after an `avatar.error`."""
+
+    builtin = "builtin"
+    none = "none"  # plain voice: no avatar at all
+
+
+class AvatarErrorCode(enum.StrEnum):
+    avatar_disabled = "avatar_disabled"  # the dealership switched the avatar channel off (fallback none)
+    avatar_unavailable = "avatar_unavailable"  # the provider is not configured or not allowed here
+    avatar_quota_exhausted = "avatar_quota_exhausted"  # the dealership's monthly minute cap is reached
+    avatar_start_failed = "avatar_start_failed"  # the provider refused or failed to start a session
+    avatar_dropped = "avatar_dropped"  # the provider's connection dropped mid-session
+
+
 class EndReason(enum.StrEnum):
     client_end = "client_end"
     idle = "idle"
@@ -113,6 +140,10 @@ class Auth(_Message):
     token: str = Field(min_length=1, max_length=4096)
 
 
+class AvatarRequest(_Message):
+    provider: Literal["builtin", "liveavatar", "none"] = "none"
+
+
 class Start(_Message):
     type: Literal["start"]
     mode: Literal["training", "roleplay"]
@@ -120,6 +151,7 @@ class Start(_Message):
     session_id: str | None = Field(default=None, max_length=100)
     input_audio: AudioIn = Field(default_factory=AudioIn)
     output_audio: AudioOut = Field(default_factory=AudioOut)
+    avatar: AvatarRequest = Field(default_factory=AvatarRequest)  # 1.2
 
 
 class Text(_Message):
@@ -178,6 +210,10 @@ def warning_event(code: WarningCode, message: str) -> dict[str, Any]:
     return event(ServerEvent.warning, code=code.value, message=message)
 
 
+def avatar_error_event(code: AvatarErrorCode, message: str, *, fallback: AvatarFallback) -> dict[str, Any]:
+    return event(ServerEvent.avatar_error, code=code.value, message=message, fallback=fallback.value)
+
+
 def definitions() -> dict[str, Any]:
     """Everything a client must agree on, as plain JSON (mirrored by the web client)."""
     return {
@@ -193,4 +229,7 @@ def definitions() -> dict[str, Any]:
         "error_codes": {c.name: c.value for c in ErrorCode},
         "end_reasons": {r.name: r.value for r in EndReason},
         "warning_codes": {c.name: c.value for c in WarningCode},
+        "avatar_providers": {a.name: a.value for a in AvatarProvider},
+        "avatar_fallbacks": {a.name: a.value for a in AvatarFallback},
+        "avatar_error_codes": {c.name: c.value for c in AvatarErrorCode},
     }

@@ -240,7 +240,8 @@ class VoiceSession:
         assert self._principal is not None
         try:
             opened = await self.runtime.brain.open(self._principal, OpenRequest(
-                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id))
+                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id,
+                channel="voice" if start.avatar.provider == "none" else "avatar"))
         except BrainError as exc:
             code = p.ErrorCode(exc.code) if exc.code in p.ErrorCode.__members__.values() else p.ErrorCode.malformed
             return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))
@@ -255,11 +256,25 @@ class VoiceSession:
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
                                  providers=self.runtime.providers, protocol_version=p.PROTOCOL_VERSION,
                                  persona_id=opened.persona_id, persona_name=opened.persona_name))
+        await self._start_avatar(start, opened)
         offline_voice = self.runtime.offline_voice
         if offline_voice is not None and not offline_voice.warm():
             await self._emit(p.warning_event(
                 p.WarningCode.warming_up,
                 "The offline voice models are loading; the first reply may take a few seconds longer."))
+
+    async def _start_avatar(self, start: p.Start, opened: OpenedSession) -> None:
+        """The face (protocol 1.2): the built-in one is drawn by the client from `audio.words`, so
+        it only needs to be told; everything else is as in voice mode."""
+        provider = start.avatar.provider
+        if provider == p.AvatarProvider.none:
+            return
+        if provider == p.AvatarProvider.liveavatar:
+            await self._emit(p.avatar_error_event(
+                p.AvatarErrorCode.avatar_unavailable, "The photoreal avatar is not available; using the built-in one.",
+                fallback=p.AvatarFallback.builtin))
+        await self._emit(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.builtin.value,
+                                 look=opened.avatar_look))
 
     # -- audio -------------------------------------------------------------------------------
     async def _on_audio(self, data: bytes) -> None:

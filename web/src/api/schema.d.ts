@@ -1008,6 +1008,12 @@ export interface components {
              */
             agree_line: string;
             /**
+             * Avatar Look
+             * @description The built-in avatar's look; null: one derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
+            /**
              * Budget
              * @default
              */
@@ -1084,6 +1090,12 @@ export interface components {
              */
             agree_line: string;
             /**
+             * Avatar Look
+             * @description The built-in avatar's look; null: one derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
+            /**
              * Budget
              * @default
              */
@@ -1155,6 +1167,12 @@ export interface components {
              * @default null
              */
             agree_line: string | null;
+            /**
+             * Avatar Look
+             * @description null: the look derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
             /**
              * Budget
              * @default null
