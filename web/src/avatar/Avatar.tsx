@@ -52,6 +52,8 @@ const STYLES: Record<LookId, Style> = {
 
 interface Bearing {
   smile: number;
+  /** A one-sided mouth (doubt). */
+  skew: number;
   /** Brow lift (left, right) and how far each inner end drops (a frown). */
   brows: [number, number, number, number];
   /** Upper lids resting lower: 0 wide awake, 0.4 narrowed. */
@@ -60,10 +62,10 @@ interface Bearing {
 }
 
 const BEARINGS: Record<Demeanour, Bearing> = {
-  friendly: { smile: 0.8, brows: [3, 3, 0, 0], lids: 0.05, tilt: 2 },
-  neutral: { smile: 0.2, brows: [0, 0, 0, 0], lids: 0.12, tilt: 0 },
-  sceptical: { smile: -0.25, brows: [8, -3, -2, 4], lids: 0.3, tilt: -4 },
-  impatient: { smile: -0.6, brows: [-3, -3, 5, 5], lids: 0.25, tilt: 0 },
+  friendly: { smile: 0.8, skew: 0, brows: [3, 3, 0, 0], lids: 0.05, tilt: 2 },
+  neutral: { smile: 0.2, skew: 0, brows: [0, 0, 0, 0], lids: 0.12, tilt: 0 },
+  sceptical: { smile: -0.1, skew: 0.7, brows: [8, -3, -2, 4], lids: 0.3, tilt: -4 },
+  impatient: { smile: -0.7, skew: 0, brows: [-3, -3, 5, 5], lids: 0.25, tilt: 0 },
 };
 
 export interface AvatarProps {
@@ -272,7 +274,7 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
   const brows = useRef<SVGGElement>(null);
   const lids = useRef<(SVGRectElement | null)[]>([null, null]);
   const irises = useRef<(SVGGElement | null)[]>([null, null]);
-  const initial = mouthPaths(SHAPES[still?.viseme ?? "sil"], b.smile, CX, MOUTH_Y);
+  const initial = mouthPaths(SHAPES[still?.viseme ?? "sil"], b.smile, CX, MOUTH_Y, b.skew);
 
   useEffect(() => {
     const svg = root.current;
@@ -311,7 +313,7 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
       // inside its own duration and the mouth is shut within ~75 ms of an interruption).
       if (blend(mouth, SHAPES[f.viseme], dt, 25)) {
         const smile = f.state === "speaking" ? b.smile * 0.4 : b.smile;
-        const p = mouthPaths(mouth, smile, CX, MOUTH_Y);
+        const p = mouthPaths(mouth, smile, CX, MOUTH_Y, f.state === "speaking" ? b.skew * 0.4 : b.skew);
         lips.current?.setAttribute("d", p.lips);
         opening.current?.setAttribute("d", p.opening);
         teeth.current?.setAttribute("y", String(p.teethY));

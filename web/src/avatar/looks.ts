@@ -4,6 +4,8 @@
  * on the persona page imports the ids and labels without pulling in the drawing.
  */
 
+import type { Persona } from "../api/types";
+
 export const LOOK_IDS = [
   "woman-young-casual",
   "woman-middle-business",
@@ -15,6 +17,12 @@ export const LOOK_IDS = [
   "woman-young-sporty",
 ] as const;
 export type LookId = (typeof LOOK_IDS)[number];
+
+// The ids are the server's (`server/avatar/looks.py`, generated into the REST types): a look added
+// or renamed on either side fails the typecheck here.
+type ServerLook = NonNullable<Persona["avatar_look"]>;
+const sameLooks: [LookId] extends [ServerLook] ? ([ServerLook] extends [LookId] ? true : never) : never = true;
+void sameLooks;
 
 export const LOOK_LABELS: Record<LookId, string> = {
   "woman-young-casual": "Young woman, casual",

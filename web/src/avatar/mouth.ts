@@ -56,22 +56,27 @@ export interface MouthPaths {
   tongueOpacity: number;
 }
 
-/** Lips and the opening between them, centred on (cx, cy); `smile` lifts the corners (-1..1). */
-export function mouthPaths(s: MouthShape, smile: number, cx: number, cy: number): MouthPaths {
+/**
+ * Lips and the opening between them, centred on (cx, cy); `smile` lifts the corners (-1..1),
+ * `skew` lifts the left one and drops the right (a doubtful half-smile).
+ */
+export function mouthPaths(s: MouthShape, smile: number, cx: number, cy: number, skew = 0): MouthPaths {
   const w = 29 * s.wide * (1 - 0.3 * s.round);
-  const corner = cy - smile * 5 * (1 - s.round);
+  const mid = cy - smile * 5 * (1 - s.round);
+  const left = mid - skew * 5;
+  const right = mid + skew * 2;
   const up = 6 + s.open * 0.22 + s.round * 4;
   const low = 8 + s.open * 0.8 + s.round * 4;
   const lips =
-    `M${r(cx - w)} ${r(corner)}C${r(cx - w * 0.55)} ${r(cy - up)} ${r(cx - w * 0.25)} ${r(cy - up - 1.5)} ${r(cx)} ${r(cy - up + 2)}` +
-    `C${r(cx + w * 0.25)} ${r(cy - up - 1.5)} ${r(cx + w * 0.55)} ${r(cy - up)} ${r(cx + w)} ${r(corner)}` +
-    `C${r(cx + w * 0.6)} ${r(cy + low)} ${r(cx - w * 0.6)} ${r(cy + low)} ${r(cx - w)} ${r(corner)}Z`;
+    `M${r(cx - w)} ${r(left)}C${r(cx - w * 0.55)} ${r(cy - up)} ${r(cx - w * 0.25)} ${r(cy - up - 1.5)} ${r(cx)} ${r(cy - up + 2)}` +
+    `C${r(cx + w * 0.25)} ${r(cy - up - 1.5)} ${r(cx + w * 0.55)} ${r(cy - up)} ${r(cx + w)} ${r(right)}` +
+    `C${r(cx + w * 0.6)} ${r(cy + low)} ${r(cx - w * 0.6)} ${r(cy + low)} ${r(cx - w)} ${r(left)}Z`;
   const wi = w * 0.8;
   const top = cy - s.open * 0.25;
   const bottom = cy + s.open * 0.75;
   const opening =
-    `M${r(cx - wi)} ${r(corner)}C${r(cx - wi * 0.5)} ${r(top)} ${r(cx + wi * 0.5)} ${r(top)} ${r(cx + wi)} ${r(corner)}` +
-    `C${r(cx + wi * 0.5)} ${r(bottom)} ${r(cx - wi * 0.5)} ${r(bottom)} ${r(cx - wi)} ${r(corner)}Z`;
+    `M${r(cx - wi)} ${r(left)}C${r(cx - wi * 0.5)} ${r(top)} ${r(cx + wi * 0.5)} ${r(top)} ${r(cx + wi)} ${r(right)}` +
+    `C${r(cx + wi * 0.5)} ${r(bottom)} ${r(cx - wi * 0.5)} ${r(bottom)} ${r(cx - wi)} ${r(left)}Z`;
   return {
     lips,
     opening,
