@@ -238,6 +238,15 @@ async def test_barge_in_stops_playback_and_marks_the_reply_interrupted(world: Wo
     await run_spec("barge_in", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "barge.wav"))})
 
 
+async def test_face_to_face_with_the_built_in_avatar(world: World, live_server: LiveServer, app: Starlette,
+                                                     tmp_path: Path) -> None:
+    """Issue 17: listening, thinking, speaking in order; the mouth moves with the reply and rests
+    after the barge-in; the persona's look (picked on the persona page) is the face."""
+    needs(app, 4, 5)
+    data, _ = await accounts(world)
+    await run_spec("face_to_face", live_server, {"accounts": data, "speech": str(spoken_wav(tmp_path / "face.wav"))})
+
+
 def silent_wav(path: Path, seconds: float = 10) -> Path:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
