@@ -29,6 +29,7 @@ from server.auth.admission import LoginAdmission
 from server.auth.dev_secret import with_development_secret
 from server.auth.passwords import HASHING_THREADS
 from server.auth.principal import Authenticator
+from server.avatar.service import avatar_service
 from server.conversation.engine import ConversationEngine
 from server.conversation.llm import LLM, OpenAIChat
 from server.db.engine import create_engine, create_sessionmaker, resolve_database_url
@@ -116,8 +117,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 conversation_engine(settings, sessionmaker, tasks, retriever))
             recordings = RecordingStore(sessionmaker, tasks, clip_max_s=settings.voice_recording_clip_max_s,
                                         max_s=settings.voice_recording_max_s)
+            avatar = await stack.enter_async_context(avatar_service(settings, sessionmaker, tasks))
             voice = await stack.enter_async_context(
-                voice_runtime(settings, EngineBrain(conversations), recordings=recordings))
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, avatar=avatar))
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     pinecone_host: str | None = None
     liveavatar_api_key: str | None = None
     liveavatar_base_url: str = "https://api.liveavatar.com"
+    # The photoreal avatar (server/avatar/; docs/configuration.md, "Avatar"): used only with both
+    # the key and an avatar id.
+    liveavatar_avatar_id: str | None = Field(default=None, max_length=200)
+    liveavatar_sandbox: bool = False  # LiveAvatar's free sandbox sessions (about a minute long)
+    # Well inside the provider's ~5-minute idle limit; short in tests.
+    liveavatar_keepalive_s: float = Field(default=60.0, gt=0, le=240)
+    liveavatar_connect_timeout_s: float = Field(default=10.0, gt=0, le=120)  # start -> `connected`
+    liveavatar_http_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     # Conversations (docs/configuration.md, "Conversations").
     llm_model: str = "gpt-4o"
@@ -223,6 +231,10 @@ class Settings(BaseSettings):
     def embedded_database(self) -> bool:
         return not self.database_url
 
+    @property
+    def liveavatar_configured(self) -> bool:
+        return bool(self.liveavatar_api_key and self.liveavatar_avatar_id)
+
     def provider_status(self) -> dict[str, str]:
         """Which outside services are real and which run offline, for `doctor` and `ready`."""
         return {
@@ -231,7 +243,7 @@ class Settings(BaseSettings):
             "embeddings": "openai" if self.openai_api_key else "offline",
             "tts": "elevenlabs" if self.elevenlabs_api_key else "offline",
             "vector_store": self.vector_store,
-            "avatar": "liveavatar" if self.liveavatar_api_key else "off",
+            "avatar": "liveavatar" if self.liveavatar_configured else "builtin",
         }
 
 

@@ -13,6 +13,8 @@ from server import audit
 from server.accounts import unique_slug
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Input, Name, Output, PageQuery
+from server.avatar import settings as avatar_settings
+from server.avatar.settings import AvatarSettings, AvatarSettingsPatch
 from server.db.models import AuditAction, Dealership, Role
 from server.errors import Conflict, Forbidden, ValidationFailed
 from server.rag.documents import forget_dealership
@@ -33,6 +35,8 @@ class DealershipSettings(Input):
     disabled_personas: list[str] = Field(
         default_factory=list, max_length=100,
         description="built-in personas disabled for this dealership (change with PATCH /personas/{id} {active})")
+    avatar: AvatarSettings = Field(default_factory=AvatarSettings,
+                                   description="the avatar channel: on/off, provider, monthly photoreal minute cap")
 
 
 class DealershipIn(Input):
@@ -49,6 +53,7 @@ class DealershipSettingsPatch(Input):
     chunk_size: int | None = Field(default=None, ge=200, le=4000)
     chunk_overlap: int | None = Field(default=None, ge=0, le=1000)
     record_audio: bool | None = None
+    avatar: AvatarSettingsPatch | None = None
 
 
 class DealershipPatch(Input):
@@ -142,9 +147,12 @@ async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: Dealership
             await notify(ctx.db)  # its waiting documents can be claimed again
     if body.settings is not None:
         current = DealershipSettings.model_validate(dealership.settings or {}).model_dump()
-        changes = body.settings.model_dump(exclude_unset=True)
+        changes = body.settings.model_dump(exclude_unset=True, exclude={"avatar"})
         # Nullable strings may be cleared; booleans and numbers sent as null keep their value.
         changes = {k: v for k, v in changes.items() if v is not None or k in _NULLABLE_SETTINGS}
+        if body.settings.avatar is not None:
+            changes["avatar"] = _avatar(ctx, AvatarSettings.model_validate(current.get("avatar") or {}),
+                                        body.settings.avatar).model_dump()
         settings = DealershipSettings.model_validate({**current, **changes})
         if settings.chunk_overlap >= settings.chunk_size:
             raise ValidationFailed(details=[{"field": "settings.chunk_overlap",
@@ -152,6 +160,15 @@ async def update_dealership(ctx: Ctx, dealership_id: uuid.UUID, body: Dealership
         dealership.settings = settings.model_dump()
     await ctx.db.flush()
     return _out(dealership)
+
+
+def _avatar(ctx: Ctx, current: AvatarSettings, patch: AvatarSettingsPatch) -> AvatarSettings:
+    settings = avatar_settings.patched(current, patch)
+    if "provider" in patch.model_fields_set and settings.provider == "liveavatar" \
+            and not ctx.state.settings.liveavatar_configured:
+        raise ValidationFailed(details=[{"field": "settings.avatar.provider",
+                                         "message": "LiveAvatar is not configured on this server"}])
+    return settings
 
 
 @endpoint("DELETE", "/dealerships/{dealership_id:uuid}", summary="Delete a dealership and all its data",

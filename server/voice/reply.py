@@ -37,8 +37,8 @@ class StageFailure(Exception):
 class ReplyPipeline:
     def __init__(self, *, brain: Brain, session_id: str, synthesizer: Synthesizer, emit: Emit,
                  sender: PacedSender, sample_rate: int, clock: TurnClock, llm_timeout_s: float,
-                 pipelining: bool = True) -> None:
-        self.message_id = uuid.uuid4()
+                 pipelining: bool = True, message_id: uuid.UUID | None = None) -> None:
+        self.message_id = message_id or uuid.uuid4()
         self.text = ""
         self.spoken = SpokenWords()
         self.audio_started = False

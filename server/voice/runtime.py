@@ -15,6 +15,7 @@ import httpx
 import openai
 from elevenlabs.client import AsyncElevenLabs
 
+from server.avatar.service import AvatarService
 from server.recording.store import RecordingStore
 from server.settings import Settings
 from server.voice.brain import Brain
@@ -42,6 +43,7 @@ class VoiceRuntime:
     # Which engine hears and which speaks, for the `ready` event (a provider or an offline model).
     providers: dict[str, str] = field(default_factory=dict)
     offline_voice: OfflineVoice | None = None  # None: no offline model is used
+    avatar: AvatarService | None = None  # None: an avatar request gets the built-in one, unchecked
     keeper: SessionKeeper = field(init=False)  # ends sessions whose socket dropped and nobody came back
 
     def __post_init__(self) -> None:
@@ -63,7 +65,8 @@ class VoiceRuntime:
 
 @asynccontextmanager
 async def voice_runtime(settings: Settings, brain: Brain,
-                        recordings: RecordingStore | None = None) -> AsyncIterator[VoiceRuntime]:
+                        recordings: RecordingStore | None = None,
+                        avatar: AvatarService | None = None) -> AsyncIterator[VoiceRuntime]:
     config = VoiceConfig.from_settings(settings)
     preload(config.vad.engine)
     llm: openai.AsyncOpenAI | None = None
@@ -106,7 +109,7 @@ async def voice_runtime(settings: Settings, brain: Brain,
     try:
         yield VoiceRuntime(config=config, brain=brain,
                            transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None,
-                           recordings=recordings, providers=providers, offline_voice=offline)
+                           recordings=recordings, providers=providers, offline_voice=offline, avatar=avatar)
     finally:
         if pool is not None:
             pool.close()

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import jsonbody
 from server.auth.principal import Authenticator
+from server.avatar.link import AvatarLink
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
 from server.recording.store import Owner
@@ -74,7 +75,7 @@ class VoiceSession:
         self._stt: TurnTranscriber | None = None
         self._turn: asyncio.Task[None] | None = None
         self._reply: ReplyPipeline | None = None
-        self._playback: tuple[str, int, float] | None = None
+        self._playback: tuple[str, float, float] | None = None
         self._last_audio = self._began = time.monotonic()
         self._last_rate_error = 0.0
         self._recorder: Recorder | None = None  # only when the dealership records audio
@@ -83,6 +84,9 @@ class VoiceSession:
         self._paused: Paused | None = None
         self._probe_audio = bytearray()
         self._backchannels: dict[str, list[dict[str, Any]]] = {}
+        # The face (protocol 1.2): hooks only; LiveAvatar's bridge lives in server/avatar/.
+        self._avatar = AvatarLink(runtime.avatar, tasks, self._emit, heard_ms=self._heard_ms,
+                                  playback=self._set_playback)
         vad = self.config.vad
         self._end_of_turn = EndOfTurn(min_ms=vad.end_of_turn_min_ms, default_ms=vad.end_of_turn_ms,
                                       max_ms=vad.end_of_turn_max_ms)
@@ -115,6 +119,7 @@ class VoiceSession:
             self.runtime.release(principal.user_id)
             with contextlib.suppress(_Closed):  # the turn is cut short; the socket may be gone
                 await self._cancel_turn()
+            await self._avatar.close()  # every exit path: the provider session is stopped
             if self._recorder is not None:
                 self._recorder.close()
             if self._started is not None:
@@ -226,7 +231,8 @@ class VoiceSession:
             self._begin_turn(TurnClock(speech_end=time.monotonic(), typed=True), typed=message.text)
         elif isinstance(message, p.Interrupt):
             await self._interrupt()
-        elif isinstance(message, p.Playback):
+        elif isinstance(message, p.Playback) and not self._avatar.speaking:
+            # (While LiveAvatar speaks, the browser plays nothing: the provider's events say what was heard.)
             self._playback = (message.message_id, message.played_ms, time.monotonic())
 
     async def _on_start(self, start: p.Start) -> None:
@@ -238,10 +244,10 @@ class VoiceSession:
                 p.ErrorCode.unsupported_audio,
                 f"input sample_rate must be one of {p.INPUT_SAMPLE_RATES}, output one of {p.OUTPUT_SAMPLE_RATES}"))
         assert self._principal is not None
+        channel = await self._avatar.decide(self._principal.dealership_id, start.avatar.provider)
         try:
             opened = await self.runtime.brain.open(self._principal, OpenRequest(
-                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id,
-                channel="voice" if start.avatar.provider == "none" else "avatar"))
+                mode=start.mode, persona_id=start.persona_id, session_id=start.session_id, channel=channel))
         except BrainError as exc:
             code = p.ErrorCode(exc.code) if exc.code in p.ErrorCode.__members__.values() else p.ErrorCode.malformed
             return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))
@@ -249,32 +255,20 @@ class VoiceSession:
                                  guard=RateGuard(self.config.burst_ms),
                                  endpointer=Endpointer(self.config.vad, rate_in), audio_clock=AudioClock())
         self.runtime.keeper.attach(opened.session_id)
-        self._recorder = await self._open_recorder(opened, rate_in, rate_out)
+        self._recorder = await self._open_recorder(opened, rate_in, self._avatar.reply_rate(rate_out))
         self._last_audio = time.monotonic()
         offline = {"stt": self.runtime.transcriber.offline, "llm": opened.offline,
                    "tts": self.runtime.synthesizer.offline}
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
                                  providers=self.runtime.providers, protocol_version=p.PROTOCOL_VERSION,
                                  persona_id=opened.persona_id, persona_name=opened.persona_name))
-        await self._start_avatar(start, opened)
+        await self._avatar.begin(opened.avatar_look, dealership_id=self._principal.dealership_id,
+                                 session_id=opened.session_id, user_id=self._principal.user_id)
         offline_voice = self.runtime.offline_voice
         if offline_voice is not None and not offline_voice.warm():
             await self._emit(p.warning_event(
                 p.WarningCode.warming_up,
                 "The offline voice models are loading; the first reply may take a few seconds longer."))
-
-    async def _start_avatar(self, start: p.Start, opened: OpenedSession) -> None:
-        """The face (protocol 1.2): the built-in one is drawn by the client from `audio.words`, so
-        it only needs to be told; everything else is as in voice mode."""
-        provider = start.avatar.provider
-        if provider == p.AvatarProvider.none:
-            return
-        if provider == p.AvatarProvider.liveavatar:
-            await self._emit(p.avatar_error_event(
-                p.AvatarErrorCode.avatar_unavailable, "The photoreal avatar is not available; using the built-in one.",
-                fallback=p.AvatarFallback.builtin))
-        await self._emit(p.event(p.ServerEvent.avatar_ready, provider=p.AvatarProvider.builtin.value,
-                                 look=opened.avatar_look))
 
     # -- audio -------------------------------------------------------------------------------
     async def _on_audio(self, data: bytes) -> None:
@@ -374,6 +368,7 @@ class VoiceSession:
         paused = self._paused = Paused(message_id=str(reply.message_id), at_ms=at_ms)
         self._probe_audio = bytearray(self._started.endpointer.segment_pcm)
         await self._emit(p.event(p.ServerEvent.playback_pause, message_id=paused.message_id, at_ms=round(at_ms)))
+        await self._avatar.pause()
         self._probe(paused)
 
     async def _listen_over_pause(self, frame: bytes) -> None:
@@ -442,6 +437,7 @@ class VoiceSession:
             return
         self._backchannels.setdefault(paused.message_id, []).append({"text": words, "at_ms": round(paused.at_ms)})
         await self._emit(p.event(p.ServerEvent.playback_resume, message_id=paused.message_id, text=words))
+        await self._avatar.resume(paused.message_id, paused.at_ms)
         reply.sender.resume()
 
     # -- turns -------------------------------------------------------------------------------
@@ -504,14 +500,16 @@ class VoiceSession:
             if not text:
                 return
         await self._emit(p.event(p.ServerEvent.transcript, text=text, final=True))
-        rate = started.start.output_audio.sample_rate
-        send = self._send_audio if self._recorder is None else self._recorder.tap(self._send_audio)
-        sender = PacedSender(send, rate, chunk_ms=self.config.send_chunk_ms,
-                             lead_ms=self.config.send_lead_ms)
+        rate = self._avatar.reply_rate(started.start.output_audio.sample_rate)
+        message_id = uuid.uuid4()
+        out = self._avatar.sink(str(message_id), self._send_audio)  # LiveAvatar: to the avatar, not the browser
+        send = out if self._recorder is None else self._recorder.tap(out)
+        chunk_ms, lead_ms = self._avatar.pacing(self.config.send_chunk_ms, self.config.send_lead_ms)
+        sender = PacedSender(send, rate, chunk_ms=chunk_ms, lead_ms=lead_ms)
         reply = ReplyPipeline(brain=self.runtime.brain, session_id=started.opened.session_id,
                               synthesizer=self.runtime.synthesizer, emit=self._emit, sender=sender,
                               sample_rate=rate, clock=clock, llm_timeout_s=self.config.llm_timeout_s,
-                              pipelining=self.config.pipelining)
+                              pipelining=self.config.pipelining, message_id=message_id)
         if self._recorder is not None:
             self._recorder.reply_started(reply.message_id)
         self._reply = reply
@@ -520,6 +518,7 @@ class VoiceSession:
         except StageFailure as failure:
             self._reply = None
             self._paused = None
+            await self._avatar.reply_done(str(reply.message_id))
             await self._emit(p.error_event(failure.code, failure.message, retryable=failure.retryable))
             if reply.audio_started:
                 await self._emit(p.event(p.ServerEvent.audio_end, message_id=str(reply.message_id)))
@@ -527,6 +526,7 @@ class VoiceSession:
                 await self._record(reply, self._played_ms(reply), interrupted=True)
             return
         self._reply = None  # no await since run() returned: a barge-in now finds nothing to stop
+        await self._avatar.reply_done(str(reply.message_id))
         await self.runtime.brain.record_assistant(started.opened.session_id, reply.message_id, reply.text,
                                                   interrupted=False)
         metrics = self._store_metrics(reply)
@@ -551,6 +551,7 @@ class VoiceSession:
             return
         self._reply = None
         self._paused = None
+        await self._avatar.interrupt()
         self._turn.cancel()
         await asyncio.wait([self._turn])
         self._turn = None
@@ -574,6 +575,13 @@ class VoiceSession:
             _, played, at = self._playback
             return min(reply.sender.sent_ms, played + reply.sender.playing_ms_since(at))
         return reply.sender.played_estimate_ms()
+
+    def _heard_ms(self, message_id: str) -> float:
+        reply = self._reply
+        return self._played_ms(reply) if reply is not None and str(reply.message_id) == message_id else 0.0
+
+    def _set_playback(self, message_id: str, played_ms: float, since: float) -> None:
+        self._playback = (message_id, played_ms, since)
 
     async def _cancel_turn(self) -> None:
         if self._reply is not None:
