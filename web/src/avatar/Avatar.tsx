@@ -5,7 +5,7 @@
  * millisecond of script. The element carries `data-state`, `data-viseme` and `data-look`.
  */
 
-import { useEffect, useId, useRef } from "react";
+import { memo, useEffect, useId, useRef } from "react";
 import type { AvatarFrame, AvatarState } from "./driver";
 import { LOOK_LABELS, type Demeanour, type LookId } from "./looks";
 import { blend, mouthPaths, SHAPES, type MouthShape } from "./mouth";
@@ -248,20 +248,24 @@ function pose(state: AvatarState, t: number, tilt: number, moving: boolean): { h
     case "listening": {
       // Small nods, now and then, with an attentive, level gaze.
       const nod = Math.max(0, Math.sin(t * 2.4)) * 2.2;
-      return { head: `translate(0 ${(nod * 0.6).toFixed(2)}) rotate(${(tilt + 1.5 + sway * 0.4).toFixed(2)} ${CX} 300)`, gx: 0, gy: 0.5 };
+      return { head: `translate(0 ${(nod * 0.6).toFixed(1)}) rotate(${(tilt + 1.5 + sway * 0.4).toFixed(1)} ${CX} 300)`, gx: 0, gy: 0.5 };
     }
     case "thinking":
-      return { head: `rotate(${(tilt - 3 + sway * 0.3).toFixed(2)} ${CX} 300)`, gx: -4, gy: -4 };
+      return { head: `rotate(${(tilt - 3 + sway * 0.3).toFixed(1)} ${CX} 300)`, gx: -4, gy: -4 };
     case "speaking": {
       const bob = Math.sin(t * 3.1) * 0.8;
-      return { head: `translate(0 ${bob.toFixed(2)}) rotate(${(tilt + sway).toFixed(2)} ${CX} 300)`, gx: Math.sin(t * 0.5) * 1.2, gy: 0 };
+      return { head: `translate(0 ${bob.toFixed(1)}) rotate(${(tilt + sway).toFixed(1)} ${CX} 300)`, gx: Math.sin(t * 0.5) * 1.2, gy: 0 };
     }
     default:
-      return { head: `rotate(${(tilt + sway).toFixed(2)} ${CX} 300)`, gx: Math.sin(t * 0.3) * 2, gy: 0 };
+      return { head: `rotate(${(tilt + sway).toFixed(1)} ${CX} 300)`, gx: Math.sin(t * 0.3) * 2, gy: 0 };
   }
 }
 
-export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
+/**
+ * Memoised: the voice panel re-renders on every level and playback report (~30 times a second);
+ * the face's drawing only changes with its look, demeanour or frame source.
+ */
+export const Avatar = memo(function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
   const s = STYLES[look];
   const b = BEARINGS[demeanour];
   const id = `av${useId().replace(/[^A-Za-z0-9]/g, "")}`; // ids in url(#…) references: plain characters only
@@ -288,6 +292,8 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
     let shownState = "";
     let shownViseme = "";
     let shownLids = -1;
+    let shownHead = "";
+    let shownGaze = "";
     const setLids = (closed: number) => {
       const h = (b.lids + (1 - b.lids) * closed) * (EYE_RY * 2 + 2) + 1;
       if (Math.abs(h - shownLids) < 0.05) return;
@@ -331,9 +337,18 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
           nextBlink = now + (moving ? 2200 + Math.random() * 3800 : 6000 + Math.random() * 4000);
         }
       } else setLids(f.state === "thinking" ? 0.15 : 0);
+      // Head and gaze move slowly: set them only when the change shows (0.1 units), so most
+      // frames repaint nothing but the mouth.
       const p = pose(f.state, now / 1000, b.tilt, moving);
-      head.current?.setAttribute("transform", p.head);
-      for (const iris of irises.current) iris?.setAttribute("transform", `translate(${p.gx.toFixed(2)} ${p.gy.toFixed(2)})`);
+      if (p.head !== shownHead) {
+        shownHead = p.head;
+        head.current?.setAttribute("transform", p.head);
+      }
+      const gaze = `translate(${p.gx.toFixed(1)} ${p.gy.toFixed(1)})`;
+      if (gaze !== shownGaze) {
+        shownGaze = gaze;
+        for (const iris of irises.current) iris?.setAttribute("transform", gaze);
+      }
     };
     raf = requestAnimationFrame(tick);
     return () => cancelAnimationFrame(raf);
@@ -361,7 +376,7 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
       <Hair s={s} back />
       <path fill={s.shade} d="M150 250L150 330C160 346 200 346 210 330L210 250Z" />
       <Outfit s={s} />
-      <g ref={head} transform={`rotate(${b.tilt} ${CX} 300)`}>
+      <g ref={head} data-part="head" transform={`rotate(${b.tilt} ${CX} 300)`}>
         <ellipse cx={CX - jaw - 2} cy={188} rx={11} ry={17} fill={s.shade} />
         <ellipse cx={CX + jaw + 2} cy={188} rx={11} ry={17} fill={s.shade} />
         <path fill={s.skin} d={`M${CX - jaw} 170C${CX - jaw} 100 ${CX - 44} 86 ${CX} 86S${CX + jaw} 100 ${CX + jaw} 170C${CX + jaw} 236 ${CX + 40} 292 ${CX} 292S${CX - jaw} 236 ${CX - jaw} 170Z`} />
@@ -412,4 +427,4 @@ export function Avatar({ look, demeanour, frame, still, label }: AvatarProps) {
       </g>
     </svg>
   );
-}
+});
