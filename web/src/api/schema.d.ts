@@ -526,6 +526,49 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AvatarSettings */
+        AvatarSettings: {
+            /**
+             * Enabled
+             * @description the avatar (face to face) channel is offered
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Monthly Minutes Cap
+             * @description photoreal (LiveAvatar) minutes per calendar month (UTC); null: no cap
+             * @default null
+             */
+            monthly_minutes_cap: number | null;
+            /**
+             * Provider
+             * @description null: LiveAvatar when the server has it configured, else builtin
+             * @default null
+             */
+            provider: ("liveavatar" | "builtin") | null;
+        };
+        /**
+         * AvatarSettingsPatch
+         * @description Fields sent replace the stored ones; `provider` and `monthly_minutes_cap` may be set to null
+         *     (the server's default, no cap); `enabled` sent as null keeps its value.
+         */
+        AvatarSettingsPatch: {
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Monthly Minutes Cap
+             * @default null
+             */
+            monthly_minutes_cap: number | null;
+            /**
+             * Provider
+             * @default null
+             */
+            provider: ("liveavatar" | "builtin") | null;
+        };
         /** BackchannelOut */
         BackchannelOut: {
             /**
@@ -660,6 +703,8 @@ export interface components {
         };
         /** DealershipSettings */
         DealershipSettings: {
+            /** @description the avatar channel: on/off, provider, monthly photoreal minute cap */
+            avatar?: components["schemas"]["AvatarSettings"];
             /**
              * Avatar Id
              * @default null
@@ -703,6 +748,8 @@ export interface components {
         };
         /** DealershipSettingsPatch */
         DealershipSettingsPatch: {
+            /** @default null */
+            avatar: components["schemas"]["AvatarSettingsPatch"] | null;
             /**
              * Avatar Id
              * @default null
@@ -743,6 +790,12 @@ export interface components {
         DealershipUsage: {
             /** Answers */
             answers: number;
+            /**
+             * Avatar Minutes
+             * @description photoreal (LiveAvatar) minutes of sessions started in the period
+             * @default 0
+             */
+            avatar_minutes: number;
             /** Completion Tokens */
             completion_tokens: number;
             /** Cost Usd */
@@ -1710,6 +1763,12 @@ export interface components {
         UsageTotals: {
             /** Answers */
             answers: number;
+            /**
+             * Avatar Minutes
+             * @description photoreal (LiveAvatar) minutes of sessions started in the period
+             * @default 0
+             */
+            avatar_minutes: number;
             /** Completion Tokens */
             completion_tokens: number;
             /** Cost Usd */
