@@ -80,7 +80,7 @@ function Editor({ editing, template, onDone }: { editing?: Persona; template?: P
       } else {
         const body: PersonaIn = {
           ...fields, kind, voice: voice.trim() || null, lines: template?.lines ?? {},
-          dealership_id: superAdmin ? dealershipId : null, avatar_look: null,
+          dealership_id: superAdmin ? dealershipId : null,
         };
         await api("POST", "/api/v1/personas", { body });
       }
