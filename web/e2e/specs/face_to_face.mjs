@@ -99,6 +99,31 @@ async function lookOnPersonaPage({ data, newPage, screenshot }) {
   const admin = await newPage();
   await login(admin, data.accounts.admin);
   await admin.goto("/personas");
+  // The dealership's face-to-face settings: switched off, a salesperson's face-to-face session is
+  // plain voice with a notice; on again (the default), the face shows.
+  const settings = admin.getByRole("form", { name: "Face to face" });
+  const offered = settings.getByRole("checkbox", { name: "Offer face to face" });
+  await visible(offered);
+  assert.ok(await offered.isChecked(), "face to face is on by default");
+  await visible(settings.getByTestId("avatar-minutes").getByText("Photoreal minutes this month: 0.0"));
+  await offered.uncheck();
+  await settings.getByRole("button", { name: "Save" }).click();
+  await visible(settings.getByRole("status").getByText("Saved."));
+  const off = await newPage();
+  await login(off, data.accounts.user);
+  await off.goto("/practise");
+  await off.getByLabel("Training with Adam").check();
+  await off.getByLabel("Face to face").check();
+  await off.getByRole("button", { name: "Start session", exact: true }).click();
+  await visible(off.getByTestId("avatar-notice"));
+  assert.equal(await off.getByTestId("avatar").count(), 0, "no face when the dealership has face to face off");
+  await off.getByRole("button", { name: "End session", exact: true }).click();
+  await offered.check();
+  await settings.getByRole("button", { name: "Save" }).click();
+  await admin.reload();
+  await visible(offered);
+  assert.ok(await offered.isChecked(), "switched on again");
+
   await admin.getByRole("button", { name: "Copy Derek Olsen" }).click();
   const form = admin.getByRole("form", { name: "New persona" });
   await form.getByRole("textbox", { name: "Name", exact: true }).fill("Derek Face");

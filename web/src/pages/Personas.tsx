@@ -5,6 +5,7 @@ import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { OBJECTIONS } from "../objections";
+import { FaceSettings } from "./FaceSettings";
 import { demeanourOf, LOOK_IDS, LOOK_LABELS, type LookId } from "../avatar/looks";
 
 // The look's preview draws the avatar: its code loads with the first preview, not with this page.
@@ -185,6 +186,8 @@ export default function Personas() {
   const [editing, setEditing] = useState<Editing>(null);
   const [error, setError] = useState<string>();
   const personas = list.data?.items ?? [];
+  // A dealership admin sets their dealership's face to face here, beside the personas' looks.
+  const dealershipId = useUser().dealership_id;
 
   async function toggle(p: Persona) {
     setError(undefined);
@@ -210,6 +213,7 @@ export default function Personas() {
           New persona
         </button>
       </PageHeader>
+      {dealershipId ? <FaceSettings dealershipId={dealershipId} /> : null}
       {editing ? <Editor key={editorKey} {...(editing === "new" ? {} : editing)} onDone={done} /> : null}
       <ErrorMessage error={error} />
       <ErrorMessage error={list.error} title="Personas could not be loaded" />
