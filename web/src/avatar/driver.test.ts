@@ -109,7 +109,13 @@ describe("states", () => {
     expect(seen).toEqual(["idle", "listening", "thinking", "thinking", "speaking", "idle"]);
   });
 
-  it("stops thinking when no reply comes", () => {
+  it("stops thinking when the turn was no words, or no reply comes", () => {
+    const noise = new AvatarDriver();
+    noise.onMessage({ type: "vad", speaking: true }, 0);
+    noise.onMessage({ type: "vad", speaking: false }, 10);
+    expect(noise.frame(0, 20).state).toBe("thinking");
+    noise.onMessage({ type: "transcript", text: " ", final: true }, 30);
+    expect(noise.frame(0, 40).state).toBe("idle");
     const d = new AvatarDriver();
     d.onTypedTurn(0);
     expect(d.frame(0, 10).state).toBe("thinking");

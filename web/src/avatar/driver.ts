@@ -67,6 +67,10 @@ export class AvatarDriver {
           this.thinkingSince = now;
         }
         break;
+      case "transcript":
+        // Nothing was said after all (a cough, noise): no reply is coming.
+        if (m.final && !m.text.trim()) this.thinkingSince = undefined;
+        break;
       case "response.delta": {
         const r = this.reply(m.message_id);
         r.text += m.text;
