@@ -18,13 +18,14 @@ from sqlalchemy import select
 from server.avatar.models import AvatarUsage
 from server.db.models import Role
 from server.settings import Settings
+from server.voice.audio import silence
 from tests.conftest import Account, LiveServer, World, start_live_server, stop_live_server
-from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs
+from tests.fakes.elevenlabs_server import ElevenLabsConfig, FakeElevenLabs, tone
 from tests.fakes.liveavatar_server import API_KEY, AVATAR_ID, FakeLiveAvatar, FakeSession
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
 from tests.fakes.server import serve_in_thread
 from tests.patience import PatientVoiceClient as VoiceClient
-from tests.voice_audio import utterance
+from tests.voice_audio import speech, utterance
 
 pytestmark = pytest.mark.e2e
 
@@ -224,6 +225,43 @@ async def test_barge_in_interrupts_the_avatar(server: LiveServer, world: World, 
     next_start = await client.wait_for("audio.start", wait_s=30)
     await until(lambda: any(p["event_id"] == next_start["message_id"] for p in packets(session)),
                 "the next reply to reach the avatar")
+    await client.close()
+    await stopped(fakes, world)
+
+
+async def test_a_backchannel_pauses_the_avatar_and_it_speaks_on_from_the_pause_point(
+        server: LiveServer, world: World, fakes: Fakes) -> None:
+    fakes.openai.config = OpenAIConfig(reply=LONG_REPLY)
+    client, _, _ = await connect(server, world)
+    await avatar_ready(client)
+    first_request = len(fakes.eleven.requests)
+    await client.send({"type": "text", "text": "How much is it?"})
+    start = await client.wait_for("audio.start", wait_s=30)
+    message_id = start["message_id"]
+    session = fakes.avatar.only()
+    await until(lambda: session.messages("agent.speak"), "the avatar to speak")
+    await asyncio.sleep(1.0)
+    fakes.openai.config.transcript = "Uh-huh."
+    await client.stream(speech("uh huh") + silence(900, 16000))
+    paused = await client.wait_for("playback.pause", wait_s=30)
+    resumed = await client.wait_for("playback.resume", wait_s=30)
+    assert paused["message_id"] == resumed["message_id"] == message_id and resumed["text"] == "Uh-huh."
+    await client.wait_for("metrics", wait_s=60)  # the reply is done: its speak_end is sent
+    assert client.events(["interrupted"]) == []
+    messages = [r.message for r in session.received if r.message["type"] != "session.keep_alive"]
+    kinds = [m["type"] for m in messages]
+    cut = kinds.index("agent.interrupt")  # LITE has no pause: the avatar is stopped...
+    assert kinds.count("agent.interrupt") == 1 and kinds[-1] == "agent.speak_end"
+    assert set(kinds[cut + 1:-1]) == {"agent.speak"}  # ...and speaks again
+    # One event_id throughout; after the resume, the reply again from where the user stopped
+    # hearing it (by the avatar's own speak_started), to its very end: nothing lost.
+    assert {m["event_id"] for m in messages if m["type"] == "agent.speak"} == {message_id}
+    again = b"".join(base64.b64decode(m["audio"]) for m in messages[cut + 1:-1])
+    reply = b"".join(tone(len(r["text"]) * fakes.eleven.config.ms_per_char, RATE)
+                     for r in fakes.eleven.requests[first_request:])
+    assert paused["at_ms"] > 300  # the avatar had been speaking for a while
+    assert reply.endswith(again) and abs(len(reply) - len(again) - paused["at_ms"] * BYTES_PER_MS) <= BYTES_PER_MS
+    assert not client.audio.get(message_id)  # and still nothing played in the browser
     await client.close()
     await stopped(fakes, world)
 

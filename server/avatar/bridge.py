@@ -303,7 +303,7 @@ class LiteBridge:
 
     async def _flusher(self) -> None:
         """Sends a short packet when the avatar is about to run out of audio (slow TTS)."""
-        while True:
+        while self.alive:
             self._wake.clear()
             stretch = self._stretch
             if stretch is None or not stretch.pending or stretch.first_sent_at is None or self._paused:

@@ -74,6 +74,7 @@ class AvatarLink:
         self.provider = p.AvatarProvider.none
         self.bridge: LiteBridge | None = None
         self._decision: Decision | None = None
+        self._look: str | None = None
         self._current: _ReplyAudio | None = None
         self._starting: asyncio.Task[None] | None = None
         self._closed = False

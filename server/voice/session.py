@@ -262,8 +262,9 @@ class VoiceSession:
         await self._emit(p.event(p.ServerEvent.ready, session_id=opened.session_id, offline=offline,
                                  providers=self.runtime.providers, protocol_version=p.PROTOCOL_VERSION,
                                  persona_id=opened.persona_id, persona_name=opened.persona_name))
-        await self._avatar.begin(opened.avatar_look, dealership_id=self._principal.dealership_id,
-                                 session_id=opened.session_id, user_id=self._principal.user_id)
+        await self._avatar.begin(opened.avatar_look, session_id=opened.session_id, user_id=self._principal.user_id,
+                                 dealership_id=uuid.UUID(opened.dealership_id) if opened.dealership_id
+                                 else self._principal.dealership_id)
         offline_voice = self.runtime.offline_voice
         if offline_voice is not None and not offline_voice.warm():
             await self._emit(p.warning_event(
