@@ -175,7 +175,10 @@ export default async function (ctx) {
   await eventually(async () => new Set((await faceLog(page)).changes.filter((c) => c.name === "data-viseme" && c.t > speakingAt && c.value !== "sil").map((c) => c.value)).size >= 4, {
     message: "four different mouth shapes during the reply",
   });
-  await screenshot(page, "face-to-face-speaking");
+  await screenshot(page, `face-to-face-speaking${data.words ? "-words" : ""}`);
+  // With a voice that times its words the lips follow `audio.words`; without, estimated timings.
+  const words = (await faceLog(page)).events.some((e) => e.type === "audio.words");
+  assert.equal(words, Boolean(data.words), `audio.words ${words ? "came" : "did not come"}`);
   const states = (await faceLog(page)).changes.filter((c) => c.name === "data-state" && c.t > said).map((c) => c.value);
   const order = ["listening", "thinking", "speaking"].map((s) => states.indexOf(s));
   assert.ok(order.every((i, n) => i >= 0 && (n === 0 || i > order[n - 1])), `listening, thinking, speaking in order (${states.join(" → ")})`);
@@ -183,7 +186,7 @@ export default async function (ctx) {
   // Performance while speaking (printed for docs/benchmarks.md; a voice-only turn below is the baseline).
   const face = await measure(page);
   const stillSpeaking = (await avatar.getAttribute("data-state")) === "speaking";
-  console.log(`face to face while speaking${stillSpeaking ? "" : " (the reply ended inside the window)"}: ${face.fps.toFixed(1)} fps, ` +
+  console.log(`face to face (${data.words ? "audio.words" : "timings from text"}) while speaking${stillSpeaking ? "" : " (the reply ended inside the window)"}: ${face.fps.toFixed(1)} fps, ` +
     `avatar frame script ${face.meanMs.toFixed(3)} ms mean / ${face.p95Ms.toFixed(3)} ms p95 (Performance API); ${face.summary}`);
 
   // Talk over the reply: the mouth shuts and stays shut until the next reply speaks.
