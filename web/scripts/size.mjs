@@ -3,7 +3,7 @@
 // except the face-to-face view (the avatar), which has its own budget: its chunk and every chunk
 // it imports that the first load does not already have, with and without LiveAvatar's video client
 // (livekit-client: a further chunk, loaded only when the server answers with LiveAvatar).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
@@ -24,7 +24,12 @@ console.log(`initial route JavaScript: ${kb(total)} KB gzipped (budget ${BUDGET_
 let failed = scripts.length === 0 || total > BUDGET_KB * 1024;
 
 /** A lazy module's chunks (its own and what it imports, recursively) that `have` does not hold. */
-const manifest = JSON.parse(readFileSync(resolve(dist, ".vite/manifest.json"), "utf8"));
+const manifestPath = resolve(dist, ".vite/manifest.json");
+if (!existsSync(manifestPath)) {
+  console.error("dist/.vite/manifest.json is missing: rebuild (npm run build) to measure the face-to-face view");
+  process.exit(1);
+}
+const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
 function chunks(key, have, seen = new Set()) {
   const entry = manifest[key];
   if (!entry || have.has("/" + entry.file) || seen.has(entry.file)) return seen;
