@@ -270,6 +270,52 @@ async def test_backchannel_is_a_note_on_the_customers_message(world: World, live
                                                 "backchannel": str(spoken_wav(tmp_path / "yeah.wav", "Yeah."))})
 
 
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+async def test_face_to_face_with_the_built_in_avatar(world: World, live_server: LiveServer, app: Starlette,
+                                                     settings: Settings, database_url: str, tmp_path: Path,
+                                                     voice: str) -> None:
+    """Issue 17: listening, thinking, speaking in order; the mouth moves with the reply and rests
+    after the barge-in; the persona's look (picked on the persona page) is the face. Piper times no
+    words (the lips run on timings from the text and audio length); eSpeak NG sends `audio.words`."""
+    needs(app, 4, 5)
+    data, _ = await accounts(world)
+    spec_data = {"accounts": data, "speech": str(spoken_wav(tmp_path / "face.wav")), "words": voice == "espeak"}
+    if voice == "piper":
+        await run_spec("face_to_face", live_server, spec_data)
+        return
+    with another_instance(settings, database_url, tmp_path, OFFLINE_TTS="espeak", OPENAI_API_KEY="",
+                          ELEVENLABS_API_KEY="", PINECONE_API_KEY="") as server:
+        await run_spec("face_to_face", server, spec_data)
+
+
+@pytest.mark.parametrize("case", ["start_failed", "room_failed"])
+async def test_face_to_face_falls_back_to_the_built_in_avatar(world: World, app: Starlette, settings: Settings,
+                                                              database_url: str, tmp_path: Path, case: str) -> None:
+    """Issue 17: LiveAvatar configured (the fake), but it fails: to start (the server falls back),
+    or the browser cannot join its video room (the page falls back and resumes the session). A
+    notice shows, the built-in avatar appears, and the next turn's reply is heard in the page."""
+    needs(app, 4, 5)
+    from tests.fakes.liveavatar_server import API_KEY, AVATAR_ID, FakeLiveAvatar
+    from tests.fakes.server import serve_in_thread
+
+    data, _ = await accounts(world)
+    avatar = FakeLiveAvatar()
+    if case == "start_failed":
+        avatar.config.start_fail_status = 503
+    with serve_in_thread(avatar.app()) as avatar_url, another_instance(
+            settings, database_url, tmp_path, OPENAI_API_KEY="", ELEVENLABS_API_KEY="", PINECONE_API_KEY="",
+            LIVEAVATAR_API_KEY=API_KEY, LIVEAVATAR_AVATAR_ID=AVATAR_ID, LIVEAVATAR_BASE_URL=avatar_url) as server:
+        await run_spec("face_fallback", server, {"accounts": data, "case": case,
+                                                 "speech": str(spoken_wav(tmp_path / "fallback.wav"))})
+        # The provider's session was asked for (and, when it had started, stopped again).
+        assert avatar.token_requests, "the server asked LiveAvatar for a session"
+
+        async def unstopped() -> list[str]:
+            return [s.session_id for s in avatar.sessions.values() if s.started and s.stopped_at is None]
+
+        assert await until(unstopped, lambda left: not left) == [], "every LiveAvatar session started was stopped"
+
+
 def silent_wav(path: Path, seconds: float = 10) -> Path:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)

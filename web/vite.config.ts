@@ -11,6 +11,11 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     sourcemap: false,
+    // dist/.vite/manifest.json: which chunks a lazy view pulls in (scripts/size.mjs budgets them).
+    manifest: true,
+    // livekit-client (LiveAvatar's video, a lazy chunk) is ~530 kB raw, ~135 kB gzipped; the
+    // budgets that matter are gzipped, in scripts/size.mjs.
+    chunkSizeWarningLimit: 600,
   },
   server: {
     proxy: {

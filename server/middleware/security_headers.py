@@ -1,7 +1,10 @@
 """Security headers on every HTTP response.
 
 The CSP allows only same-origin scripts (no inline), blob: workers for the audio worklets,
-same-origin WebSocket/fetch, media from blob: for recordings, and no framing.
+same-origin WebSocket/fetch, media from blob: for recordings, and no framing. connect-src also
+allows https: for LiveAvatar's video room: livekit-client checks the room over https (validate,
+region settings) at the host of `avatar.ready.livekit_url`, which the provider picks per session
+(WebSocket to any host was already allowed).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; font-src 'self'; "
+    "media-src 'self' blob:; connect-src 'self' ws: wss: https:; worker-src 'self' blob:; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

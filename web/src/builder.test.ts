@@ -133,7 +133,7 @@ const draft: BuilderDraft = {
   persona: {
     kind: "customer", name: "Maria Lopez", summary: "34, first-time buyer.", difficulty: "medium", vehicle: "2024 Toyota RAV4",
     budget: "under $450 a month", personality: "friendly", objections: [], opening_line: "Hi, I'm looking at the RAV4.",
-    agree_line: "", voice: null,
+    agree_line: "", voice: null, avatar_look: null,
   },
   scenario: {
     title: "Maria Lopez: monthly payment objection", mode: "roleplay", persona_id: null, situation: "Wants to keep the payment under $450.",

@@ -1664,6 +1664,12 @@ export interface components {
              */
             agree_line: string;
             /**
+             * Avatar Look
+             * @description The built-in avatar's look; null: one derived from the persona's id
+             * @default null
+             */
+            avatar_look: ("woman-young-casual" | "woman-middle-business" | "woman-senior-classic" | "man-young-casual" | "man-middle-business" | "man-senior-classic" | "man-middle-workwear" | "woman-young-sporty") | null;
+            /**
              * Budget
              * @default
              */

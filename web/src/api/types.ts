@@ -17,6 +17,10 @@ export type UserPatch = Partial<Schemas["UserPatch"]>;
 export type TokenResponse = Schemas["TokenOut"];
 export type Dealership = Schemas["DealershipOut"];
 export type DealershipList = Schemas["DealershipList"];
+/** A dealership's face-to-face settings (`settings.avatar`). */
+export type AvatarSettings = Schemas["AvatarSettings"];
+/** GET /api/v1/usage (named by its module: another schema is also called UsageOut). */
+export type Usage = Schemas["server__api__usage__UsageOut"];
 
 // --- documents (/api/v1/rag) ---
 export type DocumentItem = Schemas["DocumentOut"];

@@ -1,10 +1,15 @@
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { api } from "../api/http";
 import type { DealershipList, Difficulty, Objection, Persona, PersonaIn, PersonaList, PersonaPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { OBJECTIONS } from "../objections";
+import { FaceSettings } from "./FaceSettings";
+import { demeanourOf, LOOK_IDS, LOOK_LABELS, type LookId } from "../avatar/looks";
+
+// The look's preview draws the avatar: its code loads with the first preview, not with this page.
+const LookPreview = lazy(() => import("../avatar/LookPreview"));
 
 const DIFFICULTIES: Difficulty[] = ["easy", "medium", "hard"];
 
@@ -21,18 +26,20 @@ interface Draft {
   opening_line: string;
   agree_line: string;
   voice: string;
+  /** The built-in avatar's look; null: the server derives one from the persona's id. */
+  avatar_look: LookId | null;
 }
 
 const BLANK: Draft = {
   kind: "customer", name: "", summary: "", difficulty: "medium", vehicle: "", budget: "", personality: "",
-  objections: [], opening_line: "", agree_line: "", voice: "",
+  objections: [], opening_line: "", agree_line: "", voice: "", avatar_look: null,
 };
 
 function draftOf(p: Persona, name = p.name): Draft {
   return {
     kind: p.kind, name, summary: p.summary, difficulty: p.difficulty, vehicle: p.vehicle, budget: p.budget,
     personality: p.personality, objections: p.objections ?? [], opening_line: p.opening_line, agree_line: p.agree_line,
-    voice: p.voice ?? "",
+    voice: p.voice ?? "", avatar_look: p.avatar_look ?? null,
   };
 }
 
@@ -74,7 +81,7 @@ function Editor({ editing, template, onDone }: { editing?: Persona; template?: P
       } else {
         const body: PersonaIn = {
           ...fields, kind, voice: voice.trim() || null, lines: template?.lines ?? {},
-          dealership_id: superAdmin ? dealershipId : null, avatar_look: null,
+          dealership_id: superAdmin ? dealershipId : null,
         };
         await api("POST", "/api/v1/personas", { body });
       }
@@ -142,6 +149,24 @@ function Editor({ editing, template, onDone }: { editing?: Persona; template?: P
       <TextField label="Opening line" value={draft.opening_line} onChange={set("opening_line")} long />
       <TextField label="Agree line" value={draft.agree_line} onChange={set("agree_line")} long />
       <TextField label="Voice (optional)" value={draft.voice} onChange={set("voice")} />
+      <div className="look-picker">
+        <label>
+          Face-to-face look
+          <select value={draft.avatar_look ?? ""} onChange={(e) => set("avatar_look")((e.target.value || null) as LookId | null)}>
+            <option value="">Chosen for this persona</option>
+            {LOOK_IDS.map((look) => (
+              <option key={look} value={look}>
+                {LOOK_LABELS[look]}
+              </option>
+            ))}
+          </select>
+        </label>
+        {draft.avatar_look ? (
+          <Suspense fallback={null}>
+            <LookPreview look={draft.avatar_look} demeanour={demeanourOf(draft)} />
+          </Suspense>
+        ) : null}
+      </div>
       <ErrorMessage error={error} />
       <div className="row">
         <button type="submit">Save</button>
@@ -161,6 +186,8 @@ export default function Personas() {
   const [editing, setEditing] = useState<Editing>(null);
   const [error, setError] = useState<string>();
   const personas = list.data?.items ?? [];
+  // A dealership admin sets their dealership's face to face here, beside the personas' looks.
+  const dealershipId = useUser().dealership_id;
 
   async function toggle(p: Persona) {
     setError(undefined);
@@ -186,6 +213,7 @@ export default function Personas() {
           New persona
         </button>
       </PageHeader>
+      {dealershipId ? <FaceSettings dealershipId={dealershipId} /> : null}
       {editing ? <Editor key={editorKey} {...(editing === "new" ? {} : editing)} onDone={done} /> : null}
       <ErrorMessage error={error} />
       <ErrorMessage error={list.error} title="Personas could not be loaded" />

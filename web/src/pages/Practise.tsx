@@ -1,15 +1,16 @@
 import { lazy, Suspense, useState } from "react";
-import type { Mode, PersonaList, Scenario, ScenarioList } from "../api/types";
+import type { Mode, Persona, PersonaList, Scenario, ScenarioList } from "../api/types";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
 import { OBJECTIONS } from "../objections";
 import { DIFFICULTY_LABEL } from "../scenarios";
 import { TextChat } from "./practise/TextChat";
+import { demeanourOf, isLook, TRAINER_LOOK } from "../avatar/looks";
 
 // Voice pulls in the audio engine and worklets: load it only when someone picks it.
 const VoicePanel = lazy(() => import("./practise/VoicePanel"));
 
-type Channel = "voice" | "text";
+type Channel = "voice" | "face" | "text";
 /** Who the trainee talks to: Adam, a customer persona, or a scenario (its customer, rubric and pass mark). */
 type Choice = Mode | "scenario";
 
@@ -46,6 +47,12 @@ function ScenarioChoices({ scenarios, value, onChange }: { scenarios: Scenario[]
       ))}
     </ul>
   );
+}
+
+/** The face of a face-to-face session: the persona's look and demeanour (Adam's with no persona). */
+function faceOf(persona: Persona | undefined) {
+  const look = persona?.avatar_look;
+  return { look: isLook(look) ? look : TRAINER_LOOK, demeanour: demeanourOf(persona) };
 }
 
 export default function Practise() {
@@ -87,7 +94,7 @@ export default function Practise() {
           <TextChat key={started.key} {...props} />
         ) : (
           <Suspense fallback={<Loading label="Preparing audio…" />}>
-            <VoicePanel key={started.key} {...props} />
+            <VoicePanel key={started.key} {...props} {...(started.channel === "face" ? { face: faceOf(started.scenario ? customers.find((p) => p.id === started.scenario?.persona_id) : started.mode === "roleplay" ? persona : undefined) } : {})} />
           </Suspense>
         )}
       </section>
@@ -162,6 +169,10 @@ export default function Practise() {
           <label className="choice inline">
             <input type="radio" name="channel" value="voice" checked={channel === "voice"} onChange={() => setChannel("voice")} />
             <span>Talk (microphone)</span>
+          </label>
+          <label className="choice inline">
+            <input type="radio" name="channel" value="face" checked={channel === "face"} onChange={() => setChannel("face")} />
+            <span>Face to face</span>
           </label>
           <label className="choice inline">
             <input type="radio" name="channel" value="text" checked={channel === "text"} onChange={() => setChannel("text")} />

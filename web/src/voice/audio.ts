@@ -19,6 +19,11 @@ export interface PlaybackProgress {
   underruns: number;
   flushes: number;
   sampleRate: number;
+  /** AudioContext time at which `played` is complete (the end of the last rendered quantum). */
+  time: number;
+  /** The message of the last sample played, and whether audio was flowing then. */
+  current: string | null;
+  playing: boolean;
 }
 
 export class AudioEngine {

@@ -168,6 +168,21 @@ describe("VoiceClient", () => {
     expect(s.client.state).toBe("live");
   });
 
+  it("asks for a face in start (protocol 1.2), and switches face by resuming on a new socket", async () => {
+    const s = setup({ avatar: "liveavatar" });
+    const first = await live(s, "s-7");
+    expect(first.json()[1]).toMatchObject({ type: "start", avatar: { provider: "liveavatar" } });
+    s.client.switchAvatar("builtin");
+    expect(first.closedWith).toBe(CloseCode.normal);
+    first.drop(CloseCode.normal);
+    expect(s.client.state).toBe("reconnecting");
+    s.timers[0]!.fn();
+    const second = s.sockets[1]!;
+    second.open();
+    await flush();
+    expect(second.json()[1]).toMatchObject({ type: "start", session_id: "s-7", avatar: { provider: "builtin" } });
+  });
+
   it("gives up after the backoff runs out", async () => {
     const s = setup({ backoff: (attempt) => (attempt < 1 ? 10 : undefined) });
     await live(s);

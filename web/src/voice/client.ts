@@ -14,6 +14,7 @@ import {
   CloseCode,
   FATAL_CLOSE_CODES,
   INPUT_FORMAT,
+  type AvatarProviderName,
   type ClientMessage,
   type Mode,
   type ServerMessage,
@@ -41,6 +42,8 @@ export interface VoiceClientOptions {
   scenarioId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
+  /** Protocol 1.2: ask for a face (face to face); left out, plain voice. */
+  avatar?: AvatarProviderName;
   getToken: () => Promise<string>;
   openSocket?: (url: string) => SocketLike;
   /** Delay before reconnect attempt n (0-based); undefined stops trying. */
@@ -66,12 +69,24 @@ export class VoiceClient {
   private socket: SocketLike | undefined;
   private attempt = 0;
   private audioMessage: { id: string; rate: number } | undefined;
+  private avatar: AvatarProviderName | undefined;
   private readonly listeners: { [K in keyof VoiceEvents]: VoiceEvents[K][] } = {
     state: [], message: [], audio: [], interrupted: [], paused: [],
   };
 
   constructor(private readonly options: VoiceClientOptions) {
     this.sessionId = options.sessionId;
+    this.avatar = options.avatar;
+  }
+
+  /**
+   * Goes on with another face (the LiveAvatar room failed in the browser, which the server cannot
+   * see): the session is resumed on a new socket whose `start` asks for `provider`, so the server
+   * sends reply audio to this client again. Nothing said is lost (resume).
+   */
+  switchAvatar(provider: AvatarProviderName): void {
+    this.avatar = provider;
+    if (this.state === "live") this.socket?.close(CloseCode.normal, "switching the avatar");
   }
 
   on<K extends keyof VoiceEvents>(event: K, listener: VoiceEvents[K]): () => void {
@@ -150,6 +165,7 @@ export class VoiceClient {
       // Only a new session names its scenario: a resumed one already holds its frozen copy.
       ...(this.options.scenarioId && !this.sessionId ? { scenario_id: this.options.scenarioId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
+      ...(this.avatar ? { avatar: { provider: this.avatar } } : {}),
     };
     socket.send(JSON.stringify(start));
     this.setState("starting");

@@ -27,6 +27,8 @@ export class JitterBuffer {
   underruns = 0;
   received = 0;
   private readonly played = new Map<string, number>();
+  /** The message of the last sample played (the avatar's mouth follows it). */
+  lastMessageId: string | null = null;
 
   constructor(private readonly prebufferSamples: number) {}
 
@@ -93,6 +95,7 @@ export class JitterBuffer {
       written += take;
       this.queued -= take;
       this.played.set(chunk.messageId, (this.played.get(chunk.messageId) ?? 0) + take);
+      this.lastMessageId = chunk.messageId;
       if (chunk.offset === chunk.samples.length) this.queue.shift();
     }
     if (written < out.length) {

@@ -48,7 +48,7 @@ describe("voice protocol mirror", () => {
     expect(protocol.WarningCode).toEqual(camelKeys(s.warning_codes));
   });
 
-  check("has the same avatar providers, fallbacks and error codes (1.2)", (s) => {
+  check("has the same avatar providers, fallbacks and error codes", (s) => {
     expect(protocol.AvatarProvider).toEqual(camelKeys(s.avatar_providers));
     expect(protocol.AvatarFallback).toEqual(camelKeys(s.avatar_fallbacks));
     expect(protocol.AvatarErrorCode).toEqual(camelKeys(s.avatar_error_codes));

@@ -111,6 +111,7 @@ export const AvatarFallback = {
   builtin: "builtin",
   none: "none",
 } as const;
+export type AvatarFallbackName = (typeof AvatarFallback)[keyof typeof AvatarFallback];
 
 export const AvatarErrorCode = {
   avatarDisabled: "avatar_disabled",
@@ -137,7 +138,7 @@ export interface StartMessage {
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
   output_audio: AudioFormat;
-  /** Protocol 1.2; absent means plain voice. */
+  /** Protocol 1.2: absent (or `none`) is plain voice. */
   avatar?: { provider: AvatarProviderName };
 }
 
@@ -197,10 +198,10 @@ export type ServerMessage =
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "warning"; code: string; message: string }
   | { type: "session.ended"; reason: string; session_id: string }
-  /** 1.2: the avatar to show; for LiveAvatar, the LiveKit room to join for its video (and voice). */
-  | { type: "avatar.ready"; provider: AvatarProviderName; livekit_url?: string; livekit_token?: string }
-  /** 1.2: the avatar could not start or dropped; the session goes on with `fallback`. */
-  | { type: "avatar.error"; code: string; message: string; fallback: "builtin" | "none" };
+  /** Protocol 1.2: the face is on (`look`: the persona's `avatar_look`); for LiveAvatar, the LiveKit room the browser joins for its video and voice. */
+  | { type: "avatar.ready"; provider: AvatarProviderName; look?: string; livekit_url?: string; livekit_token?: string }
+  /** Protocol 1.2: the requested face could not start or dropped; the session goes on with `fallback`. */
+  | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName };
 
 /** What the client sends: 20 ms frames of 16 kHz mono PCM16. */
 export const INPUT_FORMAT = { encoding: "pcm_s16le", sample_rate: 16000, channels: 1 } as const;

@@ -1,15 +1,26 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, accessToken } from "../../api/http";
 import type { AnyScorecard as ScorecardData, SessionDetail } from "../../api/types";
 import { ResponseTimes } from "../../components/ResponseTimes";
 import { TimeLeft } from "../../components/TimeLeft";
-import { ErrorMessage } from "../../components/ui";
+import { ErrorMessage, Loading } from "../../components/ui";
 import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
 import { VoiceClient, type VoiceState } from "../../voice/client";
 import { Notice } from "../../voice/notice";
-import { EndReason, VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
+import { AvatarErrorCode, EndReason, VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
+import type { Demeanour, LookId } from "../../avatar/looks";
+import type { FaceSource, FaceTaps } from "./FaceToFace";
 import { EndedView, Transcript, type PracticeProps, type Turn } from "./TextChat";
+
+// The face (the built-in avatar's drawing, LiveAvatar's video) loads only for face to face.
+const FaceToFace = lazy(() => import("./FaceToFace"));
+
+/** Face to face: the same voice session, with a face (`start.avatar`, protocol 1.2). */
+export interface FaceSetup {
+  look: LookId;
+  demeanour: Demeanour;
+}
 
 const STATE_TEXT: Record<VoiceState, string> = {
   idle: "Not connected",
@@ -35,7 +46,7 @@ function socketUrl(): string {
   return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
 }
 
-export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: PracticeProps) {
+export default function VoicePanel({ mode, personaId, scenarioId, onLeave, face }: PracticeProps & { face?: FaceSetup }) {
   // A scenario's time limit, from `ready` (the server ends the session when it passes).
   const [deadline, setDeadline] = useState<number>();
   const [state, setState] = useState<VoiceState>("idle");
@@ -55,6 +66,11 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
   const client = useRef<VoiceClient | undefined>(undefined);
   const engine = useRef<AudioEngine | undefined>(undefined);
   const lastAssistant = useRef<string | undefined>(undefined);
+  const [voice, setVoice] = useState<VoiceClient>();
+  const [faceSource, setFaceSource] = useState<FaceSource | { provider: "none" }>({ provider: "pending" });
+  const [faceNotice, setFaceNotice] = useState<string>();
+  const [serverLook, setServerLook] = useState<string>();
+  const taps = useRef<FaceTaps>({ progress: new Set(), typed: new Set(), context: () => engine.current?.context });
 
   useEffect(() => {
     let disposed = false;
@@ -65,8 +81,12 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
       ...(scenarioId ? { scenarioId } : {}),
       outputSampleRate: 24000,
       getToken: accessToken,
+      // The photoreal face when the server has it for this dealership; else it answers with the
+      // built-in one (`avatar.error` avatar_unavailable, shown as no failure).
+      ...(face ? { avatar: "liveavatar" as const } : {}),
     });
     client.current = voice;
+    setVoice(voice);
     voice.on("state", (s, d) => {
       setState(s);
       setDetail(s === "ended" && d !== undefined ? (END_TEXT[d] ?? d) : d);
@@ -87,6 +107,7 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
         engine.current = audio;
         audio.startPlayback((progress) => {
           setPlayback(progress);
+          for (const tap of taps.current.progress) tap(progress);
           for (const p of progress.played) {
             if (p.messageId === lastAssistant.current) voice.reportPlayback(p.messageId, (p.playedSamples / progress.sampleRate) * 1000);
           }
@@ -175,6 +196,17 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
       case "warning":
         setWarning(m.message);
         break;
+      case "avatar.ready":
+        setServerLook(m.look); // checked by the face, which knows the looks it draws
+        setFaceSource(m.provider === "liveavatar" && m.livekit_url && m.livekit_token
+          ? { provider: "liveavatar", url: m.livekit_url, token: m.livekit_token }
+          : { provider: m.provider === "none" ? "none" : "builtin" });
+        break;
+      case "avatar.error":
+        setFaceSource({ provider: m.fallback === "builtin" ? "builtin" : "none" });
+        // Not offered here is no failure; a photoreal face that failed or a spent quota is said.
+        setFaceNotice(m.code === AvatarErrorCode.avatarUnavailable ? undefined : m.message);
+        break;
       case "session.ended":
         setHearing(false);
         if (m.session_id) void showEnded(m.session_id);
@@ -201,8 +233,16 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
     const text = draft.trim();
     if (!text) return;
     client.current?.sendText(text);
+    for (const tap of taps.current.typed) tap();
     setTurns((all) => [...all, { id: `typed-${Date.now()}`, role: "user", text }]);
     setDraft("");
+  }
+
+  /** The LiveAvatar room failed in the browser: the built-in face from now on, the session resumed for it. */
+  function faceFailed(reason: string) {
+    setFaceSource({ provider: "builtin" });
+    setFaceNotice(`The photoreal avatar stopped (${reason}); you are talking to the built-in avatar now.`);
+    client.current?.switchAvatar("builtin");
   }
 
   const sessionId = client.current?.sessionId;
@@ -225,6 +265,25 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave }: Pra
       {deadline !== undefined && state === "live" ? (
         <p className="row">
           <TimeLeft deadline={deadline} />
+        </p>
+      ) : null}
+      {face && voice && faceSource.provider !== "none" ? (
+        <Suspense fallback={<Loading label="Preparing the face…" />}>
+          <FaceToFace
+            client={voice}
+            taps={taps.current}
+            look={face.look}
+            serverLook={serverLook}
+            demeanour={face.demeanour}
+            source={faceSource}
+            notice={faceNotice}
+            onFallback={faceFailed}
+            name={mode === "training" ? "Adam" : "Customer"}
+          />
+        </Suspense>
+      ) : face && faceNotice ? (
+        <p className="face-notice" role="status" data-testid="avatar-notice">
+          {faceNotice}
         </p>
       ) : null}
       <div className="mic" aria-label="Microphone">

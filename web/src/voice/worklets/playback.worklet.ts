@@ -19,6 +19,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
   private sinceReport = 0;
   private wasPlaying = false;
   private flushes = 0;
+  private renderedUntil = 0;
+  private reportedCurrent: string | null = null;
 
   constructor() {
     super();
@@ -43,16 +45,20 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     const first = output?.[0];
     if (!output || !first) return true;
     const played = this.buffer.pull(first);
+    this.renderedUntil = currentTime + first.length / sampleRate;
     for (let c = 1; c < output.length; c++) output[c]!.set(first);
     this.sinceReport += played;
     const playing = played > 0;
-    if (this.sinceReport >= REPORT_EVERY || (this.wasPlaying && !playing)) this.report();
+    const was = this.wasPlaying;
     this.wasPlaying = playing;
+    // Also at once when audio starts, stops or moves to another message: the lips' anchor.
+    if (this.sinceReport >= REPORT_EVERY || was !== playing || this.buffer.lastMessageId !== this.reportedCurrent) this.report();
     return true;
   }
 
   private report(): void {
     this.sinceReport = 0;
+    this.reportedCurrent = this.buffer.lastMessageId;
     this.port.postMessage({
       type: "progress",
       played: this.buffer.report(),
@@ -61,6 +67,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       underruns: this.buffer.underruns,
       flushes: this.flushes, // a report with n flushes comes after the n-th flush took effect
       sampleRate,
+      // The AudioContext time at which the counts above are complete (the end of the last
+      // rendered quantum), and whether audio is flowing: the avatar's lips run on this clock.
+      time: this.renderedUntil,
+      current: this.buffer.lastMessageId,
+      playing: this.wasPlaying && this.buffer.isPlaying,
     });
   }
 }
