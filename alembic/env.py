@@ -16,6 +16,7 @@ from server.db.models import Base
 import server.conversation.models  # noqa: F401  (registers the conversation tables)
 from server.rag import models as _rag_models  # noqa: F401  (registers the document tables)
 import server.recording.models  # noqa: F401  (registers the voice recording table)
+import server.mail.models  # noqa: F401  (registers the email outbox)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 
