@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class SmtpInbox:
     fail_next: int = 0
     permanent_next: int = 0
     attempts: int = 0
+    attempt_times: list[float] = field(default_factory=list)  # time.monotonic() of each DATA
     host: str = "127.0.0.1"
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -30,6 +32,7 @@ class SmtpInbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # the name aiosmtpd calls
         with self._lock:
             self.attempts += 1
+            self.attempt_times.append(time.monotonic())
             if self.permanent_next > 0:
                 self.permanent_next -= 1
                 return "550 5.1.1 mailbox unavailable"
