@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 
     # The web app's address as users reach it: the links in emails (invites, password resets)
-    # point here. Unset: http://127.0.0.1:8000 (development only; refused elsewhere once mail is sent).
+    # point here; set it in production.
     public_url: str = "http://127.0.0.1:8000"
 
     # Email (server/mail/). SMTP when SMTP_HOST is set, else Mailgun when MAILGUN_API_KEY and
