@@ -17,6 +17,15 @@ const Staff = lazy(() => import("./pages/Staff"));
 const Personas = lazy(() => import("./pages/Personas"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Dealerships = lazy(() => import("./pages/Dealerships"));
+const Outbox = lazy(() => import("./pages/Outbox"));
+// The pages of emailed links and "Forgot password?": public, and also loaded on demand.
+const AcceptInvite = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.AcceptInvite })));
+const ResetPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ResetPassword })));
+const ForgotPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ForgotPassword })));
+
+function Public({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
+}
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -54,6 +63,9 @@ export function App() {
       <BrowserRouter>
         <Routes>
           <Route path="/login" element={<Login />} />
+          <Route path="/invite" element={<Public><AcceptInvite /></Public>} />
+          <Route path="/reset-password" element={<Public><ResetPassword /></Public>} />
+          <Route path="/forgot-password" element={<Public><ForgotPassword /></Public>} />
           <Route
             element={
               <SignedIn>
@@ -69,6 +81,7 @@ export function App() {
             <Route path="staff" element={page(ADMINS, <Staff />)} />
             <Route path="personas" element={page(ADMINS, <Personas />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="outbox" element={page(ADMINS, <Outbox />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

@@ -26,6 +26,8 @@ export default async function ({ data, newPage, screenshot }) {
   await navLink(admin, "Staff").click();
   await admin.getByLabel("Name", { exact: true }).fill("Sam Seller");
   await admin.getByLabel("Email", { exact: true }).fill("sam@riverside.example.com");
+  // An emailed invite is the default; this admin chooses to set a password instead.
+  await admin.getByLabel("Set a password now").check();
   await admin.getByLabel("Temporary password").fill("temporary-pass-2");
   await admin.getByRole("button", { name: "Invite", exact: true }).click();
   const row = admin.locator('tr[data-email="sam@riverside.example.com"]');
