@@ -13,6 +13,7 @@ export default async function ({ data, newPage, screenshot }) {
   await card.getByRole("button", { name: "Appoint an admin", exact: true }).click();
   await card.getByLabel("Admin name").fill("Rita Rivers");
   await card.getByLabel("Admin email").fill("rita@riverside.example.com");
+  await card.getByLabel("Set a password now").check(); // an emailed invite is the default
   await card.getByLabel("Temporary password").fill("temporary-pass-1");
   await card.getByRole("button", { name: "Appoint admin", exact: true }).click();
   await visible(card.getByText("is now an admin of Riverside Motors"));
