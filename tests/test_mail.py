@@ -269,6 +269,36 @@ def _hanging_smtp() -> socket.socket:
     return sock
 
 
+async def test_an_email_is_written_only_if_its_transaction_commits(app: Starlette, state: AppState) -> None:
+    async with state.sessionmaker() as db:
+        await outbox.enqueue(db, outbox.Mail(transport=None), dealership_id=None, to="a@example.com",
+                             template="password_reset", context=_context(), idempotency_key="rolled-back")
+        await db.rollback()
+    assert await _rows(state) == []
+
+
+async def test_a_send_that_hangs_is_cut_within_the_lease_and_retried(
+        app: Starlette, database_url: str, settings: Settings) -> None:
+    hanging = _hanging_smtp()
+    try:
+        mail_settings = make_settings(database_url, rag_workers=0, jwt_secret=settings.jwt_secret,
+                                      smtp_host="127.0.0.1", smtp_port=hanging.getsockname()[1], smtp_starttls=False,
+                                      mail_poll_seconds=0.1, mail_lease_seconds=5, mail_retry_base_seconds=60)
+        async with mail_app(mail_settings) as (mapp, _):
+            state: AppState = mapp.state.sparring
+            await _enqueue(state, "slow@example.com")
+
+            async def cut() -> bool:
+                return [(r.status, r.attempts) for r in await _rows(state)] == [("pending", 1)]
+
+            await until(cut)
+            [row] = await _rows(state)
+    finally:
+        hanging.close()
+    # Cut at 80% of the 5 s lease (the SMTP client's own timeout is 30 s): still ours to record.
+    assert (row.attempts, row.last_error, row.lease_token) == (1, "smtp timed out", None)
+
+
 @pytest.mark.e2e
 async def test_the_outbox_survives_a_server_killed_mid_send(
         app: Starlette, database_url: str, settings: Settings, inbox: SmtpInbox, tmp_path: Path) -> None:
