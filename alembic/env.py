@@ -19,6 +19,7 @@ import server.recording.models  # noqa: F401  (registers the voice recording tab
 import server.training.models  # noqa: F401  (registers the rubric and scenario tables)
 import server.training.builder.models  # noqa: F401  (registers the builder session table)
 import server.avatar.models  # noqa: F401  (registers the avatar usage table)
+import server.mail.models  # noqa: F401  (registers the email outbox)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 
