@@ -17,6 +17,7 @@ import server.conversation.models  # noqa: F401  (registers the conversation tab
 from server.rag import models as _rag_models  # noqa: F401  (registers the document tables)
 import server.recording.models  # noqa: F401  (registers the voice recording table)
 import server.training.models  # noqa: F401  (registers the rubric and scenario tables)
+import server.mail.models  # noqa: F401  (registers the email outbox)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from server.api import (
+    accounts,
     auth,
     chat,
     dealerships,
     health,
+    outbox,
     personas,
     rag,
     recordings,
@@ -28,6 +30,7 @@ VERSION = "0.1.0"
 ENDPOINTS: list[Endpoint] = [
     *health.ENDPOINTS,
     *auth.ENDPOINTS,
+    *accounts.ENDPOINTS,
     *dealerships.ENDPOINTS,
     *users.ENDPOINTS,
     *rag.ENDPOINTS,
@@ -39,6 +42,7 @@ ENDPOINTS: list[Endpoint] = [
     *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
+    *outbox.ENDPOINTS,
 ]
 
 
