@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.conversation.models import ConversationMessage, ConversationSession, MessageReport, Persona
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
+from server.practice.models import AssignmentProgress, Certification, Program
 from server.recording.models import VoiceRecording
 from server.training.models import Rubric, Scenario
 
@@ -62,6 +63,12 @@ VoiceRecording.__owner_column__ = "user_id"
 # Training: a dealership's rubrics and scenarios, read by all its people, deleted softly.
 Rubric.__soft_delete__ = "deleted_at"
 Scenario.__soft_delete__ = "deleted_at"
+# Practice management: teams, programmes and assignments are the dealership's (admins write; the
+# API shows plain users only assignments they are given); progress and certifications are a
+# person's own.
+Program.__soft_delete__ = "deleted_at"
+AssignmentProgress.__owner_column__ = "user_id"
+Certification.__owner_column__ = "user_id"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

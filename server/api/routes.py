@@ -6,18 +6,22 @@ from starlette.routing import BaseRoute
 
 from server.api import (
     accounts,
+    assignments,
     auth,
+    certifications,
     chat,
     dealerships,
     health,
     outbox,
     personas,
+    programs,
     rag,
     recordings,
     reports,
     rubrics,
     scenarios,
     sessions,
+    teams,
     usage,
     users,
 )
@@ -42,6 +46,10 @@ ENDPOINTS: list[Endpoint] = [
     *recordings.ENDPOINTS,
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
+    *teams.ENDPOINTS,
+    *programs.ENDPOINTS,
+    *assignments.ENDPOINTS,
+    *certifications.ENDPOINTS,
     *outbox.ENDPOINTS,
 ]
 
