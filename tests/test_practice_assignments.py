@@ -176,7 +176,7 @@ async def test_a_session_counts_only_for_an_assignee_and_an_assigned_scenario(
 
     assert (await start(other, assignment_id=assignment["id"])).status_code == 404
     assert (await start(trainee, assignment_id=str(uuid.uuid4()))).status_code == 404
-    wrong = await start(trainee, assignment_id=assignment["id"], scenario_id="laer-price-objection")
+    wrong = await start(trainee, assignment_id=assignment["id"], scenario_id="price-objection")
     assert wrong.status_code == 422, wrong.text
     assert (await start(trainee, assignment_id=assignment["id"], scenario_id=DRILL)).status_code == 200
 
