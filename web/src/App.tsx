@@ -17,6 +17,10 @@ const Staff = lazy(() => import("./pages/Staff"));
 const Personas = lazy(() => import("./pages/Personas"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Dealerships = lazy(() => import("./pages/Dealerships"));
+const Assignments = lazy(() => import("./pages/Assignments"));
+const Teams = lazy(() => import("./pages/Teams"));
+const Programs = lazy(() => import("./pages/Programs"));
+const Certifications = lazy(() => import("./pages/Certifications"));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -28,7 +32,8 @@ function SignedIn({ children }: { children: ReactNode }) {
 
 function Home() {
   const { user } = useAuth();
-  return <Navigate to={user ? homeFor(user.role) : "/login"} replace />;
+  const { search } = useLocation(); // e.g. a reminder email's ?assignment=
+  return <Navigate to={user ? { pathname: homeFor(user.role), search } : "/login"} replace />;
 }
 
 function page(roles: Role[], element: ReactNode) {
@@ -69,6 +74,10 @@ export function App() {
             <Route path="staff" element={page(ADMINS, <Staff />)} />
             <Route path="personas" element={page(ADMINS, <Personas />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="assignments" element={page(ADMINS, <Assignments />)} />
+            <Route path="teams" element={page(ADMINS, <Teams />)} />
+            <Route path="programs" element={page(ADMINS, <Programs />)} />
+            <Route path="certification" element={page(ADMINS, <Certifications />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

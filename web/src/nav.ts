@@ -17,6 +17,10 @@ export const NAV: NavItem[] = [
   { path: "/staff", label: "Staff", roles: ADMINS },
   { path: "/personas", label: "Personas", roles: ADMINS },
   { path: "/reports", label: "Answer reports", roles: ADMINS },
+  { path: "/assignments", label: "Assignments", roles: ADMINS },
+  { path: "/teams", label: "Teams", roles: ADMINS },
+  { path: "/programs", label: "Programmes", roles: ADMINS },
+  { path: "/certification", label: "Certification", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

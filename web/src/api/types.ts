@@ -53,3 +53,19 @@ export type Report = Schemas["ReportOut"];
 export type ReportList = Schemas["ReportList"];
 export type ReportPatch = Pick<Schemas["ReportPatch"], "status"> & Partial<Schemas["ReportPatch"]>;
 export type ReportStatus = Schemas["ReportStatus"];
+
+// --- practice management (teams, programmes, assignments, certification) ---
+export type Scenario = Schemas["ScenarioOut"];
+export type ScenarioList = Schemas["ScenarioList"];
+export type Team = Schemas["TeamOut"];
+export type TeamList = Schemas["TeamList"];
+export type Program = Schemas["ProgramOut"];
+export type ProgramList = Schemas["ProgramList"];
+export type Assignment = Schemas["AssignmentOut"];
+export type AssignmentList = Schemas["AssignmentList"];
+export type AssignmentIn = Schemas["AssignmentIn"];
+export type Progress = Schemas["ProgressOut"];
+export type ProgressStatus = Schemas["Status"];
+export type Board = Schemas["BoardOut"];
+export type BoardCard = Schemas["CardOut"];
+export type Stage = Schemas["Stage"];

@@ -1,7 +1,9 @@
 import { lazy, Suspense, useState } from "react";
+import { useSearchParams } from "react-router";
 import type { Mode, PersonaList } from "../api/types";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
+import { MyAssignments } from "./practise/MyAssignments";
 import { TextChat } from "./practise/TextChat";
 
 // Voice pulls in the audio engine and worklets: load it only when someone picks it.
@@ -15,16 +17,33 @@ export default function Practise() {
   const [mode, setMode] = useState<Mode>("training");
   const [personaId, setPersonaId] = useState("");
   const [channel, setChannel] = useState<Channel>("voice");
-  const [started, setStarted] = useState<{ mode: Mode; personaId?: string; channel: Channel; key: number } | null>(null);
+  const [started, setStarted] = useState<{
+    mode: Mode;
+    personaId?: string;
+    channel: Channel;
+    key: number;
+    /** Started from an assignment: its scenario, and the assignment the session counts towards. */
+    assignment?: { assignmentId: string; scenarioId: string; title: string };
+  } | null>(null);
+  // A reminder email's link names the assignment: it is marked among "My assignments".
+  const [params] = useSearchParams();
 
   const customers = personas.data?.items ?? [];
   const persona = customers.find((p) => p.id === personaId);
 
   if (started) {
-    const props = { mode: started.mode, ...(started.personaId ? { personaId: started.personaId } : {}), onLeave: () => setStarted(null) };
+    const props = {
+      mode: started.mode,
+      ...(started.personaId ? { personaId: started.personaId } : {}),
+      ...(started.assignment ? { scenarioId: started.assignment.scenarioId, assignmentId: started.assignment.assignmentId } : {}),
+      onLeave: () => setStarted(null),
+    };
+    const title = started.assignment
+      ? `Assignment: ${started.assignment.title}`
+      : started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`;
     return (
       <section>
-        <PageHeader title={started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`} />
+        <PageHeader title={title} />
         {started.channel === "text" ? (
           <TextChat key={started.key} {...props} />
         ) : (
@@ -39,6 +58,11 @@ export default function Practise() {
   return (
     <section>
       <PageHeader title="Practise" />
+      <MyAssignments
+        highlight={params.get("assignment")}
+        onStart={({ channel: how, ...assignment }) => setStarted({ mode: "roleplay", channel: how, key: Date.now(), assignment })}
+      />
+      <h2>Free practice</h2>
       <form
         className="card practise-setup"
         onSubmit={(e) => {

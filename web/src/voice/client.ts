@@ -38,6 +38,7 @@ export interface VoiceClientOptions {
   mode: Mode;
   personaId?: string;
   scenarioId?: string;
+  assignmentId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
   getToken: () => Promise<string>;
@@ -147,6 +148,7 @@ export class VoiceClient {
       output_audio: { encoding: "pcm_s16le", sample_rate: this.options.outputSampleRate },
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
       ...(this.options.scenarioId ? { scenario_id: this.options.scenarioId } : {}),
+      ...(this.options.assignmentId ? { assignment_id: this.options.assignmentId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
     };
     socket.send(JSON.stringify(start));

@@ -111,6 +111,8 @@ export interface StartMessage {
   persona_id?: string;
   /** Practise a scenario (GET /api/v1/scenarios); the session keeps a frozen copy. */
   scenario_id?: string;
+  /** Counts towards one of the caller's assignments (GET /api/v1/assignments) when it ends. */
+  assignment_id?: string;
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
   output_audio: AudioFormat;

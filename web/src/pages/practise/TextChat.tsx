@@ -27,6 +27,9 @@ export interface Turn {
 export interface PracticeProps {
   mode: Mode;
   personaId?: string;
+  /** A scenario to practise, and the assignment the session counts towards. */
+  scenarioId?: string;
+  assignmentId?: string;
   onLeave: () => void;
 }
 
@@ -70,7 +73,7 @@ export function EndedView({ sessionId, scorecard, empty = false, onLeave }: { se
   );
 }
 
-export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
+export function TextChat({ mode, personaId, scenarioId, assignmentId, onLeave }: PracticeProps) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
@@ -95,7 +98,14 @@ export function TextChat({ mode, personaId, onLeave }: PracticeProps) {
     setTurns((all) => [...all, { id: `user-${n}`, role: "user", text: message }, { id: replyId, role: "assistant", text: "", streaming: true }]);
     try {
       await streamChat(
-        { message, mode, ...(personaId ? { persona_id: personaId } : {}), ...(sessionId.current ? { session_id: sessionId.current } : {}) },
+        {
+          message,
+          mode,
+          ...(personaId ? { persona_id: personaId } : {}),
+          ...(sessionId.current
+            ? { session_id: sessionId.current }
+            : { ...(scenarioId ? { scenario_id: scenarioId } : {}), ...(assignmentId ? { assignment_id: assignmentId } : {}) }),
+        },
         {
           delta: (text) => update(replyId, (t) => ({ ...t, text: t.text + text })),
           sources: (sources) => update(replyId, (t) => ({ ...t, sources })),

@@ -34,7 +34,7 @@ function socketUrl(): string {
   return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
 }
 
-export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) {
+export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, onLeave }: PracticeProps) {
   const [state, setState] = useState<VoiceState>("idle");
   const [detail, setDetail] = useState<string>();
   const [hearing, setHearing] = useState(false);
@@ -59,6 +59,8 @@ export default function VoicePanel({ mode, personaId, onLeave }: PracticeProps) 
       url: socketUrl(),
       mode,
       ...(personaId ? { personaId } : {}),
+      ...(scenarioId ? { scenarioId } : {}),
+      ...(assignmentId ? { assignmentId } : {}),
       outputSampleRate: 24000,
       getToken: accessToken,
     });
