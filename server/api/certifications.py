@@ -19,7 +19,7 @@ from server.api.people import display_names
 from server.api.schemas import Input, Output
 from server.db.models import AuditAction, Dealership, Role, User
 from server.errors import Conflict, NotFound
-from server.practice import certificate, events
+from server.practice import assignments, certificate, events
 from server.practice.certification import Stage, Standing, check_move, standings
 from server.practice.models import Certification, Program, TeamMember
 
@@ -44,6 +44,7 @@ class MoveOut(Output):
 
 class ScenarioStandingOut(Output):
     scenario_id: str
+    title: str
     attempts: int
     best_score: float | None
     passed: bool
@@ -69,12 +70,13 @@ class BoardOut(Output):
     items: list[CardOut]
 
 
-def _card(program: Program, standing: Standing, name: str) -> CardOut:
+def _card(program: Program, standing: Standing, name: str, titles: dict[str, str]) -> CardOut:
     cert = standing.certification
     return CardOut(
         user_id=standing.user_id, program_id=program.id, name=name, stage=standing.stage, level=standing.level,
-        scenarios=[ScenarioStandingOut(scenario_id=s.scenario_id, attempts=s.attempts, best_score=s.best_score,
-                                       passed=s.passed, level=s.level) for s in standing.scenarios],
+        scenarios=[ScenarioStandingOut(scenario_id=s.scenario_id, title=titles.get(s.scenario_id, s.scenario_id),
+                                       attempts=s.attempts, best_score=s.best_score, passed=s.passed, level=s.level)
+                   for s in standing.scenarios],
         certified_at=cert.certified_at if cert is not None and standing.stage is Stage.certified else None,
         note=cert.note if cert is not None else None,
         moves=[MoveOut(to=m.to, note_required=m.note_required) for m in standing.moves])
@@ -98,7 +100,9 @@ async def board(ctx: Ctx, query: BoardQuery) -> BoardOut:
     user_ids = list((await ctx.db.execute(people.with_only_columns(User.id))).scalars())
     names = await display_names(ctx.db, user_ids)
     found = await standings(ctx.db, program, user_ids)
-    items = sorted((_card(program, found[u], names.get(u, "")) for u in user_ids), key=lambda c: c.name.lower())
+    titles = await assignments.titles(ctx.db, set(program.scenario_ids))
+    items = sorted((_card(program, found[u], names.get(u, ""), titles) for u in user_ids),
+                   key=lambda c: c.name.lower())
     return BoardOut(program_id=program.id, program_name=program.name, stages=list(Stage), items=items)
 
 
@@ -128,7 +132,8 @@ async def sign_off(ctx: Ctx, user_id: uuid.UUID, program_id: uuid.UUID, body: Si
     if body.status is Stage.certified:
         await events.certification_granted(ctx.db, row, now)
     after = (await standings(ctx.db, program, [user.id]))[user.id]
-    return _card(program, after, user.name.strip() or user.email)
+    titles = await assignments.titles(ctx.db, set(program.scenario_ids))
+    return _card(program, after, user.name.strip() or user.email, titles)
 
 
 @endpoint("GET", "/certifications/{user_id:uuid}/{program_id:uuid}/certificate", summary="The certificate of a "

@@ -2507,6 +2507,8 @@ export interface components {
             passed: boolean;
             /** Scenario Id */
             scenario_id: string;
+            /** Title */
+            title: string;
         };
         /**
          * ScorecardOut

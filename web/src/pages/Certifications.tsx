@@ -128,7 +128,7 @@ function BoardColumns({ cards, onDrop, onMove, onError }: {
                 {card.level ? <span className={`badge level-${card.level}`}>{card.level}</span> : null}
                 <ul className="plain muted">
                   {card.scenarios.map((s) => (
-                    <li key={s.scenario_id}>{s.passed ? "✓" : "○"} {s.scenario_id}: best {score(s.best_score)}</li>
+                    <li key={s.scenario_id}>{s.passed ? "✓" : "○"} {s.title}: best {score(s.best_score)}</li>
                   ))}
                 </ul>
                 {card.note ? <p className="muted">Note: {card.note}</p> : null}
