@@ -66,6 +66,7 @@ def upgrade() -> None:
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index('ix_assignment_dealership_due', 'assignment', ['dealership_id', 'due_at'])
+    op.create_index('ix_assignment_live_due', 'assignment', ['due_at'], postgresql_where=sa.text('withdrawn_at IS NULL'))
     op.create_table('assignment_progress',
     sa.Column('assignment_id', sa.UUID(), sa.ForeignKey('assignment.id', ondelete='CASCADE'), primary_key=True),
     sa.Column('user_id', sa.UUID(), sa.ForeignKey('app_user.id', ondelete='CASCADE'), primary_key=True),

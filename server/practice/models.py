@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,7 +59,11 @@ class Program(Base):
 
 class Assignment(Base):
     __tablename__ = "assignment"
-    __table_args__ = (Index("ix_assignment_dealership_due", "dealership_id", "due_at"),)
+    __table_args__ = (
+        Index("ix_assignment_dealership_due", "dealership_id", "due_at"),
+        # The reminder sweep looks across dealerships at live assignments by due date.
+        Index("ix_assignment_live_due", "due_at", postgresql_where=sql_text("withdrawn_at IS NULL")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
     dealership_id: Mapped[uuid.UUID] = mapped_column(
