@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 
     # The web app's address as users reach it: the links in emails (invites, password resets)
-    # point here. Unset: http://127.0.0.1:8000 (development only; refused elsewhere once mail is sent).
+    # point here; set it in production.
     public_url: str = "http://127.0.0.1:8000"
 
     # Email (server/mail/). SMTP when SMTP_HOST is set, else Mailgun when MAILGUN_API_KEY and
@@ -247,6 +247,14 @@ class Settings(BaseSettings):
     def _mailgun_needs_domain(self) -> Settings:
         if bool(self.mailgun_api_key) != bool(self.mailgun_domain):
             raise ValueError("Mailgun needs both MAILGUN_API_KEY and MAILGUN_DOMAIN")
+        return self
+
+    @model_validator(mode="after")
+    def _production_links_need_public_url(self) -> Settings:
+        # Emailed links built on the default would point every invitee at their own machine.
+        if self.environment == "production" and self.mail_transport and "public_url" not in self.model_fields_set:
+            raise ValueError("PUBLIC_URL is required in production when email is sent (SMTP or Mailgun): "
+                             "the links in invites and password resets point at it")
         return self
 
     @property

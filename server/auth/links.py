@@ -61,7 +61,7 @@ async def send_link(
     now = now or datetime.now(UTC)
     await void_tokens(db, user.id, purpose, now=now)
     token = secrets.token_urlsafe(32)
-    row = AccountToken(id=uuid.uuid4(), user_id=user.id, purpose=purpose, token_hash=hash_token(token),
+    row = AccountToken(id=uuid.uuid4(), user_id=user.id, purpose=purpose, token_hash=hash_token(token), created_at=now,
                        expires_at=now + ttl(settings, purpose))
     db.add(row)
     await db.flush()

@@ -103,7 +103,7 @@ class MailSender:
             await self._failed(message, lease, exc)
             return
         await self._finish(message, lease, status=OutboxStatus.sent, provider_id=provider_id[:300],
-                           sent_at=func.now(), last_error=None)
+                           sent_at=func.now())
         log.info("email sent", extra={"outbox_id": str(message.id), "template": message.template,
                                       "transport": self._transport.name, "attempt": message.attempts})
 

@@ -21,6 +21,15 @@ const Assignments = lazy(() => import("./pages/Assignments"));
 const Teams = lazy(() => import("./pages/Teams"));
 const Programs = lazy(() => import("./pages/Programs"));
 const Certifications = lazy(() => import("./pages/Certifications"));
+const Outbox = lazy(() => import("./pages/Outbox"));
+// The pages of emailed links and "Forgot password?": public, and also loaded on demand.
+const AcceptInvite = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.AcceptInvite })));
+const ResetPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ResetPassword })));
+const ForgotPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ForgotPassword })));
+
+function Public({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
+}
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -59,6 +68,9 @@ export function App() {
       <BrowserRouter>
         <Routes>
           <Route path="/login" element={<Login />} />
+          <Route path="/invite" element={<Public><AcceptInvite /></Public>} />
+          <Route path="/reset-password" element={<Public><ResetPassword /></Public>} />
+          <Route path="/forgot-password" element={<Public><ForgotPassword /></Public>} />
           <Route
             element={
               <SignedIn>
@@ -78,6 +90,7 @@ export function App() {
             <Route path="teams" element={page(ADMINS, <Teams />)} />
             <Route path="programs" element={page(ADMINS, <Programs />)} />
             <Route path="certification" element={page(ADMINS, <Certifications />)} />
+            <Route path="outbox" element={page(ADMINS, <Outbox />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>
