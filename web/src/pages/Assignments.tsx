@@ -140,7 +140,16 @@ function Row({ assignment, onWithdraw }: { assignment: Assignment; onWithdraw: (
 
 export default function Assignments() {
   const [status, setStatus] = useState<ProgressStatus | "">("");
-  const list = useResource<AssignmentList>("/api/v1/assignments", { status: status || undefined, limit: "200" });
+  const [person, setPerson] = useState("");
+  const [team, setTeam] = useState("");
+  const list = useResource<AssignmentList>("/api/v1/assignments", {
+    status: status || undefined,
+    user_id: person || undefined,
+    team_id: team || undefined,
+    limit: "200",
+  });
+  const people = useResource<UserList>("/api/v1/users", { role: "user", limit: "200" });
+  const teams = useResource<TeamList>("/api/v1/teams");
   const [error, setError] = useState<string>();
 
   async function withdraw(a: Assignment) {
@@ -164,6 +173,24 @@ export default function Assignments() {
             <option value="">All</option>
             {(Object.keys(STATUS_LABEL) as ProgressStatus[]).map((s) => (
               <option key={s} value={s}>Someone {STATUS_LABEL[s].toLowerCase()}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Person
+          <select value={person} onChange={(e) => setPerson(e.target.value)}>
+            <option value="">Everyone</option>
+            {(people.data?.items ?? []).map((p) => (
+              <option key={p.id} value={p.id}>{p.name || p.email}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Team
+          <select value={team} onChange={(e) => setTeam(e.target.value)}>
+            <option value="">Any team</option>
+            {(teams.data?.items ?? []).map((t) => (
+              <option key={t.id} value={t.id}>{t.name}</option>
             ))}
           </select>
         </label>
