@@ -176,24 +176,21 @@ export default function Assignments() {
             ))}
           </select>
         </label>
-        <label>
-          Person
-          <select value={person} onChange={(e) => setPerson(e.target.value)}>
-            <option value="">Everyone</option>
-            {(people.data?.items ?? []).map((p) => (
-              <option key={p.id} value={p.id}>{p.name || p.email}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Team
-          <select value={team} onChange={(e) => setTeam(e.target.value)}>
-            <option value="">Any team</option>
-            {(teams.data?.items ?? []).map((t) => (
-              <option key={t.id} value={t.id}>{t.name}</option>
-            ))}
-          </select>
-        </label>
+        {/* Separate labels: a wrapping one would fold the options' text (people's names) into the name. */}
+        <label htmlFor="filter-person">Person</label>
+        <select id="filter-person" value={person} onChange={(e) => setPerson(e.target.value)}>
+          <option value="">Everyone</option>
+          {(people.data?.items ?? []).map((p) => (
+            <option key={p.id} value={p.id}>{p.name || p.email}</option>
+          ))}
+        </select>
+        <label htmlFor="filter-team">Team</label>
+        <select id="filter-team" value={team} onChange={(e) => setTeam(e.target.value)}>
+          <option value="">Any team</option>
+          {(teams.data?.items ?? []).map((t) => (
+            <option key={t.id} value={t.id}>{t.name}</option>
+          ))}
+        </select>
       </div>
       {list.loading && !list.data ? <Loading /> : null}
       <ErrorMessage error={list.error ?? error} title="Assignments" />
