@@ -5,18 +5,25 @@ every route keeps to its dealership and role."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from server.db.models import Role
 from server.mail.models import OutboxMessage
 from server.practice import reminders
+from server.settings import Settings
 from server.state import AppState
 from tests.conftest import Account, World
+from tests.fakes.smtp_server import SmtpInbox, smtp_server
+from tests.test_mail import PUBLIC_URL, mail_app, smtp_settings, until
 from tests.test_training_sessions import ASKS, DRILL, PITCHES, end
 
 LEAD = timedelta(hours=24)
@@ -248,3 +255,36 @@ async def test_practice_routes_keep_to_their_dealership_and_role(client: httpx.A
         "scenario_id": DRILL, "due_at": due(-1), "user_ids": [str(trainee.id)]})).status_code == 422
     assert (await client.post("/api/v1/assignments", headers=admin.headers, json={
         "scenario_id": DRILL, "due_at": due()})).status_code == 422
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    with smtp_server() as server:
+        yield server
+
+
+async def test_the_apps_own_sweep_emails_a_reminder_once_over_smtp(
+        app: Starlette, database_url: str, settings: Settings, smtp_inbox: SmtpInbox) -> None:
+    """The supervised task with the wall clock, through the outbox and the sender to a real SMTP
+    server on loopback: one reminder per person, however many sweeps run."""
+    inbox = smtp_inbox
+    mail_settings = smtp_settings(database_url, settings, inbox, assignment_sweep_seconds=0.2,
+                                  assignment_reminder_hours=72)
+    async with mail_app(mail_settings) as (mapp, client):
+        world = World(client, mapp.state.sparring)
+        dealership = await world.dealership("Harbour Autos")
+        admin = await world.account(Role.dealership_admin, dealership)
+        trainee = await world.account(Role.user, dealership)
+        assignment = await assign(client, admin, user_ids=[str(trainee.id)], due_at=due(2))
+
+        def reminders_to_trainee() -> list[Any]:
+            return [m for m in inbox.messages if m["To"] == trainee.email]
+
+        await until(lambda: len(reminders_to_trainee()) == 1)
+        [message] = reminders_to_trainee()
+        assert "Reminder: practice due" in message["Subject"]
+        text = SmtpInbox.text_of(message)
+        assert "Harbour Autos" in text and "Needs analysis drill" in text
+        assert f"{PUBLIC_URL}/?assignment={assignment['id']}" in text
+        await asyncio.sleep(1.0)  # several more sweeps
+        assert len(reminders_to_trainee()) == 1
