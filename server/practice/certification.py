@@ -20,10 +20,10 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import Float, select
+from sqlalchemy import Float, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from server.conversation.models import ConversationSession, SessionStatus
 from server.errors import Conflict, ValidationFailed
@@ -98,32 +98,32 @@ async def standings(db: AsyncSession, program: Program, user_ids: list[uuid.UUID
     certifications = {row.user_id: row for row in (await db.execute(
         select(Certification).where(Certification.program_id == program.id,
                                     Certification.user_id.in_(user_ids)))).scalars()}
-    overall = ConversationSession.scorecard["overall"].astext.cast(Float)
-    passed = ConversationSession.scorecard["passed"].astext
+    # One row per person and scenario, aggregated in the database (a board of 200 people reads
+    # their totals, not their thousands of sessions). A person moved back to practising counts
+    # only sessions ended after the move; any scored session at all makes them "practised".
+    session = ConversationSession
+    overall = session.scorecard["overall"].astext.cast(Float)
+    moved_back = aliased(Certification)
+    counted = or_(moved_back.changed_at.is_(None), session.ended_at > moved_back.changed_at)
     rows = await db.execute(
-        select(ConversationSession.user_id, ConversationSession.scenario_id, ConversationSession.ended_at,
-               overall, passed)
-        .where(ConversationSession.dealership_id == program.dealership_id,
-               ConversationSession.user_id.in_(user_ids),
-               ConversationSession.scenario_id.in_(program.scenario_ids),
-               ConversationSession.status == SessionStatus.ended,
-               ConversationSession.scorecard.is_not(None)))
+        select(session.user_id, session.scenario_id,
+               func.count().filter(counted), func.max(overall).filter(counted),
+               func.bool_or(session.scorecard["passed"].astext == "true").filter(counted))
+        .outerjoin(moved_back, and_(moved_back.user_id == session.user_id, moved_back.program_id == program.id,
+                                    moved_back.status == Stage.practising.value))
+        .where(session.dealership_id == program.dealership_id, session.user_id.in_(user_ids),
+               session.scenario_id.in_(program.scenario_ids), session.status == SessionStatus.ended,
+               overall.is_not(None))
+        .group_by(session.user_id, session.scenario_id))
     by_person: dict[uuid.UUID, dict[str, ScenarioStanding]] = {
         u: {sid: ScenarioStanding(sid) for sid in program.scenario_ids} for u in user_ids}
-    counted_since: dict[uuid.UUID, datetime] = {
-        u: c.changed_at for u, c in certifications.items() if c.status == Stage.practising.value}
     practised: set[uuid.UUID] = set()
-    for user_id, scenario_id, ended_at, score, did_pass in rows:
-        if score is None:
-            continue
+    for user_id, scenario_id, attempts, best, did_pass in rows:
         practised.add(user_id)
-        since = counted_since.get(user_id)
-        if since is not None and ended_at is not None and ended_at <= since:
-            continue  # moved back to practising: only what came after counts
         standing = by_person[user_id][scenario_id]
-        standing.attempts += 1
-        standing.best_score = score if standing.best_score is None else max(standing.best_score, score)
-        standing.passed = standing.passed or did_pass == "true"
+        standing.attempts = int(attempts)
+        standing.best_score = float(best) if best is not None else None
+        standing.passed = bool(did_pass)
     result = {}
     for user_id in user_ids:
         scenarios = list(by_person[user_id].values())
