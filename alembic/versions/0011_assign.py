@@ -92,11 +92,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('user_id', 'program_id', name='uq_certification_user_program'),
     )
     op.create_index('ix_certification_dealership_program', 'certification', ['dealership_id', 'program_id'])
+    # The scorecard's overall and passed as generated columns: boards read them without the card.
+    op.add_column('conversation_session', sa.Column('score_overall', sa.Float(), sa.Computed(
+        "CASE WHEN jsonb_typeof(scorecard -> 'overall') = 'number' "
+        "THEN (scorecard ->> 'overall')::double precision END", persisted=True), nullable=True))
+    op.add_column('conversation_session', sa.Column('score_passed', sa.Boolean(), sa.Computed(
+        "CASE WHEN jsonb_typeof(scorecard -> 'passed') = 'boolean' THEN (scorecard ->> 'passed')::boolean END",
+        persisted=True), nullable=True))
     op.add_column('conversation_session', sa.Column(
         'assignment_id', sa.UUID(), sa.ForeignKey('assignment.id', ondelete='SET NULL'), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column('conversation_session', 'assignment_id')
+    op.drop_column('conversation_session', 'score_passed')
+    op.drop_column('conversation_session', 'score_overall')
     for table in ('certification', 'assignment_progress', 'assignment', 'program', 'team_member', 'team'):
         op.drop_table(table)

@@ -21,7 +21,7 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Float, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -102,18 +102,16 @@ async def standings(db: AsyncSession, program: Program, user_ids: list[uuid.UUID
     # their totals, not their thousands of sessions). A person moved back to practising counts
     # only sessions ended after the move; any scored session at all makes them "practised".
     session = ConversationSession
-    overall = session.scorecard["overall"].astext.cast(Float)
     moved_back = aliased(Certification)
     counted = or_(moved_back.changed_at.is_(None), session.ended_at > moved_back.changed_at)
     rows = await db.execute(
-        select(session.user_id, session.scenario_id,
-               func.count().filter(counted), func.max(overall).filter(counted),
-               func.bool_or(session.scorecard["passed"].astext == "true").filter(counted))
+        select(session.user_id, session.scenario_id, func.count().filter(counted),
+               func.max(session.score_overall).filter(counted), func.bool_or(session.score_passed).filter(counted))
         .outerjoin(moved_back, and_(moved_back.user_id == session.user_id, moved_back.program_id == program.id,
                                     moved_back.status == Stage.practising.value))
         .where(session.dealership_id == program.dealership_id, session.user_id.in_(user_ids),
                session.scenario_id.in_(program.scenario_ids), session.status == SessionStatus.ended,
-               overall.is_not(None))
+               session.score_overall.is_not(None))
         .group_by(session.user_id, session.scenario_id))
     by_person: dict[uuid.UUID, dict[str, ScenarioStanding]] = {
         u: {sid: ScenarioStanding(sid) for sid in program.scenario_ids} for u in user_ids}
