@@ -10,6 +10,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -42,6 +43,7 @@ from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
+from server.practice import reminders
 from server.rag.lifespan import rag_lifespan
 from server.rag.retrieval import MAX_CANDIDATES, RagRetriever
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
@@ -114,6 +116,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.loop_lag_probe_seconds > 0:
                 tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
             mail = await stack.enter_async_context(mail_lifespan(settings, sessionmaker, tasks))
+            if settings.assignment_sweep_seconds > 0:
+                tasks.spawn("assignment-reminders", reminders.run(
+                    sessionmaker, mail, every_s=settings.assignment_sweep_seconds,
+                    lead=timedelta(hours=settings.assignment_reminder_hours), public_url=settings.public_url))
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))

@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     password_reset_ttl_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     rate_limit_password_reset: str = "5/hour"  # per email address asked for
     rate_limit_password_reset_address: str = "20/hour"  # per client address, any email
+    # Assignments (server/practice/): a reminder email goes this many hours before the due date
+    # (once per person and assignment); the sweep that sends them and marks overdue work runs
+    # this often (0: not at all on this instance).
+    assignment_reminder_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    assignment_sweep_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
 
     @field_validator("rag_extract_memory_mb")
     @classmethod

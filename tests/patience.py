@@ -40,9 +40,11 @@ class PatientVoiceClient(VoiceClient):
 
     async def start(self, mode: str = "roleplay", *, persona_id: str | None = None, session_id: str | None = None,
                     output_rate: int = 16000, wait_s: float = PATIENCE_S,
-                    scenario_id: str | None = None, avatar: str | None = None) -> dict[str, Any]:
+                    scenario_id: str | None = None, avatar: str | None = None,
+                    assignment_id: str | None = None) -> dict[str, Any]:
         return await super().start(mode, persona_id=persona_id, session_id=session_id, output_rate=output_rate,
-                                   wait_s=max(wait_s, PATIENCE_S), scenario_id=scenario_id, avatar=avatar)
+                                   wait_s=max(wait_s, PATIENCE_S), scenario_id=scenario_id, avatar=avatar,
+                                   assignment_id=assignment_id)
 
     async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = PATIENCE_S) -> dict[str, Any]:
         return await super().wait_for(kind, wait_s=max(wait_s, PATIENCE_S))

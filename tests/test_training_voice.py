@@ -5,6 +5,7 @@ scenario's time limit ends the session (reason `time_limit`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -87,3 +88,33 @@ async def test_a_scenarios_time_limit_ends_the_voice_session(server: LiveServer,
     assert ended["reason"] == "time_limit" and ended["session_id"] == session_id
     detail = (await world.client.get(f"/api/v1/sessions/{session_id}", headers=account.headers)).json()
     assert detail["status"] == "ended" and detail["scorecard"]["version"] == 2
+
+
+async def test_a_voice_session_started_from_an_assignment_counts_towards_it(server: LiveServer, world: World) -> None:
+    dealership = await world.dealership()
+    admin = await world.account(Role.dealership_admin, dealership)
+    trainee, other = [await world.account(Role.user, dealership) for _ in range(2)]
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    created = await world.client.post("/api/v1/assignments", headers=admin.headers, json={
+        "scenario_id": SCENARIO, "due_at": due, "user_ids": [str(trainee.id)]})
+    assert created.status_code == 201, created.text
+    assignment_id = created.json()["id"]
+
+    client = await VoiceClient.connect(server.url, trainee.token)
+    ready = await client.start(assignment_id=assignment_id)  # the assignment names its one scenario
+    assert ready["scenario_id"] == SCENARIO
+    await client.send({"type": "text", "text": "I hear you, the price matters. What number did you have in mind?"})
+    await client.wait_for("metrics", wait_s=20)
+    await client.send({"type": "end"})
+    await client.wait_for("session.ended", wait_s=30)
+    card = (await world.client.get(f"/api/v1/sessions/{ready['session_id']}", headers=trainee.headers)).json()
+    progress = (await world.client.get(f"/api/v1/assignments/{assignment_id}", headers=trainee.headers)).json()
+    [mine] = progress["progress"]
+    assert mine["attempts"] == 1 and mine["latest_score"] == round(card["scorecard"]["overall"], 1)
+    assert mine["status"] in {"failed", "passed"}
+
+    # Someone else's assignment (or none) is refused with its own code.
+    stranger = await VoiceClient.connect(server.url, other.token)
+    await stranger.send({"type": "start", "mode": "roleplay", "assignment_id": assignment_id})
+    assert (await stranger.wait_for("error"))["code"] == "assignment_not_found"
+    await stranger.close()

@@ -28,6 +28,7 @@ from server.settings import Settings
 from server.web import REPO_DIST
 from tests.conftest import ROOT, TEST_PASSWORD, Account, LiveServer, World, another_instance
 from tests.patience import until
+from tests.test_training_sessions import ASKS, DRILL
 
 pytestmark = pytest.mark.e2e
 
@@ -380,3 +381,19 @@ async def test_review_shows_voice_timings_a_response_time_for_trainees(world: Wo
     await client.wait_for("session.ended")
     await run_spec("review_timings", live_server, {"accounts": data, "voice_session": session_id,
                                                    "first_audio_ms": metrics["first_audio_ms"]})
+
+
+async def test_a_manager_assigns_a_trainee_passes_and_the_board_moves(world: World, live_server: LiveServer,
+                                                                    app: Starlette) -> None:
+    needs(app, 4)
+
+    data, made = await accounts(world)
+    admin = made["admin"]
+    renamed = await world.client.patch(f"/api/v1/users/{made['user'].id}", headers=admin.headers,
+                                       json={"name": "Tina Trainee"})
+    assert renamed.status_code == 200, renamed.text
+    program = await world.client.post("/api/v1/programs", headers=admin.headers,
+                                      json={"name": "Floor ready", "scenario_ids": [DRILL]})
+    assert program.status_code == 201, program.text
+    await run_spec("assignments", live_server, {"accounts": data, "scenario": DRILL, "trainee_name": "Tina Trainee",
+                                                "lines": ASKS})

@@ -1,7 +1,7 @@
 """email outbox and single-use account tokens (invites, password resets)
 
 Revision ID: 0010_mail
-Revises: 0005
+Revises: 0006_training
 Create Date: 2026-12-05 10:00:00.000000
 """
 

@@ -6,19 +6,23 @@ from starlette.routing import BaseRoute
 
 from server.api import (
     accounts,
+    assignments,
     auth,
     builder,
+    certifications,
     chat,
     dealerships,
     health,
     outbox,
     personas,
+    programs,
     rag,
     recordings,
     reports,
     rubrics,
     scenarios,
     sessions,
+    teams,
     usage,
     users,
 )
@@ -44,6 +48,10 @@ ENDPOINTS: list[Endpoint] = [
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
     *builder.ENDPOINTS,
+    *teams.ENDPOINTS,
+    *programs.ENDPOINTS,
+    *assignments.ENDPOINTS,
+    *certifications.ENDPOINTS,
     *outbox.ENDPOINTS,
 ]
 

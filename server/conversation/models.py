@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, Computed, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -77,6 +77,11 @@ class Persona(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+SCORE_OVERALL = ("CASE WHEN jsonb_typeof(scorecard -> 'overall') = 'number' "
+                 "THEN (scorecard ->> 'overall')::double precision END")
+SCORE_PASSED = "CASE WHEN jsonb_typeof(scorecard -> 'passed') = 'boolean' THEN (scorecard ->> 'passed')::boolean END"
+
+
 class ConversationSession(Base):
     __tablename__ = "conversation_session"
     __table_args__ = (
@@ -97,12 +102,20 @@ class ConversationSession(Base):
     # scenario and its rubric as they were at the start), so editing either never changes results.
     scenario_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     scenario: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    # The assignment it was started from (`server.practice`): its score counts towards it when it ends.
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("assignment.id", ondelete="SET NULL"), nullable=True)
     status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "conversation_status"),
                                                   default=SessionStatus.active)
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default=sql_text("'[]'::jsonb"))
     scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    # The scorecard's `overall` and `passed`, kept by PostgreSQL beside it (generated columns), so
+    # a board or report over thousands of sessions reads two small columns instead of every
+    # (kilobytes, stored out of line) scorecard. Anything but a number / a boolean reads as NULL.
+    score_overall: Mapped[float | None] = mapped_column(Float, Computed(SCORE_OVERALL, persisted=True), nullable=True)
+    score_passed: Mapped[bool | None] = mapped_column(Boolean, Computed(SCORE_PASSED, persisted=True), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

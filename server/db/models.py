@@ -56,6 +56,7 @@ class AuditAction(enum.StrEnum):
     invite_accepted = "invite_accepted"
     password_reset_requested = "password_reset_requested"
     password_reset = "password_reset"
+    certification_changed = "certification_changed"  # a programme sign-off, or a move back (with a note)
 
 
 class Dealership(Base):
@@ -117,6 +118,7 @@ class RefreshToken(Base):
 class AccountTokenPurpose(enum.StrEnum):
     invite = "invite"
     password_reset = "password_reset"
+    certification_changed = "certification_changed"  # a programme sign-off, or a move back (with a note)
 
 
 class AccountToken(Base):

@@ -48,6 +48,7 @@ class OpenRequest:
     session_id: str | None = None
     scenario_id: str | None = None
     channel: str = "voice"  # "avatar" when the start asked for a face (a resumed session keeps its own)
+    assignment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ class VoiceClient:
 
     async def start(self, mode: str = "roleplay", *, persona_id: str | None = None, session_id: str | None = None,
                     output_rate: int = 16000, wait_s: float = 10, scenario_id: str | None = None,
-                    avatar: str | None = None) -> dict[str, Any]:
+                    avatar: str | None = None, assignment_id: str | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"type": "start", "mode": mode,
                                    "input_audio": {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1},
                                    "output_audio": {"encoding": "pcm_s16le", "sample_rate": output_rate}}
@@ -79,6 +79,8 @@ class VoiceClient:
             message["scenario_id"] = scenario_id
         if avatar is not None:
             message["avatar"] = {"provider": avatar}
+        if assignment_id:
+            message["assignment_id"] = assignment_id
         await self.send(message)
         answer = await self.wait_for_any((ServerEvent.ready, ServerEvent.error), wait_s=wait_s)
         if answer["type"] == ServerEvent.error.value:

@@ -20,6 +20,10 @@ const Dealerships = lazy(() => import("./pages/Dealerships"));
 const Scenarios = lazy(() => import("./pages/Scenarios"));
 const ScenarioBuilder = lazy(() => import("./pages/ScenarioBuilder"));
 const Rubrics = lazy(() => import("./pages/Rubrics"));
+const Assignments = lazy(() => import("./pages/Assignments"));
+const Teams = lazy(() => import("./pages/Teams"));
+const Programs = lazy(() => import("./pages/Programs"));
+const Certifications = lazy(() => import("./pages/Certifications"));
 const Outbox = lazy(() => import("./pages/Outbox"));
 // The pages of emailed links and "Forgot password?": public, and also loaded on demand.
 const AcceptInvite = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.AcceptInvite })));
@@ -40,7 +44,8 @@ function SignedIn({ children }: { children: ReactNode }) {
 
 function Home() {
   const { user } = useAuth();
-  return <Navigate to={user ? homeFor(user.role) : "/login"} replace />;
+  const { search } = useLocation(); // e.g. a reminder email's ?assignment=
+  return <Navigate to={user ? { pathname: homeFor(user.role), search } : "/login"} replace />;
 }
 
 function page(roles: Role[], element: ReactNode) {
@@ -87,6 +92,10 @@ export function App() {
             <Route path="scenarios/builder" element={page(ADMINS, <ScenarioBuilder />)} />
             <Route path="rubrics" element={page(ADMINS, <Rubrics />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="assignments" element={page(ADMINS, <Assignments />)} />
+            <Route path="teams" element={page(ADMINS, <Teams />)} />
+            <Route path="programs" element={page(ADMINS, <Programs />)} />
+            <Route path="certification" element={page(ADMINS, <Certifications />)} />
             <Route path="outbox" element={page(ADMINS, <Outbox />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />

@@ -19,6 +19,10 @@ export const NAV: NavItem[] = [
   { path: "/scenarios", label: "Scenarios", roles: ADMINS },
   { path: "/rubrics", label: "Rubrics", roles: ADMINS },
   { path: "/reports", label: "Answer reports", roles: ADMINS },
+  { path: "/assignments", label: "Assignments", roles: ADMINS },
+  { path: "/teams", label: "Teams", roles: ADMINS },
+  { path: "/programs", label: "Programmes", roles: ADMINS },
+  { path: "/certification", label: "Certification", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

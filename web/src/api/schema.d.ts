@@ -52,6 +52,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List assignments (admins: the dealership's; others: their own) */
+        get: operations["list_assignments"];
+        put?: never;
+        /** Assign a scenario or programme to people or a team */
+        post: operations["create_assignment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/assignments/{assignment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an assignment with per-person progress */
+        get: operations["get_assignment"];
+        put?: never;
+        post?: never;
+        /** Withdraw an assignment (sessions already practised stay) */
+        delete: operations["withdraw_assignment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/invite/accept": {
         parameters: {
             query?: never;
@@ -258,6 +294,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certification board of a programme (a plain user: their own card) */
+        get: operations["board"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certifications/{user_id}/{program_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a person off for a programme, or move them back (with a note) */
+        post: operations["sign_off"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certifications/{user_id}/{program_id}/certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certificate of a certified person (PDF); admins, or the person themselves */
+        get: operations["get_certificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat": {
         parameters: {
             query?: never;
@@ -364,6 +451,43 @@ export interface paths {
         head?: never;
         /** Edit, disable or re-enable a persona */
         patch: operations["update_persona"];
+        trace?: never;
+    };
+    "/api/v1/programs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the dealership's programmes */
+        get: operations["list_programs"];
+        put?: never;
+        /** Create a programme */
+        post: operations["create_program"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/programs/{program_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a programme */
+        get: operations["get_program"];
+        put?: never;
+        post?: never;
+        /** Delete a programme */
+        delete: operations["delete_program"];
+        options?: never;
+        head?: never;
+        /** Edit a programme (assignments made from it keep their scenarios) */
+        patch: operations["update_program"];
         trace?: never;
     };
     "/api/v1/rag/documents": {
@@ -663,6 +787,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the dealership's teams */
+        get: operations["list_teams"];
+        put?: never;
+        /** Create a team */
+        post: operations["create_team"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a team (its assignments stay, with their people) */
+        delete: operations["delete_team"];
+        options?: never;
+        head?: never;
+        /** Rename a team or set its members */
+        patch: operations["update_team"];
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -760,6 +920,115 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** AssignmentIn */
+        AssignmentIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Min Attempts
+             * @description per scenario
+             * @default 1
+             */
+            min_attempts: number;
+            /**
+             * Pass Score
+             * @description null: each scenario's own pass mark
+             * @default null
+             */
+            pass_score: number | null;
+            /**
+             * Program Id
+             * @description or scenario_id: all of the programme's scenarios
+             * @default null
+             */
+            program_id: string | null;
+            /**
+             * Scenario Id
+             * @description or program_id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
+             * Team Id
+             * @description its members as they are now
+             * @default null
+             */
+            team_id: string | null;
+            /** User Ids */
+            user_ids?: string[];
+        };
+        /** AssignmentList */
+        AssignmentList: {
+            /** Items */
+            items: components["schemas"]["AssignmentOut"][];
+            /** Total */
+            total: number;
+        };
+        /** AssignmentOut */
+        AssignmentOut: {
+            /**
+             * Counts
+             * @description people by status
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Min Attempts */
+            min_attempts: number;
+            /** Pass Score */
+            pass_score: number | null;
+            /** Program Id */
+            program_id: string | null;
+            /**
+             * Progress
+             * @description admins: everyone's; a plain user: their own
+             */
+            progress: components["schemas"]["ProgressOut"][];
+            /** Scenario Id */
+            scenario_id: string | null;
+            /** Scenario Ids */
+            scenario_ids: string[];
+            /** Scenario Titles */
+            scenario_titles: {
+                [key: string]: string;
+            };
+            /** Team Id */
+            team_id: string | null;
+            /**
+             * Title
+             * @description the scenario's title, or the programme's name
+             */
+            title: string;
+        };
         /** AvatarSettings */
         AvatarSettings: {
             /**
@@ -816,6 +1085,25 @@ export interface components {
              */
             text: string;
         };
+        /** BoardOut */
+        BoardOut: {
+            /** Items */
+            items: components["schemas"]["CardOut"][];
+            /**
+             * Program Id
+             * Format: uuid
+             */
+            program_id: string;
+            /** Program Name */
+            program_name: string;
+            /** Stages */
+            stages: components["schemas"]["BoardStage"][];
+        };
+        /**
+         * BoardStage
+         * @enum {string}
+         */
+        BoardStage: "not_started" | "practising" | "ready_for_review" | "certified";
         /** BuilderAnswer */
         BuilderAnswer: {
             /** Text */
@@ -930,6 +1218,44 @@ export interface components {
          * @enum {string}
          */
         BuilderStatus: "active" | "completed" | "expired" | "abandoned";
+        /** CardOut */
+        CardOut: {
+            /**
+             * Certified At
+             * @default null
+             */
+            certified_at: string | null;
+            /**
+             * Level
+             * @description the lowest of the scenarios' levels (none until every one has one)
+             */
+            level: string | null;
+            /**
+             * Moves
+             * @description where a manager may move this person (the board's drag follows it)
+             */
+            moves: components["schemas"]["MoveOut"][];
+            /** Name */
+            name: string;
+            /**
+             * Note
+             * @default null
+             */
+            note: string | null;
+            /**
+             * Program Id
+             * Format: uuid
+             */
+            program_id: string;
+            /** Scenarios */
+            scenarios: components["schemas"]["ScenarioStandingOut"][];
+            stage: components["schemas"]["BoardStage"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /**
          * Channel
          * @enum {string}
@@ -937,6 +1263,12 @@ export interface components {
         Channel: "text" | "voice" | "avatar";
         /** ChatIn */
         ChatIn: {
+            /**
+             * Assignment Id
+             * @description start the session from one of your assignments: it counts towards it when it ends (the scenario must be one of the assignment's; with none named, an assignment of one scenario names it)
+             * @default null
+             */
+            assignment_id: string | null;
             /**
              * Dealership Id
              * @description super admins only; anyone else chats in their own dealership whatever they send (Scope)
@@ -966,6 +1298,11 @@ export interface components {
         };
         /** ChatOut */
         ChatOut: {
+            /**
+             * Assignment Id
+             * @default null
+             */
+            assignment_id: string | null;
             /**
              * Message Id
              * Format: uuid
@@ -1434,6 +1771,33 @@ export interface components {
              */
             invite_expires_at: string;
         };
+        /** Levels */
+        Levels: {
+            /**
+             * Bronze
+             * @default 60
+             */
+            bronze: number;
+            /**
+             * Gold
+             * @default 90
+             */
+            gold: number;
+            /**
+             * Silver
+             * @default 75
+             */
+            silver: number;
+        };
+        /** LevelsOut */
+        LevelsOut: {
+            /** Bronze */
+            bronze: number;
+            /** Gold */
+            gold: number;
+            /** Silver */
+            silver: number;
+        };
         /** LinkIn */
         LinkIn: {
             /** Password */
@@ -1450,6 +1814,16 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Name */
+            name: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /** Message */
         Message: {
@@ -1520,6 +1894,12 @@ export interface components {
          * @enum {string}
          */
         Mode: "training" | "roleplay";
+        /** MoveOut */
+        MoveOut: {
+            /** Note Required */
+            note_required: boolean;
+            to: components["schemas"]["BoardStage"];
+        };
         /**
          * Objection
          * @enum {string}
@@ -1870,6 +2250,65 @@ export interface components {
              */
             voice: string | null;
         };
+        /** ProgramIn */
+        ProgramIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            levels?: components["schemas"]["Levels"];
+            /** Name */
+            name: string;
+            /** Scenario Ids */
+            scenario_ids: string[];
+        };
+        /** ProgramList */
+        ProgramList: {
+            /** Items */
+            items: components["schemas"]["ProgramOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ProgramOut */
+        ProgramOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            levels: components["schemas"]["LevelsOut"];
+            /** Name */
+            name: string;
+            /** Scenario Ids */
+            scenario_ids: string[];
+        };
+        /** ProgramPatch */
+        ProgramPatch: {
+            /** @default null */
+            levels: components["schemas"]["Levels"] | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Scenario Ids
+             * @default null
+             */
+            scenario_ids: string[] | null;
+        };
         /** Progress */
         Progress: {
             /** Attempts */
@@ -1880,6 +2319,37 @@ export interface components {
             pages: number | null;
             /** Pages Done */
             pages_done: number;
+        };
+        /** ProgressOut */
+        ProgressOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** First Score */
+            first_score: number | null;
+            /** Latest Score */
+            latest_score: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Passed At
+             * @default null
+             */
+            passed_at: string | null;
+            /**
+             * Reminded At
+             * @default null
+             */
+            reminded_at: string | null;
+            /** Scenarios */
+            scenarios: components["schemas"]["ScenarioProgressOut"][];
+            status: components["schemas"]["Status"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /** QueryIn */
         QueryIn: {
@@ -2393,6 +2863,36 @@ export interface components {
              */
             title: string | null;
         };
+        /** ScenarioProgressOut */
+        ScenarioProgressOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** First Score */
+            first_score: number | null;
+            /** Latest Score */
+            latest_score: number | null;
+            /** Passed */
+            passed: boolean;
+            /** Scenario Id */
+            scenario_id: string;
+        };
+        /** ScenarioStandingOut */
+        ScenarioStandingOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** Level */
+            level: string | null;
+            /** Passed */
+            passed: boolean;
+            /** Scenario Id */
+            scenario_id: string;
+            /** Title */
+            title: string;
+        };
         /**
          * ScorecardOut
          * @description Scorecard version 2 (`version`, `overall` 0-100, `passed`, `criteria`, `facts`, `goal_met`), with
@@ -2686,6 +3186,16 @@ export interface components {
          * @enum {string}
          */
         Side: "user" | "assistant";
+        /** SignOffIn */
+        SignOffIn: {
+            /**
+             * Note
+             * @description required when moving a person back
+             * @default null
+             */
+            note: string | null;
+            status: components["schemas"]["BoardStage"];
+        };
         /** SourceOut */
         SourceOut: {
             /**
@@ -2710,6 +3220,63 @@ export interface components {
          * @enum {string}
          */
         Stage: "customer" | "vehicle" | "objections" | "difficulty" | "hidden_facts" | "goal" | "review";
+        /**
+         * Status
+         * @enum {string}
+         */
+        Status: "not_started" | "in_progress" | "passed" | "failed" | "overdue";
+        /** TeamIn */
+        TeamIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /** Member Ids */
+            member_ids?: string[];
+            /** Name */
+            name: string;
+        };
+        /** TeamList */
+        TeamList: {
+            /** Items */
+            items: components["schemas"]["TeamOut"][];
+            /** Total */
+            total: number;
+        };
+        /** TeamOut */
+        TeamOut: {
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Member Ids */
+            member_ids: string[];
+            /** Members */
+            members: components["schemas"]["MemberOut"][];
+            /** Name */
+            name: string;
+        };
+        /** TeamPatch */
+        TeamPatch: {
+            /**
+             * Member Ids
+             * @default null
+             */
+            member_ids: string[] | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -2957,6 +3524,224 @@ export interface operations {
             };
             /** @description Service unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_assignments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: components["schemas"]["Status"] | null;
+                team_id?: string | null;
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignmentIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3892,6 +4677,203 @@ export interface operations {
             };
         };
     };
+    board: {
+        parameters: {
+            query: {
+                program_id: string;
+                team_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_off: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignOffIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_certificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     chat: {
         parameters: {
             query?: never;
@@ -4618,6 +5600,298 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PersonaOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_programs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
                 };
             };
             /** @description Malformed request */
@@ -6171,6 +7445,267 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_teams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

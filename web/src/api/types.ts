@@ -114,3 +114,17 @@ export type BuilderAnswer = Schemas["BuilderAnswer"];
 export type BuilderReply = BuilderSession;
 /** The draft persona and scenario (`scenario.persona_id` null until the persona is saved). */
 export type BuilderDraft = Schemas["DraftOut"];
+
+// --- practice management (teams, programmes, assignments, certification) ---
+export type Team = Schemas["TeamOut"];
+export type TeamList = Schemas["TeamList"];
+export type Program = Schemas["ProgramOut"];
+export type ProgramList = Schemas["ProgramList"];
+export type Assignment = Schemas["AssignmentOut"];
+export type AssignmentList = Schemas["AssignmentList"];
+export type AssignmentIn = Schemas["AssignmentIn"];
+export type Progress = Schemas["ProgressOut"];
+export type ProgressStatus = Schemas["Status"];
+export type Board = Schemas["BoardOut"];
+export type BoardCard = Schemas["CardOut"];
+export type BoardStage = Schemas["BoardStage"];

@@ -1,9 +1,11 @@
 import { lazy, Suspense, useState } from "react";
+import { useSearchParams } from "react-router";
 import type { Mode, Persona, PersonaList, Scenario, ScenarioList } from "../api/types";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { useResource } from "../hooks";
 import { OBJECTIONS } from "../objections";
 import { DIFFICULTY_LABEL } from "../scenarios";
+import { MyAssignments } from "./practise/MyAssignments";
 import { TextChat } from "./practise/TextChat";
 import { demeanourOf, isLook, TRAINER_LOOK } from "../avatar/looks";
 
@@ -64,7 +66,17 @@ export default function Practise() {
   const [personaId, setPersonaId] = useState("");
   const [scenarioId, setScenarioId] = useState("");
   const [channel, setChannel] = useState<Channel>("voice");
-  const [started, setStarted] = useState<{ mode: Mode; personaId?: string; scenario?: Scenario; channel: Channel; key: number } | null>(null);
+  const [started, setStarted] = useState<{
+    mode: Mode;
+    personaId?: string;
+    scenario?: Scenario;
+    channel: Channel;
+    key: number;
+    /** Started from an assignment: its scenario, and the assignment the session counts towards. */
+    assignment?: { assignmentId: string; scenarioId: string; title: string };
+  } | null>(null);
+  // A reminder email's link names the assignment: it is marked among "My assignments".
+  const [params] = useSearchParams();
 
   const customers = personas.data?.items ?? [];
   const persona = customers.find((p) => p.id === personaId);
@@ -81,9 +93,12 @@ export default function Practise() {
             timeLimitS: started.scenario.time_limit_s,
           }
         : {}),
+      ...(started.assignment ? { scenarioId: started.assignment.scenarioId, assignmentId: started.assignment.assignmentId } : {}),
       onLeave: () => setStarted(null),
     };
-    const title = started.scenario
+    const title = started.assignment
+      ? `Assignment: ${started.assignment.title}`
+      : started.scenario
       ? `Scenario: ${started.scenario.title}`
       : started.mode === "training" ? "Training with Adam" : `Role-play: ${persona?.name ?? "customer"}`;
     return (
@@ -104,6 +119,15 @@ export default function Practise() {
   return (
     <section>
       <PageHeader title="Practise" />
+      <MyAssignments
+        highlight={params.get("assignment")}
+        onStart={({ channel: how, ...assignment }) => {
+          // The assignment's scenario (its customer, goal and time limit), when the list has it.
+          const scenario = scenarios.find((sc) => sc.id === assignment.scenarioId);
+          setStarted({ mode: scenario?.mode ?? "roleplay", channel: how, key: Date.now(), assignment, ...(scenario ? { scenario } : {}) });
+        }}
+      />
+      <h2>Free practice</h2>
       <form
         className="card practise-setup"
         onSubmit={(e) => {

@@ -40,6 +40,7 @@ export interface VoiceClientOptions {
   personaId?: string;
   /** A scenario to practise (issue 18): the session records a frozen copy of it. */
   scenarioId?: string;
+  assignmentId?: string;
   sessionId?: string;
   outputSampleRate: 16000 | 24000;
   /** Protocol 1.2: ask for a face (face to face); left out, plain voice. */
@@ -164,6 +165,7 @@ export class VoiceClient {
       ...(this.options.personaId ? { persona_id: this.options.personaId } : {}),
       // Only a new session names its scenario: a resumed one already holds its frozen copy.
       ...(this.options.scenarioId && !this.sessionId ? { scenario_id: this.options.scenarioId } : {}),
+      ...(this.options.assignmentId && !this.sessionId ? { assignment_id: this.options.assignmentId } : {}),
       ...(this.sessionId ? { session_id: this.sessionId } : {}),
       ...(this.avatar ? { avatar: { provider: this.avatar } } : {}),
     };

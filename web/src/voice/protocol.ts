@@ -75,6 +75,7 @@ export const ErrorCode = {
   sessionNotFound: "session_not_found",
   personaNotFound: "persona_not_found",
   scenarioNotFound: "scenario_not_found",
+  assignmentNotFound: "assignment_not_found",
   rateLimited: "rate_limited",
   tooManySessions: "too_many_sessions",
   authFailed: "auth_failed",
@@ -135,6 +136,8 @@ export interface StartMessage {
   persona_id?: string;
   /** Practise a scenario (GET /api/v1/scenarios); the session keeps a frozen copy. */
   scenario_id?: string;
+  /** Counts towards one of the caller's assignments (GET /api/v1/assignments) when it ends. */
+  assignment_id?: string;
   session_id?: string;
   input_audio: AudioFormat & { channels: 1 };
   output_audio: AudioFormat;

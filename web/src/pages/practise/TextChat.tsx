@@ -37,6 +37,8 @@ export interface PracticeProps {
   assistantName?: string;
   /** A scenario's time limit, counted from the first message (as the server counts it). */
   timeLimitS?: number | null;
+  /** The assignment the session counts towards. */
+  assignmentId?: string;
   onLeave: () => void;
 }
 
@@ -80,7 +82,7 @@ export function EndedView({ sessionId, scorecard, empty = false, onLeave }: { se
   );
 }
 
-export function TextChat({ mode, personaId, scenarioId, assistantName, timeLimitS, onLeave }: PracticeProps) {
+export function TextChat({ mode, personaId, scenarioId, assignmentId, assistantName, timeLimitS, onLeave }: PracticeProps) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
@@ -109,10 +111,12 @@ export function TextChat({ mode, personaId, scenarioId, assistantName, timeLimit
     try {
       await streamChat(
         {
-          message, mode,
+          message,
+          mode,
           ...(personaId ? { persona_id: personaId } : {}),
-          ...(scenarioId && !sessionId.current ? { scenario_id: scenarioId } : {}),
-          ...(sessionId.current ? { session_id: sessionId.current } : {}),
+          ...(sessionId.current
+            ? { session_id: sessionId.current }
+            : { ...(scenarioId ? { scenario_id: scenarioId } : {}), ...(assignmentId ? { assignment_id: assignmentId } : {}) }),
         },
         {
           delta: (text) => update(replyId, (t) => ({ ...t, text: t.text + text })),

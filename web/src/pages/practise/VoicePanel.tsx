@@ -46,7 +46,7 @@ function socketUrl(): string {
   return `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}${VOICE_PATH}`;
 }
 
-export default function VoicePanel({ mode, personaId, scenarioId, onLeave, face }: PracticeProps & { face?: FaceSetup }) {
+export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, onLeave, face }: PracticeProps & { face?: FaceSetup }) {
   // A scenario's time limit, from `ready` (the server ends the session when it passes).
   const [deadline, setDeadline] = useState<number>();
   const [state, setState] = useState<VoiceState>("idle");
@@ -79,6 +79,7 @@ export default function VoicePanel({ mode, personaId, scenarioId, onLeave, face 
       mode,
       ...(personaId ? { personaId } : {}),
       ...(scenarioId ? { scenarioId } : {}),
+      ...(assignmentId ? { assignmentId } : {}),
       outputSampleRate: 24000,
       getToken: accessToken,
       // The photoreal face when the server has it for this dealership; else it answers with the
