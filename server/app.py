@@ -117,7 +117,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             recordings = RecordingStore(sessionmaker, tasks, clip_max_s=settings.voice_recording_clip_max_s,
                                         max_s=settings.voice_recording_max_s)
             voice = await stack.enter_async_context(
-                voice_runtime(settings, EngineBrain(conversations), recordings=recordings))
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, redis=redis))
+            tasks.spawn("voice-slots", voice.slots.run())
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     voice_idle_timeout_s: float = Field(default=120.0, gt=0)
     voice_max_session_s: float = Field(default=1800.0, gt=0)
     voice_max_sessions_per_user: int = Field(default=2, ge=1, le=100)
+    # With Redis, how long a session's slot outlives the instance holding it (refreshed every
+    # third of this while the socket is open): a crashed instance frees its users within it.
+    voice_slot_ttl_s: float = Field(default=30.0, ge=3, le=3600)
     voice_stt_timeout_s: float = Field(default=15.0, gt=0)
     voice_llm_timeout_s: float = Field(default=30.0, gt=0)
     voice_tts_timeout_s: float = Field(default=5.0, gt=0)

@@ -99,7 +99,8 @@ class VoiceSession:
             await self._emit(p.error_event(p.ErrorCode.rate_limited, exc.message, retryable=True))
             await self._close(p.CloseCode.too_many_sessions, "rate limited")
             return
-        if not self.runtime.acquire(principal.user_id):
+        slot = await self.runtime.slots.acquire(principal.user_id)
+        if slot is None:
             await self._emit(p.error_event(p.ErrorCode.too_many_sessions,
                                            "Too many voice sessions open for this account."))
             await self._close(p.CloseCode.too_many_sessions, "too many sessions")
@@ -112,7 +113,7 @@ class VoiceSession:
                 # A client leaving, even mid-reply, is normal: one line, no traceback.
                 log.info("voice client left", extra={"session_id": self._session_id()})
         finally:
-            self.runtime.release(principal.user_id)
+            await self.runtime.slots.release(principal.user_id, slot)
             with contextlib.suppress(_Closed):  # the turn is cut short; the socket may be gone
                 await self._cancel_turn()
             if self._recorder is not None:
