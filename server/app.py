@@ -33,6 +33,7 @@ from server.conversation.engine import ConversationEngine
 from server.conversation.llm import LLM, OpenAIChat
 from server.db.engine import create_engine, create_sessionmaker, resolve_database_url
 from server.db.migrate import upgrade_head_async
+from server.drain import Drain
 from server.errors import SparringError, error_for_status, error_response
 from server.log import configure_logging
 from server.looplag import LoopLagMonitor
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             voice = await stack.enter_async_context(
                 voice_runtime(settings, EngineBrain(conversations), recordings=recordings, redis=redis))
             tasks.spawn("voice-slots", voice.slots.run())
+            drain = Drain(settings.shutdown_grace_s)
+            stack.callback(drain.install())
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
@@ -127,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
-                voice=voice,
+                voice=voice, drain=drain,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             # What startup built lives as long as the process: take it out of the collector's

@@ -62,7 +62,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                     http=http_protocol(settings.max_header_bytes, settings.max_headers),
                     # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms
                     # frame cost ~5% of the server's CPU in the voice load benchmark for nothing.
-                    ws_per_message_deflate=False)
+                    ws_per_message_deflate=False,
+                    # After the app's own drain (server/drain.py): requests still in flight get
+                    # this long, then uvicorn closes them.
+                    timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)))
     except KeyboardInterrupt:  # Ctrl-C, raised again by uvicorn once it has shut down
         return 130
     return 0

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     # Seconds between event-loop lag probes (exposed on /metrics); 0 leaves the probe off.
+    # On SIGTERM: how long the instance may take to finish what it is doing (voice turns, then
+    # requests in flight) before it exits (server/drain.py).
+    shutdown_grace_s: float = Field(default=30.0, ge=0, le=3600)
     loop_lag_probe_seconds: float = Field(default=0.0, ge=0, le=10)
 
     openai_api_key: str | None = None

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from server.auth.admission import LoginAdmission
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
+from server.drain import Drain
 from server.ratelimit import RateLimits
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -45,6 +46,7 @@ class AppState:
     conversations: ConversationEngine | None = None
     voice: VoiceRuntime | None = None
     rag: RagServices | None = None  # documents and retrieval (server.rag)
+    drain: Drain | None = None  # graceful stop on SIGTERM (server/drain.py)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

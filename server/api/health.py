@@ -30,9 +30,13 @@ async def health(ctx: Ctx) -> HealthOut:
     return HealthOut(status="ok")
 
 
-@endpoint("GET", "/api/ready", summary="The database is reachable and migrations are at head", tag=TAG,
+@endpoint("GET", "/api/ready", tag=TAG,
+          summary="The database is reachable, migrations are at head, and the instance is not draining",
           response=ReadyOut, auth=False, errors=(503,))
 async def ready(ctx: Ctx) -> ReadyOut:
+    if ctx.state.drain is not None and ctx.state.drain.draining:
+        # Stopping (SIGTERM): the balancer must send new work elsewhere; what is here finishes.
+        raise ServiceUnavailable("This instance is shutting down.", details={"draining": True, "retryable": True})
     try:
         await ctx.db.execute(text("SELECT 1"))
         current = await current_revision(ctx.state.engine)

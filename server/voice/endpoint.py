@@ -17,7 +17,7 @@ async def voice_live(websocket: WebSocket) -> None:
         await websocket.close(code=int(CloseCode.internal_error), reason="voice is not configured")
         return
     session = VoiceSession(websocket, runtime, authenticator=state.authenticator, limits=state.limits,
-                           tasks=state.tasks)
+                           tasks=state.tasks, drain=state.drain)
     await session.run()
 
 

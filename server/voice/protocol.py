@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = "1.1"  # adds audio.words, warning, playback.pause/resume (a 1.0 client may ignore them)
+# 1.1: audio.words, warning, playback.pause/resume; 1.2: reconnect (an older client sees the 1012
+# close, a drop to it, and resumes after its backoff).
+PROTOCOL_VERSION = "1.2"
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MS = 20
@@ -44,11 +46,15 @@ class ServerEvent(enum.StrEnum):
     error = "error"
     warning = "warning"  # the session goes on, slower: models warming up, offline pool busy
     session_ended = "session.ended"
+    # 1.2: {reason, session_id}: this instance is stopping; open a new socket (the balancer sends it
+    # to another instance) and `start` again with this session_id. The socket closes with 1012.
+    reconnect = "reconnect"
 
 
 class CloseCode(enum.IntEnum):
     normal = 1000
     going_away = 1001
+    service_restart = 1012  # after `reconnect`: resume the session on a new socket at once
     policy_violation = 1008
     too_big = 1009
     internal_error = 1011
@@ -91,6 +97,10 @@ class EndReason(enum.StrEnum):
     suspended = "suspended"  # its dealership was suspended
     account_inactive = "account_inactive"  # deactivated or deleted
     token_revoked = "token_revoked"  # signed out, password or role changed
+
+
+class ReconnectReason(enum.StrEnum):
+    server_draining = "server_draining"  # the instance is shutting down (a deploy, a scale-in)
 
 
 class _Message(BaseModel):
@@ -193,4 +203,5 @@ def definitions() -> dict[str, Any]:
         "error_codes": {c.name: c.value for c in ErrorCode},
         "end_reasons": {r.name: r.value for r in EndReason},
         "warning_codes": {c.name: c.value for c in WarningCode},
+        "reconnect_reasons": {r.name: r.value for r in ReconnectReason},
     }

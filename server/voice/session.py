@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import jsonbody
 from server.auth.principal import Authenticator
+from server.drain import Drain
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
 from server.recording.store import Owner
@@ -61,8 +62,9 @@ class _Started:
 
 class VoiceSession:
     def __init__(self, websocket: WebSocket, runtime: VoiceRuntime, *, authenticator: Authenticator,
-                 limits: RateLimits, tasks: TaskSupervisor) -> None:
+                 limits: RateLimits, tasks: TaskSupervisor, drain: Drain | None = None) -> None:
         self.ws = websocket
+        self._drain = drain
         self.runtime = runtime
         self.config = runtime.config
         self._guard = TurnGuard(authenticator, limits)
@@ -79,6 +81,7 @@ class VoiceSession:
         self._last_rate_error = 0.0
         self._recorder: Recorder | None = None  # only when the dealership records audio
         self._ended = False  # the session ended with this socket (`end`, idle, max duration)
+        self._moved = False  # told to `reconnect` elsewhere (this instance is draining): no new turn here
         # Barge-in: the paused reply, the speech heard over it, and the backchannels per message.
         self._paused: Paused | None = None
         self._probe_audio = bytearray()
@@ -90,6 +93,15 @@ class VoiceSession:
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
         await self.ws.accept()
+        if self._drain is not None:
+            self._drain.register(self)
+        try:
+            await self._run()
+        finally:
+            if self._drain is not None:
+                self._drain.unregister(self)
+
+    async def _run(self) -> None:
         principal = await self._authenticate()
         if principal is None:
             return
@@ -109,7 +121,9 @@ class VoiceSession:
         try:
             await self._loop()
         except _Closed:
-            if not self._ended:
+            if self._moved:
+                log.info("voice session moved: this instance is draining", extra={"session_id": self._session_id()})
+            elif not self._ended:
                 # A client leaving, even mid-reply, is normal: one line, no traceback.
                 log.info("voice client left", extra={"session_id": self._session_id()})
         finally:
@@ -125,6 +139,28 @@ class VoiceSession:
 
     def _session_id(self) -> str | None:
         return self._started.opened.session_id if self._started else None
+
+    async def drain(self, deadline: float) -> None:
+        """This instance is stopping (server/drain.py): finish what is in progress, then tell the
+        client to resume elsewhere. In progress: a turn (transcribing, thinking, speaking), or
+        the user mid-sentence (the turn it becomes runs here too, since only this instance heard
+        it). At the deadline a reply still running is cut and stored as interrupted with what was
+        heard, as a barge-in would; then `reconnect` and close 1012."""
+        loop = asyncio.get_running_loop()
+        while self._busy() and loop.time() < deadline:  # noqa: ASYNC110 (a poll only while stopping)
+            await asyncio.sleep(0.05)
+        self._moved = True
+        with contextlib.suppress(_Closed):
+            await self._cancel_turn()
+            await self._emit(p.event(p.ServerEvent.reconnect, reason=p.ReconnectReason.server_draining.value,
+                                     session_id=self._session_id()))
+        await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
+
+    def _busy(self) -> bool:
+        if self._turn is not None and not self._turn.done():
+            return True
+        started = self._started
+        return started is not None and (self._stt is not None or started.endpointer.speaking)
 
     async def _authenticate(self) -> Principal | None:
         try:
@@ -233,6 +269,13 @@ class VoiceSession:
     async def _on_start(self, start: p.Start) -> None:
         if self._started is not None:
             return await self._emit(p.error_event(p.ErrorCode.already_started, "This session has started."))
+        if self._drain is not None and self._drain.draining:
+            # The balancer has not noticed yet that this instance is stopping: send the client on.
+            self._moved = True
+            await self._emit(p.event(p.ServerEvent.reconnect, reason=p.ReconnectReason.server_draining.value,
+                                     session_id=start.session_id))
+            await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
+            raise _Closed
         rate_in, rate_out = start.input_audio.sample_rate, start.output_audio.sample_rate
         if rate_in not in p.INPUT_SAMPLE_RATES or rate_out not in p.OUTPUT_SAMPLE_RATES:
             return await self._emit(p.error_event(
@@ -445,6 +488,8 @@ class VoiceSession:
         return True
 
     def _begin_turn(self, clock: TurnClock, *, typed: str | None = None, tail: bytes = b"") -> None:
+        if self._moved:
+            return  # the client was told to move; it says this again on the other instance
         stt = None if typed is not None else self._stt
         if typed is not None and self._stt is not None:
             self._stt.cancel()

@@ -47,4 +47,8 @@ describe("voice protocol mirror", () => {
   check("has the same warning codes", (s) => {
     expect(protocol.WarningCode).toEqual(camelKeys(s.warning_codes));
   });
+
+  check("has the same reconnect reasons", (s) => {
+    expect(protocol.ReconnectReason).toEqual(camelKeys(s.reconnect_reasons));
+  });
 });

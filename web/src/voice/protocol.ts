@@ -4,7 +4,7 @@
  * See docs/voice-protocol.md for the full description.
  */
 
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 export const VOICE_PATH = "/api/v1/voice/live";
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const FRAME_MS = 20;
@@ -37,12 +37,14 @@ export const ServerEvent = {
   error: "error",
   warning: "warning",
   sessionEnded: "session.ended",
+  reconnect: "reconnect",
 } as const;
 export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
 
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  serviceRestart: 1012,
   policyViolation: 1008,
   tooBig: 1009,
   internalError: 1011,
@@ -82,6 +84,11 @@ export const ErrorCode = {
 export const WarningCode = {
   warmingUp: "warming_up",
   offlineBusy: "offline_busy",
+} as const;
+
+/** Why `reconnect` asks the client to move (protocol 1.2). */
+export const ReconnectReason = {
+  serverDraining: "server_draining",
 } as const;
 
 export const EndReason = {
@@ -163,7 +170,9 @@ export type ServerMessage =
   | ({ type: "metrics" } & TurnMetrics)
   | { type: "error"; code: string; message: string; retryable: boolean }
   | { type: "warning"; code: string; message: string }
-  | { type: "session.ended"; reason: string; session_id: string };
+  | { type: "session.ended"; reason: string; session_id: string }
+  /** The instance is stopping: open a new socket at once and resume `session_id` (protocol 1.2). */
+  | { type: "reconnect"; reason: string; session_id: string | null };
 
 /** What the client sends: 20 ms frames of 16 kHz mono PCM16. */
 export const INPUT_FORMAT = { encoding: "pcm_s16le", sample_rate: 16000, channels: 1 } as const;
