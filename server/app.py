@@ -43,6 +43,7 @@ from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
 from server.rag.lifespan import rag_lifespan
 from server.rag.retrieval import MAX_CANDIDATES, RagRetriever
+from server.prometheus import process_exited
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.recording.store import RecordingStore
 from server.settings import Settings, load_settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis = await stack.enter_async_context(redis_client(settings))
             sessionmaker = create_sessionmaker(engine)
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
+            stack.callback(process_exited)  # with several workers: this one's live gauges stop counting
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
             rag = await stack.enter_async_context(rag_lifespan(settings, url, engine, sessionmaker, redis, tasks))
@@ -118,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             recordings = RecordingStore(sessionmaker, tasks, clip_max_s=settings.voice_recording_clip_max_s,
                                         max_s=settings.voice_recording_max_s)
             voice = await stack.enter_async_context(
-                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, redis=redis))
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, redis=redis,
+                              registry=registry))
             tasks.spawn("voice-slots", voice.slots.run())
             drain = Drain(settings.shutdown_grace_s)
             stack.callback(drain.install())

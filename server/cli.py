@@ -45,10 +45,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.db.migrate import upgrade_head
     from server.headlimit import http_protocol
     from server.log import configure_logging
+    from server.prometheus import prepare_directory
 
     configure_logging(settings.log_level, settings.log_json)
     url = _database_url(settings)
     upgrade_head(url)
+    # Several workers: /metrics adds up every worker's samples (prometheus_client multiprocess mode).
+    prepare_directory(args.workers)
     # Workers inherit the resolved URL, so they share this process's embedded server.
     os.environ["DATABASE_URL"] = url
     _exit_cleanly_on_signals()

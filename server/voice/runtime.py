@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 import openai
 from elevenlabs.client import AsyncElevenLabs
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from server.recording.store import RecordingStore
@@ -20,6 +21,7 @@ from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
 from server.voice.detector import preload
 from server.voice.lifecycle import SessionKeeper
+from server.voice.metrics import VoiceStats
 from server.voice.offline import models
 from server.voice.offline.piper import PiperSynthesizer
 from server.voice.offline.pool import InferencePool
@@ -44,6 +46,7 @@ class VoiceRuntime:
     # Which engine hears and which speaks, for the `ready` event (a provider or an offline model).
     providers: dict[str, str] = field(default_factory=dict)
     offline_voice: OfflineVoice | None = None  # None: no offline model is used
+    stats: VoiceStats | None = None  # sessions open and stage latencies on /metrics
     keeper: SessionKeeper = field(init=False)  # ends sessions whose socket dropped and nobody came back
 
     def __post_init__(self) -> None:
@@ -52,7 +55,8 @@ class VoiceRuntime:
 
 @asynccontextmanager
 async def voice_runtime(settings: Settings, brain: Brain, recordings: RecordingStore | None = None,
-                        redis: Redis | None = None) -> AsyncIterator[VoiceRuntime]:
+                        redis: Redis | None = None,
+                        registry: CollectorRegistry | None = None) -> AsyncIterator[VoiceRuntime]:
     config = VoiceConfig.from_settings(settings)
     preload(config.vad.engine)
     llm: openai.AsyncOpenAI | None = None
@@ -96,7 +100,8 @@ async def voice_runtime(settings: Settings, brain: Brain, recordings: RecordingS
         yield VoiceRuntime(config=config, brain=brain,
                            transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None,
                            recordings=recordings, providers=providers, offline_voice=offline,
-                           slots=session_slots(redis, config.max_sessions_per_user, settings.voice_slot_ttl_s))
+                           slots=session_slots(redis, config.max_sessions_per_user, settings.voice_slot_ttl_s),
+                           stats=VoiceStats(registry) if registry is not None else None)
     finally:
         if pool is not None:
             pool.close()

@@ -118,6 +118,9 @@ class VoiceSession:
             await self._close(p.CloseCode.too_many_sessions, "too many sessions")
             return
         self._principal = principal
+        stats = self.runtime.stats
+        if stats is not None:
+            stats.sessions.inc()
         try:
             await self._loop()
         except _Closed:
@@ -128,6 +131,8 @@ class VoiceSession:
                 log.info("voice client left", extra={"session_id": self._session_id()})
         finally:
             await self.runtime.slots.release(principal.user_id, slot)
+            if stats is not None:
+                stats.sessions.dec()
             with contextlib.suppress(_Closed):  # the turn is cut short; the socket may be gone
                 await self._cancel_turn()
             if self._recorder is not None:
@@ -572,6 +577,8 @@ class VoiceSession:
         backchannels = self._backchannels.pop(str(reply.message_id), None)
         if backchannels:
             metrics["backchannels"] = backchannels
+        if self.runtime.stats is not None:
+            self.runtime.stats.turn(metrics)
         self._tasks.spawn("voice-metrics", self.runtime.brain.record_metrics(
             self._started.opened.session_id, reply.message_id, metrics))
         return metrics
