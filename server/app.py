@@ -41,9 +41,9 @@ from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
+from server.prometheus import process_exited
 from server.rag.lifespan import rag_lifespan
 from server.rag.retrieval import MAX_CANDIDATES, RagRetriever
-from server.prometheus import process_exited
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
 from server.recording.store import RecordingStore
 from server.settings import Settings, load_settings
