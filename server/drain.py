@@ -30,6 +30,7 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.05  # how often the drain looks for sessions that are left (only while stopping)
+_CUT_S = 5.0  # at the deadline: for the sessions to cut their turn, store it and say `reconnect`
 
 
 class Drainable(Protocol):
@@ -71,6 +72,8 @@ class Drain:
                     telling.add(task)
                     task.add_done_callback(telling.discard)
                 await asyncio.sleep(_POLL_S)
+            if telling:  # the deadline: each session cuts what is left, stores it and sends its client on
+                await asyncio.wait(set(telling), timeout=_CUT_S)
         finally:
             for task in list(telling):
                 task.cancel()

@@ -35,8 +35,17 @@ from sqlalchemy.engine import make_url
 from server.db.engine import create_engine, create_sessionmaker
 from server.db.migrate import upgrade_head_async
 from server.db.models import Role
+from server.settings import Settings
 from server.voice.client import VoiceClient
-from tests.conftest import ROOT, Account, World, free_port, inside_one_rate_window
+from tests.conftest import (
+    ROOT,
+    Account,
+    World,
+    free_port,
+    inside_one_rate_window,
+    start_live_server,
+    stop_live_server,
+)
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_embeddings import FakeEmbeddings
 from tests.fakes.openai_voice import FakeOpenAI, OpenAIConfig
@@ -452,6 +461,36 @@ async def test_a_stopping_instance_finishes_the_turn_and_sends_its_voice_clients
     assert "voice session moved" in cluster.a.logs()
 
 
+async def test_a_reply_still_running_when_the_grace_ends_is_stored_as_interrupted(
+        fakes: tuple[FakeOpenAI, str, str, str], database_url: str, settings: Settings, world: World,
+        tmp_path: Path) -> None:
+    """One instance with a 1 s grace and a reply that takes longer: it is cut as a barge-in would
+    cut it, stored with what was heard, and the client is still sent on."""
+    openai, openai_url, eleven_url, _ = fakes
+    openai.config.tokens_per_s = 4.0
+    server = await asyncio.to_thread(start_live_server, {
+        "DATABASE_URL": database_url, "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret,
+        "BCRYPT_ROUNDS": "4", "REDIS_URL": "", "PINECONE_API_KEY": "", "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": openai_url + "/v1", "ELEVENLABS_API_KEY": "el-test", "ELEVENLABS_BASE_URL": eleven_url,
+        "RAG_WORKERS": "0", "VOICE_IDLE_TIMEOUT_S": "900", "SHUTDOWN_GRACE_S": "1"}, tmp_path / "server.log")
+    try:
+        account = await world.account(Role.user, await world.dealership())
+        client, ready = await _voice(server.url, account)
+        await client.send({"type": "text", "text": "Is the price negotiable?"})
+        await client.wait_for("audio.start")
+        server.process.send_signal(signal.SIGTERM)
+        cut = await client.wait_for("interrupted")
+        told = await client.wait_for("reconnect")
+        assert told == {"type": "reconnect", "reason": "server_draining", "session_id": ready["session_id"]}
+        assert await client.closed() == 1012
+    finally:
+        await asyncio.to_thread(stop_live_server, server)
+    detail = await world.client.get(f"/api/v1/sessions/{ready['session_id']}", headers=account.headers)
+    answer = detail.json()["messages"][1]
+    assert answer["id"] == cut["message_id"] and answer["interrupted"]
+    assert answer["text"] == cut["heard_text"] and len(answer["text"]) < len(OpenAIConfig().reply)
+
+
 # -- metrics (last: the voice tests above ran turns on B) --------------------------------------
 async def test_prometheus_metrics_add_up_over_the_workers(cluster: Cluster) -> None:
     """B runs two uvicorn workers: /metrics from either counts the requests both served."""
@@ -470,3 +509,53 @@ async def test_prometheus_metrics_add_up_over_the_workers(cluster: Cluster) -> N
         exposition = (await b.get("/metrics")).text
     for name in ("sparring_voice_sessions", "sparring_voice_stage_seconds_bucket"):
         assert name in exposition
+
+
+# -- last: it stops whichever instance holds the talk -------------------------------------------
+async def _voice_sessions(process: Process) -> float:
+    async with httpx.AsyncClient(base_url=process.url) as client:
+        exposition = (await client.get("/metrics")).text
+    found = re.search(r"^sparring_voice_sessions(?:\{[^}]*\})? (\S+)$", exposition, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_sparring_talk_moves_with_its_session_when_its_instance_stops(cluster: Cluster,
+                                                                           tmp_path: Path) -> None:
+    from server.voice.audio import to_wav
+    from tests.voice_audio import utterance
+
+    await asyncio.to_thread(cluster.ensure_a)
+    user = await _user(cluster)
+    wav = tmp_path / "say.wav"
+    # Silence first: the instance is told to stop while the talk has the session and has said nothing.
+    wav.write_bytes(to_wav(utterance("How much is this car?", before_ms=2500), 16000))
+    talk = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "talk", "--wav", str(wav), "--out", str(tmp_path / "reply.wav"),
+        "--url", cluster.balancer, "--token", user.token, "--persona", "tony-competitor",
+        cwd=ROOT, env={**os.environ, "REDIS_URL": ""}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+    async def holder() -> Process | None:
+        for process in (cluster.a, cluster.b):
+            if await _voice_sessions(process) >= 1:
+                return process
+        return None
+
+    target = await until(holder, lambda p: p is not None, interval_s=0.02)
+    assert target is not None and target.popen is not None
+    target.popen.send_signal(signal.SIGTERM)
+    stdout, stderr = await asyncio.wait_for(talk.communicate(), PATIENCE_S * 2)
+    out = stdout.decode()
+    assert talk.returncode == 0, (out, stderr.decode())
+    assert "reconnect: server_draining" in out, out
+    session_id = re.search(r"session (\S+) \(offline", out)
+    assert session_id is not None, out
+    history = await _history_anywhere(cluster, user, session_id.group(1))
+    assert [m["role"] for m in history["messages"]] == ["user", "assistant"], history  # said once, answered once
+    assert history["ended_at"] is not None
+    assert await asyncio.to_thread(target.popen.wait, GRACE_S + 15) is not None  # last: not started again
+
+
+async def _history_anywhere(cluster: Cluster, account: Account, session_id: str) -> dict[str, Any]:
+    response = await cluster.world.client.get(f"/api/v1/sessions/{session_id}", headers=account.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -82,6 +82,7 @@ class VoiceSession:
         self._recorder: Recorder | None = None  # only when the dealership records audio
         self._ended = False  # the session ended with this socket (`end`, idle, max duration)
         self._moved = False  # told to `reconnect` elsewhere (this instance is draining): no new turn here
+        self._ending = False  # `_end` is running (scoring): a drain lets it finish
         # Barge-in: the paused reply, the speech heard over it, and the backchannels per message.
         self._paused: Paused | None = None
         self._probe_audio = bytearray()
@@ -154,6 +155,8 @@ class VoiceSession:
         loop = asyncio.get_running_loop()
         while self._busy() and loop.time() < deadline:  # noqa: ASYNC110 (a poll only while stopping)
             await asyncio.sleep(0.05)
+        if self._ended:
+            return  # it ended here meanwhile (`end`): nothing to move; its socket is closing
         self._moved = True
         with contextlib.suppress(_Closed):
             await self._cancel_turn()
@@ -162,7 +165,7 @@ class VoiceSession:
         await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
 
     def _busy(self) -> bool:
-        if self._turn is not None and not self._turn.done():
+        if self._ending or (self._turn is not None and not self._turn.done()):
             return True
         started = self._started
         return started is not None and (self._stt is not None or started.endpointer.speaking)
@@ -213,6 +216,7 @@ class VoiceSession:
 
     async def _end(self, reason: p.EndReason) -> None:
         """The session ends for good (not just this socket): it is scored, then the client told."""
+        self._ending = True
         with contextlib.suppress(_Closed):  # ending goes on even if the client has just left
             await self._cancel_turn()
         session_id = self._session_id()
@@ -253,6 +257,8 @@ class VoiceSession:
         if isinstance(message, p.Start):
             return await self._on_start(message)
         if isinstance(message, p.End):
+            if self._moved:
+                return  # sent before the client read `reconnect`: it ends the session where it lands
             await self._end(p.EndReason.client_end)
             raise _Closed
         if isinstance(message, p.Auth):

@@ -20,7 +20,7 @@ from typing import Any
 import websockets
 
 from server.voice.audio import read_wav, resample, silence, to_wav
-from server.voice.client import VoiceClient, VoiceError
+from server.voice.client import Moved, VoiceClient, VoiceError
 from server.voice.protocol import ServerEvent
 
 MODES = {"trainer": "training", "customer": "roleplay"}  # a persona's kind -> the mode it plays in
@@ -140,6 +140,9 @@ async def talk(options: TalkOptions) -> int:
             await talker.client.close()
 
 
+_MOVES = 5  # a new socket may land on the draining instance again before the balancer notices
+
+
 class _Talker:
     """The session across sockets: when the server drains (`reconnect`), a new socket resumes it
     with its session_id (the balancer sends it to another instance) and the talk carries on."""
@@ -157,22 +160,40 @@ class _Talker:
 
     async def open(self, mode: str, persona_id: str | None, wait_s: float) -> dict[str, Any]:
         self.mode, self.persona_id, self.wait_s = mode, persona_id, wait_s
-        self.client = await VoiceClient.connect(self.url, self.token)
-        ready = await self.client.start(mode, persona_id=persona_id, wait_s=wait_s)
-        self.session_id = str(ready["session_id"])
-        return ready
+        return await self._start(None)
 
     async def move(self, event: dict[str, Any]) -> None:
         """`reconnect`: open a new socket at once and resume the session there."""
-        assert self.client is not None
         self.session_id = str(event.get("session_id") or self.session_id)
         print(f"reconnect: {event.get('reason')}; resuming session {self.session_id}")
-        await self.client.close()
-        self.earlier.append(self.client)
-        self.client = await VoiceClient.connect(self.url, self.token)
         self.moves += 1
-        await self.client.start(self.mode, persona_id=self.persona_id, session_id=self.session_id,
-                                wait_s=self.wait_s)
+        await self._start(self.session_id)
+
+    async def _start(self, session_id: str | None) -> dict[str, Any]:
+        """A new socket and `start`; again while it lands on an instance that is draining."""
+        for _ in range(_MOVES):
+            if self.client is not None:
+                await self.client.close()
+                self.earlier.append(self.client)
+            self.client = await VoiceClient.connect(self.url, self.token)
+            try:
+                ready = await self.client.start(self.mode, persona_id=self.persona_id, session_id=session_id,
+                                                wait_s=self.wait_s)
+            except Moved as moved:
+                session_id = moved.event.get("session_id") or session_id
+                continue
+            self.session_id = str(ready["session_id"])
+            return ready
+        raise TalkError("every server asked the session to move elsewhere (all draining?)")
+
+    async def moved_or_raise(self, closed: websockets.ConnectionClosed) -> None:
+        """The socket closed under us: if the server said `reconnect` first, move; else it is an error."""
+        assert self.client is not None
+        await self.client.closed(wait_s=5)  # every message it sent before closing has been read
+        told = self.client.events([ServerEvent.reconnect.value])
+        if not told:
+            raise closed
+        await self.move(told[-1])
 
     async def until(self, kind: ServerEvent, wait_s: float) -> dict[str, Any] | None:
         """The next `kind` event, or None when the server asked us to move first (we have moved)."""
@@ -195,9 +216,13 @@ async def _converse(talker: _Talker, ready: dict[str, Any], mode: str, pcm: byte
     printer = asyncio.get_running_loop().create_task(_print_events(talker, printed))
     try:
         answered = False
-        for _ in range(3):  # a drain before the turn was heard whole: say it again on the new instance
+        for _ in range(_MOVES):  # a drain before the turn was heard whole: say it again on the new instance
             assert talker.client is not None
-            await talker.client.stream(pcm)
+            try:
+                await talker.client.stream(pcm)
+            except websockets.ConnectionClosed as closed:
+                await talker.moved_or_raise(closed)
+                continue
             try:
                 answered = await talker.until(ServerEvent.metrics, options.reply_wait_s) is not None
             except TimeoutError:
@@ -205,11 +230,16 @@ async def _converse(talker: _Talker, ready: dict[str, Any], mode: str, pcm: byte
                 break
             if answered:
                 break
-        for _ in range(3):
+        for _ in range(_MOVES):
             assert talker.client is not None
-            await talker.client.send({"type": "end"})
-            # The server scores the session before it closes; a drain meanwhile: end it on the next.
-            event = await talker.client.wait_for_any((ServerEvent.session_ended, ServerEvent.reconnect), wait_s=120)
+            try:
+                await talker.client.send({"type": "end"})
+                # The server scores the session before it closes; a drain meanwhile: end it on the next.
+                event = await talker.client.wait_for_any((ServerEvent.session_ended, ServerEvent.reconnect),
+                                                         wait_s=120)
+            except websockets.ConnectionClosed as closed:
+                await talker.moved_or_raise(closed)
+                continue
             if event["type"] == ServerEvent.session_ended.value:
                 await talker.client.closed(wait_s=30)
                 break
