@@ -11,10 +11,8 @@ instance that is killed or stopped to the other with its history.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
+import websockets
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -37,6 +36,7 @@ from server.db.migrate import upgrade_head_async
 from server.db.models import Role
 from server.settings import Settings
 from server.voice.client import VoiceClient
+from tests.balancer import HAVE_NGINX, start_nginx, stop_nginx
 from tests.conftest import (
     ROOT,
     Account,
@@ -54,8 +54,6 @@ from tests.patience import PATIENCE_S, PatientVoiceClient, until
 
 pytestmark = pytest.mark.e2e
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-HAVE_NGINX = Path(NGINX).exists()
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 GRACE_S = 20
 
@@ -123,38 +121,6 @@ class Cluster:
         self.a.wait_ready()
 
 
-def render_template(template: str, values: dict[str, str]) -> str:
-    """As the nginx image's envsubst does: `${NAME}` for the names given; nginx's own `$vars` stay."""
-    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), template)
-
-
-def _nginx_conf(directory: Path, listen: int, ports: list[int]) -> Path:
-    upstreams = "\n    ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in ports)
-    (directory / "sparring.conf").write_text(render_template(
-        (ROOT / "infra" / "nginx" / "sparring.conf.template").read_text(),
-        {"SPARRING_UPSTREAMS": upstreams, "SPARRING_LISTEN": f"127.0.0.1:{listen}"}))
-    for sub in ("logs", "temp"):
-        (directory / sub).mkdir(exist_ok=True)
-    # Run as this user: as root, nginx's workers would switch to `nobody` (no access to the temp dir).
-    user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
-    conf = directory / "nginx.conf"
-    conf.write_text(f"""{user}worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {directory}/logs/access.log;
-    client_body_temp_path {directory}/temp/body;
-    proxy_temp_path {directory}/temp/proxy;
-    fastcgi_temp_path {directory}/temp/fastcgi;
-    uwsgi_temp_path {directory}/temp/uwsgi;
-    scgi_temp_path {directory}/temp/scgi;
-    include {directory}/sparring.conf;
-}}
-""")
-    return conf
-
-
 @pytest.fixture(scope="module")
 async def cluster_database(database_url: str) -> AsyncIterator[str]:
     """A database of the cluster's own: the suite's in-process app (and its document workers)
@@ -189,25 +155,11 @@ def _start(processes: tuple[Process, ...], directory: Path, balancer_port: int) 
     for process in processes:
         if process.port is not None:
             process.wait_ready()
-    ports = [p.port for p in processes if p.port is not None]
-    conf = _nginx_conf(directory, balancer_port, ports)
-    nginx = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(conf), "-g", "daemon off;"],
-                             stdout=(directory / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + PATIENCE_S
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{balancer_port}/api/health", timeout=2).status_code == 200:
-                return nginx
-        except httpx.HTTPError:
-            pass
-        assert nginx.poll() is None and time.monotonic() < deadline, (directory / "nginx.out").read_text()
-        time.sleep(0.1)
+    return start_nginx(directory, balancer_port, [p.port for p in processes if p.port is not None])
 
 
 def _stop(nginx: subprocess.Popen[bytes] | None, processes: tuple[Process, ...]) -> None:
-    if nginx is not None:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+    stop_nginx(nginx)
     for process in processes:
         process.stop()
 
@@ -427,6 +379,7 @@ async def test_a_stopping_instance_finishes_the_turn_and_sends_its_voice_clients
     client, ready = await _voice(cluster.a.url, user)
     session_id = ready["session_id"]
     await _turn(client, "Hello, I am looking at the blue sedan.")
+    undecided = await PatientVoiceClient.connect(cluster.a.url, latecomer.token)  # signed in, not started
     cluster.openai.config.tokens_per_s = 12.0  # a reply still being written and spoken at the SIGTERM
     await client.send({"type": "text", "text": "Is the price negotiable?"})
     await client.wait_for("audio.start")
@@ -438,11 +391,14 @@ async def test_a_stopping_instance_finishes_the_turn_and_sends_its_voice_clients
             return (await a.get("/api/ready")).status_code
 
     assert await until(readiness, lambda status: status == 503) == 503  # the balancer must look elsewhere
-    newcomer = await PatientVoiceClient.connect(cluster.a.url, latecomer.token)
-    await newcomer.send({"type": "start", "mode": "roleplay"})
-    sent_on = await newcomer.wait_for_any(("reconnect", "ready"))
-    assert sent_on == {"type": "reconnect", "reason": "server_draining", "session_id": None}
-    assert await newcomer.closed() == 1012
+    # A socket that had not started a session is sent on at once; a new one is refused at the
+    # upgrade with a 503 (which nginx retries on the other instance).
+    assert await undecided.wait_for("reconnect") == {"type": "reconnect", "reason": "server_draining",
+                                                     "session_id": None}
+    assert await undecided.closed() == 1012
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await PatientVoiceClient.connect(cluster.a.url, latecomer.token)
+    assert refused.value.response.status_code == 503
 
     finished = await client.wait_for("metrics")  # the turn in progress completes on A
     told = await client.wait_for("reconnect")

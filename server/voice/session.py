@@ -148,12 +148,19 @@ class VoiceSession:
 
     async def drain(self, deadline: float) -> None:
         """This instance is stopping (server/drain.py): finish what is in progress, then tell the
-        client to resume elsewhere. In progress: a turn (transcribing, thinking, speaking), or
-        the user mid-sentence (the turn it becomes runs here too, since only this instance heard
-        it). At the deadline a reply still running is cut and stored as interrupted with what was
-        heard, as a barge-in would; then `reconnect` and close 1012."""
+        client to resume elsewhere. In progress: a turn (transcribing, thinking, speaking), or the
+        user mid-sentence (the turn it becomes runs here too, since only this instance heard it).
+        Once that is done the session moves, even if the user has started speaking again: a
+        client that never pauses must not hold the instance until the deadline. At the deadline
+        a reply still running is cut and stored as interrupted with what was heard, as a barge-in
+        would; then `reconnect` and close 1012."""
         loop = asyncio.get_running_loop()
-        while self._busy() and loop.time() < deadline:  # noqa: ASYNC110 (a poll only while stopping)
+        answered = False  # a turn ran to its end during the drain: what came after it is not waited for
+        while loop.time() < deadline:
+            if self._ending or (self._turn is not None and not self._turn.done()):
+                answered = self._turn is not None
+            elif answered or not self._speaking():
+                break
             await asyncio.sleep(0.05)
         if self._ended:
             return  # it ended here meanwhile (`end`): nothing to move; its socket is closing
@@ -164,9 +171,8 @@ class VoiceSession:
                                      session_id=self._session_id()))
         await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
 
-    def _busy(self) -> bool:
-        if self._ending or (self._turn is not None and not self._turn.done()):
-            return True
+    def _speaking(self) -> bool:
+        """The user is mid-turn: speech heard and not yet a turn."""
         started = self._started
         return started is not None and (self._stt is not None or started.endpointer.speaking)
 

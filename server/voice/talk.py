@@ -175,7 +175,14 @@ class _Talker:
             if self.client is not None:
                 await self.client.close()
                 self.earlier.append(self.client)
-            self.client = await VoiceClient.connect(self.url, self.token)
+                self.client = None
+            try:
+                self.client = await VoiceClient.connect(self.url, self.token)
+            except websockets.InvalidStatus as refused:
+                if refused.response.status_code != 503:
+                    raise
+                await asyncio.sleep(0.5)  # an instance stopping refused the socket (no balancer in front)
+                continue
             try:
                 ready = await self.client.start(self.mode, persona_id=self.persona_id, session_id=session_id,
                                                 wait_s=self.wait_s)
