@@ -149,7 +149,7 @@ class Mover(Talker):
 async def tick(talkers: Sequence[Talker], *, deadline: float) -> None:
     """tests/bench/voice_talkers.tick, skipping talkers that are moving to another instance."""
 
-    async def group(members: list[Talker], phase: float) -> None:
+    async def group(members: Sequence[Talker], phase: float) -> None:
         began = time.monotonic() + phase
         step = 0
         while time.monotonic() < deadline and not all(t.finished or t.dead for t in talkers):
