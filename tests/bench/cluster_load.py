@@ -18,7 +18,7 @@ TTS first byte 100 ms), the load from this process over the real protocols.
    next turn at once), p50/p95.
 
     .venv/bin/python tests/bench/cluster_load.py [--sessions 20] [--chats 10] [--turns 2]
-        [--restart-sessions 50] [--restart-turns 3] [--phases capacity,restart]
+        [--pairs 2] [--restart-sessions 50] [--restart-turns 3] [--phases capacity,restart]
 
 Needs nginx and Redis (REDIS_URL, default REDIS_TEST_URL or redis://127.0.0.1:6379/0: the
 benchmark flushes that database). Uses DATABASE_URL if set, else an embedded PostgreSQL.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -298,6 +299,7 @@ def main() -> None:
     parser.add_argument("--restart-turns", type=int, default=3)
     parser.add_argument("--restart-after-s", type=float, default=12.0)
     parser.add_argument("--phases", default="capacity,restart")
+    parser.add_argument("--pairs", type=int, default=2, help="capacity runs per configuration (alternated)")
     args = parser.parse_args()
     phases = args.phases.split(",")
     redis_url = os.environ.get("REDIS_URL") or os.environ.get("REDIS_TEST_URL") or "redis://127.0.0.1:6379/0"
@@ -333,14 +335,26 @@ def main() -> None:
                              timeout=30).raise_for_status().json()["access_token"] for e in emails]
         voice_tokens, chat_tokens = tokens[:-args.chats], tokens[-args.chats:]
         if "capacity" in phases:
-            results = {}
-            for name, url in (("one instance (direct)", a.url), ("two instances behind nginx", balancer)):
-                print(f"{name}: {args.sessions} voice sessions x {args.turns} turns + {args.chats} chat clients "
+            # Alternated (one, two, two, one, ...) so that a machine whose load drifts during the
+            # run (it is shared) weighs on both alike; the figures are the medians of the runs.
+            runs: dict[str, list[dict[str, float]]] = {"one": [], "two": []}
+            order = ["one", "two", "two", "one"] * args.pairs
+            for name in order[:2 * args.pairs]:
+                url = a.url if name == "one" else balancer
+                label = "one instance (direct)" if name == "one" else "two instances behind nginx"
+                print(f"{label}: {args.sessions} voice sessions x {args.turns} turns + {args.chats} chat clients "
                       f"(load average {os.getloadavg()[0]:.2f})", flush=True)
-                results[name] = asyncio.run(capacity(url, voice_tokens, chat_tokens, args, floor))
-            one, two = results.values()
-            print("  ratio two/one: " + ", ".join(f"{key} {two[key] / one[key]:.2f}" for key in
-                                                   ("voice_p50", "voice_p95", "chat_p50", "chat_p95") if one[key]))
+                runs[name].append(asyncio.run(capacity(url, voice_tokens, chat_tokens, args, floor)))
+            medians = {name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+                       for name, results in runs.items()}
+            for name, values in medians.items():
+                print(f"  median {name}: voice first audio p50 {values['voice_p50']:.0f} ms, p95 "
+                      f"{values['voice_p95']:.0f} ms; chat first token p50 {values['chat_p50']:.0f} ms, "
+                      f"p95 {values['chat_p95']:.0f} ms")
+            one, two = medians["one"], medians["two"]
+            print("  ratio two/one (medians): " + ", ".join(
+                f"{key} {two[key] / one[key]:.2f}" for key in ("voice_p50", "voice_p95", "chat_p50", "chat_p95")
+                if one[key]), flush=True)
         if "restart" in phases:
             print(f"rolling restart: {args.restart_sessions} sessions x {args.restart_turns} turns through nginx, "
                   f"SIGTERM to one instance after {args.restart_after_s:.0f} s (load average "
