@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -111,7 +111,6 @@ class Cluster:
     engine: Any
     directory: Path
     nginx: subprocess.Popen[bytes]
-    extra: list[Process] = field(default_factory=list)
 
     def ensure_a(self) -> None:
         """A again, on its port, after a test stopped or killed it."""
@@ -219,10 +218,6 @@ def _reset_fake(request: pytest.FixtureRequest) -> None:
 async def _user(cluster: Cluster, role: Role = Role.user) -> Account:
     dealer = await cluster.world.dealership()
     return await cluster.world.account(role, dealer)
-
-
-def _auth(account: Account) -> dict[str, str]:
-    return account.headers
 
 
 # -- requests ------------------------------------------------------------------------------------
