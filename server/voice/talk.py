@@ -188,6 +188,7 @@ class _Talker:
                                                 wait_s=self.wait_s)
             except Moved as moved:
                 session_id = moved.event.get("session_id") or session_id
+                print(f"reconnect: {moved.event.get('reason')}; starting again on another server")
                 continue
             self.session_id = str(ready["session_id"])
             return ready
