@@ -35,6 +35,7 @@ from server.conversation.engine import ConversationEngine
 from server.conversation.llm import LLM, OpenAIChat
 from server.db.engine import create_engine, create_sessionmaker, resolve_database_url
 from server.db.migrate import upgrade_head_async
+from server.drain import Drain
 from server.errors import SparringError, error_for_status, error_response
 from server.log import configure_logging
 from server.looplag import LoopLagMonitor
@@ -44,6 +45,7 @@ from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
 from server.middleware.security_headers import SecurityHeadersMiddleware
 from server.practice import reminders
+from server.prometheus import process_exited
 from server.rag.lifespan import rag_lifespan
 from server.rag.retrieval import MAX_CANDIDATES, RagRetriever
 from server.ratelimit import Limiter, MemoryLimiter, RateLimits, RedisLimiter
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis = await stack.enter_async_context(redis_client(settings))
             sessionmaker = create_sessionmaker(engine)
             limiter: Limiter = RedisLimiter(redis) if redis is not None else MemoryLimiter()
+            stack.callback(process_exited)  # with several workers: this one's live gauges stop counting
             tasks = TaskSupervisor()
             stack.push_async_callback(tasks.shutdown)
             rag = await stack.enter_async_context(rag_lifespan(settings, url, engine, sessionmaker, redis, tasks))
@@ -127,7 +130,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                         max_s=settings.voice_recording_max_s)
             avatar = await stack.enter_async_context(avatar_service(settings, sessionmaker, tasks))
             voice = await stack.enter_async_context(
-                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, avatar=avatar))
+                voice_runtime(settings, EngineBrain(conversations), recordings=recordings, avatar=avatar,
+                              redis=redis, registry=registry))
+            tasks.spawn("voice-slots", voice.slots.run())
+            drain = Drain(settings.shutdown_grace_s)
+            stack.callback(drain.install())
             state = AppState(
                 settings=settings, database_url=url, engine=engine, sessionmaker=sessionmaker, redis=redis,
                 limits=RateLimits(limiter, settings),
@@ -136,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
-                voice=voice, mail=mail,
+                voice=voice, mail=mail, drain=drain,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             # What startup built lives as long as the process: take it out of the collector's

@@ -45,10 +45,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.db.migrate import upgrade_head
     from server.headlimit import http_protocol
     from server.log import configure_logging
+    from server.prometheus import prepare_directory
 
     configure_logging(settings.log_level, settings.log_json)
     url = _database_url(settings)
     upgrade_head(url)
+    # Several workers: /metrics adds up every worker's samples (prometheus_client multiprocess mode).
+    prepare_directory(args.workers)
     # Workers inherit the resolved URL, so they share this process's embedded server.
     os.environ["DATABASE_URL"] = url
     _exit_cleanly_on_signals()
@@ -62,7 +65,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                     http=http_protocol(settings.max_header_bytes, settings.max_headers),
                     # Voice frames are PCM, which deflate barely shrinks: compressing every 20-40 ms
                     # frame cost ~5% of the server's CPU in the voice load benchmark for nothing.
-                    ws_per_message_deflate=False)
+                    ws_per_message_deflate=False,
+                    # After the app's own drain (server/drain.py): requests still in flight get
+                    # this long, then uvicorn closes them.
+                    timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)))
     except KeyboardInterrupt:  # Ctrl-C, raised again by uvicorn once it has shut down
         return 130
     return 0

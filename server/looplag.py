@@ -27,7 +27,7 @@ class LoopLagMonitor:
         self.histogram = Histogram("sparring_event_loop_lag_seconds", "Event-loop wake-up delay per probe",
                                    buckets=BUCKETS, registry=registry)
         self.max = Gauge("sparring_event_loop_lag_max_seconds", "Largest event-loop delay since start",
-                         registry=registry)
+                         registry=registry, multiprocess_mode="max")
         self.tasks = Gauge("sparring_asyncio_tasks", "Tasks alive on the event loop", registry=registry)
         self.tasks.set_function(_task_count)
         self.gc_pause = Histogram("sparring_gc_pause_seconds", "Garbage-collector pause per pass",

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     # Seconds between event-loop lag probes (exposed on /metrics); 0 leaves the probe off.
+    # On SIGTERM: how long the instance may take to finish what it is doing (voice turns, then
+    # requests in flight) before it exits (server/drain.py).
+    shutdown_grace_s: float = Field(default=30.0, ge=0, le=3600)
     loop_lag_probe_seconds: float = Field(default=0.0, ge=0, le=10)
 
     openai_api_key: str | None = None
@@ -141,6 +144,9 @@ class Settings(BaseSettings):
     voice_idle_timeout_s: float = Field(default=120.0, gt=0)
     voice_max_session_s: float = Field(default=1800.0, gt=0)
     voice_max_sessions_per_user: int = Field(default=2, ge=1, le=100)
+    # With Redis, how long a session's slot outlives the instance holding it (refreshed every
+    # third of this while the socket is open): a crashed instance frees its users within it.
+    voice_slot_ttl_s: float = Field(default=30.0, ge=3, le=3600)
     voice_stt_timeout_s: float = Field(default=15.0, gt=0)
     voice_llm_timeout_s: float = Field(default=30.0, gt=0)
     voice_tts_timeout_s: float = Field(default=5.0, gt=0)

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from server.auth.admission import LoginAdmission
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
+from server.drain import Drain
 from server.mail.outbox import Mail
 from server.ratelimit import RateLimits
 from server.settings import Settings
@@ -48,6 +49,7 @@ class AppState:
     rag: RagServices | None = None  # documents and retrieval (server.rag)
     # Email (server.mail): enqueue with `outbox.enqueue(db, state.mail, ...)`.
     mail: Mail = field(default_factory=lambda: Mail(transport=None))
+    drain: Drain | None = None  # graceful stop on SIGTERM (server/drain.py)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

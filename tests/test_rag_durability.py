@@ -30,11 +30,15 @@ from tests.fixtures.make_documents import generated_pdf
 from tests.rag_support import own_database  # noqa: F401  (fixture)
 
 
-def _start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(url: str, log: Path, *, concurrency: str = "1",
+                  data_dir: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "JWT_SECRET": "t" * 40,
            "RAG_LEASE_SECONDS": "2", "RAG_POLL_SECONDS": "0.2", "EMBEDDING_BATCH_SIZE": "8",
            "OPENAI_API_KEY": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], cwd=ROOT, env=env,
+    if data_dir is not None:
+        env["DATA_DIR"] = str(data_dir)
+    return subprocess.Popen([sys.executable, "-m", "server.cli", "worker", "--concurrency", concurrency],
+                            cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -92,5 +96,72 @@ async def test_killed_worker_process_loses_nothing_and_duplicates_nothing(
         assert doc.chunks > 0 and rows == doc.chunks == positions
         assert doc.pages == 300 and doc.lease_token is None
     finally:
+        await services.close()
+        await engine.dispose()
+
+
+async def test_worker_processes_on_several_hosts_share_the_queue_fairly_and_exactly_once(
+        own_database: str, tmp_path: Path) -> None:  # noqa: F811
+    """Three `sparring worker` processes, each with a data directory of its own (three hosts), one
+    killed outright mid-document: every document ends ready with its chunks written once, only
+    the killed worker's document is read twice, and a dealership's bulk upload does not hold up
+    another dealership's two files queued after it."""
+    settings = make_settings(own_database, rag_workers=0)
+    engine = create_engine(own_database, pool_size=2)
+    services = build_services(settings, engine, create_sessionmaker(engine), None)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        ids: dict[str, list[uuid.UUID]] = {}
+        seed = 0
+        for name, count in (("bulk", 6), ("small", 2)):  # small's files are queued after all of bulk's
+            async with services.sessionmaker() as session, session.begin():
+                dealership = Dealership(name=f"{name} motors", slug=f"{name}-{uuid.uuid4().hex[:6]}", settings={})
+                session.add(dealership)
+                await session.flush()
+                uploads = []
+                for _ in range(count):
+                    seed += 1
+                    uploads.append(await check_upload(io.BytesIO(generated_pdf(24, seed=seed)), f"{name}{seed}.pdf",
+                                                      max_bytes=25 * 1024 * 1024))
+                ids[name] = [d.id for d in await add_documents(session, services, dealership.id, uploads, None)]
+
+        log = tmp_path / "workers.log"
+        for host in range(3):
+            data_dir = tmp_path / f"host{host}"
+            data_dir.mkdir()
+            workers.append(_start_worker(own_database, log, concurrency="1", data_dir=data_dir))
+        ready_at: dict[uuid.UUID, float] = {}
+        killed = False
+        deadline = time.monotonic() + 180
+        everything = [*ids["bulk"], *ids["small"]]
+        while len(ready_at) < len(everything):
+            for document_id in everything:
+                if document_id in ready_at:
+                    continue
+                doc, _, _ = await _document(engine, document_id)
+                assert doc.status != "failed", doc.error
+                if doc.status == "ready":
+                    ready_at[document_id] = time.monotonic()
+                elif not killed and doc.status == "processing" and doc.chunks_done > 0:
+                    workers[0].send_signal(signal.SIGKILL)  # whatever it holds, mid-document
+                    workers[0].wait(timeout=10)
+                    killed = True
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.05)
+
+        attempts = 0
+        for document_id in everything:
+            doc, rows, positions = await _document(engine, document_id)
+            assert doc.chunks > 0 and rows == doc.chunks == positions  # each chunk written once
+            assert doc.attempts in (1, 2) and doc.lease_token is None
+            attempts += doc.attempts
+        assert killed and attempts <= len(everything) + 1  # only what the killed worker held was read again
+        bulk_done = sorted(ready_at[d] for d in ids["bulk"])
+        assert max(ready_at[d] for d in ids["small"]) < bulk_done[-2]  # fairness: not behind the bulk
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=15)
         await services.close()
         await engine.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.responses import Response
 
@@ -10,6 +10,7 @@ from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Output
 from server.db.migrate import current_revision, head_revision
 from server.errors import ServiceUnavailable
+from server.prometheus import exposition
 
 TAG = "health"
 
@@ -30,9 +31,13 @@ async def health(ctx: Ctx) -> HealthOut:
     return HealthOut(status="ok")
 
 
-@endpoint("GET", "/api/ready", summary="The database is reachable and migrations are at head", tag=TAG,
+@endpoint("GET", "/api/ready", tag=TAG,
+          summary="The database is reachable, migrations are at head, and the instance is not draining",
           response=ReadyOut, auth=False, errors=(503,))
 async def ready(ctx: Ctx) -> ReadyOut:
+    if ctx.state.drain is not None and ctx.state.drain.draining:
+        # Stopping (SIGTERM): the balancer must send new work elsewhere; what is here finishes.
+        raise ServiceUnavailable("This instance is shutting down.", details={"draining": True, "retryable": True})
     try:
         await ctx.db.execute(text("SELECT 1"))
         current = await current_revision(ctx.state.engine)
@@ -46,9 +51,9 @@ async def ready(ctx: Ctx) -> ReadyOut:
                     providers=ctx.state.settings.provider_status())
 
 
-@endpoint("GET", "/metrics", summary="Prometheus metrics", tag=TAG, auth=False)
+@endpoint("GET", "/metrics", summary="Prometheus metrics (every worker's with `--workers` > 1)", tag=TAG, auth=False)
 async def metrics(ctx: Ctx) -> Response:
-    return Response(generate_latest(ctx.state.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(ctx.state.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 ENDPOINTS = [health, ready, metrics]

@@ -31,6 +31,14 @@ class VoiceError(Exception):
         super().__init__(f"{message} ({code})")
 
 
+class Moved(Exception):
+    """The server answered `start` with `reconnect` (it is draining): start again on a new socket."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = event
+        super().__init__(str(event.get("reason")))
+
+
 @dataclass
 class Received:
     at: float
@@ -82,9 +90,11 @@ class VoiceClient:
         if assignment_id:
             message["assignment_id"] = assignment_id
         await self.send(message)
-        answer = await self.wait_for_any((ServerEvent.ready, ServerEvent.error), wait_s=wait_s)
+        answer = await self.wait_for_any((ServerEvent.ready, ServerEvent.error, ServerEvent.reconnect), wait_s=wait_s)
         if answer["type"] == ServerEvent.error.value:
             raise VoiceError(str(answer.get("code")), str(answer.get("message")))
+        if answer["type"] == ServerEvent.reconnect.value:
+            raise Moved(answer)
         return answer
 
     async def stream(self, pcm: bytes, *, sample_rate: int = 16000, realtime: bool = True,

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
 
 class AudioClock:
     """The session's audio clock: maps a position in the received audio (ms since its first
@@ -76,3 +78,24 @@ class TurnClock:
             "tts_ttfb_ms": between(self.tts_started, self.tts_first_byte),
             "first_audio_ms": between(self.speech_end, self.first_audio),
         }
+
+
+STAGES = {"stt": "stt_ms", "llm_ttft": "llm_ttft_ms", "tts_ttfb": "tts_ttfb_ms", "first_audio": "first_audio_ms"}
+
+
+class VoiceStats:
+    """The instance's voice figures on /metrics: sessions open now, and each turn's provider
+    latencies (`stage`: stt, llm_ttft, tts_ttfb, and first_audio from the end of speech)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sessions = Gauge("sparring_voice_sessions", "Voice sessions open on this instance",
+                              registry=registry, multiprocess_mode="livesum")
+        self.latency = Histogram("sparring_voice_stage_seconds", "Voice turn latency by stage (provider calls)",
+                                 ["stage"], registry=registry,
+                                 buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10))
+
+    def turn(self, timings: dict[str, Any]) -> None:
+        for stage, key in STAGES.items():
+            value = timings.get(key)
+            if value is not None:
+                self.latency.labels(stage).observe(value / 1000)

@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-# 1.1 added audio.words, warning, playback.pause/resume; 1.2 adds the avatar: `start.avatar`,
-# avatar.ready, avatar.error (a 1.1 client sends no avatar and gets none of them).
+# 1.1 added audio.words, warning, playback.pause/resume; 1.2 adds the avatar (`start.avatar`,
+# avatar.ready, avatar.error: a 1.1 client sends no avatar and gets none of them) and reconnect (an
+# older client sees the 1012 close, a drop to it, and resumes after its backoff).
 PROTOCOL_VERSION = "1.2"
 PATH = "/api/v1/voice/live"
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -48,11 +49,15 @@ class ServerEvent(enum.StrEnum):
     session_ended = "session.ended"
     avatar_ready = "avatar.ready"  # 1.2: {provider, livekit_url?, livekit_token?}
     avatar_error = "avatar.error"  # 1.2: {code, message, fallback}: the session goes on
+    # 1.2: {reason, session_id}: this instance is stopping; open a new socket (the balancer sends it
+    # to another instance) and `start` again with this session_id. The socket closes with 1012.
+    reconnect = "reconnect"
 
 
 class CloseCode(enum.IntEnum):
     normal = 1000
     going_away = 1001
+    service_restart = 1012  # after `reconnect`: resume the session on a new socket at once
     policy_violation = 1008
     too_big = 1009
     internal_error = 1011
@@ -121,6 +126,10 @@ class EndReason(enum.StrEnum):
     suspended = "suspended"  # its dealership was suspended
     account_inactive = "account_inactive"  # deactivated or deleted
     token_revoked = "token_revoked"  # signed out, password or role changed
+
+
+class ReconnectReason(enum.StrEnum):
+    server_draining = "server_draining"  # the instance is shutting down (a deploy, a scale-in)
 
 
 class _Message(BaseModel):
@@ -237,4 +246,5 @@ def definitions() -> dict[str, Any]:
         "avatar_providers": {a.name: a.value for a in AvatarProvider},
         "avatar_fallbacks": {a.name: a.value for a in AvatarFallback},
         "avatar_error_codes": {c.name: c.value for c in AvatarErrorCode},
+        "reconnect_reasons": {r.name: r.value for r in ReconnectReason},
     }

@@ -1,12 +1,10 @@
-"""What the voice path holds for the app's lifetime: providers, the brain, the session registry.
+"""What the voice path holds for the app's lifetime: providers, the brain, the per-user session slots.
 
 Built by `voice_runtime(settings)` in the app's lifespan; provider clients are closed on exit.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,6 +12,8 @@ from dataclasses import dataclass, field
 import httpx
 import openai
 from elevenlabs.client import AsyncElevenLabs
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 
 from server.avatar.service import AvatarService
 from server.recording.store import RecordingStore
@@ -22,11 +22,13 @@ from server.voice.brain import Brain
 from server.voice.config import VoiceConfig
 from server.voice.detector import preload
 from server.voice.lifecycle import SessionKeeper
+from server.voice.metrics import VoiceStats
 from server.voice.offline import models
 from server.voice.offline.piper import PiperSynthesizer
 from server.voice.offline.pool import InferencePool
 from server.voice.offline.voice import OfflineVoice
 from server.voice.offline.whisper import WhisperTranscriber
+from server.voice.slots import MemorySlots, SessionSlots, session_slots
 from server.voice.stt import OpenAITranscriber, Transcriber
 from server.voice.tts import ElevenLabsHttp, ElevenLabsSocket, EspeakSynthesizer, Synthesizer
 
@@ -38,35 +40,25 @@ class VoiceRuntime:
     transcriber: Transcriber
     synthesizer: Synthesizer
     llm_offline: bool
-    active: Counter[uuid.UUID] = field(default_factory=Counter)
+    # The per-user cap on concurrent sessions: shared by every instance through Redis when
+    # configured (server/voice/slots.py), this process's own count otherwise.
+    slots: SessionSlots = field(default_factory=lambda: MemorySlots(2))
     recordings: RecordingStore | None = None  # None: audio is never recorded
     # Which engine hears and which speaks, for the `ready` event (a provider or an offline model).
     providers: dict[str, str] = field(default_factory=dict)
     offline_voice: OfflineVoice | None = None  # None: no offline model is used
     avatar: AvatarService | None = None  # None: an avatar request gets the built-in one, unchecked
+    stats: VoiceStats | None = None  # sessions open and stage latencies on /metrics
     keeper: SessionKeeper = field(init=False)  # ends sessions whose socket dropped and nobody came back
 
     def __post_init__(self) -> None:
         self.keeper = SessionKeeper(self.brain, self.config.idle_timeout_s)
 
-    def acquire(self, user_id: uuid.UUID) -> bool:
-        """Per-user cap on concurrent sessions (per process: one user's sessions share an instance
-        only if the load balancer is sticky; the cap is a guard against runaway clients)."""
-        if self.active[user_id] >= self.config.max_sessions_per_user:
-            return False
-        self.active[user_id] += 1
-        return True
-
-    def release(self, user_id: uuid.UUID) -> None:
-        self.active[user_id] -= 1
-        if self.active[user_id] <= 0:
-            del self.active[user_id]
-
 
 @asynccontextmanager
-async def voice_runtime(settings: Settings, brain: Brain,
-                        recordings: RecordingStore | None = None,
-                        avatar: AvatarService | None = None) -> AsyncIterator[VoiceRuntime]:
+async def voice_runtime(settings: Settings, brain: Brain, recordings: RecordingStore | None = None,
+                        avatar: AvatarService | None = None, redis: Redis | None = None,
+                        registry: CollectorRegistry | None = None) -> AsyncIterator[VoiceRuntime]:
     config = VoiceConfig.from_settings(settings)
     preload(config.vad.engine)
     llm: openai.AsyncOpenAI | None = None
@@ -109,7 +101,9 @@ async def voice_runtime(settings: Settings, brain: Brain,
     try:
         yield VoiceRuntime(config=config, brain=brain,
                            transcriber=transcriber, synthesizer=synthesizer, llm_offline=llm is None,
-                           recordings=recordings, providers=providers, offline_voice=offline, avatar=avatar)
+                           recordings=recordings, providers=providers, offline_voice=offline, avatar=avatar,
+                           slots=session_slots(redis, config.max_sessions_per_user, settings.voice_slot_ttl_s),
+                           stats=VoiceStats(registry) if registry is not None else None)
     finally:
         if pool is not None:
             pool.close()

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from server import jsonbody
 from server.auth.principal import Authenticator
 from server.avatar.link import AvatarLink
+from server.drain import Drain
 from server.errors import RateLimited, SparringError
 from server.ratelimit import RateLimits
 from server.recording.store import Owner
@@ -63,8 +64,9 @@ class _Started:
 
 class VoiceSession:
     def __init__(self, websocket: WebSocket, runtime: VoiceRuntime, *, authenticator: Authenticator,
-                 limits: RateLimits, tasks: TaskSupervisor) -> None:
+                 limits: RateLimits, tasks: TaskSupervisor, drain: Drain | None = None) -> None:
         self.ws = websocket
+        self._drain = drain
         self.runtime = runtime
         self.config = runtime.config
         self._guard = TurnGuard(authenticator, limits)
@@ -82,6 +84,8 @@ class VoiceSession:
         self._recorder: Recorder | None = None  # only when the dealership records audio
         self._ended = False  # the session ended with this socket (`end`, idle, max duration)
         self._deadline = math.inf  # monotonic time the started scenario's time limit passes
+        self._moved = False  # told to `reconnect` elsewhere (this instance is draining): no new turn here
+        self._ending = False  # `_end` is running (scoring): a drain lets it finish
         # Barge-in: the paused reply, the speech heard over it, and the backchannels per message.
         self._paused: Paused | None = None
         self._probe_audio = bytearray()
@@ -96,6 +100,15 @@ class VoiceSession:
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
         await self.ws.accept()
+        if self._drain is not None:
+            self._drain.register(self)
+        try:
+            await self._run()
+        finally:
+            if self._drain is not None:
+                self._drain.unregister(self)
+
+    async def _run(self) -> None:
         principal = await self._authenticate()
         if principal is None:
             return
@@ -105,20 +118,28 @@ class VoiceSession:
             await self._emit(p.error_event(p.ErrorCode.rate_limited, exc.message, retryable=True))
             await self._close(p.CloseCode.too_many_sessions, "rate limited")
             return
-        if not self.runtime.acquire(principal.user_id):
+        slot = await self.runtime.slots.acquire(principal.user_id)
+        if slot is None:
             await self._emit(p.error_event(p.ErrorCode.too_many_sessions,
                                            "Too many voice sessions open for this account."))
             await self._close(p.CloseCode.too_many_sessions, "too many sessions")
             return
         self._principal = principal
+        stats = self.runtime.stats
+        if stats is not None:
+            stats.sessions.inc()
         try:
             await self._loop()
         except _Closed:
-            if not self._ended:
+            if self._moved:
+                log.info("voice session moved: this instance is draining", extra={"session_id": self._session_id()})
+            elif not self._ended:
                 # A client leaving, even mid-reply, is normal: one line, no traceback.
                 log.info("voice client left", extra={"session_id": self._session_id()})
         finally:
-            self.runtime.release(principal.user_id)
+            await self.runtime.slots.release(principal.user_id, slot)
+            if stats is not None:
+                stats.sessions.dec()
             with contextlib.suppress(_Closed):  # the turn is cut short; the socket may be gone
                 await self._cancel_turn()
             await self._avatar.close()  # every exit path: the provider session is stopped
@@ -131,6 +152,36 @@ class VoiceSession:
 
     def _session_id(self) -> str | None:
         return self._started.opened.session_id if self._started else None
+
+    async def drain(self, deadline: float) -> None:
+        """This instance is stopping (server/drain.py): finish what is in progress, then tell the
+        client to resume elsewhere. In progress: a turn (transcribing, thinking, speaking), or the
+        user mid-sentence (the turn it becomes runs here too, since only this instance heard it).
+        Once that is done the session moves, even if the user has started speaking again: a
+        client that never pauses must not hold the instance until the deadline. At the deadline
+        a reply still running is cut and stored as interrupted with what was heard, as a barge-in
+        would; then `reconnect` and close 1012."""
+        loop = asyncio.get_running_loop()
+        answered = False  # a turn ran to its end during the drain: what came after it is not waited for
+        while loop.time() < deadline:
+            if self._ending or (self._turn is not None and not self._turn.done()):
+                answered = self._turn is not None
+            elif answered or not self._speaking():
+                break
+            await asyncio.sleep(0.05)
+        if self._ended:
+            return  # it ended here meanwhile (`end`): nothing to move; its socket is closing
+        self._moved = True
+        with contextlib.suppress(_Closed):
+            await self._cancel_turn()
+            await self._emit(p.event(p.ServerEvent.reconnect, reason=p.ReconnectReason.server_draining.value,
+                                     session_id=self._session_id()))
+        await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
+
+    def _speaking(self) -> bool:
+        """The user is mid-turn: speech heard and not yet a turn."""
+        started = self._started
+        return started is not None and (self._stt is not None or started.endpointer.speaking)
 
     async def _authenticate(self) -> Principal | None:
         try:
@@ -180,6 +231,7 @@ class VoiceSession:
 
     async def _end(self, reason: p.EndReason) -> None:
         """The session ends for good (not just this socket): it is scored, then the client told."""
+        self._ending = True
         with contextlib.suppress(_Closed):  # ending goes on even if the client has just left
             await self._cancel_turn()
         session_id = self._session_id()
@@ -220,6 +272,8 @@ class VoiceSession:
         if isinstance(message, p.Start):
             return await self._on_start(message)
         if isinstance(message, p.End):
+            if self._moved:
+                return  # sent before the client read `reconnect`: it ends the session where it lands
             await self._end(p.EndReason.client_end)
             raise _Closed
         if isinstance(message, p.Auth):
@@ -243,6 +297,13 @@ class VoiceSession:
     async def _on_start(self, start: p.Start) -> None:
         if self._started is not None:
             return await self._emit(p.error_event(p.ErrorCode.already_started, "This session has started."))
+        if self._drain is not None and self._drain.draining:
+            # The balancer has not noticed yet that this instance is stopping: send the client on.
+            self._moved = True
+            await self._emit(p.event(p.ServerEvent.reconnect, reason=p.ReconnectReason.server_draining.value,
+                                     session_id=start.session_id))
+            await self._close(p.CloseCode.service_restart, p.ReconnectReason.server_draining.value)
+            raise _Closed
         rate_in, rate_out = start.input_audio.sample_rate, start.output_audio.sample_rate
         if rate_in not in p.INPUT_SAMPLE_RATES or rate_out not in p.OUTPUT_SAMPLE_RATES:
             return await self._emit(p.error_event(
@@ -467,6 +528,8 @@ class VoiceSession:
         return True
 
     def _begin_turn(self, clock: TurnClock, *, typed: str | None = None, tail: bytes = b"") -> None:
+        if self._moved:
+            return  # the client was told to move; it says this again on the other instance
         stt = None if typed is not None else self._stt
         if typed is not None and self._stt is not None:
             self._stt.cancel()
@@ -553,6 +616,8 @@ class VoiceSession:
         backchannels = self._backchannels.pop(str(reply.message_id), None)
         if backchannels:
             metrics["backchannels"] = backchannels
+        if self.runtime.stats is not None:
+            self.runtime.stats.turn(metrics)
         self._tasks.spawn("voice-metrics", self.runtime.brain.record_metrics(
             self._started.opened.session_id, reply.message_id, metrics))
         return metrics

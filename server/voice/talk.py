@@ -20,7 +20,7 @@ from typing import Any
 import websockets
 
 from server.voice.audio import read_wav, resample, silence, to_wav
-from server.voice.client import VoiceClient, VoiceError
+from server.voice.client import Moved, VoiceClient, VoiceError
 from server.voice.protocol import ServerEvent
 
 MODES = {"trainer": "training", "customer": "roleplay"}  # a persona's kind -> the mode it plays in
@@ -121,53 +121,155 @@ async def talk(options: TalkOptions) -> int:
     except (OSError, ValueError) as exc:
         raise TalkError(f"cannot read {options.wav}: {exc}") from None
     pcm = resample(pcm, rate, 16000) + silence(1000, 16000)
-    client: VoiceClient | None = None
+    talker = _Talker(options.url, token)
     try:
-        client = await VoiceClient.connect(options.url, token)
-        ready = await client.start(mode, persona_id=persona["id"] if persona else None, wait_s=options.start_wait_s)
-        return await _converse(client, ready, mode, pcm, options)
+        ready = await talker.open(mode, persona["id"] if persona else None, options.start_wait_s)
+        return await _converse(talker, ready, mode, pcm, options)
     except VoiceError as exc:
         raise TalkError(f"the server refused the voice session: {exc.message}") from None
     except TimeoutError:
         raise TalkError(f"the server at {options.url} did not answer in time") from None
     except websockets.ConnectionClosed as exc:
-        said = client.events([ServerEvent.error.value]) if client is not None else []
+        said = talker.client.events([ServerEvent.error.value]) if talker.client is not None else []
         reason = said[-1]["message"] if said else (exc.rcvd.reason if exc.rcvd and exc.rcvd.reason else str(exc))
         raise TalkError(f"the server closed the voice session: {reason}") from None
     except (OSError, websockets.WebSocketException) as exc:
         raise TalkError(f"cannot open a voice session at {options.url}: {exc}") from None
     finally:
-        if client is not None:
-            await client.close()
+        if talker.client is not None:
+            await talker.client.close()
 
 
-async def _converse(client: VoiceClient, ready: dict[str, Any], mode: str, pcm: bytes, options: TalkOptions) -> int:
+_MOVES = 5  # a new socket may land on the draining instance again before the balancer notices
+
+
+class _Talker:
+    """The session across sockets: when the server drains (`reconnect`), a new socket resumes it
+    with its session_id (the balancer sends it to another instance) and the talk carries on."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.client: VoiceClient | None = None
+        self.session_id: str | None = None
+        self.mode = "training"
+        self.persona_id: str | None = None
+        self.wait_s = 30.0
+        self.moves = 0
+        self.earlier: list[VoiceClient] = []  # sockets already left, for their events and audio
+
+    async def open(self, mode: str, persona_id: str | None, wait_s: float) -> dict[str, Any]:
+        self.mode, self.persona_id, self.wait_s = mode, persona_id, wait_s
+        return await self._start(None)
+
+    async def move(self, event: dict[str, Any]) -> None:
+        """`reconnect`: open a new socket at once and resume the session there."""
+        self.session_id = str(event.get("session_id") or self.session_id)
+        print(f"reconnect: {event.get('reason')}; resuming session {self.session_id}")
+        self.moves += 1
+        await self._start(self.session_id)
+
+    async def _start(self, session_id: str | None) -> dict[str, Any]:
+        """A new socket and `start`; again while it lands on an instance that is draining."""
+        for _ in range(_MOVES):
+            if self.client is not None:
+                await self.client.close()
+                self.earlier.append(self.client)
+                self.client = None
+            try:
+                self.client = await VoiceClient.connect(self.url, self.token)
+            except websockets.InvalidStatus as refused:
+                if refused.response.status_code != 503:
+                    raise
+                await asyncio.sleep(0.5)  # an instance stopping refused the socket (no balancer in front)
+                continue
+            try:
+                ready = await self.client.start(self.mode, persona_id=self.persona_id, session_id=session_id,
+                                                wait_s=self.wait_s)
+            except Moved as moved:
+                session_id = moved.event.get("session_id") or session_id
+                print(f"reconnect: {moved.event.get('reason')}; starting again on another server")
+                continue
+            self.session_id = str(ready["session_id"])
+            return ready
+        raise TalkError("every server asked the session to move elsewhere (all draining?)")
+
+    async def moved_or_raise(self, closed: websockets.ConnectionClosed) -> None:
+        """The socket closed under us: if the server said `reconnect` first, move; else it is an error."""
+        assert self.client is not None
+        await self.client.closed(wait_s=5)  # every message it sent before closing has been read
+        told = self.client.events([ServerEvent.reconnect.value])
+        if not told:
+            raise closed
+        await self.move(told[-1])
+
+    async def until(self, kind: ServerEvent, wait_s: float) -> dict[str, Any] | None:
+        """The next `kind` event, or None when the server asked us to move first (we have moved)."""
+        assert self.client is not None
+        event = await self.client.wait_for_any((kind, ServerEvent.reconnect), wait_s=wait_s)
+        if event["type"] == ServerEvent.reconnect.value:
+            await self.move(event)
+            return None
+        return event
+
+    def clients(self) -> list[VoiceClient]:
+        return [*self.earlier, *([self.client] if self.client is not None else [])]
+
+
+async def _converse(talker: _Talker, ready: dict[str, Any], mode: str, pcm: bytes, options: TalkOptions) -> int:
     who = ready.get("persona_name") or "the persona"
     print(f"{'Training with' if mode == 'training' else 'Role-play with'} {who} ({ready.get('persona_id')}), "
           f"session {ready['session_id']} (offline: {ready['offline']})")
-    printed = [0]
-    printer = asyncio.get_running_loop().create_task(_print_events(client, printed))
+    printed: dict[int, int] = {}
+    printer = asyncio.get_running_loop().create_task(_print_events(talker, printed))
     try:
-        await client.stream(pcm)
-        try:
-            await client.wait_for(ServerEvent.metrics, wait_s=options.reply_wait_s)
-        except TimeoutError:
-            print("no reply arrived in time")
-        await client.send({"type": "end"})
-        await client.closed(wait_s=120)  # the server scores the session before it closes
+        answered = False
+        for _ in range(_MOVES):  # a drain before the turn was heard whole: say it again on the new instance
+            assert talker.client is not None
+            try:
+                await talker.client.stream(pcm)
+            except websockets.ConnectionClosed as closed:
+                await talker.moved_or_raise(closed)
+                continue
+            try:
+                answered = await talker.until(ServerEvent.metrics, options.reply_wait_s) is not None
+            except TimeoutError:
+                print("no reply arrived in time")
+                break
+            if answered:
+                break
+        for _ in range(_MOVES):
+            assert talker.client is not None
+            try:
+                await talker.client.send({"type": "end"})
+                # The server scores the session before it closes; a drain meanwhile: end it on the next.
+                event = await talker.client.wait_for_any((ServerEvent.session_ended, ServerEvent.reconnect),
+                                                         wait_s=120)
+            except websockets.ConnectionClosed as closed:
+                await talker.moved_or_raise(closed)
+                continue
+            if event["type"] == ServerEvent.session_ended.value:
+                await talker.client.closed(wait_s=30)
+                break
+            await talker.move(event)
     finally:
         printer.cancel()
-        _print_new(client, printed[0])
-    audio = b"".join(bytes(chunks) for key, chunks in client.audio.items() if key)
+        _print_all(talker, printed)
+    audio = b"".join(bytes(chunks) for client in talker.clients() for key, chunks in client.audio.items() if key)
     options.out.write_bytes(to_wav(audio, 16000))
     print(f"saved {len(audio) / 32000:.1f} s of reply audio to {options.out}")
     return 0
 
 
-async def _print_events(client: VoiceClient, printed: list[int]) -> None:
+async def _print_events(talker: _Talker, printed: dict[int, int]) -> None:
     while True:
-        printed[0] = _print_new(client, printed[0])
+        _print_all(talker, printed)
         await asyncio.sleep(0.05)
+
+
+def _print_all(talker: _Talker, printed: dict[int, int]) -> None:
+    for client in talker.clients():
+        printed[id(client)] = _print_new(client, printed.get(id(client), 0))
 
 
 def _print_new(client: VoiceClient, shown: int) -> int:
@@ -181,7 +283,7 @@ def _print_new(client: VoiceClient, shown: int) -> int:
             text = "".join(e["text"] for e in client.events([ServerEvent.response_delta.value])
                            if e["message_id"] == event["message_id"])
             print(f"ai:   {text}")
-        elif event["type"] in (ServerEvent.metrics.value, ServerEvent.error.value,
+        elif event["type"] in (ServerEvent.metrics.value, ServerEvent.error.value, ServerEvent.reconnect.value,
                                ServerEvent.interrupted.value, ServerEvent.session_ended.value):
             print(f"{event['type']}: {json.dumps({k: v for k, v in event.items() if k != 'type'})}")
     return len(client.log)

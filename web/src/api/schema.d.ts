@@ -42,7 +42,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database is reachable and migrations are at head */
+        /** The database is reachable, migrations are at head, and the instance is not draining */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -901,7 +901,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (every worker's with `--workers` > 1) */
         get: operations["metrics"];
         put?: never;
         post?: never;

@@ -183,6 +183,22 @@ describe("VoiceClient", () => {
     expect(second.json()[1]).toMatchObject({ type: "start", session_id: "s-7", avatar: { provider: "builtin" } });
   });
 
+  it("moves at once when a draining server asks it to reconnect, with its session id", async () => {
+    const s = setup();
+    await live(s, "s-7");
+    const first = s.sockets[0]!;
+    first.server({ type: "reconnect", reason: "server_draining", session_id: "s-7" });
+    first.drop(CloseCode.serviceRestart);
+    expect(s.client.state).toBe("reconnecting");
+    expect(s.timers).toHaveLength(0); // no backoff: the session is moving, not failing
+    const second = s.sockets[1]!;
+    second.open();
+    await flush();
+    expect(second.json()[1]).toMatchObject({ type: "start", session_id: "s-7" });
+    second.server({ type: "ready", session_id: "s-7", offline: { stt: true, llm: true, tts: true } });
+    expect(s.client.state).toBe("live");
+  });
+
   it("gives up after the backoff runs out", async () => {
     const s = setup({ backoff: (attempt) => (attempt < 1 ? 10 : undefined) });
     await live(s);

@@ -5,7 +5,8 @@
  *
  *   idle -> connecting -> starting -> live -> ending -> ended
  *                 ^                    |
- *                 +--- reconnecting <--+   (unexpected drop: resume with the session id)
+ *                 +--- reconnecting <--+   (unexpected drop: resume with the session id, after a backoff;
+ *                                           `reconnect` from a draining server: at once)
  *   any -> failed  (auth refused, fatal close code, or reconnect attempts exhausted)
  */
 
@@ -69,6 +70,8 @@ export class VoiceClient {
   sessionId: string | undefined;
   private socket: SocketLike | undefined;
   private attempt = 0;
+  /** The server asked us to move (`reconnect`): its close is expected, and we resume at once. */
+  private moving = false;
   private audioMessage: { id: string; rate: number } | undefined;
   private avatar: AvatarProviderName | undefined;
   private readonly listeners: { [K in keyof VoiceEvents]: VoiceEvents[K][] } = {
@@ -205,6 +208,12 @@ export class VoiceClient {
       case ServerEvent.playbackResume:
         this.emit("paused", message.message_id, false);
         break;
+      case ServerEvent.reconnect:
+        // The instance is draining: the balancer sends the next socket elsewhere, where the
+        // session resumes with its whole history. The server closes this one (1012) next.
+        this.sessionId = message.session_id ?? this.sessionId;
+        this.moving = true;
+        break;
       case ServerEvent.sessionEnded:
         this.sessionId = message.session_id ?? this.sessionId;
         this.setState("ended", message.reason);
@@ -222,6 +231,13 @@ export class VoiceClient {
     if (this.state === "ended" || this.state === "failed") return;
     if (this.state === "ending") {
       this.setState("ended", reason || "closed");
+      return;
+    }
+    if (this.moving) {
+      this.moving = false;
+      this.audioMessage = undefined;
+      this.setState("reconnecting", "server_draining");
+      this.connect();
       return;
     }
     if (FATAL_CLOSE_CODES.has(code)) {

@@ -53,4 +53,8 @@ describe("voice protocol mirror", () => {
     expect(protocol.AvatarFallback).toEqual(camelKeys(s.avatar_fallbacks));
     expect(protocol.AvatarErrorCode).toEqual(camelKeys(s.avatar_error_codes));
   });
+
+  check("has the same reconnect reasons", (s) => {
+    expect(protocol.ReconnectReason).toEqual(camelKeys(s.reconnect_reasons));
+  });
 });

@@ -39,12 +39,14 @@ export const ServerEvent = {
   sessionEnded: "session.ended",
   avatarReady: "avatar.ready",
   avatarError: "avatar.error",
+  reconnect: "reconnect",
 } as const;
 export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
 
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  serviceRestart: 1012,
   policyViolation: 1008,
   tooBig: 1009,
   internalError: 1011,
@@ -86,6 +88,11 @@ export const ErrorCode = {
 export const WarningCode = {
   warmingUp: "warming_up",
   offlineBusy: "offline_busy",
+} as const;
+
+/** Why `reconnect` asks the client to move (protocol 1.2). */
+export const ReconnectReason = {
+  serverDraining: "server_draining",
 } as const;
 
 export const EndReason = {
@@ -204,7 +211,9 @@ export type ServerMessage =
   /** Protocol 1.2: the face is on (`look`: the persona's `avatar_look`); for LiveAvatar, the LiveKit room the browser joins for its video and voice. */
   | { type: "avatar.ready"; provider: AvatarProviderName; look?: string; livekit_url?: string; livekit_token?: string }
   /** Protocol 1.2: the requested face could not start or dropped; the session goes on with `fallback`. */
-  | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName };
+  | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName }
+  /** The instance is stopping: open a new socket at once and resume `session_id` (protocol 1.2). */
+  | { type: "reconnect"; reason: string; session_id: string | null };
 
 /** What the client sends: 20 ms frames of 16 kHz mono PCM16. */
 export const INPUT_FORMAT = { encoding: "pcm_s16le", sample_rate: 16000, channels: 1 } as const;
