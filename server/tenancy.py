@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.conversation.models import ConversationMessage, ConversationSession, MessageReport, Persona
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
+from server.practice.models import AssignmentProgress, Certification, Program
 from server.recording.models import VoiceRecording
 from server.training.builder.models import BuilderSession
 from server.training.models import Rubric, Scenario
@@ -70,6 +71,12 @@ Scenario.__soft_delete__ = "deleted_at"
 BuilderSession.__owner_column__ = "user_id"
 BuilderSession.__owner_only__ = True
 BuilderSession.__soft_delete__ = "deleted_at"
+# Practice management: teams, programmes and assignments are the dealership's (admins write; the
+# API shows plain users only assignments they are given); progress and certifications are a
+# person's own.
+Program.__soft_delete__ = "deleted_at"
+AssignmentProgress.__owner_column__ = "user_id"
+Certification.__owner_column__ = "user_id"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

@@ -49,6 +49,9 @@ class ChatIn(Input):
         "with `scenario_id`: plays instead of the scenario's own customer"))
     scenario_id: str | None = Field(default=None, max_length=64, description=(
         "practise a scenario (GET /scenarios): the session keeps a frozen copy of it and its rubric"))
+    assignment_id: uuid.UUID | None = Field(default=None, description=(
+        "start the session from one of your assignments: it counts towards it when it ends (the scenario must be "
+        "one of the assignment's; with none named, an assignment of one scenario names it)"))
     session_id: uuid.UUID | None = None
     dealership_id: uuid.UUID | None = Field(default=None, description=(
         "super admins only; anyone else chats in their own dealership whatever they send (Scope)"))
@@ -77,6 +80,7 @@ class ChatOut(Output):
     user_message_id: uuid.UUID
     persona_id: str
     scenario_id: str | None = None
+    assignment_id: uuid.UUID | None = None
     sources: list[SourceOut]
     offline: bool
     model: str
@@ -99,7 +103,8 @@ async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
     await ctx.state.limits.count_turn(me.user_id)
     engine = engine_of(ctx)
     conv = await engine.open(me, mode=body.mode, persona_id=body.persona_id, session_id=body.session_id,
-                             channel=Channel.text, dealership_id=body.dealership_id, scenario_id=body.scenario_id)
+                             channel=Channel.text, dealership_id=body.dealership_id, scenario_id=body.scenario_id,
+                             assignment_id=body.assignment_id)
     events = engine.reply(conv, body.message, started=started)
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
         return EventStreamResponse(_sse(events), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -117,6 +122,7 @@ async def chat(ctx: Ctx, body: ChatIn) -> ChatOut | EventStreamResponse:
                 return ChatOut(response=event.text, session_id=event.session_id, message_id=event.message_id,
                                user_message_id=event.user_message_id, persona_id=conv.persona.id,
                                scenario_id=conv.scenario.id if conv.scenario else None,
+                               assignment_id=conv.assignment_id,
                                sources=[SourceOut.model_validate(s) for s in sources], offline=event.offline,
                                model=event.model, usage=UsageOut.model_validate(event.usage.as_dict()),
                                timings=event.timings)

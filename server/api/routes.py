@@ -5,18 +5,24 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from server.api import (
+    accounts,
+    assignments,
     auth,
     builder,
+    certifications,
     chat,
     dealerships,
     health,
+    outbox,
     personas,
+    programs,
     rag,
     recordings,
     reports,
     rubrics,
     scenarios,
     sessions,
+    teams,
     usage,
     users,
 )
@@ -29,6 +35,7 @@ VERSION = "0.1.0"
 ENDPOINTS: list[Endpoint] = [
     *health.ENDPOINTS,
     *auth.ENDPOINTS,
+    *accounts.ENDPOINTS,
     *dealerships.ENDPOINTS,
     *users.ENDPOINTS,
     *rag.ENDPOINTS,
@@ -41,6 +48,11 @@ ENDPOINTS: list[Endpoint] = [
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
     *builder.ENDPOINTS,
+    *teams.ENDPOINTS,
+    *programs.ENDPOINTS,
+    *assignments.ENDPOINTS,
+    *certifications.ENDPOINTS,
+    *outbox.ENDPOINTS,
 ]
 
 

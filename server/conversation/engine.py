@@ -50,6 +50,7 @@ from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
 from server.db.engine import DriverStatement, driver, plain_uuid
 from server.errors import Conflict, NotFound, ValidationFailed
+from server.practice import assignments, progress
 from server.settings import Settings
 from server.tasks import Interruption, TaskSupervisor
 from server.tenancy import Principal, Scope
@@ -77,6 +78,7 @@ class Conversation:
     created: bool
     scenario: FrozenScenario | None = None  # the frozen copy the session keeps, when it practises one
     started_at: datetime | None = None  # a stored session's start (None: starting now)
+    assignment_id: uuid.UUID | None = None  # the assignment it counts towards (`server.practice`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +118,15 @@ class ConversationEngine:
 
     async def open(self, principal: Principal, *, mode: Mode, persona_id: str | None = None,
                    session_id: uuid.UUID | None = None, channel: Channel = Channel.text,
-                   dealership_id: uuid.UUID | None = None, scenario_id: str | None = None) -> Conversation:
+                   dealership_id: uuid.UUID | None = None, scenario_id: str | None = None,
+                   assignment_id: uuid.UUID | None = None) -> Conversation:
         """Continue the caller's own active session, or start one (404/409/422 as `SparringError`s).
 
         A new session is stored with its first turn, so opening one costs no database write; for
         a plain user with a built-in persona it usually costs no read either (is it disabled?
-        comes from a short-lived cache)."""
-        if session_id is None and scenario_id is None and not principal.is_super_admin \
+        comes from a short-lived cache). With `assignment_id`, the session counts towards that
+        assignment when it ends: the caller must be its assignee and the scenario one of its own."""
+        if session_id is None and scenario_id is None and assignment_id is None and not principal.is_super_admin \
                 and principal.dealership_id is not None:
             persona = personas.builtin(persona_id, mode)
             if persona is not None:
@@ -137,16 +141,19 @@ class ConversationEngine:
                 if row.status is SessionStatus.ended:
                     raise Conflict("This session has ended; start a new one.", code="session_ended")
                 if row.mode is not mode or (persona_id is not None and persona_id != row.persona_id) \
-                        or (scenario_id is not None and scenario_id != row.scenario_id):
+                        or (scenario_id is not None and scenario_id != row.scenario_id) \
+                        or (assignment_id is not None and assignment_id != row.assignment_id):
                     raise ValidationFailed("The session was started with another mode, persona or scenario.",
                                            details=[{"field": "session_id", "message":
                                                      f"session is {row.mode.value} with {row.persona_id}"}])
                 return Conversation(row.id, row.dealership_id, row.user_id, row.mode, row.channel,
                                     PersonaView.model_validate(row.persona), created=False,
                                     scenario=FrozenScenario.model_validate(row.scenario) if row.scenario else None,
-                                    started_at=row.started_at)
+                                    started_at=row.started_at, assignment_id=row.assignment_id)
             dealership = await scope.dealership(dealership_id)
             scenario = None
+            if assignment_id is not None:
+                scenario_id = await assignments.scenario_for_start(db, principal, assignment_id, scenario_id)
             if scenario_id is not None:
                 scenario = await catalog.freeze(principal, db, scenario_id, dealership.id)
                 if scenario.spec.mode != mode.value:
@@ -154,7 +161,7 @@ class ConversationEngine:
                         {"field": "mode", "message": f"scenario {scenario_id} is {scenario.spec.mode}"}])
                 persona_id = persona_id or scenario.spec.persona_id
             persona = await personas.resolve(principal, db, persona_id, mode, dealership.id)
-        return self._start(principal, dealership.id, persona, mode, channel, scenario)
+        return self._start(principal, dealership.id, persona, mode, channel, scenario, assignment_id)
 
     def dealership_changed(self, dealership_id: uuid.UUID) -> None:
         """Its settings (disabled personas) changed: call once the change is committed."""
@@ -170,7 +177,8 @@ class ConversationEngine:
         return disabled
 
     def _start(self, principal: Principal, dealership_id: uuid.UUID, persona: PersonaView, mode: Mode,
-               channel: Channel, scenario: FrozenScenario | None = None) -> Conversation:
+               channel: Channel, scenario: FrozenScenario | None = None,
+               assignment_id: uuid.UUID | None = None) -> Conversation:
         session_id = uuid.uuid4()
         while len(self._unsaved) >= MAX_UNSAVED:  # sessions opened and never used
             self._unsaved.pop(next(iter(self._unsaved)))
@@ -178,9 +186,9 @@ class ConversationEngine:
             "dealership_id": dealership_id, "user_id": principal.user_id, "mode": mode,
             "channel": channel, "persona_id": persona.id, "persona": persona.model_dump(mode="json"),
             "scenario_id": scenario.id if scenario else None,
-            "scenario": scenario.model_dump(mode="json") if scenario else None}
+            "scenario": scenario.model_dump(mode="json") if scenario else None, "assignment_id": assignment_id}
         return Conversation(session_id, dealership_id, principal.user_id, mode, channel, persona, created=True,
-                            scenario=scenario)
+                            scenario=scenario, assignment_id=assignment_id)
 
     async def reply(self, conv: Conversation, text: str, *, metrics: dict[str, Any] | None = None,
                     started: float | None = None, answer_id: uuid.UUID | None = None,
@@ -441,6 +449,9 @@ class ConversationEngine:
             locked.status = SessionStatus.ended
             locked.ended_at = datetime.now(UTC)
             locked.scorecard = card if messages else None
+            if locked.assignment_id is not None:
+                await progress.record_session(db, locked.assignment_id, locked.user_id, locked.scenario_id,
+                                              locked.scorecard, locked.ended_at)
             for message in await _messages(db, row.id):
                 if message.id in retags:
                     message.tags = retags[message.id]
@@ -588,7 +599,7 @@ _APPEND_USER_TURN = _append(_USER_COLUMNS, only_active=True)
 # A session is stored with its first turn: both rows in one statement (the message's foreign key
 # is checked at the statement's end, when the session row exists).
 _NEW_SESSION_COLUMNS = ("dealership_id", "user_id", "mode", "channel", "persona_id", "persona", "scenario_id",
-                        "scenario")
+                        "scenario", "assignment_id")
 _NEW_SESSION_TURN = DriverStatement(text(f"""
 WITH created AS (
     INSERT INTO conversation_session (id, {", ".join(_NEW_SESSION_COLUMNS)}, status, message_count, flags, flagged)

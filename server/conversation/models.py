@@ -97,6 +97,9 @@ class ConversationSession(Base):
     # scenario and its rubric as they were at the start), so editing either never changes results.
     scenario_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     scenario: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    # The assignment it was started from (`server.practice`): its score counts towards it when it ends.
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("assignment.id", ondelete="SET NULL"), nullable=True)
     status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "conversation_status"),
                                                   default=SessionStatus.active)
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))

@@ -47,6 +47,7 @@ class OpenRequest:
     persona_id: str | None = None
     session_id: str | None = None
     scenario_id: str | None = None
+    assignment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

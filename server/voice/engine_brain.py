@@ -37,15 +37,18 @@ class EngineBrain:
         try:
             mode = Mode(request.mode)
             session_id = uuid.UUID(request.session_id) if request.session_id else None
+            assignment_id = uuid.UUID(request.assignment_id) if request.assignment_id else None
         except ValueError:
-            raise BrainError(ErrorCode.malformed, "mode must be training or roleplay; session_id a UUID.") from None
+            raise BrainError(ErrorCode.malformed, "mode must be training or roleplay; session_id and assignment_id "
+                                                  "UUIDs.") from None
         try:
             conv = await self._engine.open(principal, mode=mode, persona_id=request.persona_id,
                                            session_id=session_id, channel=Channel.voice,
-                                           scenario_id=request.scenario_id)
+                                           scenario_id=request.scenario_id, assignment_id=assignment_id)
         except NotFound as exc:
             code = ErrorCode.session_not_found if session_id else ErrorCode.scenario_not_found \
-                if exc.message.startswith("Scenario") else ErrorCode.persona_not_found
+                if exc.message.startswith("Scenario") else ErrorCode.assignment_not_found \
+                if exc.message.startswith("Assignment") else ErrorCode.persona_not_found
             raise BrainError(code, exc.message) from None
         except SparringError as exc:
             raise BrainError(_OPEN_ERRORS.get(exc.code, ErrorCode.malformed), exc.message) from None

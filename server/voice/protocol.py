@@ -72,6 +72,7 @@ class ErrorCode(enum.StrEnum):
     session_not_found = "session_not_found"
     persona_not_found = "persona_not_found"
     scenario_not_found = "scenario_not_found"  # not one of the caller's dealership's active scenarios
+    assignment_not_found = "assignment_not_found"  # not an assignment of the caller's (or withdrawn)
     rate_limited = "rate_limited"
     too_many_sessions = "too_many_sessions"
     auth_failed = "auth_failed"
@@ -120,6 +121,7 @@ class Start(_Message):
     mode: Literal["training", "roleplay"]
     persona_id: str | None = Field(default=None, max_length=100)
     scenario_id: str | None = Field(default=None, max_length=100)
+    assignment_id: str | None = Field(default=None, max_length=100)  # counts towards one of the caller's assignments
     session_id: str | None = Field(default=None, max_length=100)
     input_audio: AudioIn = Field(default_factory=AudioIn)
     output_audio: AudioOut = Field(default_factory=AudioOut)

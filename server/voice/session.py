@@ -245,7 +245,7 @@ class VoiceSession:
         try:
             opened = await self.runtime.brain.open(self._principal, OpenRequest(
                 mode=start.mode, persona_id=start.persona_id, session_id=start.session_id,
-                scenario_id=start.scenario_id))
+                scenario_id=start.scenario_id, assignment_id=start.assignment_id))
         except BrainError as exc:
             code = p.ErrorCode(exc.code) if exc.code in p.ErrorCode.__members__.values() else p.ErrorCode.malformed
             return await self._emit(p.error_event(code, exc.message, retryable=exc.retryable))

@@ -73,6 +73,7 @@ export const ErrorCode = {
   sessionNotFound: "session_not_found",
   personaNotFound: "persona_not_found",
   scenarioNotFound: "scenario_not_found",
+  assignmentNotFound: "assignment_not_found",
   rateLimited: "rate_limited",
   tooManySessions: "too_many_sessions",
   authFailed: "auth_failed",

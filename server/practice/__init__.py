@@ -1,0 +1,1 @@
+"""Managing practice: teams, programmes, assignments (progress, reminders, overdue) and certification."""
