@@ -83,7 +83,8 @@ def _rubric(session: ConversationSession) -> RubricSpec:
 def override(session: ConversationSession, overall_score: int | None, criteria: dict[str, int] | None,
              review: dict[str, Any]) -> dict[str, Any]:
     """The session's scorecard with the manager's scores: criteria re-scored (and `overall`
-    recounted from them by the rubric's weights) and/or `overall` set; `passed` follows. The
+    recounted from them by the rubric's weights) and/or `overall` set; `passed` follows (the pass
+    mark alone: the manager's score is the verdict). The
     judge's result is kept as `original` (the first one, when overridden twice)."""
     card = dict(session.scorecard or {})
     if card.get("version") != 2:
@@ -115,7 +116,8 @@ def override(session: ConversationSession, overall_score: int | None, criteria: 
         card["overall"] = overall(results, rubric)
     if overall_score is not None:
         card["overall"] = overall_score
-    card["passed"] = card["overall"] >= int(card.get("pass_score", 70)) and card.get("goal_met") is not False
+    # The manager's score is the verdict: it passes at the pass mark, whatever the judge said of the goal.
+    card["passed"] = card["overall"] >= int(card.get("pass_score", 70))
     original = session.scorecard or {}
     card["original"] = original.get("original") or {
         "overall": original.get("overall"), "passed": original.get("passed"), "criteria": original.get("criteria")}
