@@ -106,7 +106,8 @@ async def test_insight_numbers_from_seeded_rows(client: httpx.AsyncClient, world
     assert {c["user_id"] for c in ranged["heatmap"]} == {str(bob.id)}
     assert ranged["from"].startswith("2026-11-09")
     # Team filter: only Bob.
-    team = await client.post("/api/v1/teams", headers=admin.headers, json={"name": "Closers", "member_ids": [str(bob.id)]})
+    team = await client.post("/api/v1/teams", headers=admin.headers,
+                             json={"name": "Closers", "member_ids": [str(bob.id)]})
     assert team.status_code == 201, team.text
     only_bob = (await insight(client, admin, team_id=team.json()["id"])).json()
     assert {p["user_id"] for p in only_bob["people"]} == {str(bob.id)}

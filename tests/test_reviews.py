@@ -80,8 +80,8 @@ async def test_dispute_then_confirm_and_override(client: httpx.AsyncClient, worl
                                 json={"outcome": "overridden", "note": "x", "scores": {"criteria": {"nope": 1}}})
     assert bad_key.status_code == 422
     target = 100 - int(card2["overall"]) if card2["overall"] != 50 else 90
-    overridden = await client.post(f"/api/v1/reviews/{item2['id']}/resolve", headers=admin.headers,
-                                   json={"outcome": "overridden", "note": "Handled well.", "scores": {"overall": target}})
+    overridden = await client.post(f"/api/v1/reviews/{item2['id']}/resolve", headers=admin.headers, json={
+        "outcome": "overridden", "note": "Handled well.", "scores": {"overall": target}})
     assert overridden.status_code == 200, overridden.text
     assert overridden.json()["original_overall"] == card2["overall"] and overridden.json()["new_overall"] == target
     seen = await detail(client, user, second)
@@ -105,7 +105,7 @@ async def test_dispute_then_confirm_and_override(client: httpx.AsyncClient, worl
 async def test_judge_doubts_open_a_low_confidence_item(client: httpx.AsyncClient, world: World) -> None:
     dealer = await world.dealership()
     admin, user = await world.account(Role.dealership_admin, dealer), await world.account(Role.user, dealer)
-    session_id, card = await played(client, user)
+    _, card = await played(client, user)
     expected = doubts(card)
     items = [i for i in await queue(client, admin) if i["reason"] == "low_confidence"]
     assert [i["detail"]["doubts"] for i in items] == ([expected] if expected else [])

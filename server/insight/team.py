@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
+from sqlalchemy import ColumnElement, Float, Select, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversation.taxonomy import OBJECTION_NAMES, Objection
@@ -107,7 +108,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _heatmap(where: list[ColumnElement[bool]]) -> Select[tuple[uuid.UUID, str, float, float, int]]:
+def _heatmap(where: list[ColumnElement[bool]]) -> Select[Any]:
     objection = func.unnest(S.objections).table_valued("value").render_derived(name="o")
     return (select(S.user_id, objection.c.value, func.avg(S.overall), func.max(S.overall), func.count())
             .select_from(S).join(objection, literal_column("true"))
@@ -118,7 +119,7 @@ async def team_insight(db: AsyncSession, scope: Filter, names: dict[uuid.UUID, s
                        leaderboard_enabled: bool, team_id: uuid.UUID | None = None) -> TeamInsight:
     where = scope.criteria()
     heat = (await db.execute(_heatmap(where))).all()
-    first = array_agg(aggregate_order_by(S.overall, S.started_at.asc()))[1]
+    first = func.array_agg(aggregate_order_by(S.overall, S.started_at.asc()), type_=ARRAY(Float))[1]
     firsts = (await db.execute(
         select(S.user_id, S.practice_key, func.max(S.practice_label), first, func.max(S.overall), func.count())
         .where(*where, S.overall.is_not(None)).group_by(S.user_id, S.practice_key)
