@@ -46,7 +46,7 @@ async def _insight(ctx: Ctx, query: InsightQuery) -> tuple[TeamInsight, str]:
     # their sessions still count.
     names = {user_id: name.strip() or email for user_id, name, email in await ctx.db.execute(
         select(User.id, User.name, User.email).where(User.dealership_id == dealership.id))}
-    result = await team_insight(ctx.db, Filter(dealership.id, query.from_, query.to, members), names,
+    result = await team_insight(ctx.state.engine, Filter(dealership.id, query.from_, query.to, members), names,
                                 leaderboard_enabled=leaderboard_enabled(dealership.settings),
                                 team_id=query.team_id)
     return result, dealership.name

@@ -5,18 +5,22 @@ no JSON is read."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Float, Select, func, literal_column, select
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Float, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.conversation.taxonomy import OBJECTION_NAMES, Objection
 from server.insight.models import SessionInsight as S
+
+_OBJECTIONS = {o.value for o in Objection}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,33 +112,84 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _heatmap(where: list[ColumnElement[bool]]) -> Select[Any]:
-    objection = func.unnest(S.objections).table_valued("value").render_derived(name="o")
-    return (select(S.user_id, objection.c.value, func.avg(S.overall), func.max(S.overall), func.count())
-            .select_from(S).join(objection, literal_column("true"))
-            .where(*where, S.overall.is_not(None)).group_by(S.user_id, objection.c.value))
+def _first_score(encoded: float | None) -> float:
+    return 0.0 if encoded is None else round(encoded - 1000 * math.floor(encoded / 1000), 1)
 
 
-async def team_insight(db: AsyncSession, scope: Filter, names: dict[uuid.UUID, str], *,
+def _flat(values: list[Any]) -> list[str]:
+    """An objections array, flattened (a multi-dimensional one included)."""
+    return [v for item in values for v in (_flat(item) if isinstance(item, list) else [item])]
+
+
+async def _rows(engine: AsyncEngine, statement: Select[Any] | Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(statement)).all())
+
+
+@dataclass
+class _Acc:
+    """Running sums for one heatmap cell, first-vs-best pair or person."""
+    sessions: int = 0
+    scored: int = 0
+    total: float = 0.0
+    best: float | None = None
+    first: float | None = None  # start in ms x 1000 + score of the earliest scored attempt
+    passed: int = 0
+    seconds: int = 0
+    label: str = ""
+
+    def add(self, sessions: int, scored: int, total: float | None, best: float | None,
+            first: float | None, passed: int, seconds: int | None) -> None:
+        self.sessions += sessions
+        self.scored += scored
+        self.total += float(total or 0)
+        if best is not None:
+            self.best = best if self.best is None else max(self.best, best)
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        self.passed += passed
+        self.seconds += int(seconds or 0)
+
+    @property
+    def average(self) -> float | None:
+        return round(self.total / self.scored, 1) if self.scored else None
+
+
+async def team_insight(engine: AsyncEngine, scope: Filter, names: dict[uuid.UUID, str], *,
                        leaderboard_enabled: bool, team_id: uuid.UUID | None = None) -> TeamInsight:
+    """Two statements, run at once on two pooled connections. The first groups the range by person,
+    practice and objection set (hash aggregates only: nothing is sorted) into a few rows per person, which give
+    the heatmap (a session's score counts for each of its objection types), first attempt versus
+    best and each person's totals; the second groups by week."""
     where = scope.criteria()
-    heat = (await db.execute(_heatmap(where))).all()
-    first = func.array_agg(aggregate_order_by(S.overall, S.started_at.asc()), type_=ARRAY(Float))[1]
-    firsts = (await db.execute(
-        select(S.user_id, S.practice_key, func.max(S.practice_label), first, func.max(S.overall), func.count())
-        .where(*where, S.overall.is_not(None)).group_by(S.user_id, S.practice_key)
-        .order_by(S.user_id, S.practice_key))).all()
+    scored = S.overall.is_not(None)
+    # The earliest scored attempt's score, by a hash aggregate: min(start in ms x 1000 + score) is the
+    # earliest start (scores are whole numbers 0-100; exact in a float8 until the year 2255), and its
+    # score is what is left over 1000 (`_first_score`).
+    earliest = func.min(func.floor(func.extract("epoch", S.started_at) * 1000).cast(Float) * 1000 + S.overall) \
+        .filter(scored)
     week = func.date_trunc("week", func.timezone("UTC", S.started_at))
-    weeks = (await db.execute(
-        select(week, func.sum(S.duration_s), func.count(), func.count(S.user_id.distinct()))
-        .where(*where).group_by(week).order_by(week))).all()
-    totals = (await db.execute(
-        select(S.user_id, func.count(), func.count(S.overall), func.avg(S.overall), func.max(S.overall),
-               func.count().filter(S.passed.is_(True)), func.sum(S.duration_s))
-        .where(*where).group_by(S.user_id))).all()
-    people = sorted((PersonTotals(user_id=u, name=names.get(u, ""), sessions=n, scored=scored, average=_round(avg),
-                                  best=_round(best), passed=passed, seconds=int(seconds or 0))
-                     for u, n, scored, avg, best, passed, seconds in totals), key=lambda p: (p.name, str(p.user_id)))
+    groups, weeks = await asyncio.gather(
+        _rows(engine, select(S.user_id, S.practice_key, S.objections, func.max(S.practice_label), func.count(),
+                             func.count(S.overall), func.sum(S.overall), func.max(S.overall), earliest,
+                             func.count().filter(S.passed.is_(True)), func.sum(S.duration_s))
+              .where(*where).group_by(S.user_id, S.practice_key, S.objections)),
+        _rows(engine, select(week, func.sum(S.duration_s), func.count(), func.count(S.user_id.distinct()))
+              .where(*where).group_by(week).order_by(week)))
+    cells: dict[tuple[uuid.UUID, str], _Acc] = defaultdict(_Acc)
+    practices: dict[tuple[uuid.UUID, str], _Acc] = defaultdict(_Acc)
+    persons: dict[uuid.UUID, _Acc] = defaultdict(_Acc)
+    for user_id, key, objections, label, n, n_scored, total, best, first, passed, seconds in groups:
+        sums = (n, n_scored, total, best, first, passed, seconds)
+        persons[user_id].add(*sums)
+        if n_scored:
+            practices[(user_id, key)].add(*sums)
+            practices[(user_id, key)].label = label
+            for objection in set(_flat(objections)) & _OBJECTIONS:
+                cells[(user_id, objection)].add(*sums)
+    people = sorted((PersonTotals(user_id=u, name=names.get(u, ""), sessions=a.sessions, scored=a.scored,
+                                  average=a.average, best=_round(a.best), passed=a.passed, seconds=a.seconds)
+                     for u, a in persons.items()), key=lambda p: (p.name, str(p.user_id)))
     leaderboard = None
     if leaderboard_enabled:
         ranked = sorted((p for p in people if p.average is not None),
@@ -146,10 +201,13 @@ async def team_insight(db: AsyncSession, scope: Filter, names: dict[uuid.UUID, s
         dealership_id=scope.dealership_id, team_id=team_id, start=scope.start, end=scope.end,
         objection_types=[ObjectionType(key=o, label=OBJECTION_NAMES[o]) for o in Objection],
         people=people,
-        heatmap=[HeatCell(user_id=u, objection=Objection(o), average=_round(avg) or 0.0, best=_round(best) or 0.0,
-                          sessions=n) for u, o, avg, best, n in heat],
-        first_vs_best=[FirstVsBest(user_id=u, practice_key=k, practice_label=label, first=_round(f) or 0.0,
-                                   best=_round(b) or 0.0, attempts=n) for u, k, label, f, b, n in firsts],
+        heatmap=[HeatCell(user_id=u, objection=Objection(o), average=a.average or 0.0, best=_round(a.best) or 0.0,
+                          sessions=a.scored)
+                 for (u, o), a in sorted(cells.items(), key=lambda i: (str(i[0][0]), i[0][1]))],
+        first_vs_best=[FirstVsBest(user_id=u, practice_key=k, practice_label=a.label,
+                                   first=_first_score(a.first), best=_round(a.best) or 0.0,
+                                   attempts=a.scored)
+                       for (u, k), a in sorted(practices.items(), key=lambda i: (str(i[0][0]), i[0][1]))],
         practice_weeks=[Week(week_start=w.replace(tzinfo=UTC), seconds=int(s or 0), sessions=n, people=p)
                         for w, s, n, p in weeks],
         leaderboard_enabled=leaderboard_enabled, leaderboard=leaderboard)
