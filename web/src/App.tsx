@@ -20,6 +20,8 @@ const Dealerships = lazy(() => import("./pages/Dealerships"));
 const Scenarios = lazy(() => import("./pages/Scenarios"));
 const ScenarioBuilder = lazy(() => import("./pages/ScenarioBuilder"));
 const Rubrics = lazy(() => import("./pages/Rubrics"));
+const TeamInsight = lazy(() => import("./pages/TeamInsight"));
+const ReviewQueue = lazy(() => import("./pages/ReviewQueue"));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -75,6 +77,8 @@ export function App() {
             <Route path="scenarios/builder" element={page(ADMINS, <ScenarioBuilder />)} />
             <Route path="rubrics" element={page(ADMINS, <Rubrics />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="insight" element={page(ADMINS, <TeamInsight />)} />
+            <Route path="reviews" element={page(ADMINS, <ReviewQueue />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

@@ -19,6 +19,8 @@ export const NAV: NavItem[] = [
   { path: "/scenarios", label: "Scenarios", roles: ADMINS },
   { path: "/rubrics", label: "Rubrics", roles: ADMINS },
   { path: "/reports", label: "Answer reports", roles: ADMINS },
+  { path: "/insight", label: "Team insight", roles: ADMINS },
+  { path: "/reviews", label: "Review queue", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

@@ -52,6 +52,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List assignments (admins: the dealership's; others: their own) */
+        get: operations["list_assignments"];
+        put?: never;
+        /** Assign a scenario or programme to people or a team */
+        post: operations["create_assignment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/assignments/{assignment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an assignment with per-person progress */
+        get: operations["get_assignment"];
+        put?: never;
+        post?: never;
+        /** Withdraw an assignment (sessions already practised stay) */
+        delete: operations["withdraw_assignment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/invite/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept an invite: set your password and sign in */
+        post: operations["accept_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -114,6 +167,40 @@ export interface paths {
         put?: never;
         /** Change your password (signs out every other session) */
         post: operations["change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Email a password-reset link (always 202) */
+        post: operations["request_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password from a reset link (signs out everywhere else) */
+        post: operations["confirm_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -206,6 +293,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certification board of a programme (a plain user: their own card) */
+        get: operations["board"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certifications/{user_id}/{program_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a person off for a programme, or move them back (with a note) */
+        post: operations["sign_off"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certifications/{user_id}/{program_id}/certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The certificate of a certified person (PDF); admins, or the person themselves */
+        get: operations["get_certificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat": {
         parameters: {
             query?: never;
@@ -260,6 +398,57 @@ export interface paths {
         patch: operations["update_dealership"];
         trace?: never;
     };
+    "/api/v1/insights/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Team insight: heatmap, first vs best, practice time, leaderboard */
+        get: operations["get_team_insight"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/insights/team.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Team insight as a CSV file (every section) */
+        get: operations["get_team_insight_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Emails in the outbox (development and test only) */
+        get: operations["list_outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/personas": {
         parameters: {
             query?: never;
@@ -295,6 +484,43 @@ export interface paths {
         head?: never;
         /** Edit, disable or re-enable a persona */
         patch: operations["update_persona"];
+        trace?: never;
+    };
+    "/api/v1/programs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the dealership's programmes */
+        get: operations["list_programs"];
+        put?: never;
+        /** Create a programme */
+        post: operations["create_program"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/programs/{program_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a programme */
+        get: operations["get_program"];
+        put?: never;
+        post?: never;
+        /** Delete a programme */
+        delete: operations["delete_program"];
+        options?: never;
+        head?: never;
+        /** Edit a programme (assignments made from it keep their scenarios) */
+        patch: operations["update_program"];
         trace?: never;
     };
     "/api/v1/rag/documents": {
@@ -418,6 +644,57 @@ export interface paths {
         patch: operations["update_report"];
         trace?: never;
     };
+    "/api/v1/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The review queue: sessions that need a human */
+        get: operations["list_reviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{review_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One review item */
+        get: operations["get_review"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{review_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm or override a session's score */
+        post: operations["resolve_review"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rubrics": {
         parameters: {
             query?: never;
@@ -526,6 +803,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/dispute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dispute the score of one of your own sessions */
+        post: operations["dispute_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}/end": {
         parameters: {
             query?: never;
@@ -594,6 +888,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the dealership's teams */
+        get: operations["list_teams"];
+        put?: never;
+        /** Create a team */
+        post: operations["create_team"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a team (its assignments stay, with their people) */
+        delete: operations["delete_team"];
+        options?: never;
+        head?: never;
+        /** Rename a team or set its members */
+        patch: operations["update_team"];
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -621,7 +951,7 @@ export interface paths {
         /** List the users you can see */
         get: operations["list_users"];
         put?: never;
-        /** Create (invite) a user */
+        /** Create a user: with no password, email them an invite */
         post: operations["create"];
         delete?: never;
         options?: never;
@@ -648,6 +978,23 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/api/v1/users/{user_id}/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Email a user a new invite (earlier links stop working) */
+        post: operations["resend_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -669,6 +1016,120 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Accepted */
+        Accepted: {
+            /** Message */
+            message: string;
+        };
+        /** AssignmentIn */
+        AssignmentIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Min Attempts
+             * @description per scenario
+             * @default 1
+             */
+            min_attempts: number;
+            /**
+             * Pass Score
+             * @description null: each scenario's own pass mark
+             * @default null
+             */
+            pass_score: number | null;
+            /**
+             * Program Id
+             * @description or scenario_id: all of the programme's scenarios
+             * @default null
+             */
+            program_id: string | null;
+            /**
+             * Scenario Id
+             * @description or program_id
+             * @default null
+             */
+            scenario_id: string | null;
+            /**
+             * Team Id
+             * @description its members as they are now
+             * @default null
+             */
+            team_id: string | null;
+            /** User Ids */
+            user_ids?: string[];
+        };
+        /** AssignmentList */
+        AssignmentList: {
+            /** Items */
+            items: components["schemas"]["AssignmentOut"][];
+            /** Total */
+            total: number;
+        };
+        /** AssignmentOut */
+        AssignmentOut: {
+            /**
+             * Counts
+             * @description people by status
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Min Attempts */
+            min_attempts: number;
+            /** Pass Score */
+            pass_score: number | null;
+            /** Program Id */
+            program_id: string | null;
+            /**
+             * Progress
+             * @description admins: everyone's; a plain user: their own
+             */
+            progress: components["schemas"]["ProgressOut"][];
+            /** Scenario Id */
+            scenario_id: string | null;
+            /** Scenario Ids */
+            scenario_ids: string[];
+            /** Scenario Titles */
+            scenario_titles: {
+                [key: string]: string;
+            };
+            /** Team Id */
+            team_id: string | null;
+            /**
+             * Title
+             * @description the scenario's title, or the programme's name
+             */
+            title: string;
+        };
         /** BackchannelOut */
         BackchannelOut: {
             /**
@@ -681,6 +1142,20 @@ export interface components {
              * @description what the trainee said over the reply ("uh-huh"; empty for a cough)
              */
             text: string;
+        };
+        /** BoardOut */
+        BoardOut: {
+            /** Items */
+            items: components["schemas"]["CardOut"][];
+            /**
+             * Program Id
+             * Format: uuid
+             */
+            program_id: string;
+            /** Program Name */
+            program_name: string;
+            /** Stages */
+            stages: components["schemas"]["server__practice__certification__Stage"][];
         };
         /** BuilderAnswer */
         BuilderAnswer: {
@@ -728,7 +1203,7 @@ export interface components {
              * @description null once the session has expired
              */
             question: string | null;
-            stage: components["schemas"]["Stage"];
+            stage: components["schemas"]["server__training__builder__stages__Stage"];
             status: components["schemas"]["BuilderStatus"];
         };
         /** BuilderStart */
@@ -756,6 +1231,44 @@ export interface components {
          * @enum {string}
          */
         BuilderStatus: "active" | "completed" | "expired" | "abandoned";
+        /** CardOut */
+        CardOut: {
+            /**
+             * Certified At
+             * @default null
+             */
+            certified_at: string | null;
+            /**
+             * Level
+             * @description the lowest of the scenarios' levels (none until every one has one)
+             */
+            level: string | null;
+            /**
+             * Moves
+             * @description where a manager may move this person (the board's drag follows it)
+             */
+            moves: components["schemas"]["MoveOut"][];
+            /** Name */
+            name: string;
+            /**
+             * Note
+             * @default null
+             */
+            note: string | null;
+            /**
+             * Program Id
+             * Format: uuid
+             */
+            program_id: string;
+            /** Scenarios */
+            scenarios: components["schemas"]["ScenarioStandingOut"][];
+            stage: components["schemas"]["server__practice__certification__Stage"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /**
          * Channel
          * @enum {string}
@@ -763,6 +1276,12 @@ export interface components {
         Channel: "text" | "voice" | "avatar";
         /** ChatIn */
         ChatIn: {
+            /**
+             * Assignment Id
+             * @description start the session from one of your assignments: it counts towards it when it ends (the scenario must be one of the assignment's; with none named, an assignment of one scenario names it)
+             * @default null
+             */
+            assignment_id: string | null;
             /**
              * Dealership Id
              * @description super admins only; anyone else chats in their own dealership whatever they send (Scope)
@@ -792,6 +1311,11 @@ export interface components {
         };
         /** ChatOut */
         ChatOut: {
+            /**
+             * Assignment Id
+             * @default null
+             */
+            assignment_id: string | null;
             /**
              * Message Id
              * Format: uuid
@@ -958,6 +1482,12 @@ export interface components {
              */
             knowledge_base_enabled: boolean;
             /**
+             * Leaderboard Enabled
+             * @description team insight shows a leaderboard
+             * @default true
+             */
+            leaderboard_enabled: boolean;
+            /**
              * Record Audio
              * @default false
              */
@@ -996,6 +1526,11 @@ export interface components {
              */
             knowledge_base_enabled: boolean | null;
             /**
+             * Leaderboard Enabled
+             * @default null
+             */
+            leaderboard_enabled: boolean | null;
+            /**
              * Record Audio
              * @default null
              */
@@ -1025,6 +1560,11 @@ export interface components {
             prompt_tokens: number;
             /** Sessions */
             sessions: number;
+        };
+        /** DisputeIn */
+        DisputeIn: {
+            /** Reason */
+            reason: string;
         };
         /** DocumentDetail */
         DocumentDetail: {
@@ -1225,10 +1765,52 @@ export interface components {
              */
             status: "queued" | "refused";
         };
+        /** FirstVsBest */
+        FirstVsBest: {
+            /** Attempts */
+            attempts: number;
+            /** Best */
+            best: number;
+            /**
+             * First
+             * @description the overall score of the first attempt in the range
+             */
+            first: number;
+            /**
+             * Practice Key
+             * @description the scenario's id, or persona:<id> for a session without a scenario
+             */
+            practice_key: string;
+            /** Practice Label */
+            practice_label: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /** HealthOut */
         HealthOut: {
             /** Status */
             status: string;
+        };
+        /** HeatCell */
+        HeatCell: {
+            /**
+             * Average
+             * @description mean overall score (0-100) of the sessions practising it
+             */
+            average: number;
+            /** Best */
+            best: number;
+            objection: components["schemas"]["Objection"];
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /**
          * HiddenFact
@@ -1242,12 +1824,87 @@ export interface components {
             /** Value */
             value: string;
         };
+        /** InviteOut */
+        InviteOut: {
+            /**
+             * Invite Expires At
+             * Format: date-time
+             */
+            invite_expires_at: string;
+        };
+        /** LeaderboardEntry */
+        LeaderboardEntry: {
+            /** Average */
+            average: number;
+            /** Best */
+            best: number;
+            /** Name */
+            name: string;
+            /** Passed */
+            passed: number;
+            /** Rank */
+            rank: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /** Levels */
+        Levels: {
+            /**
+             * Bronze
+             * @default 60
+             */
+            bronze: number;
+            /**
+             * Gold
+             * @default 90
+             */
+            gold: number;
+            /**
+             * Silver
+             * @default 75
+             */
+            silver: number;
+        };
+        /** LevelsOut */
+        LevelsOut: {
+            /** Bronze */
+            bronze: number;
+            /** Gold */
+            gold: number;
+            /** Silver */
+            silver: number;
+        };
+        /** LinkIn */
+        LinkIn: {
+            /** Password */
+            password: string;
+            /**
+             * Token
+             * @description the `token` query parameter of the emailed link
+             */
+            token: string;
+        };
         /** LoginIn */
         LoginIn: {
             /** Email */
             email: string;
             /** Password */
             password: string;
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Name */
+            name: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /** Message */
         Message: {
@@ -1318,11 +1975,65 @@ export interface components {
          * @enum {string}
          */
         Mode: "training" | "roleplay";
+        /** MoveOut */
+        MoveOut: {
+            /** Note Required */
+            note_required: boolean;
+            to: components["schemas"]["server__practice__certification__Stage"];
+        };
         /**
          * Objection
          * @enum {string}
          */
         Objection: "price" | "trade_in" | "monthly_payment" | "think_about_it" | "spouse" | "competitor" | "fi_products";
+        /** ObjectionType */
+        ObjectionType: {
+            key: components["schemas"]["Objection"];
+            /** Label */
+            label: string;
+        };
+        /** OutboxItem */
+        OutboxItem: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dealership Id */
+            dealership_id: string | null;
+            /** Html */
+            html: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Last Error */
+            last_error: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Status */
+            status: string;
+            /** Subject */
+            subject: string;
+            /** Template */
+            template: string;
+            /** Text */
+            text: string;
+            /** To */
+            to: string;
+        };
+        /** OutboxList */
+        OutboxList: {
+            /** Items */
+            items: components["schemas"]["OutboxItem"][];
+            /** Total */
+            total: number;
+            /** Transport */
+            transport: string | null;
+        };
         /** PasswordIn */
         PasswordIn: {
             /** Current Password */
@@ -1602,6 +2313,90 @@ export interface components {
              */
             voice: string | null;
         };
+        /** PersonTotals */
+        PersonTotals: {
+            /** Average */
+            average: number | null;
+            /** Best */
+            best: number | null;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Passed */
+            passed: number;
+            /** Scored */
+            scored: number;
+            /** Seconds */
+            seconds: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /** ProgramIn */
+        ProgramIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            levels?: components["schemas"]["Levels"];
+            /** Name */
+            name: string;
+            /** Scenario Ids */
+            scenario_ids: string[];
+        };
+        /** ProgramList */
+        ProgramList: {
+            /** Items */
+            items: components["schemas"]["ProgramOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ProgramOut */
+        ProgramOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            levels: components["schemas"]["LevelsOut"];
+            /** Name */
+            name: string;
+            /** Scenario Ids */
+            scenario_ids: string[];
+        };
+        /** ProgramPatch */
+        ProgramPatch: {
+            /** @default null */
+            levels: components["schemas"]["Levels"] | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Scenario Ids
+             * @default null
+             */
+            scenario_ids: string[] | null;
+        };
         /** Progress */
         Progress: {
             /** Attempts */
@@ -1612,6 +2407,37 @@ export interface components {
             pages: number | null;
             /** Pages Done */
             pages_done: number;
+        };
+        /** ProgressOut */
+        ProgressOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** First Score */
+            first_score: number | null;
+            /** Latest Score */
+            latest_score: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Passed At
+             * @default null
+             */
+            passed_at: string | null;
+            /**
+             * Reminded At
+             * @default null
+             */
+            reminded_at: string | null;
+            /** Scenarios */
+            scenarios: components["schemas"]["ScenarioProgressOut"][];
+            status: components["schemas"]["Status"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /** QueryIn */
         QueryIn: {
@@ -1795,6 +2621,22 @@ export interface components {
          * @enum {string}
          */
         ReportStatus: "open" | "resolved" | "dismissed";
+        /** ResetRequestIn */
+        ResetRequestIn: {
+            /** Email */
+            email: string;
+        };
+        /** ResolveIn */
+        ResolveIn: {
+            /** Note */
+            note: string;
+            outcome: components["schemas"]["ReviewOutcome"];
+            /**
+             * @description required to override; not allowed to confirm
+             * @default null
+             */
+            scores: components["schemas"]["ScoresIn"] | null;
+        };
         /** ResultOut */
         ResultOut: {
             /**
@@ -1820,6 +2662,112 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** ReviewList */
+        ReviewList: {
+            /** Items */
+            items: components["schemas"]["ReviewOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ReviewOut */
+        ReviewOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Detail
+             * @description flagged: {kinds}; low_confidence: {doubts}; dispute: {reason, overall}
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * New Overall
+             * @description the score after it (an override's)
+             */
+            new_overall: number | null;
+            /** Note */
+            note: string | null;
+            /** Opened By */
+            opened_by: string;
+            /**
+             * Original Overall
+             * @description the score when it was resolved
+             */
+            original_overall: number | null;
+            outcome: components["schemas"]["ReviewOutcome"] | null;
+            /**
+             * Overall Score
+             * @description the session's score now
+             * @default null
+             */
+            overall_score: number | null;
+            /**
+             * Passed
+             * @default null
+             */
+            passed: boolean | null;
+            /**
+             * Persona Name
+             * @default
+             */
+            persona_name: string;
+            reason: components["schemas"]["ReviewReason"];
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved By */
+            resolved_by: string | null;
+            /**
+             * Scenario Title
+             * @default null
+             */
+            scenario_title: string | null;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /**
+             * Session Url
+             * @description the web app's review page of the session (transcript and scorecard)
+             */
+            session_url: string;
+            status: components["schemas"]["ReviewStatus"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** User Name */
+            user_name: string;
+        };
+        /**
+         * ReviewOutcome
+         * @enum {string}
+         */
+        ReviewOutcome: "confirmed" | "overridden";
+        /**
+         * ReviewReason
+         * @enum {string}
+         */
+        ReviewReason: "flagged" | "low_confidence" | "dispute";
+        /**
+         * ReviewStatus
+         * @enum {string}
+         */
+        ReviewStatus: "open" | "resolved";
         /**
          * Role
          * @enum {string}
@@ -2120,6 +3068,34 @@ export interface components {
              */
             title: string | null;
         };
+        /** ScenarioProgressOut */
+        ScenarioProgressOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** First Score */
+            first_score: number | null;
+            /** Latest Score */
+            latest_score: number | null;
+            /** Passed */
+            passed: boolean;
+            /** Scenario Id */
+            scenario_id: string;
+        };
+        /** ScenarioStandingOut */
+        ScenarioStandingOut: {
+            /** Attempts */
+            attempts: number;
+            /** Best Score */
+            best_score: number | null;
+            /** Level */
+            level: string | null;
+            /** Passed */
+            passed: boolean;
+            /** Scenario Id */
+            scenario_id: string;
+        };
         /**
          * ScorecardOut
          * @description Scorecard version 2 (`version`, `overall` 0-100, `passed`, `criteria`, `facts`, `goal_met`), with
@@ -2128,6 +3104,11 @@ export interface components {
         ScorecardOut: {
             /** Criteria */
             criteria: components["schemas"]["CriterionOut"][];
+            /**
+             * Doubts
+             * @description why the judge may be wrong (docs/api.md, Reviews)
+             */
+            doubts?: string[];
             /** Facts */
             facts: components["schemas"]["FactOut"][];
             /** Filler Words */
@@ -2217,6 +3198,23 @@ export interface components {
             /** Score */
             score: number;
         };
+        /** ScoresIn */
+        ScoresIn: {
+            /**
+             * Criteria
+             * @description criterion key -> score on its scale; overall is recounted
+             * @default null
+             */
+            criteria: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Overall
+             * @description the overall score (0-100)
+             * @default null
+             */
+            overall: number | null;
+        };
         /** UsageOut */
         server__api__chat__UsageOut: {
             /** Completion Tokens */
@@ -2236,6 +3234,16 @@ export interface components {
             items: components["schemas"]["DealershipUsage"][];
             totals: components["schemas"]["UsageTotals"];
         };
+        /**
+         * Stage
+         * @enum {string}
+         */
+        server__practice__certification__Stage: "not_started" | "practising" | "ready_for_review" | "certified";
+        /**
+         * Stage
+         * @enum {string}
+         */
+        server__training__builder__stages__Stage: "customer" | "vehicle" | "objections" | "difficulty" | "hidden_facts" | "goal" | "review";
         /** SessionDetail */
         SessionDetail: {
             channel: components["schemas"]["Channel"];
@@ -2292,6 +3300,11 @@ export interface components {
              */
             recording_url: string | null;
             /**
+             * Reviews
+             * @description the session's reviews (a dispute, a flag, a low-confidence score) and their outcome
+             */
+            reviews?: components["schemas"]["SessionReviewOut"][];
+            /**
              * Scenario
              * @description the frozen copy: scenario, rubric_id, rubric
              * @default null
@@ -2336,6 +3349,38 @@ export interface components {
             items: components["schemas"]["SessionSummary"][];
             /** Total */
             total: number;
+        };
+        /**
+         * SessionReviewOut
+         * @description A review of one's own session as its trainee sees it (no other trainee's).
+         */
+        SessionReviewOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dispute Reason
+             * @default null
+             */
+            dispute_reason: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** New Overall */
+            new_overall: number | null;
+            /** Note */
+            note: string | null;
+            /** Original Overall */
+            original_overall: number | null;
+            outcome: components["schemas"]["ReviewOutcome"] | null;
+            reason: components["schemas"]["ReviewReason"];
+            /** Resolved At */
+            resolved_at: string | null;
+            status: components["schemas"]["ReviewStatus"];
         };
         /**
          * SessionStatus
@@ -2413,6 +3458,16 @@ export interface components {
          * @enum {string}
          */
         Side: "user" | "assistant";
+        /** SignOffIn */
+        SignOffIn: {
+            /**
+             * Note
+             * @description required when moving a person back
+             * @default null
+             */
+            note: string | null;
+            status: components["schemas"]["Stage-Input"];
+        };
         /** SourceOut */
         SourceOut: {
             /**
@@ -2436,7 +3491,104 @@ export interface components {
          * Stage
          * @enum {string}
          */
-        Stage: "customer" | "vehicle" | "objections" | "difficulty" | "hidden_facts" | "goal" | "review";
+        "Stage-Input": "not_started" | "practising" | "ready_for_review" | "certified";
+        /**
+         * Status
+         * @enum {string}
+         */
+        Status: "not_started" | "in_progress" | "passed" | "failed" | "overdue";
+        /** TeamIn */
+        TeamIn: {
+            /**
+             * Dealership Id
+             * @description super admins only
+             * @default null
+             */
+            dealership_id: string | null;
+            /** Member Ids */
+            member_ids?: string[];
+            /** Name */
+            name: string;
+        };
+        /** TeamInsight */
+        TeamInsight: {
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /** First Vs Best */
+            first_vs_best: components["schemas"]["FirstVsBest"][];
+            /**
+             * From
+             * @default null
+             */
+            from: string | null;
+            /** Heatmap */
+            heatmap: components["schemas"]["HeatCell"][];
+            /**
+             * Leaderboard
+             * @description ranked by average score, then sessions; null when the dealership switched it off
+             */
+            leaderboard: components["schemas"]["LeaderboardEntry"][] | null;
+            /** Leaderboard Enabled */
+            leaderboard_enabled: boolean;
+            /** Objection Types */
+            objection_types: components["schemas"]["ObjectionType"][];
+            /** People */
+            people: components["schemas"]["PersonTotals"][];
+            /** Practice Weeks */
+            practice_weeks: components["schemas"]["Week"][];
+            /**
+             * Team Id
+             * @default null
+             */
+            team_id: string | null;
+            /**
+             * To
+             * @default null
+             */
+            to: string | null;
+        };
+        /** TeamList */
+        TeamList: {
+            /** Items */
+            items: components["schemas"]["TeamOut"][];
+            /** Total */
+            total: number;
+        };
+        /** TeamOut */
+        TeamOut: {
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Member Ids */
+            member_ids: string[];
+            /** Members */
+            members: components["schemas"]["MemberOut"][];
+            /** Name */
+            name: string;
+        };
+        /** TeamPatch */
+        TeamPatch: {
+            /**
+             * Member Ids
+             * @default null
+             */
+            member_ids: string[] | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -2480,6 +3632,35 @@ export interface components {
             /** Sessions */
             sessions: number;
         };
+        /** UserCreated */
+        UserCreated: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dealership Id */
+            dealership_id: string | null;
+            /** Email */
+            email: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Invite Expires At
+             * @default null
+             */
+            invite_expires_at: string | null;
+            /** Last Login At */
+            last_login_at: string | null;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+        };
         /** UserDetail */
         UserDetail: {
             /** Active */
@@ -2515,8 +3696,12 @@ export interface components {
             email: string;
             /** Name */
             name: string;
-            /** Password */
-            password: string;
+            /**
+             * Password
+             * @description omit it to email an invite: the user chooses a password from the link
+             * @default null
+             */
+            password: string | null;
             /** @default user */
             role: components["schemas"]["Role"];
         };
@@ -2577,6 +3762,21 @@ export interface components {
             password: string | null;
             /** @default null */
             role: components["schemas"]["Role"] | null;
+        };
+        /** Week */
+        Week: {
+            /** People */
+            people: number;
+            /** Seconds */
+            seconds: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * Week Start
+             * Format: date-time
+             * @description Monday 00:00 UTC
+             */
+            week_start: string;
         };
     };
     responses: never;
@@ -2645,6 +3845,293 @@ export interface operations {
             };
             /** @description Service unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_assignments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: components["schemas"]["Status"] | null;
+                team_id?: string | null;
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignmentIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_assignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2888,6 +4375,144 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequestIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3323,6 +4948,203 @@ export interface operations {
             };
         };
     };
+    board: {
+        parameters: {
+            query: {
+                program_id: string;
+                team_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_off: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignOffIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_certificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     chat: {
         parameters: {
             query?: never;
@@ -3741,6 +5563,187 @@ export interface operations {
             };
         };
     };
+    get_team_insight: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                from?: string | null;
+                team_id?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamInsight"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_team_insight_csv: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                from?: string | null;
+                team_id?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_outbox: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: ("pending" | "sending" | "sent" | "failed" | "kept") | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_personas: {
         parameters: {
             query?: {
@@ -3988,6 +5991,298 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PersonaOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_programs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                program_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramOut"];
                 };
             };
             /** @description Malformed request */
@@ -4640,6 +6935,207 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_reviews: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                limit?: number;
+                offset?: number;
+                reason?: components["schemas"]["ReviewReason"] | null;
+                session_id?: string | null;
+                status?: components["schemas"]["ReviewStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                review_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                review_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5384,6 +7880,95 @@ export interface operations {
             };
         };
     };
+    dispute_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisputeIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionReviewOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     end_session: {
         parameters: {
             query?: never;
@@ -5550,6 +8135,267 @@ export interface operations {
             };
         };
     };
+    list_teams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_team: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     usage: {
         parameters: {
             query?: {
@@ -5665,7 +8511,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserDetail"];
+                    "application/json": components["schemas"]["UserCreated"];
                 };
             };
             /** @description Malformed request */
@@ -5936,6 +8782,55 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -99,7 +99,8 @@ export interface FrozenScenario {
 
 // --- the guided builder (issue 18) ---
 export type BuilderSession = Schemas["BuilderOut"];
-export type BuilderStage = Schemas["Stage"];
+// Two server enums are named Stage (the builder's, the certification board's): the schema keeps both by module.
+export type BuilderStage = Schemas["server__training__builder__stages__Stage"];
 export type BuilderStatus = Schemas["BuilderStatus"];
 export type BuilderStart = Schemas["BuilderStart"];
 export type BuilderAnswer = Schemas["BuilderAnswer"];
@@ -107,3 +108,15 @@ export type BuilderAnswer = Schemas["BuilderAnswer"];
 export type BuilderReply = BuilderSession;
 /** The draft persona and scenario (`scenario.persona_id` null until the persona is saved). */
 export type BuilderDraft = Schemas["DraftOut"];
+
+// --- team insight and the review queue (/api/v1/insights, /api/v1/reviews) ---
+export type TeamInsight = Schemas["TeamInsight"];
+export type HeatCell = Schemas["HeatCell"];
+export type FirstVsBest = Schemas["FirstVsBest"];
+export type PracticeWeek = Schemas["Week"];
+export type LeaderboardEntry = Schemas["LeaderboardEntry"];
+export type TeamList = Schemas["TeamList"];
+export type Review = Schemas["ReviewOut"];
+export type ReviewList = Schemas["ReviewList"];
+export type ReviewResolve = Schemas["ResolveIn"];
+export type SessionReview = Schemas["SessionReviewOut"];
