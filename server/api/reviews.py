@@ -114,7 +114,7 @@ def _out(item: ReviewItem, session: ConversationSession | None, name: str) -> Re
 
 
 @endpoint("GET", "/reviews", summary="The review queue: sessions that need a human", tag=TAG, query=ReviewQuery,
-          response=ReviewList, roles=ADMINS, errors=(403,))
+          response=ReviewList, roles=ADMINS, errors=(403, 404))
 async def list_reviews(ctx: Ctx, query: ReviewQuery) -> ReviewList:
     if not ctx.principal.is_super_admin or query.dealership_id is not None:
         dealership = await ctx.scope.dealership(query.dealership_id)
