@@ -173,3 +173,25 @@ async def test_insight_isolation_and_rbac(client: httpx.AsyncClient, world: Worl
     refused = await client.patch(f"/api/v1/dealerships/{dealer}", headers=user.headers,
                                  json={"settings": {"leaderboard_enabled": False}})
     assert refused.status_code == 403
+
+
+async def test_the_migration_backfills_sessions_ended_before_it(client: httpx.AsyncClient, world: World,
+                                                               state: AppState) -> None:
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("m0012", ROOT / "alembic" / "versions" / "0012_insight.py")
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    dealer = await world.dealership()
+    user = await world.account(Role.user, dealer)
+    card = await end(client, user, await practise(client, user, PRICE, GOOD))
+    row = text("SELECT objections, overall, practice_key, duration_s FROM session_insight")
+    async with state.engine.begin() as conn:
+        written = (await conn.execute(row)).one()
+        await conn.execute(text("DELETE FROM session_insight"))
+        await conn.execute(migration.BACKFILL)
+        backfilled = (await conn.execute(row)).one()
+    assert tuple(backfilled) == tuple(written) == (["price"], card["overall"], PRICE, written[3])

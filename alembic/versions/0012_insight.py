@@ -21,6 +21,24 @@ depends_on: str | Sequence[str] | None = None
 
 OBJECTIONS = ('price', 'trade_in', 'monthly_payment', 'think_about_it', 'spouse', 'competitor', 'fi_products')
 
+# Summary rows for sessions ended before this migration (v1 scorecards' 1-5 mean on the 0-100 scale).
+BACKFILL = sa.text("""
+        INSERT INTO session_insight (session_id, dealership_id, user_id, practice_key, practice_label, objections,
+                                     started_at, duration_s, overall, passed)
+        SELECT s.id, s.dealership_id, s.user_id,
+               left(COALESCE(s.scenario_id, 'persona:' || s.persona_id), 80),
+               left(COALESCE(s.scenario->'spec'->>'title', s.persona->>'name', s.persona_id), 200),
+               ARRAY(SELECT DISTINCT o FROM jsonb_array_elements_text(
+                         COALESCE(s.scenario->'spec'->'objections', s.persona->'objections', '[]'::jsonb)) o
+                     WHERE o = ANY(:objections)),
+               s.started_at, GREATEST(0, round(extract(epoch FROM s.last_activity_at - s.started_at)))::int,
+               CASE WHEN s.scorecard->>'version' = '2' THEN (s.scorecard->>'overall')::float
+                    ELSE round(((s.scorecard->>'overall')::float - 1) / 4 * 100) END,
+               (s.scorecard->>'passed')::boolean
+        FROM conversation_session s
+        WHERE s.status = 'ended' AND s.scorecard IS NOT NULL
+    """).bindparams(sa.bindparam('objections', value=list(OBJECTIONS), type_=postgresql.ARRAY(sa.String())))
+
 
 def upgrade() -> None:
     op.create_table('session_insight',
@@ -73,23 +91,8 @@ def upgrade() -> None:
     # The queue's flag sync reads a dealership's flagged sessions: few among many.
     op.create_index('ix_conversation_session_flagged', 'conversation_session', ['dealership_id'],
                     postgresql_where=sa.text('flagged'))
-    # Sessions ended before this migration get their summary row (v1 scorecards' 1-5 mean on the 0-100 scale).
-    op.execute(sa.text("""
-        INSERT INTO session_insight (session_id, dealership_id, user_id, practice_key, practice_label, objections,
-                                     started_at, duration_s, overall, passed)
-        SELECT s.id, s.dealership_id, s.user_id,
-               left(COALESCE(s.scenario_id, 'persona:' || s.persona_id), 80),
-               left(COALESCE(s.scenario->'spec'->>'title', s.persona->>'name', s.persona_id), 200),
-               ARRAY(SELECT DISTINCT o FROM jsonb_array_elements_text(
-                         COALESCE(s.scenario->'spec'->'objections', s.persona->'objections', '[]'::jsonb)) o
-                     WHERE o = ANY(:objections)),
-               s.started_at, GREATEST(0, round(extract(epoch FROM s.last_activity_at - s.started_at)))::int,
-               CASE WHEN s.scorecard->>'version' = '2' THEN (s.scorecard->>'overall')::float
-                    ELSE round(((s.scorecard->>'overall')::float - 1) / 4 * 100) END,
-               (s.scorecard->>'passed')::boolean
-        FROM conversation_session s
-        WHERE s.status = 'ended' AND s.scorecard IS NOT NULL
-    """).bindparams(sa.bindparam('objections', value=list(OBJECTIONS), type_=postgresql.ARRAY(sa.String()))))
+    # Sessions ended before this migration get their summary row.
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:
