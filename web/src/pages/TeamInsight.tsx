@@ -5,7 +5,7 @@
  */
 import { useState } from "react";
 import { api, errorFrom, send } from "../api/http";
-import type { Dealership, TeamInsight as Insight, TeamList } from "../api/types";
+import type { Dealership, DealershipList, TeamInsight as Insight, TeamList } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -33,8 +33,15 @@ export default function TeamInsight() {
   const [to, setTo] = useState("");
   const [teamId, setTeamId] = useState("");
   const [error, setError] = useState<string>();
-  const query = { from: dayStart(from), to: dayStart(to), team_id: teamId || undefined };
-  const insight = useResource<Insight>("/api/v1/insights/team", query);
+  // A super admin names the dealership (the API requires it); everyone else sees their own.
+  const superAdmin = user?.role === "super_admin";
+  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
+  const [chosen, setChosen] = useState("");
+  const dealershipId = superAdmin ? chosen || dealerships.data?.items[0]?.id : user?.dealership_id ?? undefined;
+  const query = { from: dayStart(from), to: dayStart(to), team_id: teamId || undefined,
+    dealership_id: superAdmin ? dealershipId : undefined };
+  const ready = !superAdmin || dealershipId !== undefined;
+  const insight = useResource<Insight>(ready ? "/api/v1/insights/team" : null, query);
   const teams = useResource<TeamList>("/api/v1/teams");
   const data = insight.data;
   const names = new Map((data?.people ?? []).map((p) => [p.user_id, p.name]));
@@ -58,10 +65,10 @@ export default function TeamInsight() {
   }
 
   async function toggleLeaderboard(enabled: boolean) {
-    if (!user?.dealership_id) return;
+    if (!dealershipId) return;
     setError(undefined);
     try {
-      await api<Dealership>("PATCH", `/api/v1/dealerships/${user.dealership_id}`,
+      await api<Dealership>("PATCH", `/api/v1/dealerships/${dealershipId}`,
         { body: { settings: { leaderboard_enabled: enabled } } });
       await insight.reload();
     } catch (e) {
@@ -75,13 +82,21 @@ export default function TeamInsight() {
         <button type="button" onClick={download}>Download CSV</button>
       </PageHeader>
       <div className="row card" role="group" aria-label="Filters">
+        {superAdmin ? (
+          <label>
+            Dealership{" "}
+            <select value={dealershipId ?? ""} onChange={(e) => { setChosen(e.target.value); setTeamId(""); }}>
+              {(dealerships.data?.items ?? []).map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
+            </select>
+          </label>
+        ) : null}
         <label>From <input type="date" value={from} onChange={(e) => setFrom(e.target.value)} /></label>
         <label>To <input type="date" value={to} onChange={(e) => setTo(e.target.value)} /></label>
         <label>
           Team{" "}
           <select value={teamId} onChange={(e) => setTeamId(e.target.value)}>
             <option value="">Everyone</option>
-            {(teams.data?.items ?? []).map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+            {(teams.data?.items ?? []).filter((t) => t.dealership_id === dealershipId).map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
           </select>
         </label>
       </div>
@@ -155,7 +170,7 @@ export default function TeamInsight() {
           </article>
           <article className="card">
             <h2>Leaderboard</h2>
-            {user?.dealership_id ? (
+            {dealershipId ? (
               <label className="checkbox">
                 <input type="checkbox" checked={data.leaderboard_enabled}
                   onChange={(e) => toggleLeaderboard(e.target.checked)} /> Show a leaderboard to managers
