@@ -21,6 +21,8 @@ import server.training.builder.models  # noqa: F401  (registers the builder sess
 import server.avatar.models  # noqa: F401  (registers the avatar usage table)
 import server.mail.models  # noqa: F401  (registers the email outbox)
 import server.practice.models  # noqa: F401  (registers teams, programmes, assignments, certifications)
+import server.insight.models  # noqa: F401  (registers the per-session insight summary)
+import server.review.models  # noqa: F401  (registers the review queue)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

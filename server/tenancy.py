@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.conversation.models import ConversationMessage, ConversationSession, MessageReport, Persona
 from server.db.models import Dealership, Role, User
 from server.errors import Forbidden, NotFound, ValidationFailed
+from server.insight.models import SessionInsight
 from server.practice.models import AssignmentProgress, Certification, Program
 from server.recording.models import VoiceRecording
+from server.review.models import ReviewItem
 from server.training.builder.models import BuilderSession
 from server.training.models import Rubric, Scenario
 
@@ -78,6 +80,10 @@ BuilderSession.__soft_delete__ = "deleted_at"
 Program.__soft_delete__ = "deleted_at"
 AssignmentProgress.__owner_column__ = "user_id"
 Certification.__owner_column__ = "user_id"
+# Team insight rows and review items belong to the session's trainee: a plain user sees only the
+# items on their own sessions (never a colleague's dispute); admins their dealership's.
+SessionInsight.__owner_column__ = "user_id"
+ReviewItem.__owner_column__ = "user_id"
 
 
 def visibility(model: type[Any], principal: Principal) -> list[ColumnElement[bool]]:

@@ -186,11 +186,14 @@ async def test_the_online_judge_is_validated_and_its_quotes_checked(llm: httpx.A
     facts = {f["key"]: f for f in card["facts"]}
     assert facts["target_payment"]["uncovered"] is True and facts["target_payment"]["turn"] == 1
     assert facts["down_payment"]["uncovered"] is False
+    # Why this verdict may be wrong, as the judge knows it (the review queue reads it).
+    assert card["doubts"] == ["criterion_judged_offline", "quotes_dropped"]
 
 
 async def test_a_failing_judge_model_falls_back_to_the_offline_judge(llm: httpx.AsyncClient, fake: FakeOpenAI,
                                                                      world: World) -> None:
-    user = await world.account(Role.user, await world.dealership())
+    dealer = await world.dealership()
+    user, admin = await world.account(Role.user, dealer), await world.account(Role.dealership_admin, dealer)
     first = await chat(llm, user, "What monthly payment are you hoping for?")
     fake.fail_next(Fault("status", status=500), Fault("status", status=500))
     response = await llm.post(f"/api/v1/sessions/{first['session_id']}/end", headers=user.headers)
@@ -199,3 +202,8 @@ async def test_a_failing_judge_model_falls_back_to_the_offline_judge(llm: httpx.
     assert card["generated_by"] == "offline" and card["version"] == 2
     assert [c["key"] for c in card["criteria"]] == ["listen", "acknowledge", "explore", "respond", "confirm"]
     assert json.dumps(card)  # (a plain JSON document)
+    # A judge that fell back is a score in doubt: the session waits in the review queue.
+    assert card["doubts"] == ["judge_fell_back"]
+    queue = (await llm.get("/api/v1/reviews", headers=admin.headers, params={"reason": "low_confidence"})).json()
+    assert [(i["session_id"], i["detail"]["doubts"][0]) for i in queue["items"]] == [
+        (first["session_id"], "judge_fell_back")]

@@ -153,6 +153,20 @@ async def test_scorecard_after_ending_a_session(world: World, live_server: LiveS
     await run_spec("scorecard", live_server, {"accounts": data})
 
 
+async def test_dispute_resolved_in_the_review_queue_and_heatmap(world: World, live_server: LiveServer,
+                                                                 app: Starlette) -> None:
+    from tests.test_insight import GOOD, PRICE
+    from tests.test_training_sessions import end, practise
+
+    needs(app, 4)
+    data, made = await accounts(world)
+    session_id = await practise(world.client, made["user"], PRICE, GOOD)
+    card = await end(world.client, made["user"], session_id)
+    score = card["overall"]
+    await run_spec("review_queue", live_server, {"accounts": data, "sessionId": session_id,
+                                                 "userId": str(made["user"].id), "score": score})
+
+
 async def test_dashboard_and_answer_reports_name_who_and_what(world: World, live_server: LiveServer,
                                                               app: Starlette) -> None:
     """The dealership dashboard's recent sessions (salesperson, status, mode in words) and the

@@ -32,6 +32,7 @@ class DealershipSettings(Input):
     chunk_size: int = Field(default=1000, ge=200, le=4000)
     chunk_overlap: int = Field(default=200, ge=0, le=1000)
     record_audio: bool = False
+    leaderboard_enabled: bool = Field(default=True, description="team insight shows a leaderboard")
     disabled_personas: list[str] = Field(
         default_factory=list, max_length=100,
         description="built-in personas disabled for this dealership (change with PATCH /personas/{id} {active})")
@@ -54,6 +55,7 @@ class DealershipSettingsPatch(Input):
     chunk_overlap: int | None = Field(default=None, ge=0, le=1000)
     record_audio: bool | None = None
     avatar: AvatarSettingsPatch | None = None
+    leaderboard_enabled: bool | None = None
 
 
 class DealershipPatch(Input):

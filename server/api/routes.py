@@ -13,12 +13,14 @@ from server.api import (
     chat,
     dealerships,
     health,
+    insights,
     outbox,
     personas,
     programs,
     rag,
     recordings,
     reports,
+    reviews,
     rubrics,
     scenarios,
     sessions,
@@ -53,6 +55,8 @@ ENDPOINTS: list[Endpoint] = [
     *assignments.ENDPOINTS,
     *certifications.ENDPOINTS,
     *outbox.ENDPOINTS,
+    *insights.ENDPOINTS,
+    *reviews.ENDPOINTS,
 ]
 
 

@@ -14,6 +14,7 @@ from server.api.chat import SourceOut, engine_of
 from server.api.endpoint import Ctx, endpoint
 from server.api.people import display_names
 from server.api.recordings import recording_url
+from server.api.reviews import SessionReviewOut, session_review
 from server.api.schemas import Output, PageQuery, Timestamp
 from server.conversation.models import (
     Channel,
@@ -23,6 +24,7 @@ from server.conversation.models import (
     Mode,
     SessionStatus,
 )
+from server.review.models import ReviewItem
 
 TAG = "sessions"
 
@@ -100,6 +102,9 @@ class SessionDetail(SessionSummary):
     scorecard: dict[str, Any] | None
     messages: list[MessageOut]
     recording_url: str | None = Field(default=None, description="the voice session's audio (WAV), when recorded")
+    reviews: list[SessionReviewOut] = Field(
+        default_factory=list, description="the session's reviews (a dispute, a flag, a low-confidence score) and "
+        "their outcome")
 
 
 class EvidenceOut(Output):
@@ -159,6 +164,7 @@ class ScorecardOut(Output):
     filler_words: dict[str, Any] | None
     summary: str
     turns: int
+    doubts: list[str] = Field(default_factory=list, description="why the judge may be wrong (docs/api.md, Reviews)")
 
 
 def _overall(card: dict[str, Any] | None) -> float | None:
@@ -223,9 +229,12 @@ async def get_session(ctx: Ctx, session_id: uuid.UUID) -> SessionDetail:
         select(ConversationMessage).where(ConversationMessage.session_id == row.id).order_by(ConversationMessage.seq)
     )).scalars().all()
     names = await display_names(ctx.db, [row.user_id])
+    reviews = (await ctx.db.execute(ctx.scope.select(ReviewItem, ReviewItem.session_id == row.id)
+                                    .order_by(ReviewItem.created_at))).scalars()
     return SessionDetail(**summary(row, names.get(row.user_id, "")).model_dump(), persona=row.persona,
                          flags=row.flags, scorecard=row.scorecard, scenario=row.scenario,
-                         messages=[message_out(m) for m in messages], recording_url=await recording_url(ctx, row.id))
+                         messages=[message_out(m) for m in messages], recording_url=await recording_url(ctx, row.id),
+                         reviews=[session_review(r) for r in reviews])
 
 
 @endpoint("POST", "/sessions/{session_id:uuid}/end", summary="End a session and get its scorecard", tag=TAG,

@@ -50,7 +50,9 @@ from server.conversation.personas import PersonaView
 from server.conversation.usage import Usage, estimate_tokens
 from server.db.engine import DriverStatement, driver, plain_uuid
 from server.errors import Conflict, NotFound, ValidationFailed
+from server.insight import summary as insight_summary
 from server.practice import assignments, progress
+from server.review import queue as review_queue
 from server.settings import Settings
 from server.tasks import Interruption, TaskSupervisor
 from server.tenancy import Principal, Scope
@@ -449,6 +451,9 @@ class ConversationEngine:
             locked.status = SessionStatus.ended
             locked.ended_at = datetime.now(UTC)
             locked.scorecard = card if messages else None
+            if locked.scorecard is not None:  # the team's summary row and the review queue, with the scorecard
+                await insight_summary.record(db, locked, locked.scorecard)
+                await review_queue.on_session_end(db, locked, locked.scorecard)
             if locked.assignment_id is not None:
                 await progress.record_session(db, locked.assignment_id, locked.user_id, locked.scenario_id,
                                               locked.scorecard, locked.ended_at)

@@ -87,6 +87,8 @@ class ConversationSession(Base):
     __table_args__ = (
         Index("ix_conversation_session_dealership_started", "dealership_id", "started_at"),
         Index("ix_conversation_session_user_started", "user_id", "started_at"),
+        # The review queue's flag sync (`server.review.queue`): a dealership's few flagged sessions.
+        Index("ix_conversation_session_flagged", "dealership_id", postgresql_where=sql_text("flagged")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)

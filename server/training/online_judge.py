@@ -96,7 +96,7 @@ async def judge(llm: LLM, scenario: FrozenScenario, lines: list[TranscriptLine])
         answer = _Answer.model_validate(data)
     except (LLMError, ValidationError) as exc:
         log.warning("scenario judge model call failed; judging offline", extra={"error": str(exc)})
-        return fallback
+        return fallback.model_copy(update={"doubts": ["judge_fell_back"]})
     return checked(answer, scenario, lines, fallback)
 
 
@@ -106,6 +106,7 @@ def checked(answer: _Answer, scenario: FrozenScenario, lines: list[TranscriptLin
     given = {c.key: c for c in answer.criteria}
     offline = {c.key: c for c in fallback.criteria}
     results: list[CriterionResult] = []
+    doubts: set[str] = set()
     for criterion in scenario.rubric.criteria:
         low, high = SCALE_MIN[criterion.scale], SCALE_MAX[criterion.scale]
         item = given.get(criterion.key)
@@ -113,16 +114,18 @@ def checked(answer: _Answer, scenario: FrozenScenario, lines: list[TranscriptLin
             if criterion.key in offline:
                 why = "left out" if item is None else f"scored {item.score}, off its {criterion.scale} scale"
                 kept_offline = offline[criterion.key]
+                doubts.add("criterion_judged_offline")
                 results.append(kept_offline.model_copy(update={
                     "reason": f"{kept_offline.reason} (Judged offline: the model {why}.)"}))
             continue
         kept, dropped = evidence.verify([Evidence(message_id=q.message_id, quote=q.quote) for q in item.quotes], said)
         reason = item.reason.strip()
         if dropped:
+            doubts.add("quotes_dropped")
             shown = "; ".join(f'"{d.quote[:80]}"' for d in dropped)
             reason += (f" (Dropped {len(dropped)} quote{'s' if len(dropped) > 1 else ''} not found verbatim in the "
                        f"trainee's messages: {shown}.)")
         results.append(CriterionResult(key=criterion.key, label=criterion.label, score=item.score, max=high,
                                        reason=reason, evidence=kept))
     return Verdict(criteria=results, facts=fallback.facts, goal_met=answer.goal_met, summary=answer.summary.strip(),
-                   generated_by="llm")
+                   generated_by="llm", doubts=sorted(doubts))

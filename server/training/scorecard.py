@@ -66,7 +66,7 @@ def v2_fields(verdict: Verdict, rubric: RubricSpec, pass_score: int, rubric_id: 
             "rubric_id": rubric_id, "rubric_name": rubric.name,
             "criteria": [c.model_dump() for c in verdict.criteria],
             "facts": [f.model_dump() for f in verdict.facts], "goal_met": verdict.goal_met,
-            "summary": verdict.summary}
+            "summary": verdict.summary, "doubts": verdict.doubts}
 
 
 def _general(card: dict[str, Any], messages: list[ConversationMessage]) -> dict[str, Any]:

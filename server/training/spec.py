@@ -123,6 +123,10 @@ class Verdict(BaseModel):
     goal_met: bool | None = None
     summary: str = ""
     generated_by: str = "offline"
+    # Why this verdict may be wrong, as the judge knows it (`server.review.confidence` adds what the
+    # scorecard shows): "judge_fell_back" (the model failed: judged offline), "criterion_judged_offline"
+    # (the model left a criterion out or off its scale), "quotes_dropped" (a quote not verbatim).
+    doubts: list[str] = Field(default_factory=list)
 
 
 def overall(criteria: list[CriterionResult], rubric: RubricSpec) -> int:

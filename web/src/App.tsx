@@ -33,6 +33,8 @@ const ForgotPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ 
 function Public({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading />}>{children}</Suspense>;
 }
+const TeamInsight = lazy(() => import("./pages/TeamInsight"));
+const ReviewQueue = lazy(() => import("./pages/ReviewQueue"));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -97,6 +99,8 @@ export function App() {
             <Route path="programs" element={page(ADMINS, <Programs />)} />
             <Route path="certification" element={page(ADMINS, <Certifications />)} />
             <Route path="outbox" element={page(ADMINS, <Outbox />)} />
+            <Route path="insight" element={page(ADMINS, <TeamInsight />)} />
+            <Route path="reviews" element={page(ADMINS, <ReviewQueue />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

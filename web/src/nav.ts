@@ -23,6 +23,8 @@ export const NAV: NavItem[] = [
   { path: "/teams", label: "Teams", roles: ADMINS },
   { path: "/programs", label: "Programmes", roles: ADMINS },
   { path: "/certification", label: "Certification", roles: ADMINS },
+  { path: "/insight", label: "Team insight", roles: ADMINS },
+  { path: "/reviews", label: "Review queue", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

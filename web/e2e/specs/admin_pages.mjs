@@ -59,7 +59,7 @@ export default async function ({ data, newPage, screenshot }) {
   assert.equal(await admin.evaluate(() => location.hash), "#main");
   await screenshot(admin, "dashboard");
 
-  for (const path of ["documents", "personas", "reports"]) {
+  for (const path of ["documents", "personas", "reports", "insight", "reviews"]) {
     await admin.goto(`/${path}`);
     await visible(admin.getByRole("heading", { level: 1 }));
     await eventually(async () => (await admin.getByText("Loading…").count()) === 0, { message: `${path} loaded` });

@@ -399,6 +399,40 @@ export interface paths {
         patch: operations["update_dealership"];
         trace?: never;
     };
+    "/api/v1/insights/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Team insight: heatmap, first vs best, practice time, leaderboard */
+        get: operations["get_team_insight"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/insights/team.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Team insight as a CSV file (every section) */
+        get: operations["get_team_insight_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/outbox": {
         parameters: {
             query?: never;
@@ -611,6 +645,57 @@ export interface paths {
         patch: operations["update_report"];
         trace?: never;
     };
+    "/api/v1/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The review queue: sessions that need a human */
+        get: operations["list_reviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{review_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One review item */
+        get: operations["get_review"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{review_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm or override a session's score */
+        post: operations["resolve_review"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rubrics": {
         parameters: {
             query?: never;
@@ -713,6 +798,23 @@ export interface paths {
         get: operations["get_session"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/dispute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dispute the score of one of your own sessions */
+        post: operations["dispute_session"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1471,6 +1573,12 @@ export interface components {
              */
             knowledge_base_enabled: boolean;
             /**
+             * Leaderboard Enabled
+             * @description team insight shows a leaderboard
+             * @default true
+             */
+            leaderboard_enabled: boolean;
+            /**
              * Record Audio
              * @default false
              */
@@ -1511,6 +1619,11 @@ export interface components {
              */
             knowledge_base_enabled: boolean | null;
             /**
+             * Leaderboard Enabled
+             * @default null
+             */
+            leaderboard_enabled: boolean | null;
+            /**
              * Record Audio
              * @default null
              */
@@ -1546,6 +1659,11 @@ export interface components {
             prompt_tokens: number;
             /** Sessions */
             sessions: number;
+        };
+        /** DisputeIn */
+        DisputeIn: {
+            /** Reason */
+            reason: string;
         };
         /** DocumentDetail */
         DocumentDetail: {
@@ -1746,10 +1864,52 @@ export interface components {
              */
             status: "queued" | "refused";
         };
+        /** FirstVsBest */
+        FirstVsBest: {
+            /** Attempts */
+            attempts: number;
+            /** Best */
+            best: number;
+            /**
+             * First
+             * @description the overall score of the first attempt in the range
+             */
+            first: number;
+            /**
+             * Practice Key
+             * @description the scenario's id, or persona:<id> for a session without a scenario
+             */
+            practice_key: string;
+            /** Practice Label */
+            practice_label: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /** HealthOut */
         HealthOut: {
             /** Status */
             status: string;
+        };
+        /** HeatCell */
+        HeatCell: {
+            /**
+             * Average
+             * @description mean overall score (0-100) of the sessions practising it
+             */
+            average: number;
+            /** Best */
+            best: number;
+            objection: components["schemas"]["Objection"];
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /**
          * HiddenFact
@@ -1770,6 +1930,26 @@ export interface components {
              * Format: date-time
              */
             invite_expires_at: string;
+        };
+        /** LeaderboardEntry */
+        LeaderboardEntry: {
+            /** Average */
+            average: number;
+            /** Best */
+            best: number;
+            /** Name */
+            name: string;
+            /** Passed */
+            passed: number;
+            /** Rank */
+            rank: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /** Levels */
         Levels: {
@@ -1905,6 +2085,12 @@ export interface components {
          * @enum {string}
          */
         Objection: "price" | "trade_in" | "monthly_payment" | "think_about_it" | "spouse" | "competitor" | "fi_products";
+        /** ObjectionType */
+        ObjectionType: {
+            key: components["schemas"]["Objection"];
+            /** Label */
+            label: string;
+        };
         /** OutboxItem */
         OutboxItem: {
             /** Attempts */
@@ -2250,6 +2436,31 @@ export interface components {
              */
             voice: string | null;
         };
+        /** PersonTotals */
+        PersonTotals: {
+            /** Average */
+            average: number | null;
+            /** Best */
+            best: number | null;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Passed */
+            passed: number;
+            /** Scored */
+            scored: number;
+            /** Seconds */
+            seconds: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /** ProgramIn */
         ProgramIn: {
             /**
@@ -2538,6 +2749,17 @@ export interface components {
             /** Email */
             email: string;
         };
+        /** ResolveIn */
+        ResolveIn: {
+            /** Note */
+            note: string;
+            outcome: components["schemas"]["ReviewOutcome"];
+            /**
+             * @description required to override; not allowed to confirm
+             * @default null
+             */
+            scores: components["schemas"]["ScoresIn"] | null;
+        };
         /** ResultOut */
         ResultOut: {
             /**
@@ -2563,6 +2785,112 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** ReviewList */
+        ReviewList: {
+            /** Items */
+            items: components["schemas"]["ReviewOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ReviewOut */
+        ReviewOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /**
+             * Detail
+             * @description flagged: {kinds}; low_confidence: {doubts}; dispute: {reason, overall}
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * New Overall
+             * @description the score after it (an override's)
+             */
+            new_overall: number | null;
+            /** Note */
+            note: string | null;
+            /** Opened By */
+            opened_by: string;
+            /**
+             * Original Overall
+             * @description the score when it was resolved
+             */
+            original_overall: number | null;
+            outcome: components["schemas"]["ReviewOutcome"] | null;
+            /**
+             * Overall Score
+             * @description the session's score now
+             * @default null
+             */
+            overall_score: number | null;
+            /**
+             * Passed
+             * @default null
+             */
+            passed: boolean | null;
+            /**
+             * Persona Name
+             * @default
+             */
+            persona_name: string;
+            reason: components["schemas"]["ReviewReason"];
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved By */
+            resolved_by: string | null;
+            /**
+             * Scenario Title
+             * @default null
+             */
+            scenario_title: string | null;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /**
+             * Session Url
+             * @description the web app's review page of the session (transcript and scorecard)
+             */
+            session_url: string;
+            status: components["schemas"]["ReviewStatus"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** User Name */
+            user_name: string;
+        };
+        /**
+         * ReviewOutcome
+         * @enum {string}
+         */
+        ReviewOutcome: "confirmed" | "overridden";
+        /**
+         * ReviewReason
+         * @enum {string}
+         */
+        ReviewReason: "flagged" | "low_confidence" | "dispute";
+        /**
+         * ReviewStatus
+         * @enum {string}
+         */
+        ReviewStatus: "open" | "resolved";
         /**
          * Role
          * @enum {string}
@@ -2901,6 +3229,11 @@ export interface components {
         ScorecardOut: {
             /** Criteria */
             criteria: components["schemas"]["CriterionOut"][];
+            /**
+             * Doubts
+             * @description why the judge may be wrong (docs/api.md, Reviews)
+             */
+            doubts?: string[];
             /** Facts */
             facts: components["schemas"]["FactOut"][];
             /** Filler Words */
@@ -2990,6 +3323,23 @@ export interface components {
             /** Score */
             score: number;
         };
+        /** ScoresIn */
+        ScoresIn: {
+            /**
+             * Criteria
+             * @description criterion key -> score on its scale; overall is recounted
+             * @default null
+             */
+            criteria: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Overall
+             * @description the overall score (0-100)
+             * @default null
+             */
+            overall: number | null;
+        };
         /** UsageOut */
         server__api__chat__UsageOut: {
             /** Completion Tokens */
@@ -3065,6 +3415,11 @@ export interface components {
              */
             recording_url: string | null;
             /**
+             * Reviews
+             * @description the session's reviews (a dispute, a flag, a low-confidence score) and their outcome
+             */
+            reviews?: components["schemas"]["SessionReviewOut"][];
+            /**
              * Scenario
              * @description the frozen copy: scenario, rubric_id, rubric
              * @default null
@@ -3109,6 +3464,38 @@ export interface components {
             items: components["schemas"]["SessionSummary"][];
             /** Total */
             total: number;
+        };
+        /**
+         * SessionReviewOut
+         * @description A review of one's own session as its trainee sees it (no other trainee's).
+         */
+        SessionReviewOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Dispute Reason
+             * @default null
+             */
+            dispute_reason: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** New Overall */
+            new_overall: number | null;
+            /** Note */
+            note: string | null;
+            /** Original Overall */
+            original_overall: number | null;
+            outcome: components["schemas"]["ReviewOutcome"] | null;
+            reason: components["schemas"]["ReviewReason"];
+            /** Resolved At */
+            resolved_at: string | null;
+            status: components["schemas"]["ReviewStatus"];
         };
         /**
          * SessionStatus
@@ -3237,6 +3624,46 @@ export interface components {
             member_ids?: string[];
             /** Name */
             name: string;
+        };
+        /** TeamInsight */
+        TeamInsight: {
+            /**
+             * Dealership Id
+             * Format: uuid
+             */
+            dealership_id: string;
+            /** First Vs Best */
+            first_vs_best: components["schemas"]["FirstVsBest"][];
+            /**
+             * From
+             * @default null
+             */
+            from: string | null;
+            /** Heatmap */
+            heatmap: components["schemas"]["HeatCell"][];
+            /**
+             * Leaderboard
+             * @description ranked by average score, then sessions; null when the dealership switched it off
+             */
+            leaderboard: components["schemas"]["LeaderboardEntry"][] | null;
+            /** Leaderboard Enabled */
+            leaderboard_enabled: boolean;
+            /** Objection Types */
+            objection_types: components["schemas"]["ObjectionType"][];
+            /** People */
+            people: components["schemas"]["PersonTotals"][];
+            /** Practice Weeks */
+            practice_weeks: components["schemas"]["Week"][];
+            /**
+             * Team Id
+             * @default null
+             */
+            team_id: string | null;
+            /**
+             * To
+             * @default null
+             */
+            to: string | null;
         };
         /** TeamList */
         TeamList: {
@@ -3456,6 +3883,21 @@ export interface components {
             password: string | null;
             /** @default null */
             role: components["schemas"]["Role"] | null;
+        };
+        /** Week */
+        Week: {
+            /** People */
+            people: number;
+            /** Seconds */
+            seconds: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * Week Start
+             * Format: date-time
+             * @description Monday 00:00 UTC
+             */
+            week_start: string;
         };
     };
     responses: never;
@@ -5292,6 +5734,126 @@ export interface operations {
             };
         };
     };
+    get_team_insight: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                from?: string | null;
+                team_id?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamInsight"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_team_insight_csv: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                from?: string | null;
+                team_id?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_outbox: {
         parameters: {
             query?: {
@@ -6580,6 +7142,216 @@ export interface operations {
             };
         };
     };
+    list_reviews: {
+        parameters: {
+            query?: {
+                dealership_id?: string | null;
+                limit?: number;
+                offset?: number;
+                reason?: components["schemas"]["ReviewReason"] | null;
+                session_id?: string | null;
+                status?: components["schemas"]["ReviewStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewList"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                review_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                review_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_rubrics: {
         parameters: {
             query?: {
@@ -7279,6 +8051,95 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    dispute_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisputeIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionReviewOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -106,6 +106,7 @@ export interface FrozenScenario {
 
 // --- the guided builder (issue 18) ---
 export type BuilderSession = Schemas["BuilderOut"];
+// Two server enums are named Stage (the builder's, the certification board's): the schema keeps both by module.
 export type BuilderStage = Schemas["Stage"];
 export type BuilderStatus = Schemas["BuilderStatus"];
 export type BuilderStart = Schemas["BuilderStart"];
@@ -128,3 +129,14 @@ export type ProgressStatus = Schemas["Status"];
 export type Board = Schemas["BoardOut"];
 export type BoardCard = Schemas["CardOut"];
 export type BoardStage = Schemas["BoardStage"];
+
+// --- team insight and the review queue (/api/v1/insights, /api/v1/reviews) ---
+export type TeamInsight = Schemas["TeamInsight"];
+export type HeatCell = Schemas["HeatCell"];
+export type FirstVsBest = Schemas["FirstVsBest"];
+export type PracticeWeek = Schemas["Week"];
+export type LeaderboardEntry = Schemas["LeaderboardEntry"];
+export type Review = Schemas["ReviewOut"];
+export type ReviewList = Schemas["ReviewList"];
+export type ReviewResolve = Schemas["ResolveIn"];
+export type SessionReview = Schemas["SessionReviewOut"];

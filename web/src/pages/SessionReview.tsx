@@ -6,6 +6,7 @@ import { Backchannels } from "../components/Backchannels";
 import { RecordingPlayer } from "../components/RecordingPlayer";
 import { ResponseTimes } from "../components/ResponseTimes";
 import { Scorecard } from "../components/Scorecard";
+import { ScoreReview } from "../components/ScoreReview";
 import { Sources } from "../components/Sources";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
@@ -97,6 +98,7 @@ export default function SessionReview() {
             passScore={data.scenario?.spec.pass_score ?? null}
             rubricName={data.scenario?.rubric.name ?? null}
           />
+          <ScoreReview session={data} onChange={session.reload} />
           {data.recording_url ? (
             <article className="card">
               <h2>Recording</h2>
