@@ -18,6 +18,7 @@ from server.rag import models as _rag_models  # noqa: F401  (registers the docum
 import server.recording.models  # noqa: F401  (registers the voice recording table)
 import server.training.models  # noqa: F401  (registers the rubric and scenario tables)
 import server.training.builder.models  # noqa: F401  (registers the builder session table)
+import server.mail.models  # noqa: F401  (registers the email outbox)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

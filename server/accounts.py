@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 import uuid
 from datetime import UTC, datetime
@@ -36,9 +37,13 @@ async def email_taken(session: AsyncSession, email: str, *, except_id: uuid.UUID
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, password: str, name: str, role: Role,
+    session: AsyncSession, *, email: str, password: str | None, name: str, role: Role,
     dealership_id: uuid.UUID | None, bcrypt_rounds: int,
 ) -> User:
+    """`password=None`: an invited account; a random password nobody knows (hashed like any, so
+    signing in to it takes as long as to any other) until the invite is accepted."""
+    if password is None:
+        password = secrets.token_urlsafe(32)
     check_password_bytes(password)
     if role is Role.super_admin:
         dealership_id = None

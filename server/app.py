@@ -36,6 +36,7 @@ from server.db.migrate import upgrade_head_async
 from server.errors import SparringError, error_for_status, error_response
 from server.log import configure_logging
 from server.looplag import LoopLagMonitor
+from server.mail.sender import mail_lifespan
 from server.middleware.body_limit import BodyLimitMiddleware
 from server.middleware.metrics import MetricsMiddleware, RequestMetrics
 from server.middleware.request_id import RequestIdMiddleware
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rag = await stack.enter_async_context(rag_lifespan(settings, url, engine, sessionmaker, redis, tasks))
             if settings.loop_lag_probe_seconds > 0:
                 tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
+            mail = await stack.enter_async_context(mail_lifespan(settings, sessionmaker, tasks))
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
@@ -126,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
-                voice=voice,
+                voice=voice, mail=mail,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             # What startup built lives as long as the process: take it out of the collector's

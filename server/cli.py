@@ -1,4 +1,4 @@
-"""The `sparring` command: serve, migrate, create-superuser, seed-demo, doctor."""
+"""The `sparring` command: serve, migrate, create-superuser, seed-demo, doctor, outbox."""
 
 from __future__ import annotations
 
@@ -147,6 +147,35 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_session(settings, work))
 
 
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """The latest emails in the outbox, with their text: with no SMTP or Mailgun configured,
+    this is where invites and password resets are read (their links work as sent)."""
+    from sqlalchemy import select
+
+    from server.mail.models import OutboxMessage
+
+    async def work(session: Any) -> int:
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(args.limit)
+        if args.status:
+            query = query.where(OutboxMessage.status == args.status)
+        if args.to:
+            query = query.where(OutboxMessage.to == args.to.strip().lower())
+        rows = list((await session.execute(query)).scalars())
+        if not rows:
+            print("the outbox is empty")
+        for row in reversed(rows):
+            print(f"--- {row.created_at:%Y-%m-%d %H:%M:%S} {row.status} ({row.attempts} attempts) {row.id}")
+            print(f"To: {row.to}\nSubject: {row.subject}")
+            if row.last_error:
+                print(f"Last error: {row.last_error}")
+            print()
+            print(row.text.rstrip())
+            print()
+        return 0
+
+    return asyncio.run(_with_session(settings, work))
+
+
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from server.rag.bulk import ingest_paths
 
@@ -252,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check configuration, database, migrations and providers").set_defaults(
         func=cmd_doctor)
+
+    outbox = sub.add_parser("outbox", help="show the latest emails (kept ones too: no SMTP or Mailgun set)")
+    outbox.add_argument("--limit", type=int, default=20)
+    outbox.add_argument("--status", choices=["pending", "sending", "sent", "failed", "kept"], default=None)
+    outbox.add_argument("--to", default=None, metavar="EMAIL")
+    outbox.set_defaults(func=cmd_outbox)
     return parser
 
 

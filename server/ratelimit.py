@@ -116,7 +116,8 @@ def _retry_after(previous: int, current: int, limit: int, period: float, fractio
 
 
 class RateLimits:
-    """Named limits from the settings ('login', 'login_address' (failures), 'chat', 'voice')."""
+    """Named limits from the settings ('login', 'login_address' (failures), 'chat', 'voice',
+    'password_reset' (per email), 'password_reset_address')."""
 
     def __init__(self, limiter: Limiter, settings: Settings) -> None:
         self.limiter = limiter
@@ -125,6 +126,8 @@ class RateLimits:
             "login_address": parse_rate(settings.rate_limit_login_address),
             "chat": parse_rate(settings.rate_limit_chat),
             "voice": parse_rate(settings.rate_limit_voice),
+            "password_reset": parse_rate(settings.rate_limit_password_reset),
+            "password_reset_address": parse_rate(settings.rate_limit_password_reset_address),
         }
 
     async def check(self, name: str, key: str) -> None:

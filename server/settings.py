@@ -169,6 +169,35 @@ class Settings(BaseSettings):
     rag_cache_seconds: int = Field(default=300, ge=0)
     max_docx_uncompressed_mb: int = Field(default=200, ge=1)
 
+    # The web app's address as users reach it: the links in emails (invites, password resets)
+    # point here; set it in production.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Email (server/mail/). SMTP when SMTP_HOST is set, else Mailgun when MAILGUN_API_KEY and
+    # MAILGUN_DOMAIN are, else none: emails are kept in the outbox (`sparring outbox`).
+    mail_from: str = "Sparring <no-reply@localhost>"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    mailgun_api_key: str | None = None
+    mailgun_domain: str | None = None
+    mailgun_base_url: str = "https://api.mailgun.net"
+    # The sender: how often it looks for due emails, how long a claim is held before another
+    # instance may take the email over, the first retry's wait (doubling each time, capped at an
+    # hour) and the attempts before an email is marked failed.
+    mail_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    mail_lease_seconds: float = Field(default=120.0, ge=5, le=3600)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Single-use links: an invite's and a password reset's lifetime.
+    invite_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    password_reset_ttl_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    rate_limit_password_reset: str = "5/hour"  # per email address asked for
+    rate_limit_password_reset_address: str = "20/hour"  # per client address, any email
+
     @field_validator("rag_extract_memory_mb")
     @classmethod
     def _check_extract_memory(cls, value: int) -> int:
@@ -198,11 +227,34 @@ class Settings(BaseSettings):
                         raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from None
         return value
 
-    @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_chat", "rate_limit_voice")
+    @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_chat", "rate_limit_voice",
+                     "rate_limit_password_reset", "rate_limit_password_reset_address")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _mailgun_needs_domain(self) -> Settings:
+        if bool(self.mailgun_api_key) != bool(self.mailgun_domain):
+            raise ValueError("Mailgun needs both MAILGUN_API_KEY and MAILGUN_DOMAIN")
+        return self
+
+    @property
+    def mail_transport(self) -> str | None:
+        """'smtp', 'mailgun', or None: emails are kept in the outbox."""
+        if self.smtp_host:
+            return "smtp"
+        if self.mailgun_api_key and self.mailgun_domain:
+            return "mailgun"
+        return None
 
     @model_validator(mode="after")
     def _pinecone_needs_host(self) -> Settings:
@@ -235,6 +287,7 @@ class Settings(BaseSettings):
             "tts": "elevenlabs" if self.elevenlabs_api_key else "offline",
             "vector_store": self.vector_store,
             "avatar": "liveavatar" if self.liveavatar_api_key else "off",
+            "mail": self.mail_transport or "kept",
         }
 
 

@@ -5,7 +5,7 @@ Handlers read it through `app_state(request)`; nothing reaches for module-level 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry
@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from server.auth.admission import LoginAdmission
 from server.auth.principal import Authenticator
 from server.conversation.engine import ConversationEngine
+from server.mail.outbox import Mail
 from server.ratelimit import RateLimits
 from server.settings import Settings
 from server.tasks import TaskSupervisor
@@ -45,6 +46,8 @@ class AppState:
     conversations: ConversationEngine | None = None
     voice: VoiceRuntime | None = None
     rag: RagServices | None = None  # documents and retrieval (server.rag)
+    # Email (server.mail): enqueue with `outbox.enqueue(db, state.mail, ...)`.
+    mail: Mail = field(default_factory=lambda: Mail(transport=None))
 
 
 def app_state(conn: HTTPConnection) -> AppState:

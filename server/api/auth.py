@@ -13,6 +13,7 @@ from server import audit
 from server.accounts import check_password_bytes, revoke_all_refresh_tokens
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Email, Input, Output, Password, UserOut
+from server.auth.links import void_tokens
 from server.auth.passwords import hash_password, verify_password
 from server.auth.reauth import password_matches
 from server.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
@@ -176,6 +177,7 @@ async def change_password(ctx: Ctx, body: PasswordIn) -> TokenOut:
     user.password_hash = await hash_password(body.new_password, ctx.state.settings.bcrypt_rounds)
     user.token_version += 1
     await revoke_all_refresh_tokens(ctx.db, user.id)
+    await void_tokens(ctx.db, user.id)  # a reset link sent before must not undo this change
     audit.record(ctx.db, AuditAction.password_change, actor_id=user.id, subject_id=user.id,
                  dealership_id=user.dealership_id, ip=ctx.client_ip)
     ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))

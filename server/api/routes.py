@@ -5,11 +5,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from server.api import (
+    accounts,
     auth,
     builder,
     chat,
     dealerships,
     health,
+    outbox,
     personas,
     rag,
     recordings,
@@ -29,6 +31,7 @@ VERSION = "0.1.0"
 ENDPOINTS: list[Endpoint] = [
     *health.ENDPOINTS,
     *auth.ENDPOINTS,
+    *accounts.ENDPOINTS,
     *dealerships.ENDPOINTS,
     *users.ENDPOINTS,
     *rag.ENDPOINTS,
@@ -41,6 +44,7 @@ ENDPOINTS: list[Endpoint] = [
     *reports.ENDPOINTS,
     *usage.ENDPOINTS,
     *builder.ENDPOINTS,
+    *outbox.ENDPOINTS,
 ]
 
 

@@ -13,9 +13,10 @@ from server import audit
 from server.accounts import check_password_bytes, create_user, email_taken, revoke_all_refresh_tokens
 from server.api.endpoint import Ctx, endpoint
 from server.api.schemas import Email, Input, Output, PageQuery, Password, UserDetail
+from server.auth import links
 from server.auth.passwords import hash_password
 from server.auth.reauth import password_matches
-from server.db.models import AuditAction, Dealership, Role, User
+from server.db.models import AccountTokenPurpose, AuditAction, Dealership, Role, User
 from server.errors import Conflict, Forbidden, ValidationFailed
 
 TAG = "users"
@@ -25,7 +26,8 @@ ADMINS = [Role.super_admin, Role.dealership_admin]
 
 class UserIn(Input):
     email: Email
-    password: Password
+    password: Password | None = Field(
+        default=None, description="omit it to email an invite: the user chooses a password from the link")
     name: Name
     role: Role = Role.user
     dealership_id: uuid.UUID | None = None
@@ -50,14 +52,23 @@ class UserQuery(PageQuery):
     q: str | None = Field(default=None, max_length=200, description="matches email or name")
 
 
+class UserCreated(UserDetail):
+    # Set when an invite was sent (no password given): when its link stops working.
+    invite_expires_at: datetime | None = None
+
+
+class InviteOut(Output):
+    invite_expires_at: datetime
+
+
 class UserList(Output):
     items: list[UserDetail]
     total: int
 
 
-@endpoint("POST", "/users", summary="Create (invite) a user", tag=TAG, body=UserIn, response=UserDetail,
-          status=201, roles=ADMINS, errors=(403, 404, 409))
-async def create(ctx: Ctx, body: UserIn) -> UserDetail:
+@endpoint("POST", "/users", summary="Create a user: with no password, email them an invite", tag=TAG,
+          body=UserIn, response=UserCreated, status=201, roles=ADMINS, errors=(403, 404, 409))
+async def create(ctx: Ctx, body: UserIn) -> UserCreated:
     me = ctx.principal
     if body.role is Role.super_admin and not me.is_super_admin:
         raise Forbidden("Only a super admin can create a super admin.")
@@ -70,8 +81,28 @@ async def create(ctx: Ctx, body: UserIn) -> UserDetail:
                              bcrypt_rounds=ctx.state.settings.bcrypt_rounds)
     audit.record(ctx.db, AuditAction.user_created, actor_id=me.user_id, subject_id=user.id,
                  dealership_id=dealership_id, ip=ctx.client_ip, role=body.role.value)
+    expires = None
+    if body.password is None:
+        expires = await _invite(ctx, user)
     await ctx.db.refresh(user)
-    return UserDetail.model_validate(user)
+    return UserCreated.model_validate({**UserDetail.model_validate(user).model_dump(), "invite_expires_at": expires})
+
+
+@endpoint("POST", "/users/{user_id:uuid}/invite", summary="Email a user a new invite (earlier links stop working)",
+          tag=TAG, response=InviteOut, status=202, roles=ADMINS, resource=User, errors=(403, 404))
+async def resend_invite(ctx: Ctx, user_id: uuid.UUID) -> InviteOut:
+    user = await ctx.scope.get(User, user_id, for_update=True)
+    if not user.active:
+        raise Conflict("This account is deactivated; reactivate it first.", code="inactive")
+    return InviteOut(invite_expires_at=await _invite(ctx, user))
+
+
+async def _invite(ctx: Ctx, user: User) -> datetime:
+    token, _ = await links.send_link(ctx.db, ctx.state.mail, ctx.state.settings, user, AccountTokenPurpose.invite,
+                                     inviter=ctx.principal.name or None)
+    audit.record(ctx.db, AuditAction.invite_sent, actor_id=ctx.principal.user_id, subject_id=user.id,
+                 dealership_id=user.dealership_id, ip=ctx.client_ip)
+    return token.expires_at
 
 
 @endpoint("GET", "/users", summary="List the users you can see", tag=TAG, query=UserQuery,
@@ -148,6 +179,7 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
         user.password_hash = await hash_password(body.password, ctx.state.settings.bcrypt_rounds)
         audit.record(ctx.db, AuditAction.password_change, actor_id=me.user_id, subject_id=user.id,
                      dealership_id=user.dealership_id, ip=ctx.client_ip)
+        await links.void_tokens(ctx.db, user.id)  # an emailed invite or reset link must not undo it
         revoke = True
     if revoke:
         # Every existing token of this account stops working (access tokens via the version).
@@ -162,8 +194,8 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
 async def _confirm_own_password(ctx: Ctx, user: User, current_password: str | None) -> None:
     """Whoever changes their own sign-in (email or password) proves the password first, as on
     /auth/password: a stolen access token must not become a permanent takeover. An admin setting
-    another user's password needs no such proof; with no email outbox yet there is no reset link
-    to send instead (the change signs that user out everywhere and is audited)."""
+    another user's password needs no such proof (the change signs that user out everywhere and is
+    audited); the web app offers an invite (`POST /users/{id}/invite`) instead."""
     if current_password is None:
         raise ValidationFailed(details=[{"field": "current_password", "location": "body",
                                          "message": "required to change your own email or password"}])
@@ -189,4 +221,4 @@ async def delete_user(ctx: Ctx, user_id: uuid.UUID) -> None:
     ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))
 
 
-ENDPOINTS = [create, list_users, get_user, update_user, delete_user]
+ENDPOINTS = [create, list_users, get_user, update_user, delete_user, resend_invite]

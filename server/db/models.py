@@ -52,6 +52,10 @@ class AuditAction(enum.StrEnum):
     dealership_deleted = "dealership_deleted"
     dealership_suspended = "dealership_suspended"
     dealership_reactivated = "dealership_reactivated"
+    invite_sent = "invite_sent"
+    invite_accepted = "invite_accepted"
+    password_reset_requested = "password_reset_requested"
+    password_reset = "password_reset"
 
 
 class Dealership(Base):
@@ -110,6 +114,29 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class AccountTokenPurpose(enum.StrEnum):
+    invite = "invite"
+    password_reset = "password_reset"
+
+
+class AccountToken(Base):
+    """A single-use link's token (an invite, a password reset), stored as its SHA-256 like
+    refresh tokens: the database never holds one that works."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (Index("ix_account_token_user", "user_id", "purpose"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=_uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("app_user.id", ondelete="CASCADE"))
+    purpose: Mapped[AccountTokenPurpose] = mapped_column(
+        Enum(AccountTokenPurpose, name="account_token_purpose", native_enum=False, length=32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set when used, or when a newer token or a password change makes it void.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_dealership_at", "dealership_id", "at"),)
@@ -130,4 +157,5 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-__all__ = ["AuditAction", "AuditEvent", "Base", "Dealership", "RefreshToken", "Role", "Text", "User"]
+__all__ = ["AccountToken", "AccountTokenPurpose", "AuditAction", "AuditEvent", "Base", "Dealership", "RefreshToken",
+           "Role", "Text", "User"]
