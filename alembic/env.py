@@ -19,6 +19,7 @@ import server.recording.models  # noqa: F401  (registers the voice recording tab
 import server.training.models  # noqa: F401  (registers the rubric and scenario tables)
 import server.training.builder.models  # noqa: F401  (registers the builder session table)
 import server.mail.models  # noqa: F401  (registers the email outbox)
+import server.webhooks.models  # noqa: F401  (registers the webhook endpoints and deliveries)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

@@ -51,6 +51,7 @@ from server.tasks import TaskSupervisor
 from server.voice.engine_brain import EngineBrain
 from server.voice.runtime import voice_runtime
 from server.web import WebApp
+from server.webhooks.sender import webhooks_lifespan
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.loop_lag_probe_seconds > 0:
                 tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
             mail = await stack.enter_async_context(mail_lifespan(settings, sessionmaker, tasks))
+            webhooks = await stack.enter_async_context(webhooks_lifespan(settings, url, sessionmaker, tasks, mail))
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
@@ -128,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
-                voice=voice, mail=mail,
+                voice=voice, mail=mail, webhooks=webhooks,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             # What startup built lives as long as the process: take it out of the collector's

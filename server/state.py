@@ -24,6 +24,7 @@ from server.tasks import TaskSupervisor
 if TYPE_CHECKING:
     from server.rag.services import RagServices
     from server.voice.runtime import VoiceRuntime
+    from server.webhooks.sender import WebhookSender
 
 STATE_KEY = "sparring"
 
@@ -48,6 +49,7 @@ class AppState:
     rag: RagServices | None = None  # documents and retrieval (server.rag)
     # Email (server.mail): enqueue with `outbox.enqueue(db, state.mail, ...)`.
     mail: Mail = field(default_factory=lambda: Mail(transport=None))
+    webhooks: WebhookSender | None = None  # the webhook outbox's sender (server.webhooks)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

@@ -21,6 +21,7 @@ from server.api import (
     sessions,
     usage,
     users,
+    webhooks,
 )
 from server.api.endpoint import Endpoint, routes
 from server.api.openapi import openapi_endpoint
@@ -45,6 +46,7 @@ ENDPOINTS: list[Endpoint] = [
     *usage.ENDPOINTS,
     *builder.ENDPOINTS,
     *outbox.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 ]
 
 
