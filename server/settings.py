@@ -203,10 +203,11 @@ class Settings(BaseSettings):
     # then it has failed (and the endpoint is switched off if nothing reached it since).
     webhook_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
     webhook_retry_window_s: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600)
-    # Attempts in flight at once per process (each holds one connection), how often the sender
-    # looks for due retries (new events wake it at once), and how long a claim is held before
-    # another instance may take the delivery over (longer than an attempt's 10 s).
-    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    # Attempts in flight at once per process (each holds one connection; 0: this process sends
+    # none, another instance does), how often the sender looks for due retries (new events wake
+    # it at once), and how long a claim is held before another instance may take the delivery
+    # over (longer than an attempt's 10 s).
+    webhook_concurrency: int = Field(default=16, ge=0, le=256)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(default=60.0, ge=15, le=3600)
     # Loopback, private and link-local addresses are refused (at registration and before every

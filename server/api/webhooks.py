@@ -177,7 +177,7 @@ async def list_deliveries(ctx: Ctx, webhook_id: uuid.UUID, query: DeliveryQuery)
     if query.status is not None:
         criteria.append(WebhookDelivery.status == query.status)
     rows, total = await ctx.scope.list(WebhookDelivery, *criteria,
-                                       order_by=(WebhookDelivery.created_at.desc(), WebhookDelivery.id),
+                                       order_by=WebhookDelivery.created_at.desc(),
                                        limit=query.limit, offset=query.offset)
     return DeliveryList(items=[DeliveryOut.model_validate(row) for row in rows], total=total)
 
@@ -203,7 +203,7 @@ async def _enqueue(ctx: Ctx, hook: WebhookEndpoint, *, event_id: str, event_type
 
 @endpoint("POST", "/webhooks/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/replay",
           summary="Send a delivery's event again (same webhook-id, a new delivery)", tag=TAG,
-          response=DeliveryOut, status=202, roles=ADMINS, resource=WebhookEndpoint, errors=(403, 404, 409))
+          response=DeliveryOut, status=202, roles=ADMINS, resource=WebhookDelivery, errors=(403, 404, 409))
 async def replay_delivery(ctx: Ctx, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryOut:
     hook = await _active(ctx, webhook_id)
     original = await ctx.scope.get(WebhookDelivery, delivery_id)

@@ -316,6 +316,9 @@ async def _read_some(response: httpx.Response) -> None:
 async def webhooks_lifespan(settings: Settings, database_url: str, sessionmaker: async_sessionmaker[AsyncSession],
                             tasks: TaskSupervisor, mail: Mail) -> AsyncIterator[WebhookSender]:
     sender = WebhookSender(settings, sessionmaker, mail, database_url)
+    if settings.webhook_concurrency == 0:  # another instance sends
+        yield sender
+        return
     task = tasks.spawn("webhook-sender", sender.run())
     try:
         yield sender
