@@ -293,7 +293,7 @@ class WebhookSender:
         admins = (await db.execute(select(User).where(
             User.dealership_id == endpoint.dealership_id, User.role == Role.dealership_admin,
             User.active.is_(True), User.deleted_at.is_(None)))).scalars().all()
-        link = f"{self._settings.public_url.rstrip('/')}/admin/webhooks"
+        link = f"{self._settings.public_url.rstrip('/')}/webhooks"
         for admin in admins:
             await outbox.enqueue(
                 db, self._mail, dealership_id=endpoint.dealership_id, to=admin.email, template="webhook_disabled",

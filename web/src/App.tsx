@@ -20,6 +20,7 @@ const Dealerships = lazy(() => import("./pages/Dealerships"));
 const Scenarios = lazy(() => import("./pages/Scenarios"));
 const ScenarioBuilder = lazy(() => import("./pages/ScenarioBuilder"));
 const Rubrics = lazy(() => import("./pages/Rubrics"));
+const Webhooks = lazy(() => import("./pages/Webhooks"));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -75,6 +76,7 @@ export function App() {
             <Route path="scenarios/builder" element={page(ADMINS, <ScenarioBuilder />)} />
             <Route path="rubrics" element={page(ADMINS, <Rubrics />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
+            <Route path="webhooks" element={page(ADMINS, <Webhooks />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

@@ -19,6 +19,7 @@ export const NAV: NavItem[] = [
   { path: "/scenarios", label: "Scenarios", roles: ADMINS },
   { path: "/rubrics", label: "Rubrics", roles: ADMINS },
   { path: "/reports", label: "Answer reports", roles: ADMINS },
+  { path: "/webhooks", label: "Webhooks", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

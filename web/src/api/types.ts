@@ -107,3 +107,11 @@ export type BuilderAnswer = Schemas["BuilderAnswer"];
 export type BuilderReply = BuilderSession;
 /** The draft persona and scenario (`scenario.persona_id` null until the persona is saved). */
 export type BuilderDraft = Schemas["DraftOut"];
+
+// --- webhooks (issue 19) ---
+export type Webhook = Schemas["WebhookOut"];
+export type WebhookCreated = Schemas["WebhookCreated"];
+export type WebhookList = Schemas["WebhookList"];
+export type WebhookEvent = Schemas["WebhookIn"]["events"][number];
+export type WebhookDelivery = Schemas["DeliveryOut"];
+export type WebhookDeliveryList = Schemas["DeliveryList"];
