@@ -114,7 +114,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.loop_lag_probe_seconds > 0:
                 tasks.spawn("loop-lag", LoopLagMonitor(registry, settings.loop_lag_probe_seconds).run())
             mail = await stack.enter_async_context(mail_lifespan(settings, sessionmaker, tasks))
-            webhooks = await stack.enter_async_context(webhooks_lifespan(settings, url, sessionmaker, tasks, mail))
+            webhooks = await stack.enter_async_context(
+                webhooks_lifespan(settings, url, engine, sessionmaker, tasks, mail))
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))

@@ -28,10 +28,11 @@ from typing import Any
 import asyncpg
 import httpcore
 import httpx
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server import outage
+from server.db.engine import DriverStatement, driver, plain_uuid
 from server.db.models import Role, User
 from server.mail import outbox
 from server.mail.outbox import Mail
@@ -46,6 +47,40 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 10.0  # a 2xx within this is success (docs/webhooks.md)
 RESPONSE_READ_BYTES = 64 * 1024  # a receiver's answer is read this far, then dropped
 USER_AGENT = "Sparring-Webhooks/1"
+
+
+# The claim and the record of a success run once per delivery: single statements on the driver
+# (`DriverStatement`), each its own transaction, with none of the ORM's per-statement work on the
+# event loop, which the chats and voice sessions share (tests/bench/webhook_throughput.py).
+_CLAIM = DriverStatement(text("""
+    WITH due AS (
+        SELECT d.id FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
+        WHERE e.active AND ((d.status = 'pending' AND d.next_attempt_at <= now())
+                            -- a sender that died mid-attempt: its lease ran out
+                            OR (d.status = 'sending' AND d.lease_until < now()))
+        ORDER BY d.next_attempt_at LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    ), claimed AS (
+        UPDATE webhook_delivery d
+        SET status = 'sending', lease_token = :lease, last_attempt_at = now(),
+            lease_until = now() + make_interval(secs => :lease_s), attempts = d.attempts + 1
+        FROM due WHERE d.id = due.id
+        RETURNING d.id, d.endpoint_id, d.dealership_id, d.event_id, d.body, d.attempts, d.created_at
+    )
+    SELECT c.*, e.url, e.secret FROM claimed c JOIN webhook_endpoint e ON e.id = c.endpoint_id
+"""))
+# Only while the lease is ours: if it ran out and another sender took the delivery over, that
+# sender records the outcome.
+_SUCCEEDED = DriverStatement(text("""
+    WITH done AS (
+        UPDATE webhook_delivery
+        SET status = 'succeeded', response_code = :code, last_error = NULL, delivered_at = now(),
+            lease_token = NULL, lease_until = NULL
+        WHERE id = :id AND lease_token = :lease
+        RETURNING endpoint_id
+    )
+    UPDATE webhook_endpoint SET last_success_at = now() WHERE id IN (SELECT endpoint_id FROM done)
+"""))
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -104,9 +139,10 @@ class Job:
 
 
 class WebhookSender:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], mail: Mail,
-                 database_url: str | None = None) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession],
+                 mail: Mail, database_url: str | None = None) -> None:
         self._settings = settings
+        self._engine = engine
         self._sessionmaker = sessionmaker
         self._mail = mail
         self._database_url = database_url
@@ -168,40 +204,12 @@ class WebhookSender:
 
     async def _claim(self, limit: int) -> list[Job]:
         lease = uuid.uuid4()
-        now = func.now()
-        async with self._sessionmaker() as db, db.begin():
-            due = (
-                select(WebhookDelivery.id)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .where(WebhookEndpoint.active.is_(True), or_(
-                    and_(WebhookDelivery.status == DeliveryStatus.pending.value,
-                         WebhookDelivery.next_attempt_at <= now),
-                    # A sender that died mid-attempt: its lease ran out.
-                    and_(WebhookDelivery.status == DeliveryStatus.sending.value, WebhookDelivery.lease_until < now),
-                ))
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(limit)
-                .with_for_update(of=WebhookDelivery, skip_locked=True)
-            )
-            rows = (await db.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(due.scalar_subquery()))
-                .values(status=DeliveryStatus.sending.value, lease_token=lease, last_attempt_at=now,
-                        lease_until=now + timedelta(seconds=self._settings.webhook_lease_seconds),
-                        attempts=WebhookDelivery.attempts + 1)
-                .returning(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.dealership_id,
-                           WebhookDelivery.event_id, WebhookDelivery.body, WebhookDelivery.attempts,
-                           WebhookDelivery.created_at)
-            )).all()
-            if not rows:
-                return []
-            endpoints = {row.id: row for row in (await db.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.url, WebhookEndpoint.secret)
-                .where(WebhookEndpoint.id.in_({r.endpoint_id for r in rows}))
-            )).all()}
-        return [Job(id=r.id, endpoint_id=r.endpoint_id, dealership_id=r.dealership_id, event_id=r.event_id,
-                    body=r.body, attempts=r.attempts, created_at=r.created_at,
-                    url=endpoints[r.endpoint_id].url, secret=endpoints[r.endpoint_id].secret, lease=lease)
+        async with driver(self._engine) as conn:
+            rows = await _CLAIM.fetch(conn, {"limit": limit, "lease": lease,
+                                             "lease_s": float(self._settings.webhook_lease_seconds)})
+        return [Job(id=plain_uuid(r["id"]), endpoint_id=plain_uuid(r["endpoint_id"]),
+                    dealership_id=plain_uuid(r["dealership_id"]), event_id=r["event_id"], body=r["body"],
+                    attempts=r["attempts"], created_at=r["created_at"], url=r["url"], secret=r["secret"], lease=lease)
                 for r in rows]
 
     async def _attempt(self, client: httpx.AsyncClient, job: Job) -> None:
@@ -244,16 +252,8 @@ class WebhookSender:
         return code, f"HTTP {code}"
 
     async def _succeeded(self, job: Job, code: int | None) -> None:
-        async with self._sessionmaker() as db, db.begin():
-            done = await db.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == job.id, WebhookDelivery.lease_token == job.lease)
-                .values(status=DeliveryStatus.succeeded.value, response_code=code, last_error=None,
-                        delivered_at=func.now(), lease_token=None, lease_until=None)
-                .returning(WebhookDelivery.id))
-            if done.one_or_none() is not None:
-                await db.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == job.endpoint_id)
-                                 .values(last_success_at=func.now()))
+        async with driver(self._engine) as conn:
+            await _SUCCEEDED.execute(conn, {"id": job.id, "lease": job.lease, "code": code})
         self.delivered += 1
 
     async def _failed(self, job: Job, code: int | None, error: str) -> None:
@@ -313,9 +313,10 @@ async def _read_some(response: httpx.Response) -> None:
 
 
 @asynccontextmanager
-async def webhooks_lifespan(settings: Settings, database_url: str, sessionmaker: async_sessionmaker[AsyncSession],
-                            tasks: TaskSupervisor, mail: Mail) -> AsyncIterator[WebhookSender]:
-    sender = WebhookSender(settings, sessionmaker, mail, database_url)
+async def webhooks_lifespan(settings: Settings, database_url: str, engine: AsyncEngine,
+                            sessionmaker: async_sessionmaker[AsyncSession], tasks: TaskSupervisor,
+                            mail: Mail) -> AsyncIterator[WebhookSender]:
+    sender = WebhookSender(settings, engine, sessionmaker, mail, database_url)
     if settings.webhook_concurrency == 0:  # another instance sends
         yield sender
         return
