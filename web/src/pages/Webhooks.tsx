@@ -7,7 +7,7 @@ import { deliveryOutcome, toggleEvent, WEBHOOK_EVENTS } from "../webhooks";
 
 function EventPicker({ value, onChange, legend }: { value: WebhookEvent[]; onChange: (v: WebhookEvent[]) => void; legend: string }) {
   return (
-    <fieldset className="event-picker">
+    <fieldset className="event-picker wide">
       <legend>{legend}</legend>
       {WEBHOOK_EVENTS.map((e) => (
         <label key={e.value} className="checkbox">
@@ -122,14 +122,10 @@ function EndpointCard({ hook, onChange }: { hook: Webhook; onChange: () => Promi
       </div>
       {hook.disabled_reason ? <p className="error">{hook.disabled_reason}</p> : null}
       <div className="row">
-        <label className="checkbox">
-          <input
-            type="checkbox"
-            checked={hook.active}
-            onChange={() => void act(() => api("PATCH", `/api/v1/webhooks/${hook.id}`, { body: { active: !hook.active } }))}
-          />
-          Active
-        </label>
+        <button type="button" className={hook.active ? "secondary" : undefined} aria-pressed={hook.active}
+          onClick={() => void act(() => api("PATCH", `/api/v1/webhooks/${hook.id}`, { body: { active: !hook.active } }))}>
+          {hook.active ? "Switch off" : "Switch on"}
+        </button>
         <button type="button" className="secondary" disabled={!hook.active}
           onClick={() => void act(() => api("POST", `/api/v1/webhooks/${hook.id}/test`), "A test event is on its way.")}>
           Send test event
@@ -224,7 +220,7 @@ export default function Webhooks() {
       <ErrorMessage error={list.error} />
       {list.loading && !list.data ? <Loading /> : null}
       {list.data && list.data.items.length === 0 ? <p className="muted">No endpoints yet.</p> : null}
-      <ul className="card-list" data-testid="webhooks">
+      <ul className="card-list webhook-list" data-testid="webhooks">
         {(list.data?.items ?? []).map((hook) => (
           <EndpointCard key={hook.id} hook={hook} onChange={list.reload} />
         ))}
