@@ -70,7 +70,8 @@ class Receiver:
         with self.lock:
             self.hits.append(Hit(time.monotonic(), {k.lower(): v for k, v in request.headers.items()}, body))
             failing = len(self.hits) <= self.fail_first
-        return Response("nope" if failing else "ok", status_code=500 if failing else self.status)
+        headers = {"location": "/hook"} if not failing and 300 <= self.status < 400 else None
+        return Response("nope" if failing else "ok", status_code=500 if failing else self.status, headers=headers)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])
@@ -406,3 +407,60 @@ async def test_emit_writes_nothing_for_inactive_or_unsubscribed_endpoints(
             WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id))).all()
     assert [(e.events, e.active, e.dealership_id) for _, e in rows] == [(["scorecard.ready"], True, ours)]
     assert json.loads(rows[0][0].body)["data"] == {"x": 1}
+
+
+async def test_two_instances_deliver_each_event_once_and_take_over_an_abandoned_one(
+        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:
+    from sqlalchemy import update
+
+    from server.webhooks import events
+    from server.webhooks.models import EventType
+
+    target, url = receiver
+    async with hook_app(hook_settings(database_url, settings)) as (state, client), \
+            hook_app(hook_settings(database_url, settings)) as (other, _):
+        world = World(client, state)
+        dealership = await world.dealership()
+        admin = await world.account(Role.dealership_admin, dealership)
+        hook = await register(client, admin.headers, url, ["document.ready"])
+        # Written together, claimed by two senders at once: each delivered once.
+        async with state.sessionmaker() as db, db.begin():
+            for n in range(40):
+                await events.emit(db, dealership_id=dealership, type=EventType.document_ready, data={"n": n})
+        await until(lambda: len(target.hits) >= 40)
+        await asyncio.sleep(0.5)  # a second copy, if any, would arrive now
+        ids = [h.headers["webhook-id"] for h in target.hits]
+        assert len(ids) == 40 and len(set(ids)) == 40
+        assert state.webhooks is not None and other.webhooks is not None
+        assert state.webhooks.delivered + other.webhooks.delivered == 40
+        assert state.webhooks.delivered > 0 and other.webhooks.delivered > 0
+        # A sender that died mid-attempt: the delivery is `sending` with a lease that has run out.
+        # Another takes it over and sends it again, with the same webhook-id.
+        [first] = [d for d in await deliveries(client, admin.headers, hook["id"]) if d["event_id"] == ids[0]]
+        async with state.sessionmaker() as db, db.begin():
+            await db.execute(update(WebhookDelivery).where(WebhookDelivery.id == uuid.UUID(first["id"])).values(
+                status="sending", lease_token=uuid.uuid4(), lease_until=datetime.now(UTC)))
+        await until(lambda: len(target.hits) == 41)
+        assert target.hits[40].headers["webhook-id"] == ids[0]
+        [again] = [d for d in await deliveries(client, admin.headers, hook["id"]) if d["id"] == first["id"]]
+        assert (again["status"], again["attempts"]) == ("succeeded", 2)
+
+
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:
+    target, url = receiver
+    target.status = 302  # after `fail_first` (none): answers 302
+    async with hook_app(hook_settings(database_url, settings, webhook_retry_base_s=60)) as (state, client):
+        world = World(client, state)
+        admin = await world.account(Role.dealership_admin, await world.dealership())
+        hook = await register(client, admin.headers, url)
+        assert (await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin.headers)).status_code == 202
+
+        async def retrying() -> bool:
+            items = await deliveries(client, admin.headers, hook["id"])
+            return items[0]["attempts"] == 1 and items[0]["status"] == "pending"
+        await until(retrying)
+        [delivery] = await deliveries(client, admin.headers, hook["id"])
+        assert delivery["response_code"] == 302
+        assert delivery["last_error"] == "HTTP 302 (redirects are not followed)"
+        assert [h.headers["webhook-id"] for h in target.hits] == [delivery["event_id"]]
