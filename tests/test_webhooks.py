@@ -464,3 +464,23 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(
         assert delivery["response_code"] == 302
         assert delivery["last_error"] == "HTTP 302 (redirects are not followed)"
         assert [h.headers["webhook-id"] for h in target.hits] == [delivery["event_id"]]
+
+
+async def test_the_connection_goes_to_the_checked_address_only(receiver: tuple[Receiver, str]) -> None:
+    from server.webhooks import urls
+    from server.webhooks.sender import PinnedTransport
+
+    target, url = receiver
+    port = httpx.URL(url).port
+    async with httpx.AsyncClient(transport=PinnedTransport(2), trust_env=False) as client:
+        # A name that resolves nowhere reaches the receiver: the connection went to the pinned address.
+        token = urls.pinned.set({"rebind.invalid": "127.0.0.1"})
+        try:
+            response = await client.post(f"http://rebind.invalid:{port}/hook", content=b"{}")
+        finally:
+            urls.pinned.reset(token)
+        assert response.status_code == 200 and target.hits[0].headers["host"] == f"rebind.invalid:{port}"
+        # Without a checked address nothing is connected to, whatever the name resolves to.
+        with pytest.raises(httpx.ConnectError, match="no checked address"):
+            await client.post(url, content=b"{}")
+    assert len(target.hits) == 1
