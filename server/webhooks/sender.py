@@ -148,6 +148,7 @@ class WebhookSender:
         self._database_url = database_url
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._saturated = False
         self.delivered = 0  # attempts answered 2xx by this process (benchmarks)
 
     def wake(self) -> None:
@@ -173,8 +174,12 @@ class WebhookSender:
                         task = group.create_task(self._attempt(client, job), name=f"webhook-{job.id}")
                         self._in_flight.add(task)
                         task.add_done_callback(self._done)
-                    if claimed and len(claimed) == free:
-                        continue  # more may be due; a finishing attempt frees a slot and wakes us
+                    # Every slot taken: more may be due, and a finishing attempt wakes the loop to
+                    # claim again. Otherwise nothing else is due now, so a finishing attempt need
+                    # not (a claim that finds nothing would cost a statement per delivery).
+                    self._saturated = len(claimed) == free
+                    if claimed and self._saturated:
+                        continue
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self._settings.webhook_poll_seconds)
                     self._wake.clear()
@@ -185,7 +190,8 @@ class WebhookSender:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        self._wake.set()
+        if self._saturated:
+            self._wake.set()
 
     async def _listen(self) -> asyncpg.Connection | None:
         if not self._database_url:
