@@ -248,7 +248,7 @@ class WebhookSender:
             return None, str(exc)
         except TimeoutError:
             return None, f"No answer within {TIMEOUT_S:.0f} s."
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
         code = response.status_code
         if 200 <= code < 300:
