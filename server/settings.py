@@ -263,6 +263,14 @@ class Settings(BaseSettings):
             raise ValueError("Mailgun needs both MAILGUN_API_KEY and MAILGUN_DOMAIN")
         return self
 
+    @model_validator(mode="after")
+    def _production_links_need_public_url(self) -> Settings:
+        # Emailed links built on the default would point every invitee at their own machine.
+        if self.environment == "production" and self.mail_transport and "public_url" not in self.model_fields_set:
+            raise ValueError("PUBLIC_URL is required in production when email is sent (SMTP or Mailgun): "
+                             "the links in invites and password resets point at it")
+        return self
+
     @property
     def mail_transport(self) -> str | None:
         """'smtp', 'mailgun', or None: emails are kept in the outbox."""

@@ -76,6 +76,15 @@ async def _rows(state: AppState) -> list[OutboxMessage]:
         return list((await db.execute(select(OutboxMessage).order_by(OutboxMessage.created_at))).scalars())
 
 
+async def _all_sent(state: AppState) -> list[OutboxMessage]:
+    """The rows, once the sender has recorded every acceptance (just after the server's 250)."""
+    async def recorded() -> bool:
+        return all(row.status == "sent" for row in await _rows(state))
+
+    await until(recorded)
+    return await _rows(state)
+
+
 def test_templates_have_text_and_escaped_html_with_the_dealership() -> None:
     rendered = templates.render("invite", {"dealership": "Bob & <Sons>", "name": "Ann", "inviter": "Zed",
                                            "link": "https://x.example/invite?token=a&b", "expires": "soon"})
@@ -123,7 +132,7 @@ async def test_invite_and_reset_arrive_over_smtp_with_working_links(
                                       json={"token": found.group(1), "password": "ivy-forgot-it"})
         assert confirmed.status_code == 200, confirmed.text
         await world.login(email, "ivy-forgot-it")
-        rows = await _rows(mapp.state.sparring)
+        rows = await _all_sent(mapp.state.sparring)
         assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1)]
         assert {str(m["Message-ID"]) for m in inbox.messages} == {r.message_id for r in rows}
 
@@ -135,7 +144,7 @@ async def test_smtp_failures_are_retried_with_exponential_backoff(
         state: AppState = mapp.state.sparring
         await _enqueue(state, "one@example.com")
         await until(lambda: len(inbox.messages) == 1)
-        [row] = await _rows(state)
+        [row] = await _all_sent(state)
         assert (row.status, row.attempts, row.last_error) == ("sent", 3, "SMTP 451")
         first_gap, second_gap = (b - a for a, b in zip(inbox.attempt_times, inbox.attempt_times[1:], strict=False))
         assert first_gap >= 0.3 and second_gap >= 0.6  # base, then twice the base
@@ -177,9 +186,10 @@ async def test_two_instances_never_send_the_same_email(
         state.mail.wake()
         await until(lambda: len(inbox.messages) == 40)
         await asyncio.sleep(0.5)  # two more polls each: nothing else arrives
+        rows = await _all_sent(state)
     counts = inbox.by_message_id()
     assert len(counts) == 40 and set(counts.values()) == {1}
-    assert {(r.status, r.attempts) for r in await _rows(state)} == {("sent", 1)}
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
 
 
 async def test_the_same_idempotency_key_is_one_email(app: Starlette, state: AppState) -> None:
@@ -204,7 +214,7 @@ async def test_an_email_whose_sender_died_is_taken_over_after_its_lease(
         await asyncio.sleep(0.5)
         assert inbox.messages == []  # the lease still holds
         await until(lambda: len(inbox.messages) == 1)
-        [row] = await _rows(state)
+        [row] = await _all_sent(state)
         assert (row.status, row.attempts) == ("sent", 2)
 
 
@@ -223,7 +233,7 @@ async def test_mailgun_delivers_with_its_wire_format_and_retries_a_5xx(
             user = await world.account(Role.user, dealership)
             assert (await client.post("/api/v1/auth/password-reset", json={"email": user.email})).status_code == 202
             await until(lambda: len(fake.messages) == 1)
-            [row] = await _rows(mapp.state.sparring)
+            [row] = await _all_sent(mapp.state.sparring)
     sent = fake.messages[0]
     assert sent["to"] == user.email and sent["from"] == "Harbour <hi@mg.example.com>"
     assert f"{PUBLIC_URL}/reset-password?token=" in sent["text"] and "Harbour Autos" in sent["html"]
@@ -257,6 +267,36 @@ def _hanging_smtp() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
     return sock
+
+
+async def test_an_email_is_written_only_if_its_transaction_commits(app: Starlette, state: AppState) -> None:
+    async with state.sessionmaker() as db:
+        await outbox.enqueue(db, outbox.Mail(transport=None), dealership_id=None, to="a@example.com",
+                             template="password_reset", context=_context(), idempotency_key="rolled-back")
+        await db.rollback()
+    assert await _rows(state) == []
+
+
+async def test_a_send_that_hangs_is_cut_within_the_lease_and_retried(
+        app: Starlette, database_url: str, settings: Settings) -> None:
+    hanging = _hanging_smtp()
+    try:
+        mail_settings = make_settings(database_url, rag_workers=0, jwt_secret=settings.jwt_secret,
+                                      smtp_host="127.0.0.1", smtp_port=hanging.getsockname()[1], smtp_starttls=False,
+                                      mail_poll_seconds=0.1, mail_lease_seconds=5, mail_retry_base_seconds=60)
+        async with mail_app(mail_settings) as (mapp, _):
+            state: AppState = mapp.state.sparring
+            await _enqueue(state, "slow@example.com")
+
+            async def cut() -> bool:
+                return [(r.status, r.attempts) for r in await _rows(state)] == [("pending", 1)]
+
+            await until(cut)
+            [row] = await _rows(state)
+    finally:
+        hanging.close()
+    # Cut at 80% of the 5 s lease (the SMTP client's own timeout is 30 s): still ours to record.
+    assert (row.attempts, row.last_error, row.lease_token) == (1, "smtp timed out", None)
 
 
 @pytest.mark.e2e
@@ -295,6 +335,7 @@ async def test_the_outbox_survives_a_server_killed_mid_send(
     server_b = start_live_server(env_b, tmp_path / "b.log")
     try:
         await until(lambda: len(inbox.messages) == 1, within=30)
+        await _all_sent(state)
     finally:
         stop_live_server(server_b)
     server_c = start_live_server(env_b, tmp_path / "c.log")

@@ -76,3 +76,21 @@ def test_every_setting_is_documented() -> None:
     assert names == example, f"missing: {names - example}, unknown: {example - names}"
     configuration = (ROOT / "docs" / "configuration.md").read_text()
     assert not [name for name in names if f"`{name}`" not in configuration]
+
+
+def test_production_email_needs_a_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.com")
+    with pytest.raises(ConfigurationError, match="PUBLIC_URL"):
+        load_settings()
+    monkeypatch.setenv("PUBLIC_URL", "https://sparring.example.com/")
+    assert load_settings().public_url == "https://sparring.example.com"
+
+
+def test_mailgun_needs_key_and_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILGUN_API_KEY", "key-1")
+    with pytest.raises(ConfigurationError, match="MAILGUN_DOMAIN"):
+        load_settings()
+    monkeypatch.setenv("MAILGUN_DOMAIN", "mg.example.com")
+    assert load_settings().mail_transport == "mailgun"

@@ -32,6 +32,7 @@ from server.tasks import TaskSupervisor
 log = logging.getLogger(__name__)
 
 BATCH = 20
+SEND_SHARE_OF_LEASE = 0.8  # a send is cut short at this share of MAIL_LEASE_SECONDS
 MAX_BACKOFF_S = 3600.0
 
 
@@ -67,8 +68,9 @@ class MailSender:
         """Claim and send one batch of due emails; how many were claimed."""
         lease = uuid.uuid4()
         claimed = await self._claim(lease)
-        for message in claimed:
-            await self._send(message, lease)
+        # All at once: one after another, a slow server could hold the last of the batch past
+        # its lease, and another instance would send it too.
+        await asyncio.gather(*(self._send(message, lease) for message in claimed))
         return len(claimed)
 
     async def _claim(self, lease: uuid.UUID) -> list[OutboxMessage]:
@@ -98,9 +100,15 @@ class MailSender:
 
     async def _send(self, message: OutboxMessage, lease: uuid.UUID) -> None:
         try:
-            provider_id = await self._transport.send(message)
+            # Within the lease, whatever the transport's own timeouts add up to (SMTP has one per
+            # step): past it another instance may take the email over.
+            async with asyncio.timeout(self._settings.mail_lease_seconds * SEND_SHARE_OF_LEASE):
+                provider_id = await self._transport.send(message)
         except TransportError as exc:
             await self._failed(message, lease, exc)
+            return
+        except TimeoutError:
+            await self._failed(message, lease, TransportError(f"{self._transport.name} timed out"))
             return
         await self._finish(message, lease, status=OutboxStatus.sent, provider_id=provider_id[:300],
                            sent_at=func.now())

@@ -21,6 +21,15 @@ const Scenarios = lazy(() => import("./pages/Scenarios"));
 const ScenarioBuilder = lazy(() => import("./pages/ScenarioBuilder"));
 const Rubrics = lazy(() => import("./pages/Rubrics"));
 const Webhooks = lazy(() => import("./pages/Webhooks"));
+const Outbox = lazy(() => import("./pages/Outbox"));
+// The pages of emailed links and "Forgot password?": public, and also loaded on demand.
+const AcceptInvite = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.AcceptInvite })));
+const ResetPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ResetPassword })));
+const ForgotPassword = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.ForgotPassword })));
+
+function Public({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
+}
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { user, ready } = useAuth();
@@ -58,6 +67,9 @@ export function App() {
       <BrowserRouter>
         <Routes>
           <Route path="/login" element={<Login />} />
+          <Route path="/invite" element={<Public><AcceptInvite /></Public>} />
+          <Route path="/reset-password" element={<Public><ResetPassword /></Public>} />
+          <Route path="/forgot-password" element={<Public><ForgotPassword /></Public>} />
           <Route
             element={
               <SignedIn>
@@ -77,6 +89,7 @@ export function App() {
             <Route path="rubrics" element={page(ADMINS, <Rubrics />)} />
             <Route path="reports" element={page(ADMINS, <Reports />)} />
             <Route path="webhooks" element={page(ADMINS, <Webhooks />)} />
+            <Route path="outbox" element={page(ADMINS, <Outbox />)} />
             <Route path="dealerships" element={page(["super_admin"], <Dealerships />)} />
             <Route path="*" element={<NotFound />} />
           </Route>

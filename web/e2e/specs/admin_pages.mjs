@@ -13,6 +13,7 @@ export default async function ({ data, newPage, screenshot }) {
   await card.getByRole("button", { name: "Appoint an admin", exact: true }).click();
   await card.getByLabel("Admin name").fill("Rita Rivers");
   await card.getByLabel("Admin email").fill("rita@riverside.example.com");
+  await card.getByLabel("Set a password now").check(); // an emailed invite is the default
   await card.getByLabel("Temporary password").fill("temporary-pass-1");
   await card.getByRole("button", { name: "Appoint admin", exact: true }).click();
   await visible(card.getByText("is now an admin of Riverside Motors"));
@@ -26,6 +27,8 @@ export default async function ({ data, newPage, screenshot }) {
   await navLink(admin, "Staff").click();
   await admin.getByLabel("Name", { exact: true }).fill("Sam Seller");
   await admin.getByLabel("Email", { exact: true }).fill("sam@riverside.example.com");
+  // An emailed invite is the default; this admin chooses to set a password instead.
+  await admin.getByLabel("Set a password now").check();
   await admin.getByLabel("Temporary password").fill("temporary-pass-2");
   await admin.getByRole("button", { name: "Invite", exact: true }).click();
   const row = admin.locator('tr[data-email="sam@riverside.example.com"]');

@@ -127,6 +127,19 @@ export async function login(email: string, password: string): Promise<User> {
   return user;
 }
 
+/**
+ * Redeems an emailed single-use link (an invite, a password reset): sets the password and signs
+ * in with the tokens the server answers.
+ */
+export async function redeemLink(kind: "invite" | "reset", token: string, password: string): Promise<User> {
+  const path = kind === "invite" ? "/api/v1/auth/invite/accept" : "/api/v1/auth/password-reset/confirm";
+  const response = await send("POST", path, { body: { token, password }, auth: false });
+  if (!response.ok) throw await errorFrom(response);
+  const user = saveTokens((await response.json()) as TokenResponse);
+  listeners.forEach((l) => l(user));
+  return user;
+}
+
 /** Revokes the refresh token's family on the server, then forgets the tokens here. */
 export async function logout(): Promise<void> {
   const { refresh } = loadTokens();

@@ -15,6 +15,9 @@ export type UserDetail = Schemas["UserDetail"];
 export type UserList = Schemas["UserList"];
 export type UserPatch = Partial<Schemas["UserPatch"]>;
 export type TokenResponse = Schemas["TokenOut"];
+export type UserCreated = Schemas["UserCreated"];
+export type OutboxItem = Schemas["OutboxItem"];
+export type OutboxList = Schemas["OutboxList"];
 export type Dealership = Schemas["DealershipOut"];
 export type DealershipList = Schemas["DealershipList"];
 

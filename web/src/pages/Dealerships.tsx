@@ -6,6 +6,8 @@ import { asApiError, useResource } from "../hooks";
 
 function AdminForm({ dealership, onDone }: { dealership: Dealership; onDone: () => void }) {
   const [form, setForm] = useState({ name: "", email: "", password: "" });
+  // An emailed invite by default (nobody else knows the admin's password); a password stays possible.
+  const [byEmail, setByEmail] = useState(true);
   const [message, setMessage] = useState<string>();
   return (
     <form
@@ -13,8 +15,10 @@ function AdminForm({ dealership, onDone }: { dealership: Dealership; onDone: () 
       onSubmit={async (e: FormEvent) => {
         e.preventDefault();
         try {
-          await api("POST", "/api/v1/users", { body: { ...form, role: "dealership_admin", dealership_id: dealership.id } });
-          setMessage(`${form.email} is now an admin of ${dealership.name}.`);
+          const { password, ...rest } = form;
+          const body = { ...rest, ...(byEmail ? {} : { password }), role: "dealership_admin", dealership_id: dealership.id };
+          await api("POST", "/api/v1/users", { body });
+          setMessage(`${form.email} is now an admin of ${dealership.name}.${byEmail ? " An invite is on its way." : ""}`);
           setForm({ name: "", email: "", password: "" });
           onDone();
         } catch (err) {
@@ -30,10 +34,21 @@ function AdminForm({ dealership, onDone }: { dealership: Dealership; onDone: () 
         Admin email
         <input required type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
       </label>
-      <label>
-        Temporary password
-        <input required type="password" minLength={8} autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
-      </label>
+      <fieldset className="choice">
+        <legend>Sign-in</legend>
+        <label>
+          <input type="radio" name={`admin-mode-${dealership.id}`} checked={byEmail} onChange={() => setByEmail(true)} /> Email an invite
+        </label>
+        <label>
+          <input type="radio" name={`admin-mode-${dealership.id}`} checked={!byEmail} onChange={() => setByEmail(false)} /> Set a password now
+        </label>
+      </fieldset>
+      {byEmail ? null : (
+        <label>
+          Temporary password
+          <input required type="password" minLength={8} autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+        </label>
+      )}
       <button type="submit">Appoint admin</button>
       {message ? <p role="status">{message}</p> : null}
     </form>

@@ -1,14 +1,18 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api/http";
-import type { DealershipList, Role, UserDetail, UserList, UserPatch } from "../api/types";
+import { Link } from "react-router";
+import type { DealershipList, OutboxList, Role, UserCreated, UserDetail, UserList, UserPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
 import { ErrorMessage, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { ROLE_LABEL } from "../nav";
 
-function InviteForm({ onDone, dealerships }: { onDone: () => void; dealerships: DealershipList | undefined }) {
+function InviteForm({ onDone, dealerships, outbox }: { onDone: () => void; dealerships: DealershipList | undefined; outbox: boolean }) {
   const me = useUser();
   const [form, setForm] = useState({ email: "", name: "", password: "", role: "user" as Role, dealership_id: "" });
+  // An emailed invite by default: the admin never knows the password. Setting one stays possible.
+  const [byEmail, setByEmail] = useState(true);
+  const [done, setDone] = useState<string>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
@@ -17,10 +21,18 @@ function InviteForm({ onDone, dealerships }: { onDone: () => void; dealerships: 
     event.preventDefault();
     setBusy(true);
     setError(undefined);
-    const { dealership_id, ...rest } = form;
+    setDone(undefined);
+    const { dealership_id, password, ...rest } = form;
     try {
-      await api("POST", "/api/v1/users", { body: { ...rest, ...(me.role === "super_admin" && dealership_id ? { dealership_id } : {}) } });
+      const created = await api<UserCreated>("POST", "/api/v1/users", {
+        body: {
+          ...rest,
+          ...(byEmail ? {} : { password }),
+          ...(me.role === "super_admin" && dealership_id ? { dealership_id } : {}),
+        },
+      });
       setForm({ email: "", name: "", password: "", role: "user", dealership_id: "" });
+      setDone(created.invite_expires_at ? `Invite sent to ${created.email}.` : `Account created for ${created.email}.`);
       onDone();
     } catch (e) {
       setError(asApiError(e).message);
@@ -40,10 +52,21 @@ function InviteForm({ onDone, dealerships }: { onDone: () => void; dealerships: 
         Email
         <input required type="email" maxLength={254} value={form.email} onChange={set("email")} />
       </label>
-      <label>
-        Temporary password
-        <input required type="password" minLength={8} autoComplete="new-password" value={form.password} onChange={set("password")} />
-      </label>
+      <fieldset className="choice">
+        <legend>Sign-in</legend>
+        <label>
+          <input type="radio" name="invite-mode" checked={byEmail} onChange={() => setByEmail(true)} /> Email an invite
+        </label>
+        <label>
+          <input type="radio" name="invite-mode" checked={!byEmail} onChange={() => setByEmail(false)} /> Set a password now
+        </label>
+      </fieldset>
+      {byEmail ? null : (
+        <label>
+          Temporary password
+          <input required type="password" minLength={8} autoComplete="new-password" value={form.password} onChange={set("password")} />
+        </label>
+      )}
       <label>
         Role
         <select value={form.role} onChange={set("role")}>
@@ -65,6 +88,11 @@ function InviteForm({ onDone, dealerships }: { onDone: () => void; dealerships: 
         </label>
       ) : null}
       <ErrorMessage error={error} />
+      {done ? (
+        <p role="status">
+          {done} {outbox && byEmail ? <Link to="/outbox">Open the outbox</Link> : null}
+        </p>
+      ) : null}
       <button type="submit" disabled={busy}>
         {busy ? "Inviting…" : "Invite"}
       </button>
@@ -79,6 +107,19 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
   const [role, setRole] = useState<Role>(user.role);
   const [error, setError] = useState<string>();
   const self = me.id === user.id;
+
+  const [invited, setInvited] = useState(false);
+
+  // A new link to choose a password: what an admin does instead of choosing one for them.
+  async function invite() {
+    setError(undefined);
+    try {
+      await api("POST", `/api/v1/users/${user.id}/invite`);
+      setInvited(true);
+    } catch (e) {
+      setError(asApiError(e).message);
+    }
+  }
 
   async function patch(body: UserPatch) {
     setError(undefined);
@@ -137,6 +178,11 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
             Edit
           </button>
         )}
+        {!self && user.active ? (
+          <button type="button" className="secondary" onClick={() => void invite()} aria-label={`Email ${user.email} a new invite`}>
+            {invited ? "Invite sent" : "Send invite"}
+          </button>
+        ) : null}
         {!self ? (
           <button
             type="button"
@@ -157,10 +203,12 @@ export default function Staff() {
   const [q, setQ] = useState("");
   const users = useResource<UserList>("/api/v1/users", { limit: "200", ...(q ? { q } : {}) });
   const dealerships = useResource<DealershipList>(me.role === "super_admin" ? "/api/v1/dealerships" : null, { limit: "200" });
+  // Served outside production only: where invites are read when no email is configured.
+  const outbox = useResource<OutboxList>("/api/v1/outbox", { limit: "1" });
   return (
     <section>
-      <PageHeader title="Staff" />
-      <InviteForm onDone={() => void users.reload()} dealerships={dealerships.data} />
+      <PageHeader title="Staff">{outbox.data ? <Link to="/outbox">Outbox</Link> : null}</PageHeader>
+      <InviteForm onDone={() => void users.reload()} dealerships={dealerships.data} outbox={outbox.data !== undefined} />
       <div className="card">
         <label className="search">
           Search staff
