@@ -62,6 +62,7 @@ class Receiver:
 
     fail_first: int = 0
     status: int = 200
+    delay: float = 0.0  # seconds before answering
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +71,9 @@ class Receiver:
         with self.lock:
             self.hits.append(Hit(time.monotonic(), {k.lower(): v for k, v in request.headers.items()}, body))
             failing = len(self.hits) <= self.fail_first
+            delay = self.delay
+        if delay:
+            await asyncio.sleep(delay)
         headers = {"location": "/hook"} if not failing and 300 <= self.status < 400 else None
         return Response("nope" if failing else "ok", status_code=500 if failing else self.status, headers=headers)
 
@@ -484,3 +488,21 @@ async def test_the_connection_goes_to_the_checked_address_only(receiver: tuple[R
         with pytest.raises(httpx.ConnectError, match="no checked address"):
             await client.post(url, content=b"{}")
     assert len(target.hits) == 1
+
+
+async def test_a_stopping_server_hands_back_the_attempt_in_flight(
+        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:
+    target, url = receiver
+    target.delay = 3.0  # still answering when the server stops
+    async with hook_app(hook_settings(database_url, settings)) as (state, client):
+        world = World(client, state)
+        admin = await world.account(Role.dealership_admin, await world.dealership())
+        hook = await register(client, admin.headers, url)
+        assert (await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin.headers)).status_code == 202
+        await until(lambda: len(target.hits) == 1)
+    target.delay = 0.0
+    # Handed back at shutdown: the next server sends it at once, not after the 60 s lease.
+    async with hook_app(hook_settings(database_url, settings)) as (state, client):
+        await until(lambda: len(target.hits) == 2, within=15)
+        await until(lambda: _status(client, admin.headers, hook["id"], "succeeded"))
+    assert target.hits[0].headers["webhook-id"] == target.hits[1].headers["webhook-id"]

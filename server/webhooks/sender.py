@@ -82,6 +82,11 @@ _SUCCEEDED = DriverStatement(text("""
     UPDATE webhook_endpoint SET last_success_at = now() WHERE id IN (SELECT endpoint_id FROM done)
 """))
 
+_RELEASE = DriverStatement(text("""
+    UPDATE webhook_delivery SET status = 'pending', lease_token = NULL, lease_until = NULL, next_attempt_at = now()
+    WHERE id = :id AND lease_token = :lease
+"""))
+
 
 def backoff_seconds(attempts: int, base: float) -> float:
     """The wait after attempt `attempts` failed: base, 2*base, 4*base, ..."""
@@ -220,7 +225,13 @@ class WebhookSender:
 
     async def _attempt(self, client: httpx.AsyncClient, job: Job) -> None:
         try:
-            code, error = await self._post(client, job)
+            try:
+                code, error = await self._post(client, job)
+            except asyncio.CancelledError:
+                # Shutting down: hand the delivery back now instead of making it wait out its lease
+                # (it may have arrived: at least once).
+                await asyncio.shield(self._release(job))
+                raise
             if error is None:
                 await self._succeeded(job, code)
             else:
@@ -256,6 +267,14 @@ class WebhookSender:
         if 300 <= code < 400:
             return code, f"HTTP {code} (redirects are not followed)"
         return code, f"HTTP {code}"
+
+    async def _release(self, job: Job) -> None:
+        try:
+            async with asyncio.timeout(2), driver(self._engine) as conn:
+                await _RELEASE.execute(conn, {"id": job.id, "lease": job.lease})
+        except Exception as exc:  # the lease runs out instead
+            log.warning("webhook delivery not handed back", extra={"delivery_id": str(job.id),
+                                                                   "error": outage.describe(exc)})
 
     async def _succeeded(self, job: Job, code: int | None) -> None:
         async with driver(self._engine) as conn:
