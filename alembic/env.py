@@ -23,6 +23,7 @@ import server.mail.models  # noqa: F401  (registers the email outbox)
 import server.practice.models  # noqa: F401  (registers teams, programmes, assignments, certifications)
 import server.insight.models  # noqa: F401  (registers the per-session insight summary)
 import server.review.models  # noqa: F401  (registers the review queue)
+import server.webhooks.models  # noqa: F401  (registers the webhook endpoints and deliveries)
 
 MIGRATION_LOCK_ID = 0x5A5B_0001
 

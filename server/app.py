@@ -56,6 +56,7 @@ from server.tasks import TaskSupervisor
 from server.voice.engine_brain import EngineBrain
 from server.voice.runtime import voice_runtime
 from server.web import WebApp
+from server.webhooks.sender import webhooks_lifespan
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.spawn("assignment-reminders", reminders.run(
                     sessionmaker, mail, every_s=settings.assignment_sweep_seconds,
                     lead=timedelta(hours=settings.assignment_reminder_hours), public_url=settings.public_url))
+            webhooks = await stack.enter_async_context(
+                webhooks_lifespan(settings, url, engine, sessionmaker, tasks, mail))
             retriever = RagRetriever(rag)
             conversations = await stack.enter_async_context(
                 conversation_engine(settings, sessionmaker, tasks, retriever))
@@ -143,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logins=LoginAdmission(per_address=settings.login_max_per_address or max(1, HASHING_THREADS // 2),
                                       total=settings.login_max_pending, running=2 * HASHING_THREADS),
                 registry=registry, tasks=tasks, rag=rag, retriever=retriever, conversations=conversations,
-                voice=voice, mail=mail, drain=drain,
+                voice=voice, mail=mail, drain=drain, webhooks=webhooks,
             )
             app.state.sparring = state  # for code outside a request (tests, CLI helpers)
             # What startup built lives as long as the process: take it out of the collector's

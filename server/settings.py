@@ -217,6 +217,22 @@ class Settings(BaseSettings):
     assignment_reminder_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     assignment_sweep_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
 
+    # Webhooks (server/webhooks/, docs/webhooks.md). The first retry waits WEBHOOK_RETRY_BASE_S,
+    # doubling each time, while the next attempt falls within WEBHOOK_RETRY_WINDOW_S of the event;
+    # then it has failed (and the endpoint is switched off if nothing reached it since).
+    webhook_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
+    webhook_retry_window_s: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600)
+    # Attempts in flight at once per process (each holds one connection; 0: this process sends
+    # none, another instance does), how often the sender looks for due retries (new events wake
+    # it at once), and how long a claim is held before another instance may take the delivery
+    # over (longer than an attempt's 10 s).
+    webhook_concurrency: int = Field(default=16, ge=0, le=256)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, ge=15, le=3600)
+    # Loopback, private and link-local addresses are refused (at registration and before every
+    # attempt) unless this is set: only for a receiver on your own network, never on a shared host.
+    webhooks_allow_private_urls: bool = False
+
     @field_validator("rag_extract_memory_mb")
     @classmethod
     def _check_extract_memory(cls, value: int) -> int:

@@ -25,6 +25,7 @@ from server.tasks import TaskSupervisor
 if TYPE_CHECKING:
     from server.rag.services import RagServices
     from server.voice.runtime import VoiceRuntime
+    from server.webhooks.sender import WebhookSender
 
 STATE_KEY = "sparring"
 
@@ -50,6 +51,7 @@ class AppState:
     # Email (server.mail): enqueue with `outbox.enqueue(db, state.mail, ...)`.
     mail: Mail = field(default_factory=lambda: Mail(transport=None))
     drain: Drain | None = None  # graceful stop on SIGTERM (server/drain.py)
+    webhooks: WebhookSender | None = None  # the webhook outbox's sender (server.webhooks)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

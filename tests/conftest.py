@@ -64,6 +64,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "openai_api_key": None,
         "elevenlabs_api_key": None,
         "pinecone_api_key": None,
+        # The session's app sends no webhooks: tests/test_webhooks.py runs its own senders, which
+        # another sender on the same database (refusing its loopback receivers) would race.
+        "webhook_concurrency": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -212,7 +215,8 @@ class LiveServer:
 
 def start_live_server(env_overrides: dict[str, str], log_path: Path) -> LiveServer:
     port = free_port()
-    env = {**os.environ, **env_overrides}
+    # No webhook sender unless a test asks for one (see make_settings).
+    env = {**os.environ, "WEBHOOK_CONCURRENCY": "0", **env_overrides}
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "server.app:asgi_factory", "--factory", "--host", "127.0.0.1",

@@ -109,6 +109,11 @@ async def test_admin_pages_and_screenshots(world: World, live_server: LiveServer
     await run_spec("admin_pages", live_server, {"accounts": data})
 
 
+async def test_webhooks_page_shows_the_secret_once_and_the_delivery_log(world: World, live_server: LiveServer) -> None:
+    data, _ = await accounts(world)
+    await run_spec("webhooks", live_server, {"accounts": data})
+
+
 async def test_practise_starts_the_audio_worklets_under_the_csp(world: World, live_server: LiveServer,
                                                                 app: Starlette) -> None:
     data, _ = await accounts(world)

@@ -27,6 +27,7 @@ from server.api import (
     teams,
     usage,
     users,
+    webhooks,
 )
 from server.api.endpoint import Endpoint, routes
 from server.api.openapi import openapi_endpoint
@@ -57,6 +58,7 @@ ENDPOINTS: list[Endpoint] = [
     *outbox.ENDPOINTS,
     *insights.ENDPOINTS,
     *reviews.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 ]
 
 

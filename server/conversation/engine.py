@@ -59,6 +59,8 @@ from server.tenancy import Principal, Scope
 from server.training import catalog, character, instructions, scorecard, turns
 from server.training.spec import FrozenScenario
 from server.ttlcache import MISSING, TtlCache
+from server.webhooks import events as webhook_events
+from server.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
 HISTORY_ROWS = 60
@@ -460,6 +462,12 @@ class ConversationEngine:
             for message in await _messages(db, row.id):
                 if message.id in retags:
                     message.tags = retags[message.id]
+            # In the same transaction: the events exist exactly when the session has ended.
+            await webhook_events.emit(db, dealership_id=locked.dealership_id, type=EventType.session_completed,
+                                      data=scorecard.session_event(locked, card if messages else None))
+            if messages:
+                await webhook_events.emit(db, dealership_id=locked.dealership_id, type=EventType.scorecard_ready,
+                                          data=scorecard.scorecard_event(locked, card))
         return card
 
     async def _record_user_turn(self, conv: Conversation, text: str, metrics: dict[str, Any],

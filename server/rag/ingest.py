@@ -29,6 +29,8 @@ from server.rag.models import Chunk, Document, DocumentFile
 from server.rag.services import RagServices
 from server.rag.stores.base import IndexInfo, VectorRecord
 from server.tasks import Interruption
+from server.webhooks import events as webhook_events
+from server.webhooks.models import EventType
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +167,16 @@ async def _write(services: RagServices, job: queue.Job, index: IndexInfo, pieces
             UPDATE rag_document SET status = 'ready', error = NULL, chunks = :n, chunks_done = :n,
                    pages = :pages, pages_done = coalesce(:pages, 0), lease_token = NULL, lease_until = NULL,
                    updated_at = now()
-            WHERE id = :id AND lease_token = :token RETURNING id
+            WHERE id = :id AND lease_token = :token RETURNING id, filename, kind, size, pages
         """), {"n": len(pieces), "pages": progress.pages, "id": job.document_id, "token": job.lease_token})
-        if finished.one_or_none() is None:
+        ready = finished.one_or_none()
+        if ready is None:
             raise LeaseLost
         await bump_generation(session, job.dealership_id)
+        # In the same transaction as `ready`: the event exists exactly when the document does.
+        await webhook_events.emit(session, dealership_id=job.dealership_id, type=EventType.document_ready, data={
+            "document_id": str(job.document_id), "filename": ready.filename, "kind": ready.kind,
+            "size": ready.size, "pages": ready.pages, "chunks": len(pieces)})
     stale = old_ids - new_ids
     if stale and not store.in_postgres:
         await store.delete(job.dealership_id, sorted(stale))
@@ -197,11 +204,15 @@ async def _finish_failed(services: RagServices, job: queue.Job, reason: str) -> 
         result = await session.execute(text("""
             UPDATE rag_document SET status = 'failed', error = :reason, chunks = 0, chunks_done = 0,
                    lease_token = NULL, lease_until = NULL, updated_at = now()
-            WHERE id = :id AND lease_token = :token RETURNING id
+            WHERE id = :id AND lease_token = :token RETURNING id, filename
         """), {"reason": reason, "id": job.document_id, "token": job.lease_token})
-        if result.one_or_none() is None:
+        failed = result.one_or_none()
+        if failed is None:
             await session.rollback()
             return  # another worker owns the job now and will record the outcome
+        await webhook_events.emit(session, dealership_id=job.dealership_id, type=EventType.document_failed,
+                                  data={"document_id": str(job.document_id), "filename": failed.filename,
+                                        "error": reason})
         if removed:
             await bump_generation(session, job.dealership_id)
     if removed and not services.store.in_postgres:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.webhooks import events as webhook_events
+from server.webhooks.models import EventType
+
 CHANNEL = "sparring_rag_jobs"
 CANCEL_CHANNEL = "sparring_rag_cancel"
 ABANDONED = ("Processing stopped {n} times without finishing (the worker crashed or timed out); "
@@ -87,8 +90,13 @@ async def reap(session: AsyncSession, *, max_attempts: int) -> int:
         UPDATE rag_document SET status = 'failed', error = replace(:reason, '{n}', attempts::text),
                lease_token = NULL, lease_until = NULL, updated_at = now()
         WHERE status = 'processing' AND lease_until < now() AND attempts >= :max
+        RETURNING id, dealership_id, filename, error
     """), {"reason": ABANDONED, "max": max_attempts})
-    return int(getattr(result, "rowcount", 0) or 0)
+    failed = result.all()
+    for row in failed:  # in the same transaction as the status change
+        await webhook_events.emit(session, dealership_id=row.dealership_id, type=EventType.document_failed,
+                                  data={"document_id": str(row.id), "filename": row.filename, "error": row.error})
+    return len(failed)
 
 
 async def extend(session: AsyncSession, job: Job, *, lease_seconds: float, pages_done: int | None = None,

@@ -11,6 +11,7 @@ model fails) by the offline judge. `overall` becomes the weighted score out of 1
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from server.conversation import scorecard as legacy
@@ -109,3 +110,26 @@ def nothing_to_score(session: ConversationSession) -> dict[str, Any]:
                       for f in (scenario.spec.hidden_facts if scenario else [])],
             "goal_met": False if scenario else None, "scenario_id": scenario.id if scenario else None,
             "scenario_title": scenario.spec.title if scenario else None}
+
+
+def session_event(session: ConversationSession, card: dict[str, Any] | None) -> dict[str, Any]:
+    """`data` of the `session.completed` webhook event: the session and its headline result
+    (no transcript: the receiver asks the API for more)."""
+    return {"session_id": str(session.id), "user_id": str(session.user_id), "mode": session.mode.value,
+            "channel": session.channel.value, "persona_id": session.persona_id, "scenario_id": session.scenario_id,
+            "started_at": _iso(session.started_at), "ended_at": _iso(session.ended_at),
+            "messages": session.message_count, "scored": card is not None,
+            "overall": card.get("overall") if card else None, "passed": card.get("passed") if card else None}
+
+
+def scorecard_event(session: ConversationSession, card: dict[str, Any]) -> dict[str, Any]:
+    """`data` of the `scorecard.ready` webhook event: the scores, not the evidence quotes."""
+    return {"session_id": str(session.id), "user_id": str(session.user_id), "scenario_id": session.scenario_id,
+            "version": card.get("version"), "overall": card.get("overall"), "passed": card.get("passed"),
+            "pass_score": card.get("pass_score"), "rubric_id": card.get("rubric_id"),
+            "criteria": [{"key": c.get("key"), "score": c.get("score"), "max": c.get("max")}
+                         for c in card.get("criteria") or []]}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

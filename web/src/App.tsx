@@ -24,6 +24,7 @@ const Assignments = lazy(() => import("./pages/Assignments"));
 const Teams = lazy(() => import("./pages/Teams"));
 const Programs = lazy(() => import("./pages/Programs"));
 const Certifications = lazy(() => import("./pages/Certifications"));
+const Webhooks = lazy(() => import("./pages/Webhooks"));
 const Outbox = lazy(() => import("./pages/Outbox"));
 // The pages of emailed links and "Forgot password?": public, and also loaded on demand.
 const AcceptInvite = lazy(() => import("./pages/AccountLinks").then((m) => ({ default: m.AcceptInvite })));
@@ -98,6 +99,7 @@ export function App() {
             <Route path="teams" element={page(ADMINS, <Teams />)} />
             <Route path="programs" element={page(ADMINS, <Programs />)} />
             <Route path="certification" element={page(ADMINS, <Certifications />)} />
+            <Route path="webhooks" element={page(ADMINS, <Webhooks />)} />
             <Route path="outbox" element={page(ADMINS, <Outbox />)} />
             <Route path="insight" element={page(ADMINS, <TeamInsight />)} />
             <Route path="reviews" element={page(ADMINS, <ReviewQueue />)} />

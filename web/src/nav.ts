@@ -25,6 +25,7 @@ export const NAV: NavItem[] = [
   { path: "/certification", label: "Certification", roles: ADMINS },
   { path: "/insight", label: "Team insight", roles: ADMINS },
   { path: "/reviews", label: "Review queue", roles: ADMINS },
+  { path: "/webhooks", label: "Webhooks", roles: ADMINS },
   { path: "/dealerships", label: "Dealerships", roles: ["super_admin"] },
 ];
 

@@ -8,7 +8,7 @@ export default async function ({ data, newPage, screenshot }) {
   await page.waitForURL("**/practise");
   assert.deepEqual(await navNames(page), ["Practise", "Dashboard"]);
 
-  for (const path of ["/staff", "/documents", "/personas", "/scenarios", "/scenarios/builder", "/rubrics", "/reports", "/insight", "/reviews", "/dealerships", "/assignments", "/teams", "/programs", "/certification"]) {
+  for (const path of ["/staff", "/documents", "/personas", "/scenarios", "/scenarios/builder", "/rubrics", "/reports", "/insight", "/reviews", "/webhooks", "/dealerships", "/assignments", "/teams", "/programs", "/certification"]) {
     await page.goto(path);
     await visible(page.getByTestId("forbidden"));
   }
@@ -28,7 +28,7 @@ export default async function ({ data, newPage, screenshot }) {
   // A dealership admin gets the admin pages but not the super admin's.
   const admin = await newPage();
   await login(admin, data.accounts.admin);
-  assert.deepEqual(await navNames(admin), ["Practise", "Dashboard", "Documents", "Staff", "Personas", "Scenarios", "Rubrics", "Answer reports", "Assignments", "Teams", "Programmes", "Certification", "Team insight", "Review queue"]);
+  assert.deepEqual(await navNames(admin), ["Practise", "Dashboard", "Documents", "Staff", "Personas", "Scenarios", "Rubrics", "Answer reports", "Assignments", "Teams", "Programmes", "Certification", "Team insight", "Review queue", "Webhooks"]);
   await admin.goto("/dealerships");
   await visible(admin.getByTestId("forbidden"));
 }

@@ -140,3 +140,11 @@ export type Review = Schemas["ReviewOut"];
 export type ReviewList = Schemas["ReviewList"];
 export type ReviewResolve = Schemas["ResolveIn"];
 export type SessionReview = Schemas["SessionReviewOut"];
+
+// --- webhooks (issue 19) ---
+export type Webhook = Schemas["WebhookOut"];
+export type WebhookCreated = Schemas["WebhookCreated"];
+export type WebhookList = Schemas["WebhookList"];
+export type WebhookEvent = Schemas["WebhookIn"]["events"][number];
+export type WebhookDelivery = Schemas["DeliveryOut"];
+export type WebhookDeliveryList = Schemas["DeliveryList"];

@@ -1,0 +1,45 @@
+"""The practice events as webhooks: `assignment.passed` when a real offline session passes an
+assignment, `assignment.overdue` when the sweep (its clock injected) finds one past due, each
+delivered signed to a loopback receiver."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+
+from server.db.models import Role
+from server.settings import Settings
+from tests.conftest import World
+from tests.test_practice_assignments import assign, practise, sweep
+from tests.test_training_sessions import ASKS
+from tests.test_webhooks import Receiver, hook_app, hook_settings, register, until
+
+
+async def test_assignment_passed_and_overdue_reach_the_receiver(
+        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:
+    target, url = receiver
+    async with hook_app(hook_settings(database_url, settings)) as (state, client):
+        world = World(client, state)
+        dealership = await world.dealership()
+        admin = await world.account(Role.dealership_admin, dealership)
+        trainee, late = await world.account(Role.user, dealership), await world.account(Role.user, dealership)
+        hook = await register(client, admin.headers, url, ["assignment.passed", "assignment.overdue"])
+        passing = await assign(client, admin, user_ids=[str(trainee.id)])
+        assert (await practise(client, trainee, passing["id"], ASKS))["passed"] is True
+        await until(lambda: len(target.hits) == 1)
+        passed = json.loads(target.hits[0].body)
+        assert passed["type"] == "assignment.passed" and passed["dealership_id"] == str(dealership)
+        assert (passed["data"]["assignment_id"], passed["data"]["user_id"]) == (passing["id"], str(trainee.id))
+        assert passed["data"]["best_score"] is not None and passed["data"]["passed_at"]
+
+        lagging = await assign(client, admin, user_ids=[str(late.id)])
+        await sweep(state, datetime.now(UTC) + timedelta(days=4))
+        await until(lambda: len(target.hits) == 2)
+        overdue = json.loads(target.hits[1].body)
+        assert overdue["type"] == "assignment.overdue"
+        assert (overdue["data"]["assignment_id"], overdue["data"]["user_id"]) == (lagging["id"], str(late.id))
+        for hit in target.hits:
+            Webhook(hook["secret"]).verify(hit.body, hit.headers)
