@@ -15,11 +15,12 @@ from server.settings import Settings
 from tests.conftest import World
 from tests.test_practice_assignments import assign, practise, sweep
 from tests.test_training_sessions import ASKS
-from tests.test_webhooks import Receiver, hook_app, hook_settings, register, until
+# `receiver` is test_webhooks' fixture (a loopback receiver), imported so pytest finds it here.
+from tests.test_webhooks import Receiver, hook_app, hook_settings, receiver, register, until  # noqa: F401
 
 
 async def test_assignment_passed_and_overdue_reach_the_receiver(
-        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:
+        app: Starlette, database_url: str, settings: Settings, receiver: tuple[Receiver, str]) -> None:  # noqa: F811
     target, url = receiver
     async with hook_app(hook_settings(database_url, settings)) as (state, client):
         world = World(client, state)
