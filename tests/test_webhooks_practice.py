@@ -15,6 +15,7 @@ from server.settings import Settings
 from tests.conftest import World
 from tests.test_practice_assignments import assign, practise, sweep
 from tests.test_training_sessions import ASKS
+
 # `receiver` is test_webhooks' fixture (a loopback receiver), imported so pytest finds it here.
 from tests.test_webhooks import Receiver, hook_app, hook_settings, receiver, register, until  # noqa: F401
 
