@@ -179,6 +179,31 @@ async def test_a_reply_is_spoken_by_the_avatar_not_the_browser(server: LiveServe
     await stopped(fakes, world)
 
 
+async def test_the_browser_hears_when_the_avatar_starts_and_stops_speaking(server: LiveServer, world: World,
+                                                                          fakes: Fakes) -> None:
+    # No local playback to caption by: the browser's caption clock runs from these events.
+    fakes.openai.config = OpenAIConfig(reply="It is a fair price for what you get.")
+    client, _, _ = await connect(server, world)
+    await avatar_ready(client)
+    await client.send({"type": "text", "text": "Is that fair?"})
+    message_id = (await client.wait_for("audio.start", wait_s=30))["message_id"]
+    session = fakes.avatar.only()
+
+    def speaking() -> list[dict[str, Any]]:
+        return client.events(["avatar.speaking"])
+    await until(lambda: len(speaking()) >= 2, "avatar.speaking started and ended")
+    started, ended = speaking()
+    assert started == {"type": "avatar.speaking", "message_id": message_id, "state": "started", "at_ms": 0}
+    assert ended["message_id"] == message_id and ended["state"] == "ended"
+    # Ended at the end of the reply: all of the audio the avatar was given.
+    spoken_ms = len(session.audio(message_id)) / BYTES_PER_MS
+    assert abs(ended["at_ms"] - spoken_ms) <= 1
+    order = [e["type"] for e in client.events(["audio.start", "avatar.speaking"])]
+    assert order == ["audio.start", "avatar.speaking", "avatar.speaking"]
+    await client.close()
+    await stopped(fakes, world)
+
+
 async def test_nothing_is_sent_before_connected(server: LiveServer, world: World, fakes: Fakes) -> None:
     fakes.avatar.config.connect_delay_s = 1.2  # slower than the first reply
     fakes.openai.config = OpenAIConfig(reply="Hello there, nice to meet you.")
@@ -270,6 +295,14 @@ async def test_a_backchannel_pauses_the_avatar_and_it_speaks_on_from_the_pause_p
     reply = b"".join(tone(len(r["text"]) * fakes.eleven.config.ms_per_char, RATE)
                      for r in fakes.eleven.requests[first_request:])
     assert paused["at_ms"] > 300  # the avatar had been speaking for a while
+    # The browser's caption clock: started at 0, held over the pause, started again from the pause
+    # point, ended at the reply's end.
+    await until(lambda: [e["state"] for e in client.events(["avatar.speaking"])] == ["started", "started", "ended"],
+                "avatar.speaking started, started again and ended")
+    speaking = client.events(["avatar.speaking"])
+    assert {e["message_id"] for e in speaking} == {message_id}
+    assert speaking[0]["at_ms"] == 0 and abs(speaking[1]["at_ms"] - paused["at_ms"]) <= 1
+    assert abs(speaking[2]["at_ms"] - len(reply) / BYTES_PER_MS) <= 1
     assert reply.endswith(again) and abs(len(reply) - len(again) - paused["at_ms"] * BYTES_PER_MS) <= BYTES_PER_MS
     assert not client.audio.get(message_id)  # and still nothing played in the browser
     await client.close()
@@ -290,6 +323,7 @@ async def test_a_failed_start_falls_back_to_the_builtin_avatar(server: LiveServe
     start = await client.wait_for("audio.start", wait_s=30)
     await client.wait_for("audio.end", wait_s=30)
     assert start["sample_rate"] == RATE and client.audio[start["message_id"]]
+    assert client.events(["avatar.speaking"]) == []  # the browser captions by its own playback
     # The token's session was stopped (it may have been billed); no minutes metered.
     await until(lambda: fakes.avatar.only().stopped_at, "the failed session to be stopped")
     assert await usage_rows(world) == []

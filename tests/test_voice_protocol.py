@@ -13,12 +13,15 @@ def test_definitions_are_plain_json_and_complete() -> None:
     assert set(defs["server_events"].values()) == {
         "ready", "vad", "transcript", "response.delta", "audio.start", "audio.end", "audio.words", "interrupted",
         "sources", "metrics", "error", "warning", "session.ended", "playback.pause", "playback.resume",
-        "avatar.ready", "avatar.error", "reconnect"}
+        "avatar.ready", "avatar.error", "avatar.speaking", "reconnect"}
     assert set(defs["warning_codes"].values()) == {"warming_up", "offline_busy"}
     assert defs["version"] == "1.2"
     assert set(defs["avatar_providers"].values()) == {"builtin", "liveavatar", "none"}
     assert set(defs["avatar_fallbacks"].values()) == {"builtin", "none"}
     assert "avatar_quota_exhausted" in defs["avatar_error_codes"].values()
+    assert defs["avatar_speaking_states"] == {"started": "started", "ended": "ended"}
+    assert p.avatar_speaking_event("m1", p.AvatarSpeakingState.started, 812.4) == {
+        "type": "avatar.speaking", "message_id": "m1", "state": "started", "at_ms": 812}
     assert defs["reconnect_reasons"] == {"server_draining": "server_draining"}
     assert defs["close_codes"]["service_restart"] == 1012
     assert defs["close_codes"]["auth_failed"] == 4401

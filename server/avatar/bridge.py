@@ -17,7 +17,8 @@ audio instead of the browser and has the provider lip-sync it:
 - `listening(True/False)` (the user talks): `agent.start_listening` / `agent.stop_listening`.
 - `session.keep_alive` every `keepalive_s`, well inside the provider's ~5-minute idle limit.
 - The provider's `agent.speak_started` / `agent.speak_ended` say what the user has heard
-  (`on_speaking(event_id, from_ms, at)`, `on_spoken(event_id, at)`).
+  (`on_speaking(event_id, from_ms, at)`, `on_spoken(event_id, spoken_ms, at)`: from where in the
+  reply it speaks, up to where it spoke); the caller also tells the browser (its caption clock).
 - `stop()` (idempotent) closes everything and stops the provider session; the caller calls it on
   every exit path. The socket dropping, `connected` never coming, or the minute cap running out
   call `on_lost(code, message)` once; the session then falls back to the built-in avatar.
@@ -78,8 +79,8 @@ class _Stretch:
 class LiteBridge:
     def __init__(self, api: LiveAvatarApi, tasks: TaskSupervisor, *, keepalive_s: float, connect_timeout_s: float,
                  on_lost: Callable[[str, str], Awaitable[None]],
-                 on_speaking: Callable[[str, float, float], None],
-                 on_spoken: Callable[[str, float], None],
+                 on_speaking: Callable[[str, float, float], Awaitable[None]],
+                 on_spoken: Callable[[str, float, float], Awaitable[None]],
                  metering: Metering | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._api = api
         self._tasks = tasks
@@ -184,12 +185,12 @@ class LiteBridge:
                 stretch = self._stretch
                 event_id = str(message.get("event_id") or (stretch.event_id if stretch else ""))
                 if stretch is not None and stretch.event_id == event_id:
-                    self._on_speaking(event_id, stretch.base_ms, self._clock())
+                    await self._on_speaking(event_id, stretch.base_ms, self._clock())
             elif kind == "agent.speak_ended":
                 stretch = self._stretch
                 event_id = str(message.get("event_id") or (stretch.event_id if stretch else ""))
                 if stretch is not None and stretch.event_id == event_id and not self._paused:
-                    self._on_spoken(event_id, self._clock())
+                    await self._on_spoken(event_id, stretch.base_ms + stretch.sent_ms, self._clock())
         if not self._stopped:
             await self._lose("avatar_dropped", "The photoreal avatar's connection dropped; using the built-in one.")
 

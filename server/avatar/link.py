@@ -171,11 +171,14 @@ class AvatarLink:
             except Exception:
                 log.info("avatar hand-over not delivered: the client has gone")
 
-    def _speaking(self, event_id: str, from_ms: float, at: float) -> None:
+    async def _speaking(self, event_id: str, from_ms: float, at: float) -> None:
         self.playback(event_id, from_ms, at)
+        # The browser has no playback of its own to caption by: it runs the captions from here.
+        await self._tell(p.avatar_speaking_event(event_id, p.AvatarSpeakingState.started, from_ms))
 
-    def _spoken(self, event_id: str, at: float) -> None:
+    async def _spoken(self, event_id: str, spoken_ms: float, at: float) -> None:
         self.playback(event_id, math.inf, at)  # all of it (capped by what was sent)
+        await self._tell(p.avatar_speaking_event(event_id, p.AvatarSpeakingState.ended, spoken_ms))
 
     def handed_over_at(self, message_id: str) -> float:
         """Where the browser's playback of a reply handed over from the avatar starts (else 0)."""

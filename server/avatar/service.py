@@ -78,7 +78,8 @@ class AvatarService:
         return Decision(AvatarProvider.liveavatar, remaining_s=remaining)
 
     def bridge(self, *, on_lost: Callable[[str, str], Awaitable[None]],
-               on_speaking: Callable[[str, float, float], None], on_spoken: Callable[[str, float], None],
+               on_speaking: Callable[[str, float, float], Awaitable[None]],
+               on_spoken: Callable[[str, float, float], Awaitable[None]],
                dealership_id: uuid.UUID | None, session_id: uuid.UUID, user_id: uuid.UUID | None,
                remaining_s: float | None) -> LiteBridge:
         assert self.api is not None

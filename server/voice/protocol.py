@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 # 1.1 added audio.words, warning, playback.pause/resume; 1.2 adds the avatar (`start.avatar`,
-# avatar.ready, avatar.error: a 1.1 client sends no avatar and gets none of them) and reconnect (an
+# avatar.ready, avatar.error, avatar.speaking: a 1.1 client sends no avatar and gets none of them) and reconnect (an
 # older client sees the 1012 close, a drop to it, and resumes after its backoff).
 PROTOCOL_VERSION = "1.2"
 PATH = "/api/v1/voice/live"
@@ -49,6 +49,9 @@ class ServerEvent(enum.StrEnum):
     session_ended = "session.ended"
     avatar_ready = "avatar.ready"  # 1.2: {provider, livekit_url?, livekit_token?}
     avatar_error = "avatar.error"  # 1.2: {code, message, fallback}: the session goes on
+    # 1.2, LiveAvatar only: {message_id, state, at_ms}: the avatar started or stopped speaking a
+    # reply. Its voice comes over the video, so this is the browser's only clock for the captions.
+    avatar_speaking = "avatar.speaking"
     # 1.2: {reason, session_id}: this instance is stopping; open a new socket (the balancer sends it
     # to another instance) and `start` again with this session_id. The socket closes with 1012.
     reconnect = "reconnect"
@@ -114,6 +117,13 @@ class AvatarErrorCode(enum.StrEnum):
     avatar_quota_exhausted = "avatar_quota_exhausted"  # the dealership's monthly minute cap is reached
     avatar_start_failed = "avatar_start_failed"  # the provider refused or failed to start a session
     avatar_dropped = "avatar_dropped"  # the provider's connection dropped mid-session
+
+
+class AvatarSpeakingState(enum.StrEnum):
+    """`avatar.speaking.state`: when the provider's avatar starts and stops saying a reply."""
+
+    started = "started"  # at_ms: where in the reply it starts (after a backchannel: the pause point)
+    ended = "ended"  # at_ms: where it stopped: the end of the reply's audio (an interruption sends none)
 
 
 class EndReason(enum.StrEnum):
@@ -228,6 +238,10 @@ def avatar_error_event(code: AvatarErrorCode, message: str, *, fallback: AvatarF
     return event(ServerEvent.avatar_error, code=code.value, message=message, fallback=fallback.value)
 
 
+def avatar_speaking_event(message_id: str, state: AvatarSpeakingState, at_ms: float) -> dict[str, Any]:
+    return event(ServerEvent.avatar_speaking, message_id=message_id, state=state.value, at_ms=round(at_ms))
+
+
 def definitions() -> dict[str, Any]:
     """Everything a client must agree on, as plain JSON (mirrored by the web client)."""
     return {
@@ -246,5 +260,6 @@ def definitions() -> dict[str, Any]:
         "avatar_providers": {a.name: a.value for a in AvatarProvider},
         "avatar_fallbacks": {a.name: a.value for a in AvatarFallback},
         "avatar_error_codes": {c.name: c.value for c in AvatarErrorCode},
+        "avatar_speaking_states": {s.name: s.value for s in AvatarSpeakingState},
         "reconnect_reasons": {r.name: r.value for r in ReconnectReason},
     }

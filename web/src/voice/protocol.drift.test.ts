@@ -48,10 +48,11 @@ describe("voice protocol mirror", () => {
     expect(protocol.WarningCode).toEqual(camelKeys(s.warning_codes));
   });
 
-  check("has the same avatar providers, fallbacks and error codes", (s) => {
+  check("has the same avatar providers, fallbacks, error codes and speaking states", (s) => {
     expect(protocol.AvatarProvider).toEqual(camelKeys(s.avatar_providers));
     expect(protocol.AvatarFallback).toEqual(camelKeys(s.avatar_fallbacks));
     expect(protocol.AvatarErrorCode).toEqual(camelKeys(s.avatar_error_codes));
+    expect(protocol.AvatarSpeakingState).toEqual(camelKeys(s.avatar_speaking_states));
   });
 
   check("has the same reconnect reasons", (s) => {

@@ -39,6 +39,7 @@ export const ServerEvent = {
   sessionEnded: "session.ended",
   avatarReady: "avatar.ready",
   avatarError: "avatar.error",
+  avatarSpeaking: "avatar.speaking",
   reconnect: "reconnect",
 } as const;
 export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent];
@@ -129,6 +130,13 @@ export const AvatarErrorCode = {
   avatarDropped: "avatar_dropped",
 } as const;
 
+/** `avatar.speaking.state` (protocol 1.2, LiveAvatar only): the avatar started or stopped saying a reply. */
+export const AvatarSpeakingState = {
+  started: "started",
+  ended: "ended",
+} as const;
+export type AvatarSpeakingStateName = (typeof AvatarSpeakingState)[keyof typeof AvatarSpeakingState];
+
 export type Mode = "training" | "roleplay";
 
 export interface AudioFormat {
@@ -212,6 +220,12 @@ export type ServerMessage =
   | { type: "avatar.ready"; provider: AvatarProviderName; look?: string; livekit_url?: string; livekit_token?: string }
   /** Protocol 1.2: the requested face could not start or dropped; the session goes on with `fallback`. */
   | { type: "avatar.error"; code: string; message: string; fallback: AvatarFallbackName }
+  /**
+   * Protocol 1.2, LiveAvatar only: the avatar started saying a reply (`at_ms`: from where in its
+   * audio; after a backchannel, the pause point) or stopped at its end (`at_ms`: where). The
+   * caption clock in that mode, there being no local playback.
+   */
+  | { type: "avatar.speaking"; message_id: string; state: AvatarSpeakingStateName; at_ms?: number }
   /** The instance is stopping: open a new socket at once and resume `session_id` (protocol 1.2). */
   | { type: "reconnect"; reason: string; session_id: string | null };
 

@@ -8,10 +8,21 @@ import { asApiError } from "../../hooks";
 import { AudioEngine, type PlaybackProgress } from "../../voice/audio";
 import { VoiceClient, type VoiceState } from "../../voice/client";
 import { Notice } from "../../voice/notice";
+import { SpeakingClock } from "../../voice/speaking";
 import { AvatarErrorCode, EndReason, VOICE_PATH, type ServerMessage, type TurnMetrics } from "../../voice/protocol";
 import type { Demeanour, LookId } from "../../avatar/looks";
 import type { FaceSource, FaceTaps } from "./FaceToFace";
 import { EndedView, Transcript, type PracticeProps, type Turn } from "./TextChat";
+
+/** How often the captions move on while LiveAvatar speaks (the worklet reports every ~100 ms). */
+const CAPTION_TICK_MS = 50;
+
+/** Each message's caption position: the local playback's, or the avatar's where it is further on. */
+function furthest(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [id, ms] of Object.entries(b)) out[id] = Math.max(out[id] ?? 0, ms);
+  return out;
+}
 
 // The face (the built-in avatar's drawing, LiveAvatar's video) loads only for face to face.
 const FaceToFace = lazy(() => import("./FaceToFace"));
@@ -58,6 +69,9 @@ export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, 
   const [metrics, setMetrics] = useState<{ id: string; label: string; metrics: TurnMetrics }[]>([]);
   const [offline, setOffline] = useState<string[]>([]);
   const [playback, setPlayback] = useState<PlaybackProgress>();
+  // LiveAvatar says the reply over its video: the captions run from `avatar.speaking` instead.
+  const speaking = useRef(new SpeakingClock());
+  const [spoken, setSpoken] = useState<Record<string, number>>({});
   const [error, setError] = useState<string>();
   const [warning, setWarning] = useState<string>();
   const [draft, setDraft] = useState("");
@@ -99,7 +113,21 @@ export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, 
       setTurns((all) => all.map((t) => (t.id === id ? { ...t, text: heard || t.text, interrupted: true, streaming: false } : t)));
     });
     voice.on("paused", (_id, paused) => (paused ? engine.current?.pause() : engine.current?.resume()));
-    voice.on("message", (m) => handle(m));
+    let ticker: number | undefined;
+    const tick = () => {
+      setSpoken(speaking.current.positions(performance.now()));
+      if (!speaking.current.running && ticker !== undefined) {
+        window.clearInterval(ticker);
+        ticker = undefined;
+      }
+    };
+    voice.on("message", (m) => {
+      if (speaking.current.onMessage(m, performance.now())) {
+        tick();
+        if (speaking.current.running && ticker === undefined) ticker = window.setInterval(tick, CAPTION_TICK_MS);
+      }
+      handle(m);
+    });
 
     (async () => {
       try {
@@ -128,6 +156,7 @@ export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, 
     })();
     return () => {
       disposed = true;
+      window.clearInterval(ticker);
       notice.current.dispose();
       voice.end();
       void engine.current?.close();
@@ -293,7 +322,7 @@ export default function VoicePanel({ mode, personaId, scenarioId, assignmentId, 
           {hearing ? "Hearing you…" : "Listening"}
         </span>
       </div>
-      <Transcript turns={turns} assistantName={mode === "training" ? "Adam" : "Customer"} playedMs={playedByMessage} />
+      <Transcript turns={turns} assistantName={mode === "training" ? "Adam" : "Customer"} playedMs={furthest(playedByMessage, spoken)} />
       {partial ? (
         <p className="partial" aria-live="polite" data-testid="partial">
           {partial}…
