@@ -5,7 +5,9 @@ ElevenLabs (in this process, on free ports) and one uvicorn process of the serve
    chunk) the first `agent.speak` of that reply reaches the fake LiveAvatar (one session, turns one
    after another; both timestamps on this process's monotonic clock, so localhost transfer both
    ways is included: an upper bound on what the server adds). For reference, the same for voice
-   alone: first TTS chunk -> first binary audio frame at the client.
+   alone: first TTS chunk -> first binary audio frame at the client, and the same with the built-in
+   avatar (`builtin`: the server only answers `avatar.ready`; the face is drawn by the browser), with
+   each turn's text sent -> first audio frame for both (does the built-in avatar cost first audio?).
 2. CPU: the server process's CPU seconds (psutil) per session for N concurrent sessions of K typed
    turns each, avatar `liveavatar` against voice alone (`none`), modes alternated over rounds.
 
@@ -91,7 +93,11 @@ def server(database_url: str, urls: dict[str, str]) -> Iterator[tuple[str, psuti
         process.wait(timeout=15)
 
 
+SENT: list[float] = []  # when each turn's text was sent (monotonic), for text -> first audio
+
+
 async def turn(client: VoiceClient, text: str) -> str:
+    SENT.append(time.monotonic())
     await client.send({"type": "text", "text": text})
     start = await client.wait_for("audio.start", wait_s=60)
     await client.wait_for("metrics", wait_s=60)
@@ -99,11 +105,12 @@ async def turn(client: VoiceClient, text: str) -> str:
 
 
 async def latency(url: str, token: str, eleven: TimedEleven, avatar: FakeLiveAvatar, mode: str,
-                  turns: int) -> list[float]:
+                  turns: int, first_audio: list[float] | None = None) -> list[float]:
     client = await VoiceClient.connect(url, token)
     await client.start("roleplay", persona_id="sam-price", avatar=mode)
-    if mode == "liveavatar":
+    if mode != "none":
         await client.wait_for("avatar.ready", wait_s=30)
+    if mode == "liveavatar":
         for _ in range(3000):  # the fake's thread sets it: poll, up to 30 s
             if any(s.connected_at for s in avatar.sessions.values()):
                 break
@@ -119,6 +126,8 @@ async def latency(url: str, token: str, eleven: TimedEleven, avatar: FakeLiveAva
                              and r.message.get("type") == "agent.speak")
         else:
             first_out = next(r.at for r in client.log if r.audio and r.at >= first_tts)
+            if index and first_audio is not None:
+                first_audio.append((first_out - SENT[-1]) * 1000)
         if index:  # the first turn warms up imports and pools
             deltas.append((first_out - first_tts) * 1000)
     await client.send({"type": "end"})
@@ -169,11 +178,15 @@ def main() -> None:
         tokens = [httpx.post(url + "/api/v1/auth/login", json={"email": e, "password": PASSWORD},
                              timeout=30).raise_for_status().json()["access_token"] for e in emails]
         print(f"load average before: {os.getloadavg()}")
-        for mode in ("liveavatar", "none"):
-            deltas = asyncio.run(latency(url, tokens[0], eleven, avatar, mode, args.turns))
+        first_audio: dict[str, list[float]] = {"none": [], "builtin": []}
+        for mode in ("liveavatar", "none", "builtin", "none", "builtin"):
+            deltas = asyncio.run(latency(url, tokens[0], eleven, avatar, mode, args.turns, first_audio.get(mode)))
             what = "first agent.speak at the fake" if mode == "liveavatar" else "first audio frame at the client"
             print(f"{mode:>10}: first TTS chunk -> {what}: p50 {pct(deltas, 0.5):.1f} ms, "
                   f"p90 {pct(deltas, 0.9):.1f} ms, max {max(deltas):.1f} ms over {len(deltas)} replies")
+        for mode, values in first_audio.items():
+            print(f"{mode:>10}: text sent -> first audio frame: p50 {pct(values, 0.5):.1f} ms, "
+                  f"p90 {pct(values, 0.9):.1f} ms over {len(values)} replies")
         per_mode: dict[str, list[float]] = {"none": [], "liveavatar": []}
         for _ in range(args.rounds):
             for mode in ("none", "liveavatar"):
