@@ -126,14 +126,38 @@ async def test_worker_processes_on_several_hosts_share_the_queue_fairly_and_exac
                 ids[name] = [d.id for d in await add_documents(session, services, dealership.id, uploads, None)]
 
         log = tmp_path / "workers.log"
-        for host in range(3):
-            data_dir = tmp_path / f"host{host}"
-            data_dir.mkdir()
-            workers.append(_start_worker(own_database, log, concurrency="1", data_dir=data_dir))
-        ready_at: dict[uuid.UUID, float] = {}
-        killed = False
-        deadline = time.monotonic() + 180
         everything = [*ids["bulk"], *ids["small"]]
+        deadline = time.monotonic() + 180
+
+        def host(n: int) -> subprocess.Popen[bytes]:
+            data_dir = tmp_path / f"host{n}"
+            data_dir.mkdir()
+            return _start_worker(own_database, log, concurrency="1", data_dir=data_dir)
+
+        # The worker to be killed starts alone, so the document it holds is known (the first
+        # queued: a bulk one); killing a worker that held a small document would delay that
+        # document by the lease and say nothing about fairness.
+        workers.append(host(0))
+        victim: uuid.UUID | None = None
+        while victim is None:
+            for document_id in everything:
+                doc, _, _ = await _document(engine, document_id)
+                if doc.status == "processing":
+                    victim = document_id
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.05)
+        assert victim in ids["bulk"]
+        workers += [host(1), host(2)]
+        killed = False
+        while not killed:  # killed once it is well into the document (pages read or chunks written)
+            doc, _, _ = await _document(engine, victim)
+            assert doc.status == "processing", "the first worker finished before it could be killed"
+            if doc.pages_done > 0 or doc.chunks_done > 0:
+                workers[0].send_signal(signal.SIGKILL)
+                workers[0].wait(timeout=10)
+                killed = True
+            await asyncio.sleep(0.01)
+        ready_at: dict[uuid.UUID, float] = {}
         while len(ready_at) < len(everything):
             for document_id in everything:
                 if document_id in ready_at:
@@ -142,10 +166,6 @@ async def test_worker_processes_on_several_hosts_share_the_queue_fairly_and_exac
                 assert doc.status != "failed", doc.error
                 if doc.status == "ready":
                     ready_at[document_id] = time.monotonic()
-                elif not killed and doc.status == "processing" and doc.chunks_done > 0:
-                    workers[0].send_signal(signal.SIGKILL)  # whatever it holds, mid-document
-                    workers[0].wait(timeout=10)
-                    killed = True
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             await asyncio.sleep(0.05)
 
