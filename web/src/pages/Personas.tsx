@@ -1,7 +1,8 @@
 import { lazy, Suspense, useState, type FormEvent } from "react";
 import { api } from "../api/http";
-import type { DealershipList, Difficulty, Objection, Persona, PersonaIn, PersonaList, PersonaPatch } from "../api/types";
+import type { Difficulty, Objection, Persona, PersonaIn, PersonaList, PersonaPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
+import { DealershipSelect } from "../components/DealershipSelect";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { OBJECTIONS } from "../objections";
@@ -61,7 +62,6 @@ function TextField({ label, value, onChange, long = false, required = false }: {
 /** Edits a dealership's persona (`editing`), or creates one, blank or copied from `template`. */
 function Editor({ editing, template, onDone }: { editing?: Persona; template?: Persona; onDone: () => void }) {
   const superAdmin = useUser().role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin && !editing ? "/api/v1/dealerships" : null, { limit: "200" });
   const [dealershipId, setDealershipId] = useState("");
   const [draft, setDraft] = useState<Draft>(
     editing ? draftOf(editing) : template ? draftOf(template, `${template.name} (copy)`) : BLANK,
@@ -95,17 +95,7 @@ function Editor({ editing, template, onDone }: { editing?: Persona; template?: P
     <form className="card form-grid" onSubmit={save} aria-label={title}>
       <h2>{title}</h2>
       {superAdmin && !editing ? (
-        <label>
-          Dealership
-          <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-            <option value="">Choose a dealership…</option>
-            {(dealerships.data?.items ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DealershipSelect value={dealershipId} onChange={setDealershipId} />
       ) : null}
       <TextField label="Name" value={draft.name} onChange={set("name")} required />
       {editing ? null : (

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api/http";
-import type { Criterion, DealershipList, Rubric, RubricIn, RubricList, RubricPatch, Scale } from "../api/types";
+import type { Criterion, Rubric, RubricIn, RubricList, RubricPatch, Scale } from "../api/types";
 import { useUser } from "../auth/AuthContext";
+import { DealershipSelect } from "../components/DealershipSelect";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { blankCriterion, criteriaProblems, SCALE_LABEL, withKeys } from "../scenarios";
@@ -73,7 +74,6 @@ function CriteriaEditor({ criteria, onChange }: { criteria: Criterion[]; onChang
 
 function Editor({ editing, template, onDone }: { editing?: Rubric; template?: Rubric; onDone: () => void }) {
   const superAdmin = useUser().role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin && !editing ? "/api/v1/dealerships" : null, { limit: "200" });
   const [dealershipId, setDealershipId] = useState("");
   const source = editing ?? template;
   const [name, setName] = useState(editing ? editing.name : template ? `${template.name} (copy)` : "");
@@ -106,17 +106,7 @@ function Editor({ editing, template, onDone }: { editing?: Rubric; template?: Ru
     <form className="card form-grid" onSubmit={save} aria-label={title}>
       <h2>{title}</h2>
       {superAdmin && !editing ? (
-        <label>
-          Dealership
-          <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-            <option value="">Choose a dealership…</option>
-            {(dealerships.data?.items ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DealershipSelect value={dealershipId} onChange={setDealershipId} />
       ) : null}
       <TextField label="Name" value={name} onChange={setName} required />
       <TextField label="Description" value={description} onChange={setDescription} long />

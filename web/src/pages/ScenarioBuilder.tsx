@@ -2,10 +2,11 @@ import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { api } from "../api/http";
 import type {
-  BuilderAnswer, BuilderDraft, BuilderReply, BuilderSession, BuilderStage, BuilderStart, DealershipList, Difficulty, Persona, PersonaIn,
+  BuilderAnswer, BuilderDraft, BuilderReply, BuilderSession, BuilderStage, BuilderStart, Difficulty, Persona, PersonaIn,
   RubricList, ScenarioFieldsValue, ScenarioIn,
 } from "../api/types";
 import { useUser } from "../auth/AuthContext";
+import { DealershipSelect } from "../components/DealershipSelect";
 import { ErrorMessage, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { builderReducer, collectedRows, draftBodies, INITIAL, resumeKey, STAGES, stageIndex } from "../builder";
@@ -17,7 +18,6 @@ const BUILDER = "/api/v1/builder/sessions";
 /** The draft to review: the new customer and the scenario, both editable, saved persona first. */
 function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved: (title: string) => void; onBack: () => void }) {
   const superAdmin = useUser().role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
   const rubrics = useResource<RubricList>("/api/v1/rubrics");
   const [dealershipId, setDealershipId] = useState("");
   const initial = draftBodies(draft);
@@ -56,17 +56,7 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
       <h2>Review the draft</h2>
       <p className="wide muted">Nothing is saved yet. Change anything, then save the customer and the scenario.</p>
       {superAdmin ? (
-        <label>
-          Dealership
-          <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-            <option value="">Choose a dealership…</option>
-            {(dealerships.data?.items ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DealershipSelect value={dealershipId} onChange={setDealershipId} />
       ) : null}
       <h3 className="wide">The customer</h3>
       <TextField label="Customer name" value={persona.name} onChange={setP("name")} required />
@@ -133,7 +123,6 @@ function Collected({ stage, collected, done }: { stage: BuilderStage; collected:
 export default function ScenarioBuilder() {
   const user = useUser();
   const superAdmin = user.role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
   const navigate = useNavigate();
   const [state, dispatch] = useReducer(builderReducer, INITIAL);
   const [answer, setAnswer] = useState("");
@@ -254,17 +243,7 @@ export default function ScenarioBuilder() {
         <PageHeader title="Build a scenario" />
         {notice ? <p className="card" role="status">{notice}</p> : null}
         {superAdmin ? (
-          <label className="card">
-            Dealership
-            <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-              <option value="">Choose a dealership…</option>
-              {(dealerships.data?.items ?? []).map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <DealershipSelect className="card" value={dealershipId} onChange={setDealershipId} />
         ) : null}
         <div className="card stack">
           <p>The assistant asks one question at a time (the customer, what they are buying, their objections, how tough, what they know, what the trainee must achieve) and ends with a draft for you to review.</p>

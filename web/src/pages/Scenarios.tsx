@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { Link, useLocation } from "react-router";
 import { api } from "../api/http";
-import type { DealershipList, PersonaList, RubricList, Scenario, ScenarioFieldsValue, ScenarioIn, ScenarioList, ScenarioPatch } from "../api/types";
+import type { PersonaList, RubricList, Scenario, ScenarioFieldsValue, ScenarioIn, ScenarioList, ScenarioPatch } from "../api/types";
 import { useUser } from "../auth/AuthContext";
+import { DealershipSelect } from "../components/DealershipSelect";
 import { ErrorMessage, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { MODE_LABEL } from "../labels";
@@ -26,7 +27,6 @@ function fieldsOf(s: Scenario, title = s.title): ScenarioFieldsValue {
 /** Edits a dealership's scenario (`editing`), or creates one, blank or copied from `template`. */
 function Editor({ editing, template, onDone }: { editing?: Scenario; template?: Scenario; onDone: () => void }) {
   const superAdmin = useUser().role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin && !editing ? "/api/v1/dealerships" : null, { limit: "200" });
   const personas = useResource<PersonaList>("/api/v1/personas", { kind: "customer" });
   const rubrics = useResource<RubricList>("/api/v1/rubrics");
   const [dealershipId, setDealershipId] = useState("");
@@ -58,17 +58,7 @@ function Editor({ editing, template, onDone }: { editing?: Scenario; template?: 
     <form className="card form-grid" onSubmit={save} aria-label={title}>
       <h2>{title}</h2>
       {superAdmin && !editing ? (
-        <label>
-          Dealership
-          <select required value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-            <option value="">Choose a dealership…</option>
-            {(dealerships.data?.items ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DealershipSelect value={dealershipId} onChange={setDealershipId} />
       ) : null}
       <ScenarioFields value={value} onChange={setValue} personas={personas.data?.items ?? []} rubrics={rubrics.data?.items ?? []} />
       <ErrorMessage error={personas.error ?? rubrics.error} />
