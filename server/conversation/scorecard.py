@@ -47,22 +47,22 @@ class _Answer(BaseModel):
     summary: str
 
 
-def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """OpenAI's strict JSON schema mode: every property required, no extra properties."""
     if schema.get("type") == "object" or "properties" in schema:
         schema["additionalProperties"] = False
         schema["required"] = list(schema.get("properties", {}))
     for value in schema.values():
         if isinstance(value, dict):
-            _strict(value)
+            strict_schema(value)
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, dict):
-                    _strict(item)
+                    strict_schema(item)
     return schema
 
 
-SCHEMA = _strict(_Answer.model_json_schema())
+SCHEMA = strict_schema(_Answer.model_json_schema())
 
 
 async def build(llm: LLM | None, session: ConversationSession,

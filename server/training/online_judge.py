@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from server.conversation.llm import LLM, LLMError
 from server.conversation.models import MessageRole
-from server.conversation.scorecard import _strict
+from server.conversation.scorecard import strict_schema
 from server.training import evidence, offline_judge
 from server.training.offline_judge import TranscriptLine
 from server.training.spec import (
@@ -70,7 +70,7 @@ class _Answer(BaseModel):
 
 def schema(scenario: FrozenScenario) -> dict[str, Any]:
     """The answer's JSON schema, with the criterion keys of this rubric as an enum."""
-    result = _strict(_Answer.model_json_schema())
+    result = strict_schema(_Answer.model_json_schema())
     keys = [c.key for c in scenario.rubric.criteria]
     result["$defs"]["_Criterion"]["properties"]["key"]["enum"] = keys
     return result

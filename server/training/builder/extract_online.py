@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from server.conversation.llm import LLM, LLMError
-from server.conversation.scorecard import _strict as strict_schema  # OpenAI's strict mode, as the scorecard uses it
+from server.conversation.scorecard import strict_schema  # OpenAI's strict mode, as the scorecard uses it
 from server.conversation.taxonomy import OBJECTION_LABELS, Objection
 from server.training.builder import extract_offline, transcript
 from server.training.builder.collected import RUBRICS
