@@ -240,6 +240,18 @@ def test_heard_text_is_cut_at_the_last_word_played_to_its_end() -> None:
     assert spoken.heard_text(5000) == "It is a fair price. The mileage is low."
 
 
+def test_a_word_ends_where_the_client_was_told_it_ends() -> None:
+    """The client knows word ends in whole ms: reporting the end it was sent means the word was
+    heard, even when the synthesizer's exact end is a fraction of a ms later."""
+    spoken = SpokenWords()
+    spoken.begin("Hi! I'm Joe.")
+    placed = spoken.add(900, [Word("Hi!", 0.0, 250.2), Word("I'm", 300.0, 512.4), Word("Joe.", 520.0, 880.0)])
+    reported = placed[1].as_json()["end_ms"]
+    assert reported == 512
+    assert spoken.heard_text(reported) == "Hi! I'm"
+    assert spoken.heard_text(reported - 1) == "Hi!"
+
+
 def test_heard_text_of_a_piece_still_arriving_or_without_timings() -> None:
     spoken = SpokenWords()
     spoken.begin("One two three.")

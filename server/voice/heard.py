@@ -51,6 +51,8 @@ class SpokenWords:
             if piece.complete and played_ms >= piece.start_ms + piece.audio_ms:
                 heard.append(piece.text)
                 continue
-            heard.extend(word.text for word in piece.words if word.end_ms <= played_ms)
+            # On the whole-ms clock the client is given (`audio.words`): a client reporting a word's
+            # end as sent has heard that word, even when its exact end is a fraction later.
+            heard.extend(word.text for word in piece.words if round(word.end_ms) <= played_ms)
             break
         return " ".join(heard)
