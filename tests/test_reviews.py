@@ -15,7 +15,8 @@ from server.review.confidence import doubts
 from server.state import AppState
 from tests.conftest import Account, World
 from tests.test_insight import GOOD, PRICE
-from tests.test_training_sessions import detail, end, practise
+from tests.test_practice_assignments import assign, mine
+from tests.test_training_sessions import ASKS, PITCHES, detail, end, practise
 
 
 async def queue(client: httpx.AsyncClient, admin: Account, **params: Any) -> list[dict[str, Any]]:
@@ -166,3 +167,56 @@ async def test_review_isolation_and_rbac(client: httpx.AsyncClient, world: World
     assert [i["id"] for i in await queue(client, root, dealership_id=str(dealer)) if i["reason"] == "dispute"] == [
         item["id"]]
     assert (await client.get(f"/api/v1/reviews/{item['id']}", headers=admin.headers)).status_code == 200
+
+
+
+async def test_an_override_moves_the_assignment_it_counted_towards(client: httpx.AsyncClient, world: World) -> None:
+    """A manager's score is the verdict for the assignment too: raising a failed attempt to a pass
+    passes the assignment; lowering the only passing attempt takes the pass back, while a lowered
+    attempt beside a pass leaves it."""
+    dealer = await world.dealership()
+    admin, user = await world.account(Role.dealership_admin, dealer), await world.account(Role.user, dealer)
+    assignment = await assign(client, admin, user_ids=[str(user.id)])
+
+    async def attempt(lines: list[str]) -> tuple[str, dict[str, Any]]:
+        response = await client.post("/api/v1/chat", headers=user.headers,
+                                     json={"mode": "roleplay", "message": lines[0], "assignment_id": assignment["id"]})
+        assert response.status_code == 200, response.text
+        session_id = response.json()["session_id"]
+        for line in lines[1:]:
+            response = await client.post("/api/v1/chat", headers=user.headers,
+                                         json={"mode": "roleplay", "message": line, "session_id": session_id})
+            assert response.status_code == 200, response.text
+        return session_id, await end(client, user, session_id)
+
+    async def override(session_id: str, overall: int) -> None:
+        disputed = await client.post(f"/api/v1/sessions/{session_id}/dispute", headers=user.headers,
+                                     json={"reason": "Please look again."})
+        assert disputed.status_code == 201, disputed.text
+        item = next(i for i in await queue(client, admin) if i["session_id"] == session_id and i["reason"] == "dispute")
+        response = await client.post(f"/api/v1/reviews/{item['id']}/resolve", headers=admin.headers, json={
+            "outcome": "overridden", "note": "Rescored.", "scores": {"overall": overall}})
+        assert response.status_code == 200, response.text
+
+    first, card = await attempt(PITCHES)
+    assert card["passed"] is False and (await mine(client, user, assignment["id"]))["status"] == "failed"
+    await override(first, 95)
+    raised = await mine(client, user, assignment["id"])
+    assert raised["status"] == "passed" and raised["passed_at"] is not None
+    assert raised["attempts"] == 1 and raised["best_score"] == raised["latest_score"] == 95
+
+    second, _ = await attempt(PITCHES)
+    await override(second, 10)  # a lowered attempt beside the pass: the pass stands
+    kept = await mine(client, user, assignment["id"])
+    assert kept["status"] == "passed" and kept["attempts"] == 2
+    assert (kept["best_score"], kept["latest_score"], kept["passed_at"]) == (95, 10, raised["passed_at"])
+
+    third, card3 = await attempt(ASKS)
+    assert card3["passed"] is True
+    # The first attempt's pass is taken back: the third's own pass keeps the assignment passed.
+    await override(first, 20)
+    again = await mine(client, user, assignment["id"])
+    assert again["status"] == "passed" and again["best_score"] == round(card3["overall"], 1)
+    await override(third, 30)  # now no attempt passes: the assignment is not passed any more
+    taken = await mine(client, user, assignment["id"])
+    assert taken["status"] == "failed" and taken["passed_at"] is None and taken["best_score"] == 30

@@ -13,6 +13,7 @@ practised counts 0), so one figure reads the same way for one scenario or many.
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.conversation.models import ConversationSession, SessionStatus
 from server.practice import events
 from server.practice.models import Assignment, AssignmentProgress
+
+log = logging.getLogger(__name__)
 
 
 class Status(enum.StrEnum):
@@ -60,6 +64,17 @@ async def record_session(db: AsyncSession, assignment_id: uuid.UUID, user_id: uu
     with nothing scored (no turns) is no attempt; a withdrawn assignment counts nothing more."""
     if card is None or card.get("overall") is None or scenario_id is None:
         return
+    await recount(db, assignment_id, user_id, scenario_id, at)
+
+
+async def recount(db: AsyncSession, assignment_id: uuid.UUID, user_id: uuid.UUID, scenario_id: str,
+                  at: datetime) -> None:
+    """Rebuild a person's entry for one scenario of an assignment from their ended, scored
+    sessions of it, in order; `at` is when a pass this brings about happened.
+
+    Rebuilt rather than added to, so a manager's review that changes a session's score (either
+    way) moves the progress with it: a raised score can pass the assignment, a lowered one
+    takes back a pass that rested on it."""
     assignment = await db.get(Assignment, assignment_id)
     if assignment is None or assignment.withdrawn_at is not None or scenario_id not in assignment.scenario_ids:
         return
@@ -69,22 +84,38 @@ async def record_session(db: AsyncSession, assignment_id: uuid.UUID, user_id: uu
     )).scalar_one_or_none()
     if progress is None:
         return
-    score = round(float(card["overall"]), 1)
-    entry = dict(progress.scenarios.get(scenario_id) or {"attempts": 0, "best": None, "latest": None, "first": None,
-                                                          "passed_at": None})
-    entry["attempts"] += 1
-    entry["latest"] = score
-    entry["first"] = score if entry["first"] is None else entry["first"]
-    entry["best"] = score if entry["best"] is None else max(entry["best"], score)
-    if entry["passed_at"] is None and attempt_passed(card, assignment.pass_score):
-        entry["passed_at"] = at.isoformat()
+    sessions = (await db.execute(
+        select(ConversationSession.ended_at, ConversationSession.scorecard)
+        .where(ConversationSession.assignment_id == assignment_id, ConversationSession.user_id == user_id,
+               ConversationSession.scenario_id == scenario_id, ConversationSession.status == SessionStatus.ended,
+               ConversationSession.scorecard.is_not(None))
+        .order_by(ConversationSession.ended_at, ConversationSession.id))).all()
+    entry: dict[str, Any] = {"attempts": 0, "best": None, "latest": None, "first": None, "passed_at": None}
+    last_at: datetime | None = None
+    for ended_at, card in sessions:
+        if card.get("overall") is None:
+            continue
+        score = round(float(card["overall"]), 1)
+        entry["attempts"] += 1
+        entry["latest"] = score
+        entry["first"] = score if entry["first"] is None else entry["first"]
+        entry["best"] = score if entry["best"] is None else max(entry["best"], score)
+        if entry["passed_at"] is None and attempt_passed(card, assignment.pass_score):
+            entry["passed_at"] = ended_at.isoformat()
+        last_at = ended_at
     # A new dict, so the ORM sees the JSONB change.
     progress.scenarios = {**progress.scenarios, scenario_id: entry}
-    progress.attempts += 1
-    progress.last_attempt_at = at
-    if progress.passed_at is None and _done(assignment, progress.scenarios):
+    progress.attempts = sum(int((e or {}).get("attempts", 0)) for e in progress.scenarios.values())
+    if last_at is not None and (progress.last_attempt_at is None or last_at > progress.last_attempt_at):
+        progress.last_attempt_at = last_at
+    done = _done(assignment, progress.scenarios)
+    if progress.passed_at is None and done:
         progress.passed_at = at
         await events.assignment_passed(db, assignment, progress, at)
+    elif progress.passed_at is not None and not done:
+        log.info("assignment pass taken back by a review",
+                 extra={"assignment_id": str(assignment.id), "user_id": str(user_id)})
+        progress.passed_at = None
 
 
 def summarise(assignment: Assignment, progress: AssignmentProgress, now: datetime) -> Summary:

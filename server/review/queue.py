@@ -23,10 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.conversation.models import ConversationSession, SessionStatus
 from server.errors import Conflict, ValidationFailed
 from server.insight import summary
+from server.practice import progress
 from server.review import confidence
 from server.review.models import ReviewItem, ReviewOutcome, ReviewReason, ReviewStatus
-from server.training import catalog
+from server.training import catalog, scorecard
 from server.training.spec import CriterionResult, FrozenScenario, RubricSpec, overall
+from server.webhooks import events as webhook_events
+from server.webhooks.models import EventType
 
 REVIEW_FLAGS = ("abuse", "distress", "broke_character")
 
@@ -148,9 +151,11 @@ async def resolve(db: AsyncSession, item: ReviewItem, session: ConversationSessi
 
 
 async def score_changed(db: AsyncSession, session: ConversationSession, item: ReviewItem) -> None:
-    """A review changed `session`'s score, in the transaction that stores the change.
-
-    webhook events hook here: emit the dealership's score event (e.g. `scorecard.ready` with the
-    new `overall`/`passed` and `data.review_id`) into the webhook outbox from this transaction, so
-    it is sent exactly when the change commits."""
-    del db, session, item
+    """A review changed `session`'s score, in the transaction that stores the change: the
+    assignment it counted towards is recounted (a pass can come or go with it), and receivers get
+    `scorecard.ready` again with the new scores and `review_id`, sent exactly when this commits."""
+    assert session.scorecard is not None
+    if session.assignment_id is not None and session.scenario_id is not None:
+        await progress.recount(db, session.assignment_id, session.user_id, session.scenario_id, datetime.now(UTC))
+    await webhook_events.emit(db, dealership_id=session.dealership_id, type=EventType.scorecard_ready,
+                              data={**scorecard.scorecard_event(session, session.scorecard), "review_id": str(item.id)})
