@@ -72,6 +72,14 @@ async def _invite(world: World, admin_headers: dict[str, str], dealership_id: uu
     return email, response.json()
 
 
+async def _listed_invite(client: httpx.AsyncClient, headers: dict[str, str], email: str) -> str | None:
+    response = await client.get("/api/v1/users", headers=headers, params={"q": email})
+    assert response.status_code == 200, response.text
+    [user] = response.json()["items"]
+    value: str | None = user["invite_expires_at"]
+    return value
+
+
 async def test_an_invite_is_emailed_and_accepting_it_sets_the_password_and_signs_in(
         world: World, client: httpx.AsyncClient, state: AppState) -> None:
     dealership = await world.dealership("Northside <Motors>")
@@ -89,9 +97,14 @@ async def test_an_invite_is_emailed_and_accepting_it_sets_the_password_and_signs
     # Nobody knows the account's password before the invite is accepted.
     assert (await client.post("/api/v1/auth/login", json={"email": email, "password": ""})).status_code == 422
 
+    # The Staff list marks the invite as waiting, until it is accepted.
+    assert await _listed_invite(client, admin.headers, email) == created["invite_expires_at"]
     accepted = await client.post("/api/v1/auth/invite/accept", json={"token": token, "password": NEW_PASSWORD})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["user"]["email"] == email
+    assert await _listed_invite(client, admin.headers, email) is None
+    one = await client.get(f"/api/v1/users/{created['id']}", headers=admin.headers)
+    assert one.status_code == 200 and one.json()["invite_expires_at"] is None
     me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {accepted.json()['access_token']}"})
     assert me.status_code == 200
     await world.login(email, NEW_PASSWORD)
@@ -121,6 +134,9 @@ async def test_an_expired_invite_is_refused_and_a_new_one_voids_the_old(
                          .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     expired = await client.post("/api/v1/auth/invite/accept", json={"token": latest, "password": NEW_PASSWORD})
     assert expired.status_code == 400 and expired.json()["error"]["code"] == "token_expired"
+    assert await _listed_invite(client, admin.headers, email) is None  # no longer waiting: it cannot be used
+    resent = await client.post(f"/api/v1/users/{created['id']}/invite", headers=admin.headers)
+    assert await _listed_invite(client, admin.headers, email) == resent.json()["invite_expires_at"]
 
 
 async def test_password_reset_does_not_tell_whether_an_account_exists(

@@ -55,7 +55,8 @@ async def test_an_overridden_score_is_sent_again_with_its_review(
     async with hook_app(hook_settings(database_url, settings)) as (state, client):
         world = World(client, state)
         dealership = await world.dealership()
-        admin, trainee = await world.account(Role.dealership_admin, dealership), await world.account(Role.user, dealership)
+        admin = await world.account(Role.dealership_admin, dealership)
+        trainee = await world.account(Role.user, dealership)
         hook = await register(client, admin.headers, url, ["scorecard.ready"])
         session_id = await training_practise(client, trainee, DRILL, ASKS)
         card = await end(client, trainee, session_id)

@@ -76,6 +76,8 @@ class UserDetail(UserOut):
     active: bool
     last_login_at: datetime | None
     created_at: datetime
+    # Set while an emailed invite waits to be accepted: when its link stops working.
+    invite_expires_at: datetime | None = None
 
 
 class PageQuery(Input):

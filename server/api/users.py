@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated
@@ -53,8 +54,7 @@ class UserQuery(PageQuery):
 
 
 class UserCreated(UserDetail):
-    # Set when an invite was sent (no password given): when its link stops working.
-    invite_expires_at: datetime | None = None
+    """`invite_expires_at` is set when an invite was sent (no password given)."""
 
 
 class InviteOut(Output):
@@ -120,12 +120,20 @@ async def list_users(ctx: Ctx, query: UserQuery) -> UserList:
         criteria.append(User.email.ilike(pattern) | User.name.ilike(pattern))
     rows, total = await ctx.scope.list(User, *criteria, order_by=User.created_at, limit=query.limit,
                                        offset=query.offset)
-    return UserList(items=[UserDetail.model_validate(row) for row in rows], total=total)
+    return UserList(items=await _details(ctx, rows), total=total)
 
 
 @endpoint("GET", "/users/{user_id:uuid}", summary="Get a user", tag=TAG, response=UserDetail, errors=(404,))
 async def get_user(ctx: Ctx, user_id: uuid.UUID) -> UserDetail:
-    return UserDetail.model_validate(await ctx.scope.get(User, user_id))
+    [detail] = await _details(ctx, [await ctx.scope.get(User, user_id)])
+    return detail
+
+
+async def _details(ctx: Ctx, users: Sequence[User]) -> list[UserDetail]:
+    """Users as the API shows them, each with the expiry of an invite still waiting to be accepted."""
+    invites = await links.pending_invites(ctx.db, [user.id for user in users])
+    return [UserDetail.model_validate(user).model_copy(update={"invite_expires_at": invites.get(user.id)})
+            for user in users]
 
 
 @endpoint("PATCH", "/users/{user_id:uuid}", summary="Update a user", tag=TAG, body=UserPatch,
@@ -188,7 +196,8 @@ async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserPatch) -> UserDeta
     ctx.after_commit(partial(ctx.state.authenticator.invalidate, user.id))
     await ctx.db.flush()
     await ctx.db.refresh(user)
-    return UserDetail.model_validate(user)
+    [detail] = await _details(ctx, [user])
+    return detail
 
 
 async def _confirm_own_password(ctx: Ctx, user: User, current_password: str | None) -> None:

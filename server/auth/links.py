@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import hash_refresh_token
@@ -50,6 +50,20 @@ async def void_tokens(db: AsyncSession, user_id: uuid.UUID, purpose: AccountToke
     if purpose is not None:
         query = query.where(AccountToken.purpose == purpose)
     await db.execute(query.values(used_at=now or datetime.now(UTC)))
+
+
+async def pending_invites(db: AsyncSession, user_ids: list[uuid.UUID],
+                          *, now: datetime | None = None) -> dict[uuid.UUID, datetime]:
+    """When each user's waiting invite stops working, for the users that have one (sent, not yet
+    used, voided or expired): what the Staff list shows as "invite pending"."""
+    if not user_ids:
+        return {}
+    rows = await db.execute(
+        select(AccountToken.user_id, func.max(AccountToken.expires_at))
+        .where(AccountToken.user_id.in_(user_ids), AccountToken.purpose == AccountTokenPurpose.invite,
+               AccountToken.used_at.is_(None), AccountToken.expires_at > (now or datetime.now(UTC)))
+        .group_by(AccountToken.user_id))
+    return {user_id: expires for user_id, expires in rows.all()}
 
 
 async def send_link(

@@ -25,7 +25,9 @@ export default async function ({ data, newPage, screenshot }) {
   assert.equal(await admin.getByLabel("Temporary password").count(), 0); // an invite needs none
   await admin.getByRole("button", { name: "Invite", exact: true }).click();
   await visible(admin.getByText(`Invite sent to ${email}.`));
-  await visible(admin.locator(`tr[data-email="${email}"]`));
+  const row = admin.locator(`tr[data-email="${email}"]`);
+  await visible(row.getByText("invite pending", { exact: true })); // the Staff list marks it until accepted
+  await visible(row.getByRole("button", { name: `Email ${email} a new invite`, exact: true }).filter({ hasText: "Resend invite" }));
   const invite = await linkFromOutbox(admin, email, "/invite");
   await screenshot(admin, "outbox");
 
@@ -39,6 +41,9 @@ export default async function ({ data, newPage, screenshot }) {
   await ivy.getByRole("button", { name: "Set password and sign in", exact: true }).click();
   await visible(ivy.getByRole("button", { name: "Sign out", exact: true }));
   await ivy.getByRole("button", { name: "Sign out", exact: true }).click();
+  await admin.goto("/staff");
+  await visible(admin.locator(`tr[data-email="${email}"]`));
+  assert.equal(await admin.locator(`tr[data-email="${email}"]`).getByText("invite pending").count(), 0);
 
   // The link works once.
   await ivy.goto(invite);

@@ -3892,7 +3892,10 @@ export interface components {
             /** Sessions */
             sessions: number;
         };
-        /** UserCreated */
+        /**
+         * UserCreated
+         * @description `invite_expires_at` is set when an invite was sent (no password given).
+         */
         UserCreated: {
             /** Active */
             active: boolean;
@@ -3939,6 +3942,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Invite Expires At
+             * @default null
+             */
+            invite_expires_at: string | null;
             /** Last Login At */
             last_login_at: string | null;
             /** Name */

@@ -108,14 +108,14 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
   const [error, setError] = useState<string>();
   const self = me.id === user.id;
 
-  const [invited, setInvited] = useState(false);
+  const pending = user.invite_expires_at ?? null;
 
   // A new link to choose a password: what an admin does instead of choosing one for them.
   async function invite() {
     setError(undefined);
     try {
       await api("POST", `/api/v1/users/${user.id}/invite`);
-      setInvited(true);
+      onChange(); // the row shows the new link's expiry
     } catch (e) {
       setError(asApiError(e).message);
     }
@@ -160,9 +160,14 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
         )}
       </td>
       <td>
-        <StatusBadge status={user.active ? "active" : "inactive"} />
+        <StatusBadge status={user.active ? "active" : "inactive"} />{" "}
+        {pending && user.active ? (
+          <span title={`The link works until ${formatDate(pending)}`}>
+            <StatusBadge status="pending" label="invite pending" />
+          </span>
+        ) : null}
       </td>
-      <td>{formatDate(user.last_login_at)}</td>
+      <td>{user.last_login_at ? formatDate(user.last_login_at) : "Never"}</td>
       <td className="actions">
         {editing ? (
           <>
@@ -180,7 +185,7 @@ function StaffRow({ user, onChange }: { user: UserDetail; onChange: () => void }
         )}
         {!self && user.active ? (
           <button type="button" className="secondary" onClick={() => void invite()} aria-label={`Email ${user.email} a new invite`}>
-            {invited ? "Invite sent" : "Send invite"}
+            {pending ? "Resend invite" : "Send invite"}
           </button>
         ) : null}
         {!self ? (
@@ -230,7 +235,7 @@ export default function Staff() {
             </thead>
             <tbody>
               {(users.data?.items ?? []).map((u) => (
-                <StaffRow key={u.id + String(u.active) + u.name + u.role} user={u} onChange={() => void users.reload()} />
+                <StaffRow key={u.id + String(u.active) + u.name + u.role + (u.invite_expires_at ?? "")} user={u} onChange={() => void users.reload()} />
               ))}
             </tbody>
           </table>
