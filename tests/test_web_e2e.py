@@ -168,8 +168,15 @@ async def test_dispute_resolved_in_the_review_queue_and_heatmap(world: World, li
     session_id = await practise(world.client, made["user"], PRICE, GOOD)
     card = await end(world.client, made["user"], session_id)
     score = card["overall"]
+    # A second session, disputed already: the manager rescores it criterion by criterion.
+    second = await practise(world.client, made["user"], PRICE, GOOD)
+    second_score = (await end(world.client, made["user"], second))["overall"]
+    disputed = await world.client.post(f"/api/v1/sessions/{second}/dispute", headers=made["user"].headers,
+                                       json={"reason": "Every step was there."})
+    assert disputed.status_code == 201, disputed.text
     await run_spec("review_queue", live_server, {"accounts": data, "sessionId": session_id,
-                                                 "userId": str(made["user"].id), "score": score})
+                                                 "userId": str(made["user"].id), "score": score,
+                                                 "secondId": second, "secondScore": second_score})
 
 
 async def test_dashboard_and_answer_reports_name_who_and_what(world: World, live_server: LiveServer,

@@ -2,9 +2,10 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { api } from "../api/http";
-import type { Review, ReviewList, ReviewResolve } from "../api/types";
+import type { CriterionResult, Review, ReviewList, ReviewResolve, SessionDetail } from "../api/types";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
+import { isV2 } from "../scorecardV2";
 
 const REASON: Record<Review["reason"], string> = {
   flagged: "Flagged",
@@ -19,16 +20,53 @@ function why(review: Review): string {
   return d.reason ?? "";
 }
 
+/** The lowest score of a criterion's scale, as the server checks it: 1-5 scales start at 1. */
+function lowest(criterion: CriterionResult): number {
+  return criterion.max === 5 ? 1 : 0;
+}
+
+/**
+ * The session's rubric criteria with their scores, each editable on its own scale: loaded when the
+ * manager opens "Rescore by criterion" (the server recounts the overall by the rubric's weights).
+ */
+function CriterionScores({ sessionId, values, onChange }: {
+  sessionId: string; values: Record<string, string>; onChange: (key: string, value: string) => void;
+}) {
+  const session = useResource<SessionDetail>(`/api/v1/sessions/${sessionId}`);
+  const card = session.data?.scorecard;
+  if (session.error) return <ErrorMessage error={session.error} />;
+  if (!card) return session.loading ? <Loading /> : null;
+  const criteria = isV2(card) ? card.criteria : [];
+  if (criteria.length === 0) return <p className="muted small">This scorecard has no criteria: override the overall score.</p>;
+  return (
+    <div className="stack" data-testid="criterion-scores">
+      {criteria.map((c) => (
+        <label key={c.key}>
+          {c.label} ({lowest(c)}-{c.max})
+          <input type="number" min={lowest(c)} max={c.max} value={values[c.key] ?? String(c.score)}
+            onChange={(e) => onChange(c.key, e.target.value)} />
+        </label>
+      ))}
+    </div>
+  );
+}
+
 function ReviewRow({ review, onChange }: { review: Review; onChange: () => Promise<void> }) {
   const [note, setNote] = useState("");
   const [overall, setOverall] = useState("");
+  const [byCriterion, setByCriterion] = useState(false);
+  // Only criteria the manager changed are sent; the others keep the judge's score.
+  const [criteria, setCriteria] = useState<Record<string, string>>({});
   const [error, setError] = useState<string>();
+  const changed = Object.entries(criteria).filter(([, value]) => value !== "");
 
   async function resolve(outcome: ReviewResolve["outcome"]) {
     setError(undefined);
-    const body: ReviewResolve = {
-      outcome, note: note.trim(), scores: outcome === "overridden" ? { overall: Number(overall), criteria: null } : null,
+    const scores = {
+      overall: overall === "" ? null : Number(overall),
+      criteria: changed.length ? Object.fromEntries(changed.map(([key, value]) => [key, Number(value)])) : null,
     };
+    const body: ReviewResolve = { outcome, note: note.trim(), scores: outcome === "overridden" ? scores : null };
     try {
       await api("POST", `/api/v1/reviews/${review.id}/resolve`, { body });
       await onChange();
@@ -63,9 +101,16 @@ function ReviewRow({ review, onChange }: { review: Review; onChange: () => Promi
               New score (0-100, to override)
               <input type="number" min={0} max={100} value={overall} onChange={(e) => setOverall(e.target.value)} />
             </label>
+            <details onToggle={(e) => setByCriterion(e.currentTarget.open)}>
+              <summary>Rescore by criterion</summary>
+              {byCriterion ? (
+                <CriterionScores sessionId={review.session_id} values={criteria}
+                  onChange={(key, value) => setCriteria((old) => ({ ...old, [key]: value }))} />
+              ) : null}
+            </details>
             <div className="row">
               <button type="button" disabled={!note.trim()} onClick={() => resolve("confirmed")}>Confirm score</button>
-              <button type="button" className="secondary" disabled={!note.trim() || overall === ""}
+              <button type="button" className="secondary" disabled={!note.trim() || (overall === "" && changed.length === 0)}
                 onClick={() => resolve("overridden")}>Override score</button>
             </div>
             <ErrorMessage error={error} />
