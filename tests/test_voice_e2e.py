@@ -164,6 +164,19 @@ async def test_full_turn(server: LiveServer, world: World, fakes: tuple[Fakes, s
     assert await client.closed() == 1000
 
 
+async def test_say_keeps_the_microphone_open_until_the_reply(server: LiveServer, world: World,
+                                                             fakes: tuple[Fakes, str, str]) -> None:
+    """The server's clock is the audio: speech with no silence after it ends no turn until the
+    client's microphone sends some. `say` keeps it open, as a browser does (`sparring talk` uses it)."""
+    client = await session(server, world)
+    await client.stream(utterance("How much is this car?", before_ms=200, after_ms=0))
+    await asyncio.sleep(1.5)  # well past the end-of-turn silence, in wall time
+    assert not client.events(["transcript"])
+    metrics = await client.say(b"", ("metrics",), wait_s=30)
+    assert [e["text"] for e in client.events(["transcript"])] == ["How much is this car?"]
+    assert metrics["endpoint_ms"] >= 0
+
+
 async def test_two_turns_keep_the_history(server: LiveServer, world: World, fakes: tuple[Fakes, str, str]) -> None:
     client = await session(server, world)
     for _ in range(2):

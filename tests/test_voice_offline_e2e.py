@@ -48,11 +48,9 @@ async def test_offline_voice_turn_hears_the_user_and_answers_in_piper(
     warming = await client.wait_for("warning")
     assert warming["code"] == "warming_up" and warming["message"]
 
-    # Silence after the words past VOICE_END_OF_TURN_MAX_MS: while the models load, the segment's
-    # words are not back yet and the turn ends after the longest silence (a real microphone goes
-    # on sending; this one stops after the silence).
-    await client.stream(utterance("How much is this car?", before_ms=200, after_ms=1600))
-    transcript = await client.wait_for("transcript", wait_s=60)
+    # The microphone stays open after the words: while the models load, the segment's words are
+    # not back yet and the turn ends after the longest silence (VOICE_END_OF_TURN_MAX_MS).
+    transcript = await client.say(utterance("How much is this car?", before_ms=200, after_ms=0), ("transcript",))
     assert words(transcript["text"]) == ["how", "much", "is", "this", "car"]
     start = await client.wait_for("audio.start", wait_s=60)
     await client.wait_for("audio.end", wait_s=60)

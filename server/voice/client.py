@@ -109,6 +109,34 @@ class VoiceClient:
                     await asyncio.sleep(delay)
             await self.connection.send(pcm[start:start + step])
 
+    async def say(self, pcm: bytes, until: Iterable[ServerEvent | str], *, wait_s: float = 60,
+                  sample_rate: int = 16000) -> dict[str, Any]:
+        """Streams `pcm`, then keeps the microphone open (silence in real time, as a browser's
+        does) until the next event of one of `until`, which it returns. The server's clock is the
+        audio it receives: a client that stops sending after the speech leaves the end of the turn
+        waiting for silence that never comes (up to `VOICE_END_OF_TURN_MAX_MS` while the last
+        words are still being transcribed)."""
+        await self.stream(pcm, sample_rate=sample_rate)
+        microphone = asyncio.get_running_loop().create_task(self._silence(sample_rate), name="voice-client-microphone")
+        try:
+            return await self.wait_for_any(until, wait_s=wait_s)
+        finally:
+            microphone.cancel()
+            await asyncio.gather(microphone, return_exceptions=True)
+
+    async def _silence(self, sample_rate: int) -> None:
+        frame = bytes(frame_bytes(sample_rate))
+        began = time.monotonic()
+        sent = 0
+        try:
+            while True:
+                if (delay := began + sent * FRAME_MS / 1000 - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                await self.connection.send(frame)
+                sent += 1
+        except websockets.ConnectionClosed:
+            return  # the server ended the session: nothing more to hear
+
     async def wait_for(self, kind: ServerEvent | str, *, wait_s: float = 10) -> dict[str, Any]:
         return await self.wait_for_any((kind,), wait_s=wait_s)
 

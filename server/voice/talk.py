@@ -19,7 +19,7 @@ from typing import Any
 
 import websockets
 
-from server.voice.audio import read_wav, resample, silence, to_wav
+from server.voice.audio import read_wav, resample, to_wav
 from server.voice.client import Moved, VoiceClient, VoiceError
 from server.voice.protocol import ServerEvent
 
@@ -120,7 +120,7 @@ async def talk(options: TalkOptions) -> int:
         pcm, rate = read_wav(options.wav.read_bytes())
     except (OSError, ValueError) as exc:
         raise TalkError(f"cannot read {options.wav}: {exc}") from None
-    pcm = resample(pcm, rate, 16000) + silence(1000, 16000)
+    pcm = resample(pcm, rate, 16000)
     talker = _Talker(options.url, token)
     try:
         ready = await talker.open(mode, persona["id"] if persona else None, options.start_wait_s)
@@ -203,15 +203,6 @@ class _Talker:
             raise closed
         await self.move(told[-1])
 
-    async def until(self, kind: ServerEvent, wait_s: float) -> dict[str, Any] | None:
-        """The next `kind` event, or None when the server asked us to move first (we have moved)."""
-        assert self.client is not None
-        event = await self.client.wait_for_any((kind, ServerEvent.reconnect), wait_s=wait_s)
-        if event["type"] == ServerEvent.reconnect.value:
-            await self.move(event)
-            return None
-        return event
-
     def clients(self) -> list[VoiceClient]:
         return [*self.earlier, *([self.client] if self.client is not None else [])]
 
@@ -223,21 +214,21 @@ async def _converse(talker: _Talker, ready: dict[str, Any], mode: str, pcm: byte
     printed: dict[int, int] = {}
     printer = asyncio.get_running_loop().create_task(_print_events(talker, printed))
     try:
-        answered = False
         for _ in range(_MOVES):  # a drain before the turn was heard whole: say it again on the new instance
             assert talker.client is not None
-            try:
-                await talker.client.stream(pcm)
+            try:  # the microphone stays open after the speech, so the turn can end
+                event = await talker.client.say(pcm, (ServerEvent.metrics, ServerEvent.reconnect),
+                                                wait_s=options.reply_wait_s)
             except websockets.ConnectionClosed as closed:
                 await talker.moved_or_raise(closed)
                 continue
-            try:
-                answered = await talker.until(ServerEvent.metrics, options.reply_wait_s) is not None
             except TimeoutError:
                 print("no reply arrived in time")
                 break
-            if answered:
-                break
+            if event["type"] == ServerEvent.reconnect.value:
+                await talker.move(event)
+                continue
+            break
         for _ in range(_MOVES):
             assert talker.client is not None
             try:
