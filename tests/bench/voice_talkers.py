@@ -143,7 +143,8 @@ class Talker:
 
     @property
     def finished(self) -> bool:
-        return self.turns_left == 0 and self._current is None
+        # Not while the last turn's speech is still going out (`turns_left` counts down when it starts).
+        return self.turns_left == 0 and self._index is None and self._current is None
 
     def next_frame(self, now: float) -> tuple[bytes, bool]:
         """(frame, is the last frame of speech)."""
