@@ -390,6 +390,10 @@ async def test_uh_huh_and_a_cough_pause_the_reply_and_it_resumes_complete(
     assert [b["text"] for b in backchannels] == ["Uh-huh.", ""][:pairs]
     assert all(0 <= a["at_ms"] <= b["at_ms"] for a, b in itertools.pairwise(backchannels))
     assert backchannels[0]["at_ms"] >= 0
+    # The scorecard counts the trainee's acknowledgements; the cough was none.
+    ended = await world.client.post(f"/api/v1/sessions/{session_id}/end", headers=account.headers)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["backchannels"] == 1
     await client.close()
 
 

@@ -162,6 +162,8 @@ class ScorecardOut(Output):
     longest_monologue: dict[str, Any] | None
     words_per_minute: float | None
     filler_words: dict[str, Any] | None
+    backchannels: int | None = Field(default=None, description="voice sessions: how often the trainee acknowledged "
+                                     "(\"uh-huh\") over the customer's replies without interrupting")
     summary: str
     turns: int
     doubts: list[str] = Field(default_factory=list, description="why the judge may be wrong (docs/api.md, Reviews)")

@@ -148,9 +148,14 @@ def _talk(session: ConversationSession, messages: list[ConversationMessage]) -> 
         "talk_ratio": round(my_words / (my_words + their_words), 3) if my_words + their_words else None,
         "talk_words": {"salesperson": my_words, "customer": their_words},
         "longest_monologue": {"words": len(longest.text.split()), "message_id": str(longest.id)} if longest else None,
-        "words_per_minute": None, "filler_words": None,
+        "words_per_minute": None, "filler_words": None, "backchannels": None,
     }
     if session.channel is not Channel.text:
+        # The trainee's acknowledgements over the customer's replies ("uh-huh"), stored with each
+        # answer by the voice session; a cough (no words) is not one.
+        result["backchannels"] = sum(1 for m in messages if m.role is MessageRole.assistant
+                                     for b in (m.metrics or {}).get("backchannels", [])
+                                     if str(b.get("text", "")).strip())
         speech_ms = sum(float(m.metrics.get("speech_ms", 0)) for m in mine)
         if speech_ms > 0:
             result["words_per_minute"] = round(my_words / (speech_ms / 60000), 1)
@@ -173,4 +178,4 @@ def nothing_to_score(session: ConversationSession) -> dict[str, Any]:
             "turns": 0, "generated_by": "none", "scores": [], "overall": None, "summary": NOTHING_TO_SCORE,
             "objections": {"raised": [], "resolved": [], "unresolved": []}, "talk_ratio": None,
             "talk_words": {"salesperson": 0, "customer": 0}, "longest_monologue": None,
-            "words_per_minute": None, "filler_words": None}
+            "words_per_minute": None, "filler_words": None, "backchannels": None}

@@ -43,6 +43,7 @@ const card: ScorecardV2 = {
   generated_by: "offline",
   turns: 3,
   filler_words: { count: 2, per_100_words: 1.5 },
+  backchannels: 3,
 };
 
 const transcript = [
@@ -127,6 +128,7 @@ describe("readScorecardV2", () => {
     const figures = readScorecardV2(card).figures;
     expect(figures).toContainEqual(["You talked", "55% of the words"]);
     expect(figures).toContainEqual(["Filler words", "2"]);
+    expect(figures).toContainEqual(["Backchannels", '3 ("uh-huh" while the customer spoke)']);
     expect(figures).toContainEqual(["Objections raised", "Monthly payment"]);
     expect(figures).toContainEqual(["Scored by", "offline rules"]);
   });

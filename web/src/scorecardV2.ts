@@ -111,6 +111,7 @@ function figuresOf(card: ScorecardV2): [string, string][] {
   if (typeof card.words_per_minute === "number") figures.push(["Words per minute", String(card.words_per_minute)]);
   const fillers = numberIn(card.filler_words, "count");
   if (fillers !== null) figures.push(["Filler words", String(fillers)]);
+  if (typeof card.backchannels === "number") figures.push(["Backchannels", `${card.backchannels} ("uh-huh" while the customer spoke)`]);
   const monologue = numberIn(card.longest_monologue, "words");
   if (monologue !== null) figures.push(["Longest turn", `${monologue} words`]);
   for (const [kind, list] of Object.entries(card.objections ?? {})) {

@@ -3366,6 +3366,12 @@ export interface components {
          *     the version 1 fields (`scores` by dimension, `objections`, talk measures) kept beside it.
          */
         ScorecardOut: {
+            /**
+             * Backchannels
+             * @description voice sessions: how often the trainee acknowledged ("uh-huh") over the customer's replies without interrupting
+             * @default null
+             */
+            backchannels: number | null;
             /** Criteria */
             criteria: components["schemas"]["CriterionOut"][];
             /**

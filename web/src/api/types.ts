@@ -55,7 +55,10 @@ export type SessionMessage = Schemas["MessageOut"];
 export type ScorecardV2 = Schemas["ScorecardOut"];
 /** A version 1 card, stored by sessions that ended before scenarios: no version, no criteria. */
 export type Scorecard = Omit<ScorecardV2, "version" | "criteria" | "facts" | "goal_met" | "legacy_overall" | "pass_score" |
-  "passed" | "rubric_id" | "rubric_name" | "scenario_id" | "scenario_title">;
+  "passed" | "rubric_id" | "rubric_name" | "scenario_id" | "scenario_title" | "backchannels"> & {
+  /** Absent from cards stored before it was counted. */
+  backchannels?: number | null;
+};
 /** Either scorecard a session can hold; `isV2` (scorecardV2.ts) tells them apart. */
 export type AnyScorecard = ScorecardV2 | Scorecard;
 export type CriterionResult = Schemas["CriterionOut"];
