@@ -101,6 +101,12 @@ def assert_scripted_draft(draft: dict[str, Any]) -> None:
     assert scenario["title"] == "Maria Lopez: monthly payment and spouse objections"
 
 
+async def persona_count(client: httpx.AsyncClient, admin: Account) -> int:
+    response = await client.get("/api/v1/personas", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    return len(response.json()["items"])
+
+
 async def test_a_scripted_conversation_makes_the_expected_draft(client: httpx.AsyncClient, world: World) -> None:
     admin = await admin_of(world)
     opened = await start(client, admin)
@@ -120,10 +126,23 @@ async def test_a_scripted_conversation_makes_the_expected_draft(client: httpx.As
     done = await client.post(f"{BASE}/{opened['id']}/complete", headers=admin.headers)
     assert done.status_code == 200, done.text
     assert_scripted_draft(done.json())
-    # The draft saves as it is: the persona through the personas API, the scenario once it names it.
-    saved = await client.post("/api/v1/personas", headers=admin.headers, json=done.json()["persona"])
+    # The draft saves as it is, in one call: POST /scenarios with the draft persona beside it.
+    draft = done.json()
+    personas_before = await persona_count(client, admin)
+    bad = await client.post("/api/v1/scenarios", headers=admin.headers,
+                            json={**draft["scenario"], "persona": draft["persona"], "rubric_id": "no-such-rubric"})
+    assert bad.status_code == 422, bad.text
+    assert await persona_count(client, admin) == personas_before  # nothing half-written
+    saved = await client.post("/api/v1/scenarios", headers=admin.headers,
+                              json={**draft["scenario"], "persona": draft["persona"]})
     assert saved.status_code == 201, saved.text
-    ScenarioSpec.model_validate({**done.json()["scenario"], "persona_id": saved.json()["id"]})
+    persona = await client.get(f"/api/v1/personas/{saved.json()['persona_id']}", headers=admin.headers)
+    assert persona.status_code == 200 and persona.json()["name"] == "Maria Lopez"
+    assert await persona_count(client, admin) == personas_before + 1
+    for body in ({**draft["scenario"], "persona_id": saved.json()["persona_id"], "persona": draft["persona"]},
+                 draft["scenario"]):  # both, or neither
+        refused = await client.post("/api/v1/scenarios", headers=admin.headers, json=body)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "validation_error", refused.text
     again = (await client.get(f"{BASE}/{opened['id']}", headers=admin.headers)).json()
     assert again["status"] == "completed" and again["collected"] == collected
 

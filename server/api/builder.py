@@ -4,8 +4,7 @@ Dealership admins (and super admins, naming the dealership) only. A builder sess
 to the admin who started it: another admin of the same dealership, like any other dealership's
 caller, gets 404 (`tenancy.py`, `__owner_only__`); its answers would interleave with the
 owner's. `complete` hands back a draft persona and scenario, saved by nothing: the client saves
-the persona (POST /personas), puts its id into `scenario.persona_id` and saves the scenario
-(POST /scenarios).
+both with one POST /scenarios (the scenario's fields plus `persona`), after the admin's review.
 """
 
 from __future__ import annotations

@@ -127,13 +127,18 @@ async def get_persona(ctx: Ctx, persona_id: str) -> PersonaOut:
           response=PersonaOut, status=201, roles=ADMINS, errors=(403, 404, 422))
 async def create_persona(ctx: Ctx, body: PersonaIn) -> PersonaOut:
     dealership = await ctx.scope.dealership(body.dealership_id)
-    spec = PersonaSpec.model_validate(body.model_dump(exclude={"dealership_id"}))
-    row = Persona(dealership_id=dealership.id, kind=spec.kind, name=spec.name, created_by=ctx.principal.user_id,
+    row = await add(ctx, dealership.id, PersonaSpec.model_validate(body.model_dump(exclude={"dealership_id"})))
+    return _out(row)
+
+
+async def add(ctx: Ctx, dealership_id: uuid.UUID, spec: PersonaSpec) -> Persona:
+    """A new persona of the dealership, in the request's transaction (also a scenario's inline `persona`)."""
+    row = Persona(dealership_id=dealership_id, kind=spec.kind, name=spec.name, created_by=ctx.principal.user_id,
                   spec=spec.model_dump(mode="json", exclude={"kind", "name"}))
     ctx.db.add(row)
     await ctx.db.flush()
     await ctx.db.refresh(row)
-    return _out(row)
+    return row
 
 
 @endpoint("PATCH", "/personas/{persona_id}", summary="Edit, disable or re-enable a persona", tag=TAG,

@@ -9,11 +9,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import ColumnElement
 
+from server.api import personas
 from server.api.endpoint import Ctx, endpoint, field_errors
 from server.api.schemas import Input, Output
+from server.conversation.personas import PersonaSpec
 from server.conversation.taxonomy import Objection
 from server.db.models import Role
 from server.errors import Forbidden, NotFound, ValidationFailed
@@ -28,7 +30,19 @@ _NULLABLE = {"time_limit_s"}  # null is a value of its own here: no time limit
 
 
 class ScenarioIn(ScenarioSpec):
+    # Either names an existing persona or brings a new one (the builder's draft `{persona,
+    # scenario}` saves in one call, both or neither written).
+    persona_id: str | None = Field(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=64, description="an existing persona; or give `persona`")
+    persona: PersonaSpec | None = Field(
+        default=None, description="a new persona of the dealership, saved with the scenario; instead of persona_id")
     dealership_id: uuid.UUID | None = Field(default=None, description="super admins only")
+
+    @model_validator(mode="after")
+    def _one_persona(self) -> ScenarioIn:
+        if (self.persona_id is None) == (self.persona is None):
+            raise ValueError("give exactly one of persona_id (an existing persona) and persona (a new one)")
+        return self
 
 
 class ScenarioPatch(Input):
@@ -106,7 +120,11 @@ async def get_scenario(ctx: Ctx, scenario_id: str) -> ScenarioOut:
           body=ScenarioIn, response=ScenarioOut, status=201, roles=ADMINS, errors=(403, 404, 422))
 async def create_scenario(ctx: Ctx, body: ScenarioIn) -> ScenarioOut:
     dealership = await ctx.scope.dealership(body.dealership_id)
-    spec = ScenarioSpec.model_validate(body.model_dump(exclude={"dealership_id"}))
+    persona_id = body.persona_id
+    if body.persona is not None:
+        persona_id = str((await personas.add(ctx, dealership.id, body.persona)).id)
+    fields = body.model_dump(exclude={"dealership_id", "persona"})
+    spec = ScenarioSpec.model_validate({**fields, "persona_id": persona_id})
     await catalog.check_references(ctx.scope, spec, dealership.id)
     row = Scenario(dealership_id=dealership.id, created_by=ctx.principal.user_id, **catalog.row_fields(spec))
     ctx.db.add(row)

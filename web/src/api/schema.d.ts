@@ -3177,8 +3177,17 @@ export interface components {
              * @default 70
              */
             pass_score: number;
-            /** Persona Id */
-            persona_id: string;
+            /**
+             * @description a new persona of the dealership, saved with the scenario; instead of persona_id
+             * @default null
+             */
+            persona: components["schemas"]["PersonaSpec"] | null;
+            /**
+             * Persona Id
+             * @description an existing persona; or give `persona`
+             * @default null
+             */
+            persona_id: string | null;
             /**
              * Rubric Id
              * @default general-sales

@@ -92,7 +92,9 @@ export type ScenarioIn = Schemas["ScenarioIn"];
 export type ScenarioList = Schemas["ScenarioList"];
 export type ScenarioPatch = Partial<Schemas["ScenarioPatch"]>;
 /** A scenario's fields as the editors hold them: its lists always present, no dealership yet. */
-export type ScenarioFieldsValue = Omit<ScenarioIn, "objections" | "hidden_facts" | "dealership_id"> & {
+export type ScenarioFieldsValue = Omit<ScenarioIn, "objections" | "hidden_facts" | "dealership_id" | "persona" | "persona_id"> & {
+  /** The editors pick an existing persona; the builder saves its new one inline (`ScenarioIn.persona`). */
+  persona_id: string;
   objections: Objection[];
   hidden_facts: HiddenFact[];
 };

@@ -2,7 +2,7 @@ import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { api } from "../api/http";
 import type {
-  BuilderAnswer, BuilderDraft, BuilderReply, BuilderSession, BuilderStage, BuilderStart, Difficulty, Persona, PersonaIn,
+  BuilderAnswer, BuilderDraft, BuilderReply, BuilderSession, BuilderStage, BuilderStart, Difficulty, PersonaIn,
   RubricList, ScenarioFieldsValue, ScenarioIn,
 } from "../api/types";
 import { useUser } from "../auth/AuthContext";
@@ -15,7 +15,7 @@ import { ScenarioFields, TextField } from "./scenarios/ScenarioFields";
 
 const BUILDER = "/api/v1/builder/sessions";
 
-/** The draft to review: the new customer and the scenario, both editable, saved persona first. */
+/** The draft to review: the new customer and the scenario, both editable, saved in one request. */
 function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved: (title: string) => void; onBack: () => void }) {
   const superAdmin = useUser().role === "super_admin";
   const rubrics = useResource<RubricList>("/api/v1/rubrics");
@@ -25,8 +25,6 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
   const [scenario, setScenario] = useState<ScenarioFieldsValue>(initial.scenario);
   const [error, setError] = useState<string>();
   const [saving, setSaving] = useState(false);
-  // A persona saved before the scenario failed is reused on the next try, not saved twice.
-  const savedPersona = useRef<string | undefined>(undefined);
   const setP = <K extends keyof PersonaIn>(key: K) => (v: PersonaIn[K]) => setPersona((p) => ({ ...p, [key]: v }));
 
   async function save(event: FormEvent) {
@@ -35,12 +33,11 @@ function ReviewDraft({ draft, onSaved, onBack }: { draft: BuilderDraft; onSaved:
     setSaving(true);
     const dealership = superAdmin ? dealershipId : null;
     try {
-      if (!savedPersona.current) {
-        const body: PersonaIn = { ...persona, objections: scenario.objections, dealership_id: dealership };
-        savedPersona.current = (await api<Persona>("POST", "/api/v1/personas", { body })).id;
-      }
+      // One request: the new customer and the scenario are saved together, or neither is.
+      const { dealership_id: _unused, ...customer } = persona;
       const body: ScenarioIn = {
-        ...scenario, persona_id: savedPersona.current, hidden_facts: withKeys(scenario.hidden_facts), dealership_id: dealership,
+        ...scenario, persona_id: null, persona: { ...customer, objections: scenario.objections },
+        hidden_facts: withKeys(scenario.hidden_facts), dealership_id: dealership,
       };
       await api("POST", "/api/v1/scenarios", { body });
       onSaved(scenario.title);

@@ -45,7 +45,7 @@ function Editor({ editing, template, onDone }: { editing?: Scenario; template?: 
         const patch: ScenarioPatch = body;
         await api("PATCH", `/api/v1/scenarios/${editing.id}`, { body: patch });
       } else {
-        const created: ScenarioIn = { ...body, active: true, dealership_id: superAdmin ? dealershipId : null };
+        const created: ScenarioIn = { ...body, persona: null, active: true, dealership_id: superAdmin ? dealershipId : null };
         await api("POST", "/api/v1/scenarios", { body: created });
       }
       onDone();
