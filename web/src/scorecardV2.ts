@@ -121,11 +121,15 @@ function figuresOf(card: ScorecardV2): [string, string][] {
   return figures;
 }
 
+/** The lowest point of a criterion's scale: 1 on a "1-5" scale (the bottom there), else 0. */
+export function scaleLow(criterion: { max: number }): number {
+  return criterion.max === 5 ? 1 : 0;
+}
+
 export function readScorecardV2(card: ScorecardV2, context: ScorecardContext = {}): ScorecardV2View {
   const turns = context.messages ? turnIndex(context.messages) : new Map<string, number>();
   const criteria: CriterionRow[] = card.criteria.map((c) => {
-    // The lowest point of a "1-5" scale is 1: a 1 there is the bottom, as a 0 is on the others.
-    const low = c.max === 5 ? 1 : 0;
+    const low = scaleLow(c);
     const fraction = c.max > low ? Math.min(Math.max((c.score - low) / (c.max - low), 0), 1) : 0;
     return {
       key: c.key,

@@ -1,7 +1,7 @@
 import type { DealershipList } from "../api/types";
 import { useResource } from "../hooks";
 
-/** A super admin's choice of dealership for something new (everyone else creates in their own). */
+/** A super admin's choice of dealership to work in (everyone else works in their own). */
 export function DealershipSelect({ value, onChange, className }: { value: string; onChange: (id: string) => void; className?: string }) {
   const dealerships = useResource<DealershipList>("/api/v1/dealerships", { limit: "200" });
   return (

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { api } from "../api/http";
-import type { DealershipList, DocumentItem, DocumentList, UploadResult } from "../api/types";
+import type { DocumentItem, DocumentList, UploadResult } from "../api/types";
 import { useUser } from "../auth/AuthContext";
+import { DealershipSelect } from "../components/DealershipSelect";
 import { ErrorMessage, formatBytes, formatDate, Loading, PageHeader, StatusBadge } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
 import { type FileOutcome, outcomesOf } from "../uploads";
@@ -12,7 +13,6 @@ const BUSY = new Set(["queued", "processing"]);
 export default function Documents() {
   const user = useUser();
   const superAdmin = user.role === "super_admin";
-  const dealerships = useResource<DealershipList>(superAdmin ? "/api/v1/dealerships" : null, { limit: "200" });
   const [dealershipId, setDealershipId] = useState("");
   const scoped = superAdmin ? (dealershipId ? { dealership_id: dealershipId } : undefined) : {};
   const docs = useResource<DocumentList>(scoped ? "/api/v1/rag/documents" : null, scoped);
@@ -70,17 +70,7 @@ export default function Documents() {
     <section>
       <PageHeader title="Documents" />
       {superAdmin ? (
-        <label className="card">
-          Dealership
-          <select value={dealershipId} onChange={(e) => setDealershipId(e.target.value)}>
-            <option value="">Choose a dealership…</option>
-            {(dealerships.data?.items ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DealershipSelect className="card" value={dealershipId} onChange={setDealershipId} />
       ) : null}
       {scoped ? (
         <>

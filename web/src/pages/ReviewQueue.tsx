@@ -2,10 +2,10 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { api } from "../api/http";
-import type { CriterionResult, Review, ReviewList, ReviewResolve, SessionDetail } from "../api/types";
+import type { Review, ReviewList, ReviewResolve, SessionDetail } from "../api/types";
 import { ErrorMessage, formatDate, Loading, PageHeader } from "../components/ui";
 import { asApiError, useResource } from "../hooks";
-import { isV2 } from "../scorecardV2";
+import { isV2, scaleLow } from "../scorecardV2";
 
 const REASON: Record<Review["reason"], string> = {
   flagged: "Flagged",
@@ -18,11 +18,6 @@ function why(review: Review): string {
   if (review.reason === "flagged") return (d.kinds ?? []).join(", ").replaceAll("_", " ");
   if (review.reason === "low_confidence") return (d.doubts ?? []).join(", ").replaceAll("_", " ");
   return d.reason ?? "";
-}
-
-/** The lowest score of a criterion's scale, as the server checks it: 1-5 scales start at 1. */
-function lowest(criterion: CriterionResult): number {
-  return criterion.max === 5 ? 1 : 0;
 }
 
 /**
@@ -42,8 +37,8 @@ function CriterionScores({ sessionId, values, onChange }: {
     <div className="stack" data-testid="criterion-scores">
       {criteria.map((c) => (
         <label key={c.key}>
-          {c.label} ({lowest(c)}-{c.max})
-          <input type="number" min={lowest(c)} max={c.max} value={values[c.key] ?? String(c.score)}
+          {c.label} ({scaleLow(c)}-{c.max})
+          <input type="number" min={scaleLow(c)} max={c.max} value={values[c.key] ?? String(c.score)}
             onChange={(e) => onChange(c.key, e.target.value)} />
         </label>
       ))}
